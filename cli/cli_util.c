@@ -1,0 +1,85 @@
+#include "rm_cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void rm_cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rollmat %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int rm_cli_fail(const char *cmd, const rm_err *err, rm_status st)
+{
+    rm_cli_error(cmd, "%s", rm_err_message(err, st));
+    return RM_EXIT_FAIL;
+}
+
+int rm_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rollmat %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (try 'rollmat %s --help')\n", cmd);
+    va_end(ap);
+    return RM_EXIT_USAGE;
+}
+
+int rm_cli_parse_double(const char *s, double min, double max, double *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int rm_cli_parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s)
+        return -1;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static void stderr_log(void *user, rm_log_level level, const char *msg)
+{
+    rm_log_level max = user ? *(rm_log_level *)user : RM_LOG_INFO;
+    if (level > max)
+        return;
+    const char *name = level <= RM_LOG_ERROR ? "error"
+                       : level == RM_LOG_WARN ? "warning"
+                       : level == RM_LOG_INFO ? "info"
+                                              : "debug";
+    fprintf(stderr, "rollmat: %s: %s\n", name, msg);
+}
+
+rm_logger rm_cli_stderr_logger(rm_log_level *max_level)
+{
+    rm_logger l = {stderr_log, max_level};
+    return l;
+}
+
+void rm_cli_reset_getopt(void)
+{
+    optind = 0; /* glibc: 0 also re-initialises internal state */
+    opterr = 0; /* we print our own one-line errors */
+}

@@ -1,0 +1,192 @@
+/* rm_proto.h - the RM-1 USB protocol, version 1 (see hw_spec/PROTOCOL.md).
+ *
+ * Pure functions on byte buffers: encoders write little-endian wire bytes,
+ * decoders validate every length and field before trusting it and return a
+ * named rm_status for each kind of bad input. Nothing here allocates except
+ * rm_calib_decode/rm_calib_new, whose result the caller frees with
+ * rm_calib_free. */
+#ifndef RM_PROTO_H
+#define RM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_status.h"
+
+/* USB identity */
+#define RM_USB_VID 0x1209
+#define RM_USB_PID 0x0001
+#define RM_USB_INTERFACE 0
+#define RM_USB_EP_IN 0x81
+
+/* Control requests (endpoint 0) */
+#define RM_REQTYPE_IN 0xC0
+#define RM_REQTYPE_OUT 0x40
+enum rm_request {
+    RM_REQ_GET_INFO = 0x01,
+    RM_REQ_SET_RATE = 0x02,
+    RM_REQ_START = 0x03,
+    RM_REQ_STOP = 0x04,
+    RM_REQ_GET_CALIB = 0x05,
+    RM_REQ_GET_STATUS = 0x06,
+};
+
+#define RM_PROTOCOL_VERSION 1
+#define RM_INFO_LEN 64
+#define RM_STATUS_LEN 16
+#define RM_CALIB_BLOCK_LEN 512
+#define RM_MAX_DIM 256
+#define RM_CALIB_MIN_KNOTS 2
+#define RM_CALIB_MAX_KNOTS 64
+#define RM_INFO_FLAG_CALIB 0x01
+
+/* Frame stream */
+#define RM_FRAME_MAGIC "RMF1"
+#define RM_CALIB_MAGIC "RMC1"
+#define RM_FRAME_HEADER_LEN 32 /* version 1; longer headers are skipped */
+#define RM_FRAME_CRC_LEN 4
+#define RM_FRAME_MAX_HEADER_LEN 4096 /* sanity bound for future versions */
+enum rm_frame_flag {
+    RM_FLAG_DROPPED_BEFORE = 0x0001,
+    RM_FLAG_SATURATED = 0x0002,
+    RM_FLAG_CALIB_CHANGED = 0x0004,
+};
+
+/* GET_INFO block, decoded. */
+typedef struct rm_info {
+    uint16_t protocol_version;
+    uint16_t rows, cols;          /* 1..256 */
+    uint8_t adc_bits;             /* 8..16 */
+    uint8_t flags;                /* RM_INFO_FLAG_* */
+    uint32_t row_pitch_um, col_pitch_um;
+    uint16_t rate_hz, max_rate_hz, min_rate_hz;
+    uint32_t calib_len, calib_crc32;
+    char firmware[17];            /* NUL-terminated copy of the 16 bytes */
+    char model[17];
+} rm_info;
+
+/* GET_STATUS block, decoded. */
+typedef struct rm_dev_status {
+    uint32_t frames_sent;
+    uint32_t frames_dropped;
+    uint32_t uptime_s;
+    int16_t temperature_centi_c;  /* RM_TEMPERATURE_UNKNOWN if unknown */
+} rm_dev_status;
+#define RM_TEMPERATURE_UNKNOWN ((int16_t)-32768)
+
+/* Frame header, decoded. */
+typedef struct rm_frame_header {
+    uint16_t header_len;
+    uint16_t flags;
+    uint32_t seq;
+    uint32_t payload_len;
+    uint64_t t_device_us;
+    uint16_t rows, cols;
+} rm_frame_header;
+
+/* Calibration: response curve plus per-sensel zero and gain.
+ * Owns `zero` and `gain` (rows*cols each, row-major). */
+typedef struct rm_calib {
+    uint16_t n_knots;
+    float knot_raw[RM_CALIB_MAX_KNOTS]; /* strictly increasing */
+    float knot_kpa[RM_CALIB_MAX_KNOTS]; /* non-decreasing, [0] == 0 */
+    uint16_t rows, cols;
+    uint16_t *zero;  /* raw counts */
+    float *gain;     /* 1.0 nominal (wire: gain_q12 / 4096) */
+} rm_calib;
+
+/* CRC-32/IEEE as zlib's crc32(), over `len` bytes. */
+uint32_t rm_crc32(const void *data, size_t len);
+
+/* Info block: encode into exactly RM_INFO_LEN bytes; decode validates the
+ * version, geometry (1..256), adc_bits (8..16) and rate bounds. */
+void rm_info_encode(const rm_info *info, uint8_t out[RM_INFO_LEN]);
+rm_status rm_info_decode(const uint8_t *buf, size_t len, rm_info *out, rm_err *err);
+
+void rm_dev_status_encode(const rm_dev_status *st, uint8_t out[RM_STATUS_LEN]);
+rm_status rm_dev_status_decode(const uint8_t *buf, size_t len, rm_dev_status *out,
+                               rm_err *err);
+
+/* Size of the calibration blob for a geometry and knot count. */
+size_t rm_calib_blob_len(uint16_t n_knots, uint16_t rows, uint16_t cols);
+
+/* Allocates a calibration of the given geometry with zero = 0, gain = 1 and
+ * no knots. Caller frees with rm_calib_free. */
+rm_status rm_calib_new(uint16_t rows, uint16_t cols, rm_calib **out);
+/* Frees `calib` and what it owns; NULL is allowed. */
+void rm_calib_free(rm_calib *calib);
+/* Deep copy; caller frees the result. */
+rm_status rm_calib_copy(const rm_calib *src, rm_calib **out);
+
+/* Checks knots (count, strictly increasing raw, non-decreasing kPa,
+ * knot_kpa[0] == 0, all finite) and gains (finite, >= 0). */
+rm_status rm_calib_validate(const rm_calib *calib, rm_err *err);
+
+/* Writes the blob into `out` (capacity `cap`, at least rm_calib_blob_len);
+ * gains are rounded to Q12. Returns the length in *written. */
+rm_status rm_calib_encode(const rm_calib *calib, uint8_t *out, size_t cap,
+                          size_t *written);
+
+/* Parses and validates a blob for a mat of rows x cols. If expected_crc is
+ * non-NULL, the CRC-32 of the whole blob must equal *expected_crc (GET_INFO's
+ * calib_crc32). On success *out is a new calibration the caller frees. */
+rm_status rm_calib_decode(const uint8_t *buf, size_t len, uint16_t rows, uint16_t cols,
+                          const uint32_t *expected_crc, rm_calib **out, rm_err *err);
+
+/* The response curve: kPa for a zero-corrected raw value, linear between
+ * knots, clamped at the last knot (and 0 below the first). */
+float rm_calib_curve(const rm_calib *calib, float raw_minus_zero);
+
+/* Pressure of every sensel of one frame in kPa:
+ * kpa[i] = gain[i] * curve(max(raw[i] - zero[i], 0)). */
+void rm_calib_pressure(const rm_calib *calib, const uint16_t *raw, float *kpa);
+
+/* Total length on the wire of a version-1 frame of rows x cols. */
+size_t rm_frame_wire_len(uint16_t rows, uint16_t cols);
+
+/* Encodes one version-1 frame (header, payload, CRC) into `out` (capacity
+ * `cap`). payload_len is computed from rows/cols. */
+rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8_t *out,
+                          size_t cap, size_t *written);
+
+/* Decodes one frame that starts at buf[0].
+ * - RM_ERR_TRUNCATED: `len` is too short to hold the frame its header
+ *   announces (more bytes may complete it); *need, if given, is the total
+ *   length needed (0 if even the header is incomplete).
+ * - RM_ERR_MAGIC, RM_ERR_LENGTH (header_len < 32 or > bound, payload_len
+ *   != rows*cols*2, rows/cols 0 or > 256), RM_ERR_CRC: corrupt.
+ * On success the header is in *hdr, the payload is copied into raw_out
+ * (capacity raw_cap sensels; RM_ERR_RANGE if too small) and *frame_len is
+ * the number of bytes the frame occupies. */
+rm_status rm_frame_decode(const uint8_t *buf, size_t len, rm_frame_header *hdr,
+                          uint16_t *raw_out, size_t raw_cap, size_t *frame_len,
+                          size_t *need, rm_err *err);
+
+/* Little-endian helpers for code that builds or parses wire bytes. */
+static inline uint16_t rm_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint32_t rm_get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t rm_get_u64(const uint8_t *p)
+{
+    return (uint64_t)rm_get_u32(p) | ((uint64_t)rm_get_u32(p + 4) << 32);
+}
+static inline void rm_put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void rm_put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void rm_put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#endif

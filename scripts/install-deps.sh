@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs every Debian package rollmat needs to build, test and run.
+# Idempotent: does nothing when all are present. Needs root (or sudo).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config clang
+  libusb-1.0-0-dev libfftw3-dev libhdf5-dev hdf5-tools zlib1g-dev
+  libjansson-dev libcairo2-dev libdeflate-dev
+  libcriterion-dev umockdev libumockdev-dev usbutils
+  netcdf-bin python3 python3-h5py python3-numpy python3-scipy
+  poppler-utils
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "rollmat: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "rollmat: need root to install: ${missing[*]}" >&2; exit 1; fi
+fi
+echo "rollmat: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || { echo "rollmat: apt-get update failed" >&2; exit 1; }
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+  for p in "${missing[@]}"; do
+    apt-cache show "$p" >/dev/null 2>&1 || echo "rollmat: package '$p' is not available from the configured archives" >&2
+  done
+  echo "rollmat: could not install: ${missing[*]}" >&2
+  exit 1
+fi
