@@ -1,0 +1,122 @@
+/* rm_vmat.h - the virtual mat: the reference device model of an RM-1 mat
+ * under a person foam rolling, and the byte stream such a mat would send.
+ *
+ * A scenario (JSON, see scenarios/*.json and docs) describes a routine as
+ * segments (one muscle group each) of phases: roll passes, holds, lifts.
+ * The model simulates the body (roller strip + supports), the sensor
+ * (response curve, per-sensel zero/gain spread, noise, saturation, dead and
+ * hot sensels) and the firmware (frames, seq, device clock, faults). It is
+ * deterministic: the same scenario, seed and rate give the same bytes.
+ *
+ * Ownership: rm_vmat_new returns an object the caller frees with
+ * rm_vmat_free; every pointer returned by an accessor is owned by the
+ * rm_vmat and valid until rm_vmat_free. */
+#ifndef RM_VMAT_H
+#define RM_VMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_packet.h"
+#include "rm_proto.h"
+#include "rm_status.h"
+
+/* Faults the device model injects into its byte stream. Each rate is a
+ * per-frame probability; counts of what was injected are reported exactly. */
+typedef struct rm_vmat_faults {
+    double corrupt_rate;   /* flip bytes in a frame: its CRC fails */
+    double truncate_rate;  /* cut a frame short: the next magic follows */
+    double garbage_rate;   /* insert 1..64 bytes of noise between frames */
+    double drop_rate;      /* device-side drop: frame not sent, seq jumps,
+                              next frame has RM_FLAG_DROPPED_BEFORE */
+} rm_vmat_faults;
+
+typedef struct rm_vmat_config {
+    const char *scenario;  /* a file path, or a shipped name ("guide") */
+    uint64_t seed;         /* noise and faults; 0 is a valid seed */
+    double rate_hz;        /* 0 = the scenario's rate, else 10..1000 */
+    int fault_override;    /* 1: use `faults` instead of the scenario's */
+    rm_vmat_faults faults;
+    double time_scale;     /* 1 = the scenario as written; <1 shortens every
+                              phase (tests); 0 means 1 */
+} rm_vmat_config;
+
+/* Counts of what the model injected into the stream so far. */
+typedef struct rm_vmat_counts {
+    uint64_t frames_produced;  /* = last seq + 1 */
+    uint64_t frames_sent;      /* sent intact */
+    uint64_t frames_corrupt;
+    uint64_t frames_truncated;
+    uint64_t frames_dropped;   /* device-side drops (seq gaps) */
+    uint64_t garbage_insertions;
+    uint64_t garbage_bytes;
+} rm_vmat_counts;
+
+/* Ground truth of one frame (what the model simulated). */
+typedef enum rm_vmat_state {
+    RM_VMAT_UNLOADED = 0,
+    RM_VMAT_ROLLING = 1,
+    RM_VMAT_HOLDING = 2,
+} rm_vmat_state;
+
+typedef struct rm_vmat_truth {
+    double time_s;          /* seconds since start (device clock) */
+    double roller_x_cm;     /* contact line position along the mat */
+    double roller_y_cm;     /* load centre across the mat */
+    double roller_force_n;  /* 0 when unloaded */
+    double support_force_n; /* hands, feet, forearms */
+    double speed_cm_s;      /* signed */
+    rm_vmat_state state;
+    int segment;            /* index into the scenario's segments, -1 between */
+} rm_vmat_truth;
+
+/* Loads the scenario and builds the model. `err` gets the file and what is
+ * wrong for a bad scenario. */
+rm_status rm_vmat_new(const rm_vmat_config *cfg, rm_vmat **out, rm_err *err);
+void rm_vmat_free(rm_vmat *vm);
+
+/* Resolves a scenario name ("guide", "rushed", "behm2020", "faulty") to the
+ * shipped file path; a name containing '/' or ending in .json is returned as
+ * is. Returns a pointer to static or `buf` storage. */
+const char *rm_vmat_scenario_path(const char *name, char *buf, size_t cap);
+
+/* The GET_INFO block, calibration and USB identity of this mat. */
+const rm_info *rm_vmat_info(const rm_vmat *vm);
+const rm_calib *rm_vmat_calib(const rm_vmat *vm);
+/* The calibration blob as GET_CALIB serves it (len = info.calib_len). */
+const uint8_t *rm_vmat_calib_blob(const rm_vmat *vm, size_t *len);
+const char *rm_vmat_serial(const rm_vmat *vm);
+/* Device description for the packet stream (vid, pid, serial, geometry). */
+void rm_vmat_device(const rm_vmat *vm, rm_device *dev);
+/* Scenario metadata: title, subject id, body mass. */
+void rm_vmat_header(const rm_vmat *vm, rm_header *hdr);
+
+/* Total number of frames the scenario produces at the current rate. */
+uint64_t rm_vmat_total_frames(const rm_vmat *vm);
+/* Changes the rate before the first frame (SET_RATE); RM_ERR_RANGE outside
+ * min..max, RM_ERR_STATE once started. */
+rm_status rm_vmat_set_rate(rm_vmat *vm, unsigned rate_hz);
+
+/* Simulates the next frame (every frame the device produces, including
+ * those the fault model will drop from the stream). Fills the header
+ * (seq, t_device_us, flags, geometry), `raw` (rows*cols) and `truth` (may be
+ * NULL). Returns RM_OK, or RM_ERR_NOT_FOUND when the scenario is over. */
+rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw,
+                             rm_vmat_truth *truth);
+
+/* The device's byte stream: fills up to `cap` bytes with the next bytes the
+ * mat would send on its bulk IN endpoint (frames, faults injected), and
+ * returns how many; 0 when the scenario is over. Frame boundaries do not
+ * align with calls. Uses rm_vmat_next_frame internally: do not mix. */
+size_t rm_vmat_read_stream(rm_vmat *vm, uint8_t *buf, size_t cap);
+
+/* What was injected so far. */
+void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts);
+
+/* Ground truth of the whole scenario as JSON (per-frame series at the
+ * frame rate, strokes, holds, segments with labels), written safely
+ * (temp file, rename). Valid after the scenario ran or before: it is
+ * computed from the scenario, not from what was streamed. */
+rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err);
+
+#endif
