@@ -47,6 +47,20 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_frame *frame, 
 rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const uint32_t *seq,
                                          const uint16_t *flags, const uint64_t *t_device_us,
                                          const double *time_s, const uint16_t *raw, rm_err *err);
+/* Optional extras, for imported recordings. Allowed only before the first
+ * append/event/flush (SWMR starts then: HDF5 1.10 cannot create objects
+ * afterwards). mask: rows*cols bytes, 1 = real sensel, 0 = not a sensel
+ * (stored as /calibration/mask). A reference series is a per-frame value a
+ * vendor's software computed (stored as /reference/NAME, float64 [time],
+ * with units and long_name); n must equal the number of frames appended. */
+rm_status rm_session_writer_set_mask(rm_session_writer *w, const uint8_t *mask, rm_err *err);
+rm_status rm_session_writer_add_reference(rm_session_writer *w, const char *name,
+                                          const char *units, const char *long_name, size_t n,
+                                          const double *values, rm_err *err);
+/* Free-form attribute on /calibration recording how it was obtained,
+ * e.g. "identity: imported kPa, 0.01 kPa per count" (before first append). */
+rm_status rm_session_writer_set_calib_note(rm_session_writer *w, const char *note, rm_err *err);
+
 rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, rm_err *err);
 /* Makes everything appended so far durable and visible to SWMR readers. */
 rm_status rm_session_writer_flush(rm_session_writer *w, rm_err *err);
@@ -88,6 +102,15 @@ size_t rm_session_chunk_frames(const rm_session *s);
 /* Events: count and one by index. */
 size_t rm_session_event_count(const rm_session *s);
 rm_status rm_session_event(const rm_session *s, size_t i, rm_event *ev);
+
+/* Optional extras: mask (NULL if the file has none, rows*cols bytes),
+ * reference series (vendor-computed per-frame values). */
+const uint8_t *rm_session_mask(const rm_session *s);
+size_t rm_session_reference_count(const rm_session *s);
+/* Name, units and values (rm_session_frames() doubles, owned by s) of
+ * reference series i. */
+rm_status rm_session_reference(const rm_session *s, size_t i, const char **name,
+                               const char **units, const double **values);
 
 /* Sizes: bytes of /frames/raw on disk, and uncompressed. */
 void rm_session_sizes(const rm_session *s, uint64_t *stored, uint64_t *raw);
