@@ -21,6 +21,8 @@
 #include "rm_proto.h"
 #include "rm_status.h"
 
+typedef struct rm_vmat rm_vmat;
+
 /* Faults the device model injects into its byte stream. Each rate is a
  * per-frame probability; counts of what was injected are reported exactly. */
 typedef struct rm_vmat_faults {
@@ -109,6 +111,27 @@ rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw,
  * returns how many; 0 when the scenario is over. Frame boundaries do not
  * align with calls. Uses rm_vmat_next_frame internally: do not mix. */
 size_t rm_vmat_read_stream(rm_vmat *vm, uint8_t *buf, size_t cap);
+
+/* Ground truth of frame n (0-based) of the scenario at the current rate,
+ * a pure function of the scenario, seed and rate (any order, any time).
+ * RM_ERR_RANGE if n >= rm_vmat_total_frames. */
+rm_status rm_vmat_truth_frame(const rm_vmat *vm, uint64_t n, rm_vmat_truth *truth);
+
+/* Noise-free raw counts sensel (r, c) reads at a pressure of `kpa` (its
+ * zero offset, sensitivity and the response curve; dead/hot sensels
+ * included). For tests of the calibration; not used by the stream. */
+uint16_t rm_vmat_sensor_counts(const rm_vmat *vm, unsigned r, unsigned c, double kpa);
+
+/* Fault the model decided for the frame the last rm_vmat_next_frame
+ * produced (the stream may still send it intact if the fault would make
+ * the byte pattern ambiguous; rm_vmat_get_counts has what was sent). */
+typedef enum rm_vmat_fault {
+    RM_VMAT_FAULT_NONE = 0,
+    RM_VMAT_FAULT_DROP = 1,
+    RM_VMAT_FAULT_CORRUPT = 2,
+    RM_VMAT_FAULT_TRUNCATE = 3,
+} rm_vmat_fault;
+rm_vmat_fault rm_vmat_last_fault(const rm_vmat *vm);
 
 /* What was injected so far. */
 void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts);
