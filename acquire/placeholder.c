@@ -1,1 +1,0 @@
-int rm_acquire_placeholder_(void); int rm_acquire_placeholder_(void){return 0;}
