@@ -1,0 +1,60 @@
+/* daemon_tee.h - internal to rollmatd's core (acquire/daemon*.c): the sink
+ * between the acquisition source and the recording sink.
+ *
+ * It runs on the source's thread. The poll thread talks to it only through
+ * the calls below, which take its mutex; the tee wakes the poll thread by
+ * writing to `notify_fd` (an eventfd) when a live metric is due or when
+ * the recording has finished. */
+#ifndef RM_DAEMON_TEE_H
+#define RM_DAEMON_TEE_H
+
+#include <stdint.h>
+
+#include "rm_daemon.h"
+
+typedef struct rmd_tee rmd_tee;
+
+typedef struct rmd_tee_params {
+    rm_sink out;             /* the recording sink; owned by the tee from now on */
+    const char *title;       /* copied into the HEADER */
+    const char *subject_id;  /* "" = keep the source's */
+    double body_mass_kg;     /* 0 = keep the source's */
+    rm_daemon_live live;     /* all NULL: built-in frame count + total force */
+    double publish_hz;
+    int notify_fd;           /* borrowed */
+    rm_logger log;
+} rmd_tee_params;
+
+/* Snapshot for status replies and metric lines. */
+typedef struct rmd_tee_state {
+    uint64_t frames;
+    uint64_t lost;            /* frames missing (gap events) + host overruns */
+    int finished;             /* finish has run */
+    rm_status status;         /* first error of the recording, or RM_OK */
+    char error[512];
+    double created_unix;      /* 0 until the HEADER arrived */
+} rmd_tee_state;
+
+/* Creates a tee owning params->out (on failure out.finish is called). */
+rm_status rmd_tee_new(const rmd_tee_params *p, rmd_tee **out, rm_err *err);
+/* The sink to hand to the source (ctx is the tee; the tee is not freed by
+ * finish: rmd_tee_free does that after the source was joined). */
+rm_sink rmd_tee_sink(rmd_tee *t);
+/* For a source that never started: runs the recording sink's finish. */
+void rmd_tee_abort(rmd_tee *t);
+void rmd_tee_free(rmd_tee *t);
+
+/* Queues a label event, stamped with the host time now. RM_ERR_BUSY if
+ * too many labels wait for the source's next packet. */
+rm_status rmd_tee_label(rmd_tee *t, const char *label, double *time_s, rm_err *err);
+void rmd_tee_set_subscribers(rmd_tee *t, int n);
+void rmd_tee_state_get(rmd_tee *t, rmd_tee_state *st);
+/* If a metric is due, copies it (and the monotonic time its frame arrived)
+ * and returns 1. */
+int rmd_tee_take_metric(rmd_tee *t, rm_daemon_metrics *m, uint64_t *frames, uint64_t *lost,
+                        double *arrival_mono);
+
+double rmd_mono_now(void);
+double rmd_unix_now(void);
+
+#endif

@@ -1,0 +1,327 @@
+/* rollmatd - the acquisition daemon: a thin main that wires a source (a
+ * USB mat or a replayed raw stream), the HDF5 session writer and the live
+ * analysis into the daemon core (acquire/rm_daemon.h). It runs in the
+ * foreground (systemd supervises it); docs/daemon.md describes it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rm_analysis.h"
+#include "rm_cli.h"
+#include "rm_daemon.h"
+#include "rm_session.h"
+
+#define DEFAULT_SOCKET "/run/rollmat/rollmatd.sock"
+#define DEFAULT_RECORDINGS "/var/lib/rollmat/recordings"
+
+/* ---- log file, reopened on SIGHUP (logrotate) --------------------------- */
+
+typedef struct dlog {
+    pthread_mutex_t mu;  /* the source's thread logs too */
+    const char *path;    /* NULL: stderr */
+    int fd;
+    rm_log_level max;
+} dlog;
+
+static int dlog_open(dlog *l)
+{
+    if (!l->path) {
+        l->fd = STDERR_FILENO;
+        return 0;
+    }
+    int fd = open(l->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    pthread_mutex_lock(&l->mu);
+    int old = l->fd;
+    l->fd = fd;
+    pthread_mutex_unlock(&l->mu);
+    if (old > STDERR_FILENO)
+        close(old);
+    return 0;
+}
+
+static void dlog_write(void *user, rm_log_level level, const char *msg)
+{
+    dlog *l = user;
+    if (level > l->max)
+        return;
+    static const char *const names[] = {[RM_LOG_ERROR] = "error", [RM_LOG_WARN] = "warning",
+                                        [RM_LOG_INFO] = "info", [RM_LOG_DEBUG] = "debug"};
+    const char *name = ((int)level >= 0 && (int)level <= RM_LOG_DEBUG && names[level]) ? names[level] : "log";
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char when[32];
+    rm_format_iso8601((double)ts.tv_sec, when, sizeof when);
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s rollmatd: %s: %s\n", when, name, msg);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof line) {
+        n = sizeof line - 1;
+        line[n - 1] = '\n';
+    }
+    /* One write per line: lines from two threads never interleave. */
+    pthread_mutex_lock(&l->mu);
+    if (write(l->fd, line, (size_t)n) < 0) {
+    }
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* ---- wiring: recording sink and live analysis --------------------------- */
+
+static rm_status open_session(void *user, const char *path, rm_sink *out, rm_err *err)
+{
+    (void)user;
+    return rm_session_sink_new(path, NULL, out, err);
+}
+
+static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *calib,
+                            void **state, rm_err *err)
+{
+    (void)user;
+    rm_analysis *a = NULL;
+    rm_status st = rm_analysis_new(NULL, dev, calib, NULL, &a, err);
+    *state = a;
+    return st;
+}
+
+static rm_status live_push(void *state, const rm_frame *f, rm_daemon_metrics *out)
+{
+    rm_live_metrics lm;
+    rm_status st = rm_analysis_push(state, f->time_s, f->raw, &lm, NULL);
+    if (st != RM_OK)
+        return st;
+    out->total_force_n = lm.force_n;
+    if (lm.roller) {
+        out->roller_x_cm = lm.roller_x_cm;
+        out->speed_cm_s = lm.speed_cm_s;
+        out->roller_force_n = lm.roller_force_n;
+    }
+    out->load_share = lm.load_share;
+    return RM_OK;
+}
+
+static void live_end(void *state)
+{
+    rm_analysis_free(state);
+}
+
+/* ---- options ------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rollmatd [OPTIONS]\n"
+            "The rollmat acquisition daemon (runs in the foreground).\n"
+            "  --config FILE      key = value settings (options override them)\n"
+            "  --recordings DIR   folder for recordings (default " DEFAULT_RECORDINGS ")\n"
+            "  --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+            "  --serial SN        the mat to use, by serial number\n"
+            "  --vid-pid VID:PID  USB identity in hex (default 1209:0001)\n"
+            "  --rate HZ          frame rate (mat: 10..1000; --replay: 0 = as fast as possible)\n"
+            "  --log FILE         log file (default stderr); SIGHUP reopens it\n"
+            "  --replay RAW.bin   record from a saved raw stream instead of a mat\n"
+            "  --publish-hz HZ    live metric lines per second (default 15)\n"
+            "  --no-analysis      live lines carry frame count and total force only\n"
+            "  --foreground       accepted for clarity: rollmatd never forks\n"
+            "  -v, --verbose      log debug messages\n"
+            "  -h, --help, --version\n"
+            "Prints \"ready\" on stdout once the socket accepts clients.\n");
+}
+
+static int derr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int derr(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "rollmatd: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"recordings", required_argument, NULL, 'd'},
+        {"socket", required_argument, NULL, 's'},
+        {"serial", required_argument, NULL, 'S'},
+        {"vid-pid", required_argument, NULL, 'V'},
+        {"rate", required_argument, NULL, 'r'},
+        {"log", required_argument, NULL, 'l'},
+        {"replay", required_argument, NULL, 'R'},
+        {"publish-hz", required_argument, NULL, 'p'},
+        {"no-analysis", no_argument, NULL, 'N'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'X'},
+        {NULL, 0, NULL, 0},
+    };
+    rm_daemon_conf cmdline = {0}, conf = {0};
+    const char *config_path = NULL;
+    int no_analysis = 0, verbose = 0, c;
+    rm_err e = {0};
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+        const char *key = NULL;
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'd': key = "recordings"; break;
+        case 's': key = "socket"; break;
+        case 'S': key = "serial"; break;
+        case 'V': key = "vid_pid"; break;
+        case 'r': key = "rate"; break;
+        case 'l': key = "log"; break;
+        case 'R': key = "replay"; break;
+        case 'p': key = "publish_hz"; break;
+        case 'N': no_analysis = 1; break;
+        case 'f': break;
+        case 'v': verbose = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        case 'X': printf("rollmatd %s\n", RM_VERSION); return RM_EXIT_OK;
+        case ':':
+            return derr(RM_EXIT_USAGE, "option %s needs a value (try --help)", argv[optind - 1]);
+        default:
+            return derr(RM_EXIT_USAGE, "unknown option '%s' (try --help)", argv[optind - 1]);
+        }
+        if (key && rm_daemon_conf_set(&cmdline, key, optarg, &e) != RM_OK)
+            return derr(RM_EXIT_FAIL, "%s", e.msg);
+    }
+    if (optind < argc)
+        return derr(RM_EXIT_USAGE, "unexpected argument '%s' (try --help)", argv[optind]);
+    if (config_path && rm_daemon_conf_load(config_path, &conf, &e) != RM_OK) {
+        rm_daemon_conf_clear(&cmdline);
+        return derr(RM_EXIT_USAGE, "%s", e.msg);
+    }
+    /* Options override the file. */
+    char **from = (char **)&cmdline, **to = (char **)&conf;
+    for (size_t i = 0; i < sizeof conf / sizeof(char *); i++)
+        if (from[i]) {
+            free(to[i]);
+            to[i] = from[i];
+            from[i] = NULL;
+        }
+
+    int status = RM_EXIT_USAGE;
+    dlog lg = {PTHREAD_MUTEX_INITIALIZER, conf.log, STDERR_FILENO,
+               verbose ? RM_LOG_DEBUG : RM_LOG_INFO};
+    rm_daemon *d = NULL;
+    int sfd = -1;
+    double rate = conf.replay ? 100 : 0, publish_hz = 0;
+    if (conf.rate && rm_cli_parse_double(conf.rate, conf.replay ? 0 : 10, 1000, &rate) != 0) {
+        derr(RM_EXIT_USAGE, "rate '%s' is not a number in %s..1000 Hz", conf.rate,
+             conf.replay ? "0" : "10");
+        goto out;
+    }
+    if (conf.publish_hz && rm_cli_parse_double(conf.publish_hz, 1, 100, &publish_hz) != 0) {
+        derr(RM_EXIT_USAGE, "publish rate '%s' is not a number in 1..100 Hz", conf.publish_hz);
+        goto out;
+    }
+    unsigned vid = RM_USB_VID, pid = RM_USB_PID;
+    if (conf.vid_pid) {
+        char tail;
+        if (sscanf(conf.vid_pid, "%4x:%4x%c", &vid, &pid, &tail) != 2) {
+            derr(RM_EXIT_USAGE, "vid-pid '%s' is not VVVV:PPPP in hex", conf.vid_pid);
+            goto out;
+        }
+    }
+    status = RM_EXIT_FAIL;
+    if (dlog_open(&lg) != 0) {
+        derr(RM_EXIT_FAIL, "log file %s: %s", conf.log, strerror(errno));
+        goto out;
+    }
+
+    /* Signals arrive through a signalfd: blocked here, before any thread
+     * exists, so every thread inherits the mask and none runs a handler. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0) {
+        derr(RM_EXIT_FAIL, "signalfd: %s", strerror(errno));
+        goto out;
+    }
+
+    rm_daemon_source src = {0};
+    if (conf.replay) {
+        if (rm_daemon_replay_source_new(conf.replay, rate, NULL, &src, &e) != RM_OK) {
+            derr(RM_EXIT_FAIL, "%s", e.msg);
+            goto out;
+        }
+    } else {
+        (void)vid;
+        (void)pid;
+        derr(RM_EXIT_FAIL, "no USB source in this build yet: use --replay RAW.bin");
+        goto out;
+    }
+    rm_daemon_config cfg = {0};
+    cfg.socket_path = conf.socket ? conf.socket : DEFAULT_SOCKET;
+    cfg.recordings_dir = conf.recordings ? conf.recordings : DEFAULT_RECORDINGS;
+    cfg.source = src;
+    cfg.open_recording = open_session;
+    if (!no_analysis) {
+        cfg.live.begin = live_begin;
+        cfg.live.push = live_push;
+        cfg.live.end = live_end;
+    }
+    cfg.publish_hz = publish_hz;
+    cfg.log = (rm_logger){dlog_write, &lg};
+    if (rm_daemon_new(&cfg, &d, &e) != RM_OK) {
+        derr(RM_EXIT_FAIL, "%s", e.msg);
+        goto out;
+    }
+    printf("ready\n");
+    fflush(stdout);
+
+    for (;;) {
+        rm_status st = rm_daemon_run(d, sfd, &e);
+        if (st != RM_OK) {
+            rm_log(&cfg.log, RM_LOG_ERROR, "%s", rm_err_message(&e, st));
+            break;
+        }
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t)sizeof si)
+            continue;
+        if (si.ssi_signo == SIGHUP) {
+            if (dlog_open(&lg) != 0)
+                rm_log(&cfg.log, RM_LOG_ERROR, "reopen %s: %s", conf.log, strerror(errno));
+            else
+                rm_log(&cfg.log, RM_LOG_INFO, "log reopened");
+            continue;
+        }
+        rm_log(&cfg.log, RM_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+        status = RM_EXIT_OK;
+        break;
+    }
+    if (rm_daemon_stop_recording(d, &e) != RM_OK)
+        status = RM_EXIT_FAIL;
+
+out:
+    rm_daemon_free(d);
+    if (sfd >= 0)
+        close(sfd);
+    if (lg.fd > STDERR_FILENO)
+        close(lg.fd);
+    rm_daemon_conf_clear(&conf);
+    rm_daemon_conf_clear(&cmdline);
+    return status;
+}
