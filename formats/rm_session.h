@@ -65,6 +65,9 @@ rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, 
 /* Makes everything appended so far durable and visible to SWMR readers. */
 rm_status rm_session_writer_flush(rm_session_writer *w, rm_err *err);
 uint64_t rm_session_writer_frames(const rm_session_writer *w);
+/* Records the source's end totals (the sink does this on END); they are
+ * written as root attributes by rm_session_writer_close. */
+rm_status rm_session_writer_set_end(rm_session_writer *w, const rm_end *end);
 /* Flushes, writes the totals and closes. Frees w even on error. */
 rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err);
 
@@ -98,6 +101,34 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
                           uint16_t *flags, rm_err *err);
 /* Frames per chunk along time in the file (a good batch size for reads). */
 size_t rm_session_chunk_frames(const rm_session *s);
+
+/* Iterating in chunk-sized batches: the reader inflates upcoming chunks on
+ * nthreads-1 worker threads (1 = all work in the caller's thread) while the
+ * caller uses the current batch. Memory: a few chunks, whatever the length.
+ * HDF5 is called only from the caller's thread. The iterator covers frames
+ * [first, rm_session_frames()) as known when it is created; s must outlive
+ * it and must not be read or refreshed while it exists. */
+typedef struct rm_session_iter rm_session_iter;
+typedef struct rm_session_batch {
+    uint64_t first;             /* index of the batch's first frame */
+    size_t n;                   /* frames in the batch; 0 at the end */
+    const uint16_t *raw;        /* n*rows*cols, valid until the next call */
+    const double *time_s;
+    const uint32_t *seq;
+    const uint64_t *t_device_us;
+    const uint16_t *flags;
+} rm_session_batch;
+rm_status rm_session_iter_new(rm_session *s, uint64_t first, unsigned nthreads,
+                              rm_session_iter **out, rm_err *err);
+/* Fills *b with the next batch (b->n == 0 after the last). */
+rm_status rm_session_iter_next(rm_session_iter *it, rm_session_batch *b, rm_err *err);
+void rm_session_iter_free(rm_session_iter *it);
+
+/* The path the session was opened with (owned by s). */
+const char *rm_session_path(const rm_session *s);
+/* Totals the writer stored at close (root attributes frames_corrupt ...);
+ * RM_ERR_NOT_FOUND if the file has none (live, crashed, or no END). */
+rm_status rm_session_end_totals(const rm_session *s, rm_end *end);
 
 /* Events: count and one by index. */
 size_t rm_session_event_count(const rm_session *s);
