@@ -1,7 +1,7 @@
 /* rm_vmat.h - the virtual mat: the reference device model of an RM-1 mat
  * under a person foam rolling, and the byte stream such a mat would send.
  *
- * A scenario (JSON, see scenarios/*.json and docs) describes a routine as
+ * A scenario (JSON, see scenarios/README.md) describes a routine as
  * segments (one muscle group each) of phases: roll passes, holds, lifts.
  * The model simulates the body (roller strip + supports), the sensor
  * (response curve, per-sensel zero/gain spread, noise, saturation, dead and
