@@ -37,6 +37,7 @@ struct rm_recorder {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t cv_space; /* the producer waits here in wait_when_full mode */
     pthread_t thread;
     int started, joined, finished, consumer_waiting;
     uint64_t head, tail; /* slot counters, never wrap in practice */
@@ -91,6 +92,7 @@ rm_status rm_recorder_new(const rm_recorder_config *cfg, const rm_sink *sinks, s
         r->slots[i].raw = r->raw_pool + i * r->sensels;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
+    pthread_cond_init(&r->cv_space, NULL);
     r->self.ctx = r;
     r->self.receive = producer_receive;
     r->self.finish = NULL;
@@ -108,6 +110,7 @@ static void fail(rm_recorder *r, const rm_err *e, rm_status st)
         r->fail_err.status = st;
         snprintf(r->fail_err.msg, sizeof r->fail_err.msg, "%s", rm_err_message(e, st));
     }
+    pthread_cond_broadcast(&r->cv_space);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -203,6 +206,7 @@ static void *writer_main(void *arg)
         r->st.capture_bytes += cap_head - cap_tail;
         if (have_t)
             r->st.last_time_s = last_t;
+        pthread_cond_signal(&r->cv_space);
         pthread_mutex_unlock(&r->mu);
     }
     if (r->cfg.capture && fflush(r->cfg.capture) != 0) {
@@ -306,6 +310,10 @@ static rm_status producer_receive(void *ctx, const rm_packet *pkt, rm_err *err)
                 r->overrun_pending = 0;
         }
         slot *s = claim(r, limit);
+        while (!s && r->cfg.wait_when_full && !r->failed) {
+            pthread_cond_wait(&r->cv_space, &r->mu);
+            s = claim(r, limit);
+        }
         if (!s) {
             r->st.overruns++;
             r->overrun_pending++;
@@ -445,6 +453,7 @@ void rm_recorder_free(rm_recorder *r)
     finish_sinks(r);
     pthread_mutex_destroy(&r->mu);
     pthread_cond_destroy(&r->cv);
+    pthread_cond_destroy(&r->cv_space);
     free(r->slots);
     free(r->raw_pool);
     free(r->cap);

@@ -43,6 +43,9 @@ typedef struct rm_recorder_config {
     size_t capture_bytes;     /* byte ring for the capture; 0 = 64 MiB */
     FILE *capture;            /* raw byte capture, or NULL; borrowed, the
                                  caller closes it after rm_recorder_end */
+    int wait_when_full;       /* 1: a full ring makes the producer wait
+                                 instead of dropping (file sources, where
+                                 nothing is lost by waiting) */
     rm_logger log;
 } rm_recorder_config;
 

@@ -1,0 +1,452 @@
+/* source.c - the USB and replay sources run end to end (rm_source.h). */
+#include "rm_source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rm_clock.h"
+#include "rm_usb.h"
+
+/* State shared by both sources. */
+typedef struct run {
+    const rm_source_config *cfg;
+    rm_recorder *rec;
+    rm_decoder *dec;
+    rm_clock clock;
+    double mono0;
+    rm_status feed_st;      /* first error from feeding (a sink failed) */
+    rm_err feed_err;
+    int connected;
+    /* status */
+    double next_status;
+    double last_status_t;
+    uint64_t last_status_frames;
+    double rate;
+} run;
+
+static int stop_requested(const run *r)
+{
+    return r->cfg->stop && *r->cfg->stop;
+}
+
+static int duration_reached(const run *r)
+{
+    if (r->cfg->duration_s <= 0 || !r->dec)
+        return 0;
+    rm_decoder_stats ds;
+    rm_decoder_get_stats(r->dec, &ds);
+    return ds.frames_ok > 0 && rm_decoder_last_time(r->dec) >= r->cfg->duration_s;
+}
+
+static void report_status(run *r, int force)
+{
+    if (!r->cfg->status || !r->dec || !r->rec)
+        return;
+    double now = rm_clock_monotonic() - r->mono0;
+    if (!force && now < r->next_status)
+        return;
+    double iv = r->cfg->status_interval_s > 0 ? r->cfg->status_interval_s : 0.5;
+    r->next_status = now + iv;
+    rm_source_status s;
+    memset(&s, 0, sizeof s);
+    rm_decoder_stats ds;
+    rm_decoder_get_stats(r->dec, &ds);
+    rm_recorder_stats rs;
+    rm_recorder_get_stats(r->rec, &rs);
+    if (now > r->last_status_t) {
+        r->rate = (double)(ds.frames_ok - r->last_status_frames) / (now - r->last_status_t);
+        r->last_status_t = now;
+        r->last_status_frames = ds.frames_ok;
+    }
+    s.elapsed_s = now;
+    s.time_s = rm_decoder_last_time(r->dec);
+    s.frames_ok = ds.frames_ok;
+    s.frames_written = rs.frames_out;
+    s.frames_missing = ds.frames_missing;
+    s.frames_corrupt = ds.frames_corrupt;
+    s.frames_truncated = ds.frames_truncated;
+    s.garbage_bytes = ds.garbage_bytes;
+    s.overruns = rs.overruns;
+    s.rate_hz = r->rate;
+    s.connected = r->connected;
+    r->cfg->status(r->cfg->status_user, &s);
+}
+
+static void fill_header(const rm_source_config *cfg, const char *source, rm_header *hdr,
+                        double *mono0)
+{
+    *hdr = cfg->header;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    *mono0 = rm_clock_monotonic();
+    hdr->created_unix = (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    rm_format_iso8601(hdr->created_unix, hdr->created, sizeof hdr->created);
+    snprintf(hdr->source, sizeof hdr->source, "%s", source);
+}
+
+static rm_status start_run(run *r, const rm_header *hdr, const rm_device *dev,
+                           const rm_calib *calib, const rm_sink *sinks, size_t nsinks,
+                           int file_source, rm_err *err)
+{
+    rm_recorder_config rc = {
+        .ring_slots = r->cfg->ring_slots,
+        .rows = dev->rows,
+        .cols = dev->cols,
+        .capture = r->cfg->capture,
+        .wait_when_full = file_source,
+        .log = r->cfg->log,
+    };
+    rm_status st = rm_recorder_new(&rc, sinks, nsinks, &r->rec, err);
+    if (st != RM_OK)
+        return st;
+    rm_decoder_config dc = {
+        .sink = rm_recorder_sink(r->rec),
+        .rows = dev->rows,
+        .cols = dev->cols,
+        .clock = file_source ? NULL : rm_clock_decoder_fn,
+        .clock_user = file_source ? NULL : &r->clock,
+    };
+    st = rm_decoder_new(&dc, &r->dec, err);
+    if (st != RM_OK)
+        return st;
+    st = rm_recorder_begin(r->rec, hdr, dev, calib, err);
+    if (st != RM_OK)
+        return st;
+    if (r->cfg->label && r->cfg->label[0])
+        st = rm_recorder_event(r->rec, 0.0, RM_EVENT_LABEL, 0, r->cfg->label, err);
+    return st;
+}
+
+/* Ends the recording: decoder leftovers, END with the totals, sinks
+ * finished. Returns the first error of the run or of the sinks. */
+static rm_status end_run(run *r, rm_status why, rm_source_result *res, rm_err *err)
+{
+    rm_status st = why;
+    if (r->dec) {
+        rm_err e = {0};
+        rm_status fs = rm_decoder_finish(r->dec, &e);
+        if (fs != RM_OK && st == RM_OK) {
+            st = fs;
+            if (err)
+                *err = e;
+        }
+    }
+    rm_end end;
+    memset(&end, 0, sizeof end);
+    rm_decoder_stats ds;
+    memset(&ds, 0, sizeof ds);
+    if (r->dec) {
+        rm_decoder_get_stats(r->dec, &ds);
+        rm_decoder_stats_to_end(&ds, &end);
+    }
+    end.status = why;
+    rm_status es = RM_OK;
+    if (r->rec) {
+        rm_err e = {0};
+        es = rm_recorder_end(r->rec, &end, &e);
+        if (es != RM_OK && st == RM_OK) {
+            st = es;
+            if (err)
+                *err = e;
+        }
+    }
+    if (res) {
+        res->decoder = ds;
+        if (r->rec)
+            rm_recorder_get_stats(r->rec, &res->recorder);
+        res->end_status = why;
+    }
+    rm_recorder_free(r->rec);
+    r->rec = NULL;
+    rm_decoder_free(r->dec);
+    r->dec = NULL;
+    return st;
+}
+
+/* ---- USB ---------------------------------------------------------------- */
+
+static void on_usb_data(void *user, const uint8_t *buf, size_t len, double arrival)
+{
+    run *r = user;
+    if (r->feed_st != RM_OK)
+        return;
+    rm_recorder_capture(r->rec, buf, len);
+    rm_clock_set_arrival(&r->clock, arrival - r->mono0);
+    r->feed_st = rm_decoder_feed(r->dec, buf, len, &r->feed_err);
+}
+
+static rm_status open_mat(const rm_source_config *cfg, const char *serial, rm_usb **out,
+                          rm_err *err)
+{
+    rm_usb_options uo = {.vid = cfg->vid, .pid = cfg->pid, .serial = serial, .log = cfg->log};
+    rm_status st = rm_usb_open(&uo, out, err);
+    if (st != RM_OK)
+        return st;
+    if (cfg->rate_hz) {
+        st = rm_usb_set_rate(*out, cfg->rate_hz, err);
+        if (st != RM_OK) {
+            rm_usb_close(*out);
+            *out = NULL;
+        }
+    }
+    return st;
+}
+
+static void sleep_s(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        return; /* a signal: let the caller look at its stop flag */
+}
+
+/* Waits for the same mat to come back; *u is the reopened, streaming mat. */
+static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_usb **u,
+                           rm_err *err)
+{
+    const rm_source_config *cfg = r->cfg;
+    double t0 = rm_clock_monotonic();
+    rm_err last = {0};
+    for (;;) {
+        if (stop_requested(r))
+            return rm_err_set(err, RM_ERR_INTERRUPTED, "stopped while waiting for mat %s",
+                              serial);
+        if (cfg->reconnect_timeout_s > 0 && rm_clock_monotonic() - t0 > cfg->reconnect_timeout_s)
+            return rm_err_set(err, RM_ERR_NO_DEVICE,
+                              "mat %s did not come back within %.0f s (last: %s)", serial,
+                              cfg->reconnect_timeout_s, last.msg[0] ? last.msg : "not found");
+        report_status(r, 0);
+        rm_status st = open_mat(cfg, serial, u, &last);
+        if (st == RM_OK) {
+            const rm_info *in = rm_usb_info(*u);
+            if (in->rows != dev->rows || in->cols != dev->cols) {
+                rm_usb_close(*u);
+                *u = NULL;
+                return rm_err_set(err, RM_ERR_TYPE,
+                                  "mat %s came back as %ux%u, the recording is %ux%u", serial,
+                                  in->rows, in->cols, dev->rows, dev->cols);
+            }
+            rm_clock_device_reset(&r->clock);
+            st = rm_usb_start(*u, cfg->transfer_size, cfg->transfers, on_usb_data, r, &last);
+            if (st == RM_OK)
+                return RM_OK;
+            rm_usb_close(*u);
+            *u = NULL;
+        } else if (st == RM_ERR_STALL) {
+            return rm_err_set(err, st, "%s", last.msg);
+        }
+        sleep_s(0.2);
+    }
+}
+
+rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, size_t nsinks,
+                            rm_source_result *res, rm_err *err)
+{
+    rm_err local = {0};
+    if (!err)
+        err = &local;
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (!cfg)
+        return rm_err_set(err, RM_ERR_ARG, "source: NULL config");
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    rm_clock_init(&r.clock, 0, 0);
+    rm_usb *u = NULL;
+    rm_status st = open_mat(cfg, cfg->serial, &u, err);
+    if (st != RM_OK) {
+        /* No packet was sent: sinks are only finished. */
+        for (size_t i = 0; i < nsinks; i++)
+            if (sinks[i].finish)
+                sinks[i].finish(sinks[i].ctx, NULL);
+        return st;
+    }
+    char serial[64];
+    snprintf(serial, sizeof serial, "%s", rm_usb_serial(u));
+    rm_device dev;
+    rm_usb_device(u, &dev);
+    rm_header hdr;
+    fill_header(cfg, "usb", &hdr, &r.mono0);
+    r.last_status_t = 0;
+    st = start_run(&r, &hdr, &dev, rm_usb_calib(u), sinks, nsinks, 0, err);
+    if (st == RM_OK)
+        st = rm_usb_start(u, cfg->transfer_size, cfg->transfers, on_usb_data, &r, err);
+    r.connected = 1;
+    rm_status why = st;
+    unsigned disconnects = 0, reconnects = 0;
+    while (why == RM_OK) {
+        if (stop_requested(&r) || duration_reached(&r))
+            break;
+        rm_err e = {0};
+        rm_status hs = rm_usb_handle_events(u, 100, &e);
+        if (r.feed_st != RM_OK) {
+            why = r.feed_st;
+            *err = r.feed_err;
+            break;
+        }
+        if (rm_recorder_failed(r.rec, err)) {
+            why = err->status;
+            break;
+        }
+        report_status(&r, 0);
+        if (hs == RM_OK)
+            continue;
+        if (hs != RM_ERR_NO_DEVICE) {
+            why = hs;
+            *err = e;
+            break;
+        }
+        /* Unplugged: the recording stays open. */
+        disconnects++;
+        r.connected = 0;
+        double now = rm_clock_monotonic() - r.mono0;
+        rm_log(&cfg->log, RM_LOG_WARN, "mat %s disconnected; waiting for it", serial);
+        rm_status es = rm_decoder_restart(r.dec, err);
+        if (es == RM_OK)
+            es = rm_recorder_event(r.rec, now, RM_EVENT_DISCONNECT, 0, serial, err);
+        rm_usb_close(u);
+        u = NULL;
+        if (es != RM_OK) {
+            why = es;
+            break;
+        }
+        rm_status rs = reconnect(&r, serial, &dev, &u, err);
+        if (rs != RM_OK) {
+            why = rs == RM_ERR_INTERRUPTED ? RM_OK : rs;
+            break;
+        }
+        reconnects++;
+        r.connected = 1;
+        now = rm_clock_monotonic() - r.mono0;
+        rm_log(&cfg->log, RM_LOG_INFO, "mat %s reconnected", serial);
+        why = rm_recorder_event(r.rec, now, RM_EVENT_RECONNECT, 0, serial, err);
+    }
+    if (u) {
+        rm_err e = {0};
+        rm_status ss = rm_usb_stop(u, &e);
+        if (ss != RM_OK)
+            rm_log(&cfg->log, RM_LOG_WARN, "%s", e.msg);
+        /* Data that arrived during the cancel was fed. */
+        if (r.feed_st != RM_OK && why == RM_OK) {
+            why = r.feed_st;
+            *err = r.feed_err;
+        }
+    }
+    report_status(&r, 1);
+    rm_err e2 = {0};
+    st = end_run(&r, why, res, why == RM_OK ? err : &e2);
+    if (res) {
+        res->disconnects = disconnects;
+        res->reconnects = reconnects;
+    }
+    rm_usb_close(u);
+    return st;
+}
+
+/* ---- replay ------------------------------------------------------------- */
+
+#define PROBE_BYTES (8u << 20)
+
+/* Geometry of the first valid frame in the file's first PROBE_BYTES. */
+static rm_status probe_geometry(FILE *f, const char *path, uint16_t *rows, uint16_t *cols,
+                                rm_err *err)
+{
+    uint8_t *buf = malloc(PROBE_BYTES);
+    if (!buf)
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    size_t n = fread(buf, 1, PROBE_BYTES, f);
+    int ioerr = ferror(f);
+    rewind(f);
+    rm_status st = rm_err_set(err, RM_ERR_FORMAT,
+                              "%s: no valid RM-1 frame in its first %zu bytes", path, n);
+    if (ioerr)
+        st = rm_err_set(err, RM_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+    for (size_t i = 0; !ioerr && i + 4 <= n; i++) {
+        if (memcmp(buf + i, RM_FRAME_MAGIC, 4) != 0)
+            continue;
+        rm_frame_header h;
+        if (rm_frame_decode(buf + i, n - i, &h, NULL, 0, NULL, NULL, NULL) == RM_OK) {
+            *rows = h.rows;
+            *cols = h.cols;
+            st = RM_OK;
+            break;
+        }
+    }
+    free(buf);
+    return st;
+}
+
+rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg,
+                               const rm_sink *sinks, size_t nsinks, rm_source_result *res,
+                               rm_err *err)
+{
+    rm_err local = {0};
+    if (!err)
+        err = &local;
+    if (res)
+        memset(res, 0, sizeof *res);
+    if (!path || !cfg)
+        return rm_err_set(err, RM_ERR_ARG, "replay: NULL argument");
+    run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    FILE *f = fopen(path, "rb");
+    rm_status st = f ? RM_OK : rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO,
+                                          "%s: %s", path, strerror(errno));
+    rm_device dev;
+    memset(&dev, 0, sizeof dev);
+    if (st == RM_OK) {
+        if (cfg->replay_device) {
+            dev = *cfg->replay_device;
+        } else {
+            st = probe_geometry(f, path, &dev.rows, &dev.cols, err);
+            dev.vid = RM_USB_VID;
+            dev.pid = RM_USB_PID;
+            snprintf(dev.model, sizeof dev.model, "unknown");
+            snprintf(dev.firmware, sizeof dev.firmware, "unknown");
+            dev.protocol_version = RM_PROTOCOL_VERSION;
+            dev.adc_bits = 12;
+            dev.row_pitch_mm = dev.col_pitch_mm = 12.7;
+        }
+    }
+    if (st != RM_OK) {
+        if (f)
+            fclose(f);
+        for (size_t i = 0; i < nsinks; i++)
+            if (sinks[i].finish)
+                sinks[i].finish(sinks[i].ctx, NULL);
+        return st;
+    }
+    rm_header hdr;
+    fill_header(cfg, "replay", &hdr, &r.mono0);
+    st = start_run(&r, &hdr, &dev, cfg->replay_calib, sinks, nsinks, 1, err);
+    r.connected = 1;
+    rm_status why = st;
+    enum { CHUNK = 64 * 1024 };
+    uint8_t *buf = malloc(CHUNK);
+    if (!buf && why == RM_OK)
+        why = rm_err_set(err, RM_ERR_NOMEM, "replay: out of memory");
+    while (why == RM_OK) {
+        if (stop_requested(&r) || duration_reached(&r))
+            break;
+        size_t n = fread(buf, 1, CHUNK, f);
+        if (n == 0) {
+            if (ferror(f))
+                why = rm_err_set(err, RM_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+            break;
+        }
+        rm_recorder_capture(r.rec, buf, n);
+        why = rm_decoder_feed(r.dec, buf, n, err);
+        if (why == RM_OK && rm_recorder_failed(r.rec, err))
+            why = err->status;
+        report_status(&r, 0);
+    }
+    free(buf);
+    fclose(f);
+    if (r.dec)
+        report_status(&r, 1);
+    rm_err e2 = {0};
+    return end_run(&r, why, res, why == RM_OK ? err : &e2);
+}
