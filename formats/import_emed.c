@@ -1,0 +1,308 @@
+/* import_emed.c - novel emed .lst ASCII export.
+ *
+ * One "page" per picture: a header ("File: ... Matrix: 64x95", "Sensor
+ * area: 0.25 cm²", "Time/picture:10.0 ms", "Sensor size: 0.500x0.500 cm",
+ * "Pict-No.: 1  Force[N]=sum*sensor_area in row/column"), a line of column
+ * labels ending in "Force", then rows "label v v ... v force" and a last
+ * "Force ..." row of column sums. Only the window of the plate that holds
+ * the foot is printed; the rest of the Matrix (columns x rows) is zero.
+ * Labels are 1-based sensel numbers. Values are kPa: the export's own
+ * Force[N] = sum * sensor_area holds with kPa and cm² (N = kPa * cm² / 10),
+ * and the test checks it. The Force row's total becomes the reference
+ * series "force_n". Tabs separate fields; the file is Latin-1. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "import_impl.h"
+
+#define EMED_MAX_LABELS RM_IMPORT_MAX_DIM
+
+typedef struct emed_state {
+    long mcols, mrows;       /* Matrix: cols x rows */
+    double col_mm, row_mm;
+    double period_s;
+    int in_pict;             /* between "Pict-No." and the Force row */
+    long pict;
+    size_t pict_line;
+    long labels[EMED_MAX_LABELS];
+    size_t n_labels;
+    int has_force_col;
+    int have_labels;
+    long rows_seen;
+    float *values;
+    long force_ref;
+} emed_state;
+
+static int parse_pair(const char *p, double *a, double *b, char *unit, size_t ucap)
+{
+    /* "64x95" or "0.500x0.500 cm" */
+    char *end;
+    *a = strtod(p, &end);
+    if (end == p || (*end != 'x' && *end != 'X'))
+        return -1;
+    const char *q = end + 1;
+    *b = strtod(q, &end);
+    if (end == q || !isfinite(*a) || !isfinite(*b))
+        return -1;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (unit) {
+        size_t n = 0;
+        while (end[n] && end[n] != ' ' && end[n] != '\t' && n + 1 < ucap) {
+            unit[n] = end[n];
+            n++;
+        }
+        unit[n] = '\0';
+    }
+    return 0;
+}
+
+static rm_status end_pict(emed_state *s, rm_import_result *r, const char *name, size_t lineno,
+                          rm_err *err)
+{
+    if (!s->in_pict)
+        return RM_OK;
+    if (!s->have_labels || s->rows_seen == 0)
+        return rm_err_set(err, RM_ERR_TRUNCATED, "%s: line %zu: picture %ld has no data rows",
+                          name, lineno, s->pict);
+    s->in_pict = 0;
+    return RM_OK;
+}
+
+rm_status imp_parse_emed(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
+                         rm_err *err)
+{
+    const char *name = l->name;
+    emed_state s;
+    memset(&s, 0, sizeof s);
+    s.force_ref = -1;
+    imp_fields fl = {0};
+    rm_status st = RM_OK;
+    char *line;
+    size_t len;
+    int rc;
+    snprintf(r->units, sizeof r->units, "kPa");
+    r->unit_kpa = 1.0;
+
+    while ((rc = imp_lines_next(l, &line, &len, err)) > 0) {
+        char *t = imp_trim(line);
+        if (!*t)
+            continue;
+        char *p;
+        int header = 0;
+        if ((p = strstr(t, "File:")) != NULL) {
+            header = 1;
+            if (!r->header.title[0]) {
+                char path[256];
+                const char *a = p + 5;
+                while (*a == ' ')
+                    a++;
+                size_t n = strcspn(a, "\t");
+                if (n >= sizeof path)
+                    n = sizeof path - 1;
+                memcpy(path, a, n);
+                path[n] = '\0';
+                imp_copy_name(r->header.title, sizeof r->header.title, imp_trim(path), 1, 1);
+            }
+        }
+        if ((p = strstr(t, "Matrix:")) != NULL) {
+            header = 1;
+            double a, b;
+            if (parse_pair(p + 7 + strspn(p + 7, " \t"), &a, &b, NULL, 0) != 0 || a != floor(a) ||
+                b != floor(b) || a < 1 || b < 1 || a > RM_IMPORT_MAX_DIM || b > RM_IMPORT_MAX_DIM) {
+                st = rm_err_set(err, RM_ERR_FORMAT,
+                                "%s: line %zu: Matrix must be COLSxROWS within 1..%d", name,
+                                l->lineno, RM_IMPORT_MAX_DIM);
+                goto out;
+            }
+            if (!r->mask) {
+                s.mcols = (long)a;
+                s.mrows = (long)b;
+                if ((st = imp_result_geometry(r, name, l->lineno, s.mrows, s.mcols, err)) != RM_OK)
+                    goto out;
+            } else if ((long)a != s.mcols || (long)b != s.mrows) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: Matrix %ldx%ld changed from %ldx%ld",
+                                name, l->lineno, (long)a, (long)b, s.mcols, s.mrows);
+                goto out;
+            }
+        }
+        if ((p = strstr(t, "Time/picture:")) != NULL) {
+            header = 1;
+            char *a = p + 13;
+            char *end;
+            double v = strtod(a, &end);
+            while (*end == ' ')
+                end++;
+            double per = 0;
+            if (!strncmp(end, "ms", 2))
+                per = 1e-3;
+            else if (*end == 's')
+                per = 1.0;
+            if (!(v > 0) || !isfinite(v) || per == 0) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: bad Time/picture '%.32s'", name,
+                                l->lineno, a);
+                goto out;
+            }
+            s.period_s = v * per;
+        }
+        if ((p = strstr(t, "Sensor size:")) != NULL) {
+            header = 1;
+            double a, b, mm;
+            char unit[16];
+            if (parse_pair(p + 12 + strspn(p + 12, " \t"), &a, &b, unit, sizeof unit) != 0 ||
+                !(a > 0) || !(b > 0) || imp_length_unit(unit[0] ? unit : "cm", &mm) != 0) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: bad Sensor size", name, l->lineno);
+                goto out;
+            }
+            s.col_mm = a * mm;
+            s.row_mm = b * mm;
+        }
+        if ((p = strstr(t, "Pict-No.:")) != NULL) {
+            if ((st = end_pict(&s, r, name, l->lineno, err)) != RM_OK)
+                goto out;
+            double num;
+            char *a = p + 9;
+            char *end;
+            num = strtod(a, &end);
+            if (end == a || !(num >= 0 && num <= 4e9) || num != floor(num)) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: bad picture number", name,
+                                l->lineno);
+                goto out;
+            }
+            if (!r->mask) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: picture before 'Matrix:'", name,
+                                l->lineno);
+                goto out;
+            }
+            if ((st = imp_result_add_frame(r, name, l->lineno, (uint32_t)num, 0, &s.values, err)) !=
+                RM_OK)
+                goto out;
+            s.pict = (long)num;
+            s.pict_line = l->lineno;
+            s.in_pict = 1;
+            s.have_labels = 0;
+            s.rows_seen = 0;
+            continue;
+        }
+        if (header || !s.in_pict)
+            continue;
+        if ((st = imp_split_ws(&fl, t)) != RM_OK) {
+            rm_err_set(err, st, "%s: out of memory", name);
+            goto out;
+        }
+        if (fl.n == 0)
+            continue;
+        double num;
+        if (!s.have_labels) {
+            /* column labels: numbers, then "Force" */
+            size_t n = fl.n;
+            s.has_force_col = !strcmp(fl.v[n - 1], "Force");
+            if (s.has_force_col)
+                n--;
+            if (n == 0 || n > EMED_MAX_LABELS) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: expected column labels", name,
+                                l->lineno);
+                goto out;
+            }
+            for (size_t i = 0; i < n; i++) {
+                if (imp_parse_number(fl.v[i], &num, NULL) != 0 || num != floor(num) || num < 1 ||
+                    num > s.mcols) {
+                    st = rm_err_set(err, RM_ERR_FORMAT,
+                                    "%s: line %zu: column label '%.16s' is not a column 1..%ld", name,
+                                    l->lineno, fl.v[i], s.mcols);
+                    goto out;
+                }
+                s.labels[i] = (long)num - 1;
+            }
+            s.n_labels = n;
+            s.have_labels = 1;
+            continue;
+        }
+        if (!strcmp(fl.v[0], "Force")) {
+            /* column sums; the last one is the picture's total force */
+            if (s.has_force_col && fl.n == s.n_labels + 2 &&
+                imp_parse_number(fl.v[fl.n - 1], &num, NULL) == 0) {
+                if (s.force_ref == -1 && r->n_frames == 1)
+                    s.force_ref = imp_result_ref(r, "force_n", "N",
+                                                 "novel emed total force, Force[N]=sum*sensor_area");
+                if (s.force_ref >= 0)
+                    r->refs[s.force_ref].values[r->n_frames - 1] = num;
+            }
+            if ((st = end_pict(&s, r, name, l->lineno, err)) != RM_OK)
+                goto out;
+            continue;
+        }
+        if (imp_parse_number(fl.v[0], &num, NULL) != 0) {
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: unexpected text '%.24s' in picture %ld",
+                            name, l->lineno, fl.v[0], s.pict);
+            goto out;
+        }
+        if (num != floor(num) || num < 1 || num > s.mrows) {
+            st = rm_err_set(err, RM_ERR_RANGE, "%s: line %zu: row label '%.16s' is not a row 1..%ld",
+                            name, l->lineno, fl.v[0], s.mrows);
+            goto out;
+        }
+        size_t want = s.n_labels + (s.has_force_col ? 1 : 0);
+        if (fl.n - 1 != want) {
+            st = rm_err_set(err, RM_ERR_LENGTH, "%s: line %zu: expected %zu values, found %zu", name,
+                            l->lineno, want, fl.n - 1);
+            goto out;
+        }
+        size_t base = (size_t)((long)num - 1) * (size_t)s.mcols;
+        for (size_t i = 0; i < s.n_labels; i++)
+            if ((st = imp_store_field(r, s.values, base + (size_t)s.labels[i], fl.v[i + 1], name,
+                                      l->lineno, i + 1, err)) != RM_OK)
+                goto out;
+        s.rows_seen++;
+    }
+    if (rc < 0) {
+        st = (rm_status)rc;
+        goto out;
+    }
+    if (s.in_pict) {
+        st = rm_err_set(err, RM_ERR_TRUNCATED,
+                        "%s: line %zu: input ends inside picture %ld (no Force row)", name,
+                        l->lineno, s.pict);
+        goto out;
+    }
+    if (!r->n_frames) {
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: no 'Pict-No.' pictures found", name,
+                        l->lineno);
+        goto out;
+    }
+    r->device.row_pitch_mm = s.row_mm;
+    r->device.col_pitch_mm = s.col_mm;
+    if (s.period_s > 0)
+        r->device.rate_hz = 1.0 / s.period_s;
+    snprintf(r->device.model, sizeof r->device.model, "novel emed");
+    st = imp_result_finish(r, name, opt, 0, err);
+out:
+    imp_fields_free(&fl);
+    return st;
+}
+
+int imp_looks_emed(const char *buf, size_t len)
+{
+    int pict = 0, matrix = 0, size = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && buf[j] != '\n')
+            j++;
+        size_t n = j - i;
+        const char *ln = buf + i;
+        for (size_t k = 0; k + 9 <= n; k++) {
+            if (!strncmp(ln + k, "Pict-No.:", 9))
+                pict = 1;
+            else if (!strncmp(ln + k, "Matrix:", 7))
+                matrix = 1;
+            else if (k + 12 <= n && !strncmp(ln + k, "Sensor size:", 12))
+                size = 1;
+        }
+        if (pict && matrix && size)
+            return 1;
+        i = j + 1;
+    }
+    return 0;
+}
