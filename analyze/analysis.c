@@ -1,0 +1,747 @@
+/* analysis.c - the streaming part of the analysis: calibration, frame
+ * metrics, contacts, roller tracking, sensel faults, online sets and maps.
+ * Definitions: docs/metrics.md. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_analysis_internal.h"
+
+#define THR_NEVER 0x10000u
+
+void rm_analysis_config_default(rm_analysis_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->noise_kpa = 2.0;
+    c->min_contact_sensels = 3;
+    c->roller_min_length_cm = 12.0;
+    c->roller_min_aspect = 2.5;
+    c->roller_max_width_cm = 8.0;
+    c->roller_max_jump_cm = 5.0;
+    c->hot_after_s = 1.0;
+    c->dead_after_s = 0.5;
+    c->lowpass_hz = 1.5;
+    c->fill_gap_s = 0.5;
+    c->rolling_speed_cm_s = 0.5;
+    c->hold_min_s = 3.0;
+    c->min_excursion_cm = 2.0;
+    c->segment_gap_s = 3.0;
+    c->min_segment_s = 5.0;
+    c->welch_window_s = 40.0;
+    c->shake_lo_hz = 3.0;
+    c->shake_hi_hz = 12.0;
+    c->coverage_bin_cm = 1.0;
+    c->live_speed_tau_s = 0.3;
+    c->body_mass_kg = 0.0;
+    c->labels = NULL;
+}
+
+int rm_fvec_push(rm_fvec *f, float x)
+{
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? f->cap * 2 : 4096;
+        float *nv = realloc(f->v, nc * sizeof *nv);
+        if (!nv)
+            return -1;
+        f->v = nv;
+        f->cap = nc;
+    }
+    f->v[f->n++] = x;
+    return 0;
+}
+
+static int span_alloc(rm_seg_span *s, size_t n)
+{
+    s->sum_kpa = calloc(n, sizeof *s->sum_kpa);
+    s->peak_kpa = calloc(n, sizeof *s->peak_kpa);
+    s->contact = calloc(n, sizeof *s->contact);
+    s->frames = 0;
+    return (s->sum_kpa && s->peak_kpa && s->contact) ? 0 : -1;
+}
+
+static void span_free(rm_seg_span *s)
+{
+    free(s->sum_kpa);
+    free(s->peak_kpa);
+    free(s->contact);
+    s->sum_kpa = s->peak_kpa = NULL;
+    s->contact = NULL;
+}
+
+static void span_clear(rm_seg_span *s, size_t n)
+{
+    memset(s->sum_kpa, 0, n * sizeof *s->sum_kpa);
+    memset(s->peak_kpa, 0, n * sizeof *s->peak_kpa);
+    memset(s->contact, 0, n * sizeof *s->contact);
+    s->frames = 0;
+}
+
+static rm_status check_config(const rm_analysis_config *c, rm_err *err)
+{
+#define POS(f)                                                                              \
+    if (!(c->f > 0) || !isfinite(c->f))                                                     \
+        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be > 0", \
+                          (double)c->f);
+#define NONNEG(f)                                                                            \
+    if (!(c->f >= 0) || !isfinite(c->f))                                                     \
+        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be >= 0", \
+                          (double)c->f);
+    POS(noise_kpa);
+    POS(roller_min_length_cm);
+    POS(roller_min_aspect);
+    POS(roller_max_width_cm);
+    POS(roller_max_jump_cm);
+    POS(hot_after_s);
+    POS(dead_after_s);
+    POS(lowpass_hz);
+    NONNEG(fill_gap_s);
+    POS(rolling_speed_cm_s);
+    POS(hold_min_s);
+    POS(min_excursion_cm);
+    POS(segment_gap_s);
+    NONNEG(min_segment_s);
+    POS(welch_window_s);
+    POS(shake_lo_hz);
+    POS(shake_hi_hz);
+    POS(coverage_bin_cm);
+    POS(live_speed_tau_s);
+    NONNEG(body_mass_kg);
+#undef POS
+#undef NONNEG
+    if (c->min_contact_sensels < 1)
+        return rm_err_set(err, RM_ERR_RANGE, "analysis option min_contact_sensels = %d: must be >= 1",
+                          c->min_contact_sensels);
+    if (c->shake_hi_hz <= c->shake_lo_hz)
+        return rm_err_set(err, RM_ERR_RANGE,
+                          "analysis options shake_lo_hz %g .. shake_hi_hz %g: empty band",
+                          c->shake_lo_hz, c->shake_hi_hz);
+    return RM_OK;
+}
+
+rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
+                          const rm_calib *calib, const uint8_t *mask, rm_analysis **out,
+                          rm_err *err)
+{
+    *out = NULL;
+    if (!dev)
+        return rm_err_set(err, RM_ERR_ARG, "analysis: no device description");
+    if (dev->rows < 1 || dev->cols < 1 || dev->rows > RM_MAX_DIM || dev->cols > RM_MAX_DIM)
+        return rm_err_set(err, RM_ERR_RANGE, "analysis: mat geometry %ux%u outside 1..%d",
+                          dev->rows, dev->cols, RM_MAX_DIM);
+    if (!(dev->row_pitch_mm > 0) || !(dev->col_pitch_mm > 0) || !isfinite(dev->row_pitch_mm) ||
+        !isfinite(dev->col_pitch_mm))
+        return rm_err_set(err, RM_ERR_RANGE, "analysis: sensel pitch %g x %g mm is not positive",
+                          dev->row_pitch_mm, dev->col_pitch_mm);
+    if (!(dev->rate_hz > 0) || !isfinite(dev->rate_hz))
+        return rm_err_set(err, RM_ERR_RANGE, "analysis: frame rate %g Hz is not positive",
+                          dev->rate_hz);
+    if (calib && (calib->rows != dev->rows || calib->cols != dev->cols))
+        return rm_err_set(err, RM_ERR_LENGTH,
+                          "analysis: calibration is %ux%u but the mat is %ux%u", calib->rows,
+                          calib->cols, dev->rows, dev->cols);
+    if (calib) {
+        rm_status st = rm_calib_validate(calib, err);
+        if (st != RM_OK)
+            return st;
+    }
+    rm_analysis_config c;
+    if (cfg)
+        c = *cfg;
+    else
+        rm_analysis_config_default(&c);
+    rm_status st = check_config(&c, err);
+    if (st != RM_OK)
+        return st;
+
+    rm_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    a->cfg = c;
+    if (c.labels) {
+        a->labels = strdup(c.labels);
+        if (!a->labels)
+            goto nomem;
+        a->cfg.labels = a->labels;
+    }
+    a->rows = dev->rows;
+    a->cols = dev->cols;
+    a->n = a->rows * a->cols;
+    a->rp_cm = dev->row_pitch_mm / 10.0;
+    a->cp_cm = dev->col_pitch_mm / 10.0;
+    a->sensel_cm2 = a->rp_cm * a->cp_cm;
+    a->rate_hz = dev->rate_hz;
+    size_t n = (size_t)a->n;
+
+    a->lut_n = 65536;
+    a->lut = malloc(a->lut_n * sizeof *a->lut);
+    a->gain = malloc(n * sizeof *a->gain);
+    a->zero = malloc(n * sizeof *a->zero);
+    a->thr = malloc(n * sizeof *a->thr);
+    a->mask = malloc(n);
+    a->lone_run = calloc(n, sizeof *a->lone_run);
+    a->dead_run = calloc(n, sizeof *a->dead_run);
+    a->lone_last = calloc(n, sizeof *a->lone_last);
+    a->dead_last = calloc(n, sizeof *a->dead_last);
+    a->hot = calloc(n, 1);
+    a->dead = calloc(n, 1);
+    a->p = calloc(n, sizeof *a->p);
+    a->lab = malloc(n * sizeof *a->lab);
+    a->loaded = malloc(n * sizeof *a->loaded);
+    a->queue = malloc(n * sizeof *a->queue);
+    a->rowcount = calloc((size_t)a->rows, sizeof *a->rowcount);
+    a->all_sum = calloc(n, sizeof *a->all_sum);
+    a->all_peak = calloc(n, sizeof *a->all_peak);
+    a->all_contact = calloc(n, sizeof *a->all_contact);
+    if (!a->lut || !a->gain || !a->zero || !a->thr || !a->mask || !a->lone_run ||
+        !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
+        !a->lab || !a->loaded || !a->queue || !a->rowcount || !a->all_sum || !a->all_peak ||
+        !a->all_contact || span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
+        goto nomem;
+
+    /* The curve once per count value, so a sensel costs one lookup. */
+    for (uint32_t d = 0; d < a->lut_n; d++)
+        a->lut[d] = calib ? rm_calib_curve(calib, (float)d) : (float)d;
+    for (size_t i = 0; i < n; i++) {
+        a->gain[i] = calib ? calib->gain[i] : 1.0f;
+        a->zero[i] = calib ? calib->zero[i] : 0;
+        a->mask[i] = mask ? (mask[i] != 0) : 1;
+        a->lab[i] = -1;
+        /* Smallest raw count whose pressure exceeds the noise threshold:
+         * the hot loop then compares integers and skips unloaded sensels. */
+        uint32_t thr = THR_NEVER;
+        if (a->mask[i] && a->gain[i] > 0) {
+            double need = c.noise_kpa / a->gain[i];
+            if (a->lut[a->lut_n - 1] > need) {
+                uint32_t lo = 0, hi = a->lut_n - 1; /* lut[hi] > need */
+                while (lo < hi) {
+                    uint32_t mid = (lo + hi) / 2;
+                    if (a->lut[mid] > need)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                thr = (uint32_t)a->zero[i] + lo;
+                if (thr > 65535)
+                    thr = THR_NEVER;
+            }
+        }
+        a->thr[i] = thr;
+    }
+    a->hot_frames = (uint32_t)ceil(c.hot_after_s * a->rate_hz);
+    a->dead_frames = (uint32_t)ceil(c.dead_after_s * a->rate_hz);
+    if (a->hot_frames < 2)
+        a->hot_frames = 2;
+    if (a->dead_frames < 2)
+        a->dead_frames = 2;
+    *out = a;
+    return RM_OK;
+nomem:
+    rm_analysis_free(a);
+    return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory for a %ux%u mat", dev->rows,
+                      dev->cols);
+}
+
+void rm_analysis_free(rm_analysis *a)
+{
+    if (!a)
+        return;
+    free(a->labels);
+    free(a->lut);
+    free(a->gain);
+    free(a->zero);
+    free(a->thr);
+    free(a->mask);
+    free(a->lone_run);
+    free(a->dead_run);
+    free(a->lone_last);
+    free(a->dead_last);
+    free(a->hot);
+    free(a->dead);
+    free(a->p);
+    free(a->lab);
+    free(a->loaded);
+    free(a->queue);
+    free(a->rowcount);
+    free(a->all_sum);
+    free(a->all_peak);
+    free(a->all_contact);
+    span_free(&a->cur);
+    span_free(&a->pend);
+    for (size_t i = 0; i < a->n_spans; i++)
+        span_free(&a->spans[i]);
+    free(a->spans);
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        free(a->ser[s].v);
+    free(a->lab_ev);
+    free(a);
+}
+
+rm_status rm_analysis_label(rm_analysis *a, double time_s, const char *label, rm_err *err)
+{
+    if (!a || !label)
+        return rm_err_set(err, RM_ERR_ARG, "analysis label: no label");
+    if (!isfinite(time_s))
+        return rm_err_set(err, RM_ERR_VALUE, "analysis label \"%s\": time is not finite", label);
+    if (a->n_lab == a->cap_lab) {
+        size_t nc = a->cap_lab ? a->cap_lab * 2 : 16;
+        rm_label_ev *nv = realloc(a->lab_ev, nc * sizeof *nv);
+        if (!nv)
+            return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+        a->lab_ev = nv;
+        a->cap_lab = nc;
+    }
+    rm_label_ev *e = &a->lab_ev[a->n_lab++];
+    e->time_s = time_s;
+    snprintf(e->text, sizeof e->text, "%s", label);
+    return RM_OK;
+}
+
+/* Statistics of one roller candidate. */
+typedef struct roller_fit {
+    double sum_p, sum_px, sum_py, peak;
+    int count, rmin, rmax, cmin, cmax;
+} roller_fit;
+
+/* Measures a component as a roller: rows whose sensel count is a fair share
+ * of the busiest row form the roller's band (a hand or knee touching the
+ * roller adds rows with few sensels, which this trims). */
+static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
+{
+    int rmin = a->rows, rmax = -1;
+    for (int q = q0; q < q1; q++) {
+        int r = a->queue[q] / a->cols;
+        a->rowcount[r]++;
+        if (r < rmin)
+            rmin = r;
+        if (r > rmax)
+            rmax = r;
+    }
+    int best = rmin;
+    for (int r = rmin; r <= rmax; r++)
+        if (a->rowcount[r] > a->rowcount[best])
+            best = r;
+    int lo = best, hi = best;
+    int keep = a->rowcount[best] / 4;
+    if (keep < 1)
+        keep = 1;
+    int maxw = (int)floor(a->cfg.roller_max_width_cm / a->rp_cm);
+    if (maxw < 1)
+        maxw = 1;
+    /* Only trim when the contact is wider than a roller can be. */
+    if ((rmax - rmin + 1) <= maxw) {
+        lo = rmin;
+        hi = rmax;
+    } else {
+        while (lo > rmin && a->rowcount[lo - 1] >= keep && hi - lo + 1 < maxw)
+            lo--;
+        while (hi < rmax && a->rowcount[hi + 1] >= keep && hi - lo + 1 < maxw)
+            hi++;
+    }
+    for (int r = rmin; r <= rmax; r++)
+        a->rowcount[r] = 0;
+    memset(f, 0, sizeof *f);
+    f->rmin = a->rows;
+    f->cmin = a->cols;
+    f->rmax = f->cmax = -1;
+    for (int q = q0; q < q1; q++) {
+        int i = a->queue[q];
+        int r = i / a->cols, c = i % a->cols;
+        if (r < lo || r > hi)
+            continue;
+        double p = a->p[i];
+        f->sum_p += p;
+        f->sum_px += p * r;
+        f->sum_py += p * c;
+        if (p > f->peak)
+            f->peak = p;
+        f->count++;
+        if (r < f->rmin)
+            f->rmin = r;
+        if (r > f->rmax)
+            f->rmax = r;
+        if (c < f->cmin)
+            f->cmin = c;
+        if (c > f->cmax)
+            f->cmax = c;
+    }
+}
+
+/* Dead sensels: unloaded between two loaded roller sensels (along x or y)
+ * for dead_after_s. Once known, such a sensel inside the roller gets the
+ * mean of its loaded neighbours. Adds the filled pressure to f. */
+static double dead_sensels(rm_analysis *a, roller_fit *f, int root, uint64_t frame)
+{
+    double added = 0;
+    int R = a->rows, C = a->cols;
+    for (int r = f->rmin; r <= f->rmax; r++) {
+        for (int c = f->cmin; c <= f->cmax; c++) {
+            int i = r * C + c;
+            if (a->lab[i] >= 0 || !a->mask[i])
+                continue;
+            int up = r > 0 && a->lab[i - C] == root;
+            int dn = r < R - 1 && a->lab[i + C] == root;
+            int lf = c > 0 && a->lab[i - 1] == root;
+            int rt = c < C - 1 && a->lab[i + 1] == root;
+            if (!((up && dn) || (lf && rt)))
+                continue;
+            if (!a->dead[i]) {
+                a->dead_run[i] = (a->dead_last[i] + 1 == frame) ? a->dead_run[i] + 1 : 1;
+                a->dead_last[i] = frame;
+                if (a->dead_run[i] >= a->dead_frames) {
+                    a->dead[i] = 1;
+                    a->n_dead++;
+                }
+                continue;
+            }
+            double s = 0;
+            int k = 0;
+            if (up) { s += a->p[i - C]; k++; }
+            if (dn) { s += a->p[i + C]; k++; }
+            if (lf) { s += a->p[i - 1]; k++; }
+            if (rt) { s += a->p[i + 1]; k++; }
+            double p = s / k;
+            f->sum_p += p;
+            f->sum_px += p * r;
+            f->sum_py += p * c;
+            f->count++;
+            added += p;
+        }
+    }
+    return added;
+}
+
+static void span_add(rm_seg_span *s, const int32_t *loaded, int nl, const float *p)
+{
+    for (int k = 0; k < nl; k++) {
+        int i = loaded[k];
+        float v = p[i];
+        s->sum_kpa[i] += v;
+        if (v > s->peak_kpa[i])
+            s->peak_kpa[i] = v;
+        s->contact[i]++;
+    }
+    s->frames++;
+}
+
+static void span_merge(rm_seg_span *dst, const rm_seg_span *src, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dst->sum_kpa[i] += src->sum_kpa[i];
+        if (src->peak_kpa[i] > dst->peak_kpa[i])
+            dst->peak_kpa[i] = src->peak_kpa[i];
+        dst->contact[i] += src->contact[i];
+    }
+    dst->frames += src->frames;
+}
+
+/* Ends the current set: kept if long enough, its maps moved to spans. */
+static rm_status close_set(rm_analysis *a)
+{
+    size_t n = (size_t)a->n;
+    if (a->last_present_t - a->seg_start_t >= a->cfg.min_segment_s) {
+        if (a->n_spans == a->cap_spans) {
+            size_t nc = a->cap_spans ? a->cap_spans * 2 : 8;
+            rm_seg_span *nv = realloc(a->spans, nc * sizeof *nv);
+            if (!nv)
+                return RM_ERR_NOMEM;
+            a->spans = nv;
+            a->cap_spans = nc;
+        }
+        rm_seg_span *s = &a->spans[a->n_spans];
+        *s = a->cur;
+        s->last = a->last_present_i;
+        if (span_alloc(&a->cur, n))
+            return RM_ERR_NOMEM;
+        a->n_spans++;
+    } else {
+        span_clear(&a->cur, n);
+    }
+    if (a->pend_dirty)
+        span_clear(&a->pend, n);
+    a->pend_dirty = 0;
+    a->in_seg = 0;
+    return RM_OK;
+}
+
+static int push_series(rm_analysis *a, const float *v)
+{
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        if (rm_fvec_push(&a->ser[s], v[s]))
+            return -1;
+    return 0;
+}
+
+rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
+                           rm_live_metrics *live, rm_err *err)
+{
+    if (!a || !raw)
+        return rm_err_set(err, RM_ERR_ARG, "analysis push: no frame");
+    if (a->finished)
+        return rm_err_set(err, RM_ERR_STATE, "analysis push: analysis already finished");
+    if (!isfinite(time_s))
+        return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu has a time that is not finite",
+                          a->nf);
+    if (a->nf == 0)
+        a->t0 = time_s;
+    else if (time_s < (double)a->ser[RM_SERIES_TIME].v[a->nf - 1] + a->t0 - 1e-6)
+        return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu time %.6f s goes back",
+                          a->nf, time_s);
+    const int n = a->n, C = a->cols;
+    const uint64_t frame = a->nf + 1; /* 0 in *_last means never */
+    const float *lut = a->lut;
+    const float *gain = a->gain;
+    const uint16_t *zero = a->zero;
+    const uint32_t *thr = a->thr;
+    float *p = a->p;
+    int32_t *loaded = a->loaded;
+
+    /* Hot loop: most sensels are below threshold; one compare each. */
+    int nl = 0;
+    double fsum = 0, fx = 0, fy = 0, peak = 0;
+    for (int i = 0; i < n; i++) {
+        if (raw[i] >= thr[i]) {
+            float v = gain[i] * lut[raw[i] - zero[i]];
+            p[i] = v;
+            loaded[nl++] = i;
+        }
+    }
+    for (int k = 0; k < nl; k++) {
+        int i = loaded[k];
+        double v = p[i];
+        fsum += v;
+        fx += v * (i / C);
+        fy += v * (i % C);
+        if (v > peak)
+            peak = v;
+    }
+    a->nloaded = nl;
+
+    /* Connected components (8-neighbour) by breadth-first search; each
+     * component's sensels end up contiguous in queue[]. */
+    int32_t *lab = a->lab, *queue = a->queue;
+    for (int k = 0; k < nl; k++)
+        lab[loaded[k]] = -2; /* loaded, not yet labelled */
+    int qn = 0, ncomp = 0;
+    int best_root = -1;
+    roller_fit best = {0};
+    double best_score = -1e300;
+    const double min_len = a->cfg.roller_min_length_cm;
+    for (int k = 0; k < nl; k++) {
+        int seed = loaded[k];
+        if (lab[seed] != -2)
+            continue;
+        int q0 = qn;
+        lab[seed] = seed;
+        queue[qn++] = seed;
+        int cmin = seed % C, cmax = cmin;
+        for (int q = q0; q < qn; q++) {
+            int i = queue[q];
+            int r = i / C, c = i % C;
+            if (c < cmin)
+                cmin = c;
+            if (c > cmax)
+                cmax = c;
+            for (int dr = -1; dr <= 1; dr++) {
+                int rr = r + dr;
+                if (rr < 0 || rr >= a->rows)
+                    continue;
+                for (int dc = -1; dc <= 1; dc++) {
+                    int cc = c + dc;
+                    if (cc < 0 || cc >= C)
+                        continue;
+                    int j = rr * C + cc;
+                    if (lab[j] == -2) {
+                        lab[j] = seed;
+                        queue[qn++] = j;
+                    }
+                }
+            }
+        }
+        int cnt = qn - q0;
+        ncomp += cnt >= a->cfg.min_contact_sensels;
+        if (cnt == 1) {
+            /* A lone loaded sensel, frame after frame: hot. */
+            a->lone_run[seed] = (a->lone_last[seed] + 1 == frame) ? a->lone_run[seed] + 1 : 1;
+            a->lone_last[seed] = frame;
+            if (a->lone_run[seed] >= a->hot_frames && !a->hot[seed]) {
+                a->hot[seed] = 1;
+                a->thr[seed] = THR_NEVER;
+                a->n_hot++;
+            }
+            continue;
+        }
+        if (cnt < a->cfg.min_contact_sensels)
+            continue;
+        if ((cmax - cmin + 1) * a->cp_cm < min_len)
+            continue;
+        roller_fit f;
+        fit_roller(a, q0, qn, &f);
+        if (f.count < a->cfg.min_contact_sensels || !(f.sum_p > 0))
+            continue;
+        double ext_y = (f.cmax - f.cmin + 1) * a->cp_cm;
+        double ext_x = (f.rmax - f.rmin + 1) * a->rp_cm;
+        if (ext_y < min_len || ext_y / ext_x < a->cfg.roller_min_aspect ||
+            ext_x > a->cfg.roller_max_width_cm + 1e-9)
+            continue;
+        double x = (f.sum_px / f.sum_p + 0.5) * a->rp_cm;
+        /* Continuity first (nearest to the last roller position within a
+         * plausible jump), then length across the mat. */
+        double score = ext_y;
+        if (a->have_prev && time_s - a->prev_t < 1.0) {
+            double d = fabs(x - a->prev_x);
+            if (d <= a->cfg.roller_max_jump_cm)
+                score += 1000.0 - d;
+        }
+        if (score > best_score) {
+            best_score = score;
+            best = f;
+            best_root = seed;
+        }
+    }
+
+    float v[RM_SERIES_COUNT];
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        v[s] = NAN;
+    v[RM_SERIES_TIME] = (float)(time_s - a->t0);
+    int present = best_root >= 0;
+    if (present) {
+        /* Filled dead sensels belong to the frame's totals too. */
+        fsum += dead_sensels(a, &best, best_root, frame);
+        double rx = (best.sum_px / best.sum_p + 0.5) * a->rp_cm;
+        double ry = (best.sum_py / best.sum_p + 0.5) * a->cp_cm;
+        v[RM_SERIES_ROLLER_X_CM] = (float)rx;
+        v[RM_SERIES_ROLLER_Y_CM] = (float)ry;
+        v[RM_SERIES_ROLLER_FORCE_N] = (float)(best.sum_p * a->sensel_cm2 * 0.1);
+        v[RM_SERIES_ROLLER_AREA_CM2] = (float)(best.count * a->sensel_cm2);
+        v[RM_SERIES_ROLLER_PEAK_KPA] = (float)best.peak;
+        a->have_prev = 1;
+        a->prev_x = rx;
+        a->prev_t = time_s;
+        a->any_roller = 1;
+    }
+    v[RM_SERIES_FORCE_N] = (float)(fsum * a->sensel_cm2 * 0.1);
+    v[RM_SERIES_AREA_CM2] = (float)(nl * a->sensel_cm2);
+    v[RM_SERIES_PEAK_KPA] = (float)peak;
+    if (fsum > 0) {
+        v[RM_SERIES_COP_X_CM] = (float)((fx / fsum + 0.5) * a->rp_cm);
+        v[RM_SERIES_COP_Y_CM] = (float)((fy / fsum + 0.5) * a->cp_cm);
+    }
+    /* speed is filled at the end (zero phase); keep NaN for now */
+    if (push_series(a, v))
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+
+    /* Maps: session, and the online set (see docs/metrics.md, Segments). */
+    size_t N = (size_t)n;
+    for (int k = 0; k < nl; k++) {
+        int i = loaded[k];
+        float pv = p[i];
+        a->all_sum[i] += pv;
+        if (pv > a->all_peak[i])
+            a->all_peak[i] = pv;
+        a->all_contact[i]++;
+    }
+    if (present) {
+        if (!a->in_seg) {
+            a->in_seg = 1;
+            a->seg_start_t = time_s;
+            a->cur.first = a->nf;
+        } else if (a->pend_dirty) {
+            span_merge(&a->cur, &a->pend, N);
+            span_clear(&a->pend, N);
+            a->pend_dirty = 0;
+        }
+        span_add(&a->cur, loaded, nl, p);
+        a->last_present_t = time_s;
+        a->last_present_i = a->nf;
+    } else if (a->in_seg) {
+        if (time_s - a->last_present_t >= a->cfg.segment_gap_s) {
+            if (close_set(a) != RM_OK)
+                return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu",
+                                  a->nf);
+        } else {
+            span_add(&a->pend, loaded, nl, p);
+            a->pend_dirty = 1;
+        }
+    }
+
+    /* Live (causal) speed: exponential smoothing of x, then of its slope. */
+    float live_v = NAN;
+    int live_state = RM_STATE_UNLOADED;
+    if (present) {
+        double x = v[RM_SERIES_ROLLER_X_CM];
+        if (!a->live_have || time_s - a->live_t > a->cfg.fill_gap_s + 1e-9) {
+            a->live_xs = x;
+            a->live_v = 0;
+            a->live_have = 1;
+            a->live_slow_since = time_s;
+        } else {
+            double dt = time_s - a->live_t;
+            double al = dt / (a->cfg.live_speed_tau_s + dt);
+            double xs = a->live_xs + al * (x - a->live_xs);
+            double inst = dt > 0 ? (xs - a->live_xs) / dt : 0;
+            a->live_v += al * (inst - a->live_v);
+            a->live_xs = xs;
+        }
+        a->live_t = time_s;
+        live_v = (float)a->live_v;
+        if (fabs(a->live_v) >= a->cfg.rolling_speed_cm_s)
+            a->live_slow_since = time_s;
+        live_state = (time_s - a->live_slow_since >= a->cfg.hold_min_s) ? RM_STATE_HOLDING
+                                                                         : RM_STATE_ROLLING;
+    }
+
+    if (live) {
+        live->time_s = time_s;
+        live->force_n = v[RM_SERIES_FORCE_N];
+        live->area_cm2 = v[RM_SERIES_AREA_CM2];
+        live->peak_kpa = v[RM_SERIES_PEAK_KPA];
+        live->cop_x_cm = v[RM_SERIES_COP_X_CM];
+        live->cop_y_cm = v[RM_SERIES_COP_Y_CM];
+        live->roller = present;
+        live->roller_x_cm = v[RM_SERIES_ROLLER_X_CM];
+        live->roller_y_cm = v[RM_SERIES_ROLLER_Y_CM];
+        live->roller_force_n = v[RM_SERIES_ROLLER_FORCE_N];
+        live->roller_area_cm2 = v[RM_SERIES_ROLLER_AREA_CM2];
+        live->roller_peak_kpa = v[RM_SERIES_ROLLER_PEAK_KPA];
+        live->roller_mean_kpa = present && v[RM_SERIES_ROLLER_AREA_CM2] > 0
+                                    ? 10.0f * v[RM_SERIES_ROLLER_FORCE_N] /
+                                          v[RM_SERIES_ROLLER_AREA_CM2]
+                                    : NAN;
+        live->load_share = present && v[RM_SERIES_FORCE_N] > 0
+                               ? v[RM_SERIES_ROLLER_FORCE_N] / v[RM_SERIES_FORCE_N]
+                               : 0.0f;
+        live->speed_cm_s = live_v;
+        live->state = live_state;
+        live->contacts = ncomp;
+    }
+
+    /* Reset the labels of this frame's sensels for the next frame. */
+    for (int k = 0; k < nl; k++)
+        lab[loaded[k]] = -1;
+    a->nf++;
+    return RM_OK;
+}
+
+rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_results **out,
+                             rm_err *err)
+{
+    *out = NULL;
+    if (!a)
+        return rm_err_set(err, RM_ERR_ARG, "analysis finish: no analysis");
+    if (a->finished)
+        return rm_err_set(err, RM_ERR_STATE, "analysis finish: already finished");
+    a->finished = 1;
+    if (a->in_seg && close_set(a) != RM_OK)
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    rm_results *r = rm_results_new();
+    if (!r)
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    rm_status st = rm_analysis_pacing(a, profile, r, err);
+    if (st != RM_OK) {
+        rm_results_free(r);
+        return st;
+    }
+    *out = r;
+    return RM_OK;
+}

@@ -1,0 +1,427 @@
+/* coach.c - coaching profiles (text files) and scores in a coach's words.
+ * Profile format: docs/metrics.md "Coaching profiles". */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_analysis_internal.h"
+
+#ifndef RM_PROFILE_DIR
+#define RM_PROFILE_DIR "profiles"
+#endif
+
+#define PROFILE_FORMAT "rollmat-profile-1"
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = 0;
+    return s;
+}
+
+static int parse_num(const char *s, double *out, const char **end)
+{
+    char *e;
+    errno = 0;
+    double v = strtod(s, &e);
+    if (e == s || errno || !isfinite(v))
+        return -1;
+    *out = v;
+    *end = e;
+    return 0;
+}
+
+/* "lo hi [target T]" */
+static int parse_band(char *val, rm_band *b)
+{
+    const char *p = val;
+    if (parse_num(p, &b->lo, &p) || parse_num(p, &b->hi, &p))
+        return -1;
+    if (b->lo < 0 || b->hi < b->lo)
+        return -1;
+    b->target = NAN;
+    while (isspace((unsigned char)*p))
+        p++;
+    if (!strncmp(p, "target", 6)) {
+        p += 6;
+        if (parse_num(p, &b->target, &p) || b->target < 0)
+            return -1;
+        while (isspace((unsigned char)*p))
+            p++;
+    }
+    if (*p)
+        return -1;
+    b->set = 1;
+    return 0;
+}
+
+rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, rm_err *err)
+{
+    memset(out, 0, sizeof *out);
+    rm_band *bands[] = {&out->speed_cm_s, &out->pass_s, &out->hold_s, &out->set_s, &out->daily_s};
+    for (size_t i = 0; i < sizeof bands / sizeof bands[0]; i++)
+        bands[i]->target = NAN;
+    char *copy = strdup(text ? text : "");
+    if (!copy)
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", what);
+    rm_status st = RM_OK;
+    int line = 0, have_format = 0;
+    char *save = NULL;
+    for (char *ln = strtok_r(copy, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save)) {
+        line++;
+        char *s = trim(ln);
+        if (!*s || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: expected \"key = value\"", what, line);
+            goto out;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        char *src = strchr(val, '|');
+        if (src) {
+            *src = 0;
+            src = trim(src + 1);
+            val = trim(val);
+        }
+        rm_band *b = NULL;
+        if (!strcmp(key, "format")) {
+            if (strcmp(val, PROFILE_FORMAT)) {
+                st = rm_err_set(err, RM_ERR_VERSION, "%s line %d: format \"%s\", expected \"%s\"",
+                                what, line, val, PROFILE_FORMAT);
+                goto out;
+            }
+            have_format = 1;
+            continue;
+        } else if (!strcmp(key, "name")) {
+            snprintf(out->name, sizeof out->name, "%s", val);
+            continue;
+        } else if (!strcmp(key, "title")) {
+            snprintf(out->title, sizeof out->title, "%s", val);
+            continue;
+        } else if (!strcmp(key, "speed_cm_s"))
+            b = &out->speed_cm_s;
+        else if (!strcmp(key, "pass_s"))
+            b = &out->pass_s;
+        else if (!strcmp(key, "hold_s"))
+            b = &out->hold_s;
+        else if (!strcmp(key, "set_s"))
+            b = &out->set_s;
+        else if (!strcmp(key, "daily_s"))
+            b = &out->daily_s;
+        else {
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: unknown key \"%s\"", what, line, key);
+            goto out;
+        }
+        if (b->set) {
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: \"%s\" given twice", what, line, key);
+            goto out;
+        }
+        if (parse_band(val, b)) {
+            st = rm_err_set(err, RM_ERR_FORMAT,
+                            "%s line %d: %s = \"%s\": expected \"LOW HIGH [target T]\" with 0 <= LOW <= HIGH",
+                            what, line, key, val);
+            goto out;
+        }
+        if (!src || !*src) {
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: %s has no source (\"| where the numbers come from\")",
+                            what, line, key);
+            goto out;
+        }
+        snprintf(b->source, sizeof b->source, "%s", src);
+    }
+    if (!have_format)
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: no \"format = %s\" line", what, PROFILE_FORMAT);
+    else if (!out->name[0])
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: no \"name = ...\" line", what);
+out:
+    free(copy);
+    return st;
+}
+
+rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
+{
+    if (!name || !*name)
+        return rm_err_set(err, RM_ERR_ARG, "profile: empty name");
+    char path[4096];
+    size_t nl = strlen(name);
+    if (strchr(name, '/') || (nl > 8 && !strcmp(name + nl - 8, ".profile")))
+        snprintf(path, sizeof path, "%s", name);
+    else {
+        for (const char *c = name; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+                return rm_err_set(err, RM_ERR_ARG, "profile \"%s\": not a profile name", name);
+        snprintf(path, sizeof path, "%s/%s.profile", RM_PROFILE_DIR, name);
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return rm_err_set(err, RM_ERR_NOT_FOUND, "profile %s: %s", path, strerror(errno));
+    char text[16384];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    int bad = ferror(f) || !feof(f);
+    fclose(f);
+    if (bad)
+        return rm_err_set(err, RM_ERR_FORMAT, "profile %s: unreadable or larger than %zu bytes", path,
+                          sizeof text - 1);
+    text[n] = 0;
+    if (memchr(text, 0, n))
+        return rm_err_set(err, RM_ERR_FORMAT, "profile %s: not a text file", path);
+    return rm_profile_parse(text, path, out, err);
+}
+
+/* ---- scores ---- */
+
+static rm_verdict judge(const rm_band *b, double v)
+{
+    if (!b->set || isnan(v))
+        return RM_VERDICT_NA;
+    if (v < b->lo)
+        return RM_VERDICT_BELOW;
+    if (v > b->hi)
+        return RM_VERDICT_ABOVE;
+    return RM_VERDICT_INSIDE;
+}
+
+static void cat(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cat(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n >= cap - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+/* "60-120" or "2.5" style numbers: as few digits as they need. */
+static void fmtnum(char *o, size_t cap, double v)
+{
+    if (fabs(v - round(v)) < 1e-9)
+        snprintf(o, cap, "%.0f", v);
+    else
+        snprintf(o, cap, "%.1f", v);
+}
+
+static void band_text(char *o, size_t cap, const rm_band *b)
+{
+    char lo[32], hi[32];
+    fmtnum(lo, sizeof lo, b->lo);
+    fmtnum(hi, sizeof hi, b->hi);
+    snprintf(o, cap, "%s-%s", lo, hi);
+}
+
+static const rm_profile *default_profile(rm_profile *tmp)
+{
+    static const char guide[] =
+        "format = rollmat-profile-1\nname = guide\n"
+        "speed_cm_s = 1.5 3.5 target 2.54 | coaching guide\n"
+        "hold_s = 20 30 | coaching guide\nset_s = 60 120 | coaching guide\n"
+        "daily_s = 300 600 | coaching guide\n";
+    rm_profile_parse(guide, "built-in guide profile", tmp, NULL);
+    return tmp;
+}
+
+void rm_score_results(rm_results *r, const rm_profile *profile)
+{
+    rm_profile tmp;
+    const rm_profile *P = profile ? profile : default_profile(&tmp);
+    int tot_judged = 0, tot_inside = 0;
+    const int roller = r->totals.roller_found;
+    for (size_t k = 0; k < r->n_segments; k++) {
+        rm_segment_result *s = &r->segments[k];
+        char *c = s->comment;
+        size_t cap = sizeof s->comment;
+        char bt[64];
+        c[0] = 0;
+        int judged = 0, inside = 0;
+        double dur = s->end_s - s->start_s;
+        s->set_verdict = s->speed_verdict = s->pass_verdict = s->hold_verdict = RM_VERDICT_NA;
+        s->score = NAN;
+        cat(c, cap, "%s: %.0f s", s->label, dur);
+        if (!roller) {
+            cat(c, cap, "; no roller was found, so no pacing (strokes, holds, speed, cadence)");
+            continue;
+        }
+        rm_verdict v = judge(&P->set_s, dur);
+        s->set_verdict = (int8_t)v;
+        if (v != RM_VERDICT_NA) {
+            band_text(bt, sizeof bt, &P->set_s);
+            cat(c, cap, ", %s %s s",
+                v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+            judged++;
+            inside += v == RM_VERDICT_INSIDE;
+        }
+        if (!isnan(s->mean_speed_cm_s)) {
+            cat(c, cap, "; speed %.1f cm/s", s->mean_speed_cm_s);
+            v = judge(&P->speed_cm_s, s->mean_speed_cm_s);
+            s->speed_verdict = (int8_t)v;
+            if (v != RM_VERDICT_NA) {
+                if (!isnan(P->speed_cm_s.target))
+                    cat(c, cap, ", target about %.1f", P->speed_cm_s.target);
+                else {
+                    band_text(bt, sizeof bt, &P->speed_cm_s);
+                    cat(c, cap, ", target %s", bt);
+                }
+                cat(c, cap, ": %s", v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too slow" : "too fast");
+                judged++;
+                inside += v == RM_VERDICT_INSIDE;
+            }
+        }
+        if (s->strokes > 0) {
+            cat(c, cap, "; %d passes", s->strokes);
+            if (!isnan(s->mean_pass_s)) {
+                cat(c, cap, " of %.1f s", s->mean_pass_s);
+                v = judge(&P->pass_s, s->mean_pass_s);
+                s->pass_verdict = (int8_t)v;
+                if (v != RM_VERDICT_NA) {
+                    band_text(bt, sizeof bt, &P->pass_s);
+                    cat(c, cap, ", target %s s: %s", bt,
+                        v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too quick" : "too slow");
+                    judged++;
+                    inside += v == RM_VERDICT_INSIDE;
+                }
+            }
+            if (!isnan(s->cadence_cpm))
+                cat(c, cap, ", cadence %.1f cycles/min", s->cadence_cpm);
+        } else {
+            cat(c, cap, "; no passes");
+        }
+        /* holds of this segment */
+        int nh = 0, nin = 0;
+        double hmin = 1e300, hmax = 0;
+        for (size_t i = 0; i < r->n_holds; i++) {
+            const rm_hold *h = &r->holds[i];
+            if (h->segment != (int32_t)k)
+                continue;
+            double d = h->end_s - h->start_s;
+            nh++;
+            if (d < hmin)
+                hmin = d;
+            if (d > hmax)
+                hmax = d;
+            nin += judge(&P->hold_s, d) == RM_VERDICT_INSIDE;
+        }
+        if (nh == 0) {
+            cat(c, cap, "; no hold");
+            if (P->hold_s.set) {
+                band_text(bt, sizeof bt, &P->hold_s);
+                cat(c, cap, " (on a tender spot: %s s)", bt);
+            }
+        } else {
+            if (nh == 1)
+                cat(c, cap, "; one hold of %.0f s", hmin);
+            else
+                cat(c, cap, "; %d holds of %.0f-%.0f s", nh, hmin, hmax);
+            if (P->hold_s.set) {
+                band_text(bt, sizeof bt, &P->hold_s);
+                if (nin == nh)
+                    v = RM_VERDICT_INSIDE;
+                else
+                    v = judge(&P->hold_s, hmin) == RM_VERDICT_BELOW ? RM_VERDICT_BELOW : RM_VERDICT_ABOVE;
+                s->hold_verdict = (int8_t)v;
+                if (nh == 1)
+                    cat(c, cap, ", %s %s s", v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+                else
+                    cat(c, cap, ", %d inside %s s", nin, bt);
+                judged++;
+                inside += v == RM_VERDICT_INSIDE;
+            }
+        }
+        if (judged) {
+            s->score = (float)inside / (float)judged;
+            tot_judged += judged;
+            tot_inside += inside;
+        }
+    }
+    rm_session_totals *T = &r->totals;
+    char *c = T->comment;
+    size_t cap = sizeof T->comment;
+    c[0] = 0;
+    T->total_verdict = RM_VERDICT_NA;
+    T->score = tot_judged ? (float)tot_inside / (float)tot_judged : NAN;
+    if (!roller) {
+        cat(c, cap, "no roller was found in this recording: pacing (strokes, holds, speed, cadence) "
+                    "is not available; pressure distribution is given");
+        return;
+    }
+    double on = T->rolling_s + T->holding_s;
+    cat(c, cap, "session: %.1f min on the roller in %d set%s", on / 60.0, T->segments,
+        T->segments == 1 ? "" : "s");
+    rm_verdict v = judge(&P->daily_s, on);
+    T->total_verdict = (int8_t)v;
+    if (v != RM_VERDICT_NA) {
+        char lo[32], hi[32];
+        fmtnum(lo, sizeof lo, P->daily_s.lo / 60.0);
+        fmtnum(hi, sizeof hi, P->daily_s.hi / 60.0);
+        cat(c, cap, ", %s the daily %s-%s min",
+            v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "more than", lo, hi);
+    }
+    if (!isnan(T->score))
+        cat(c, cap, "; %d of %d targets met", tot_inside, tot_judged);
+}
+
+char *rm_results_coach_text(const rm_results *r)
+{
+    size_t cap = 4096 + r->n_segments * (RM_RESULTS_COMMENT_LEN + 256);
+    char *o = malloc(cap);
+    if (!o)
+        return NULL;
+    o[0] = 0;
+    const rm_session_totals *T = &r->totals;
+    cat(o, cap, "%s: %.1f min recorded, profile %s\n", r->source[0] ? r->source : "recording",
+        T->duration_s / 60.0, r->profile);
+    if (!T->roller_found) {
+        cat(o, cap, "%s\n", T->comment);
+    } else {
+        cat(o, cap, "%d set%s, %d passes, %d hold%s\n", T->segments, T->segments == 1 ? "" : "s",
+            T->strokes, T->holds, T->holds == 1 ? "" : "s");
+    }
+    for (size_t k = 0; k < r->n_segments; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        cat(o, cap, "  %zu. %s\n", k + 1, s->comment);
+        if (!isnan(s->mean_force_n)) {
+            cat(o, cap, "     roller force %.0f N", s->mean_force_n);
+            if (!isnan(s->body_weight_share))
+                cat(o, cap, " (%.0f %% of body weight)", 100.0 * s->body_weight_share);
+            cat(o, cap, ", %.0f kPa mean, %.0f kPa peak, %.0f %% of the load on the roller",
+                s->mean_roller_kpa, s->peak_roller_kpa, 100.0 * s->load_share);
+            if (!isnan(s->steadiness))
+                cat(o, cap, ", steadiness %.2f", s->steadiness);
+            if (!isnan(s->coverage))
+                cat(o, cap, ", coverage %.2f over %.0f cm", s->coverage, s->range_cm);
+            cat(o, cap, "\n");
+        }
+    }
+    if (T->roller_found)
+        cat(o, cap, "%s\n", T->comment);
+    /* Distribution, for every recording. */
+    double fmax = 0, fsum = 0, asum = 0;
+    size_t nl = 0;
+    for (size_t i = 0; i < r->n_frames; i++) {
+        float f = r->series[RM_SERIES_FORCE_N][i];
+        if (f > 0) {
+            fsum += f;
+            asum += r->series[RM_SERIES_AREA_CM2][i];
+            nl++;
+            if (f > fmax)
+                fmax = f;
+        }
+    }
+    if (nl)
+        cat(o, cap, "pressure: mean force %.0f N (max %.0f N), mean contact %.0f cm2, peak %.0f kPa\n",
+            fsum / (double)nl, fmax, asum / (double)nl, T->peak_kpa);
+    else
+        cat(o, cap, "pressure: nothing loaded the mat above the noise threshold\n");
+    if (T->hot_sensels || T->dead_sensels)
+        cat(o, cap, "sensels: %d hot and %d dead found and left out\n", T->hot_sensels, T->dead_sensels);
+    return o;
+}

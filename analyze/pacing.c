@@ -1,0 +1,772 @@
+/* pacing.c - what the analysis does once the frames are in: zero-phase
+ * filtering of roller x, speed, states, holds, strokes, sets (segments),
+ * Welch spectra (FFTW), coverage, and the results object.
+ * Definitions: docs/metrics.md. */
+#include <fftw3.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_analysis_internal.h"
+
+/* FFTW's planner is not thread-safe; batch may run analyses in threads.
+ * The only mutable global in this library, for that reason. */
+static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 2nd-order Butterworth low-pass by the bilinear transform. */
+static void butter2(double fc, double fs, double b[3], double a[3])
+{
+    double k = tan(M_PI * fc / fs);
+    double norm = 1.0 / (1.0 + M_SQRT2 * k + k * k);
+    b[0] = k * k * norm;
+    b[1] = 2.0 * b[0];
+    b[2] = b[0];
+    a[0] = 1.0;
+    a[1] = 2.0 * (k * k - 1.0) * norm;
+    a[2] = (1.0 - M_SQRT2 * k + k * k) * norm;
+}
+
+/* One pass of the biquad (transposed direct form II), starting in the
+ * steady state of its first input so a constant passes untouched. */
+static void biquad_pass(double *y, size_t n, const double b[3], const double a[3], int reverse)
+{
+    if (n == 0)
+        return;
+    double u = reverse ? y[n - 1] : y[0];
+    double z1 = (1.0 - b[0]) * u, z2 = (b[2] - a[2]) * u;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = reverse ? n - 1 - k : k;
+        double x = y[i];
+        double out = b[0] * x + z1;
+        z1 = b[1] * x - a[1] * out + z2;
+        z2 = b[2] * x - a[2] * out;
+        y[i] = out;
+    }
+}
+
+/* Zero-phase low-pass of x[0..n) into y, with odd reflection at both ends
+ * (pad samples) so the ends do not droop. ext has room for n + 2*pad. */
+static void filtfilt(const double *x, size_t n, double *y, double *ext, size_t pad,
+                     const double b[3], const double a[3])
+{
+    if (n < 2) {
+        if (n == 1)
+            y[0] = x[0];
+        return;
+    }
+    if (pad > n - 1)
+        pad = n - 1;
+    for (size_t i = 0; i < n; i++)
+        ext[pad + i] = x[i];
+    for (size_t k = 1; k <= pad; k++) {
+        ext[pad - k] = 2.0 * x[0] - x[k];
+        ext[pad + n - 1 + k] = 2.0 * x[n - 1] - x[n - 1 - k];
+    }
+    size_t m = n + 2 * pad;
+    biquad_pass(ext, m, b, a, 0);
+    biquad_pass(ext, m, b, a, 1);
+    memcpy(y, ext + pad, n * sizeof *y);
+}
+
+/* Welch power spectral density with one reusable FFTW plan. */
+typedef struct welch {
+    size_t nfft, nbin, maxlen;
+    double fs;
+    double *in;
+    fftw_complex *out;
+    fftw_plan plan;
+    double *win;
+} welch;
+
+static int welch_init(welch *w, double fs, size_t maxlen)
+{
+    memset(w, 0, sizeof *w);
+    size_t nfft = 256;
+    while (nfft < 4 * maxlen)
+        nfft *= 2;
+    w->nfft = nfft;
+    w->nbin = nfft / 2 + 1;
+    w->fs = fs;
+    w->maxlen = maxlen;
+    w->in = fftw_malloc(nfft * sizeof *w->in);
+    w->out = fftw_malloc(w->nbin * sizeof *w->out);
+    w->win = malloc(maxlen * sizeof *w->win);
+    if (!w->in || !w->out || !w->win)
+        return -1;
+    pthread_mutex_lock(&planner_lock);
+    w->plan = fftw_plan_dft_r2c_1d((int)nfft, w->in, w->out, FFTW_ESTIMATE);
+    pthread_mutex_unlock(&planner_lock);
+    return w->plan ? 0 : -1;
+}
+
+static void welch_free(welch *w)
+{
+    if (w->plan) {
+        pthread_mutex_lock(&planner_lock);
+        fftw_destroy_plan(w->plan);
+        pthread_mutex_unlock(&planner_lock);
+    }
+    fftw_free(w->in);
+    fftw_free(w->out);
+    free(w->win);
+}
+
+/* Adds the Welch windows of y[0..m) (Hann, length min(m, maxlen), half
+ * overlap, mean removed per window) into acc[nbin] as one-sided PSD
+ * (units^2/Hz); returns the number of windows added. */
+static int welch_add(welch *w, const double *y, size_t m, double *acc)
+{
+    if (m < 16)
+        return 0;
+    size_t L = m < w->maxlen ? m : w->maxlen;
+    double wss = 0;
+    for (size_t i = 0; i < L; i++) {
+        w->win[i] = 0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)L);
+        wss += w->win[i] * w->win[i];
+    }
+    size_t step = L / 2 ? L / 2 : 1;
+    int count = 0;
+    for (size_t s = 0; s + L <= m; s += step) {
+        double mean = 0;
+        for (size_t i = 0; i < L; i++)
+            mean += y[s + i];
+        mean /= (double)L;
+        for (size_t i = 0; i < L; i++)
+            w->in[i] = (y[s + i] - mean) * w->win[i];
+        memset(w->in + L, 0, (w->nfft - L) * sizeof *w->in);
+        fftw_execute(w->plan);
+        double scale = 1.0 / (w->fs * wss);
+        for (size_t k = 0; k < w->nbin; k++) {
+            double re = w->out[k][0], im = w->out[k][1];
+            double pk = (re * re + im * im) * scale;
+            if (k > 0 && k < w->nbin - 1)
+                pk *= 2.0;
+            acc[k] += pk;
+        }
+        count++;
+        if (L == m)
+            break;
+    }
+    return count;
+}
+
+/* Frequency of the largest PSD bin in [flo, fhi], refined by a parabola
+ * through the log power of it and its neighbours. NaN if none. */
+static double psd_peak(const double *psd, size_t nbin, double df, double flo, double fhi)
+{
+    size_t k0 = (size_t)ceil(flo / df), k1 = (size_t)floor(fhi / df);
+    if (k0 < 1)
+        k0 = 1;
+    if (k1 > nbin - 2)
+        k1 = nbin - 2;
+    size_t best = 0;
+    double bv = 0;
+    for (size_t k = k0; k <= k1; k++)
+        if (psd[k] > bv) {
+            bv = psd[k];
+            best = k;
+        }
+    if (!best || !(bv > 0))
+        return NAN;
+    double l = log(psd[best - 1] > 0 ? psd[best - 1] : 1e-300);
+    double c = log(psd[best]);
+    double r = log(psd[best + 1] > 0 ? psd[best + 1] : 1e-300);
+    double den = l - 2 * c + r;
+    double off = den < 0 ? 0.5 * (l - r) / den : 0;
+    if (off > 0.5)
+        off = 0.5;
+    if (off < -0.5)
+        off = -0.5;
+    return ((double)best + off) * df;
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+typedef struct dyn {
+    void *v;
+    size_t n, cap, size;
+} dyn;
+
+static void *dyn_push(dyn *d)
+{
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 32;
+        void *nv = realloc(d->v, nc * d->size);
+        if (!nv)
+            return NULL;
+        d->v = nv;
+        d->cap = nc;
+    }
+    void *p = (char *)d->v + d->n * d->size;
+    memset(p, 0, d->size);
+    d->n++;
+    return p;
+}
+
+static const char *label_for(const rm_analysis *a, size_t k, double prev_end, double end,
+                             char *buf, size_t cap)
+{
+    if (a->cfg.labels && a->cfg.labels[0]) {
+        const char *s = a->cfg.labels;
+        for (size_t i = 0; i < k && s; i++) {
+            s = strchr(s, ',');
+            if (s)
+                s++;
+        }
+        if (s && *s && *s != ',') {
+            size_t len = strcspn(s, ",");
+            if (len >= cap)
+                len = cap - 1;
+            memcpy(buf, s, len);
+            buf[len] = 0;
+            return buf;
+        }
+    } else {
+        /* The operator's last label before this set ends (after the
+         * previous set ended). */
+        const rm_label_ev *hit = NULL;
+        for (size_t i = 0; i < a->n_lab; i++) {
+            double t = a->lab_ev[i].time_s - a->t0;
+            if (t > prev_end && t <= end)
+                hit = &a->lab_ev[i];
+        }
+        if (hit) {
+            snprintf(buf, cap, "%s", hit->text);
+            return buf;
+        }
+    }
+    snprintf(buf, cap, "set %zu", k + 1);
+    return buf;
+}
+
+rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
+                             rm_err *err)
+{
+    const rm_analysis_config *cfg = &a->cfg;
+    const size_t nf = a->nf, N = (size_t)a->n;
+    rm_status st = RM_OK;
+    double *xf = NULL, *xs = NULL, *vv = NULL, *ext = NULL, *buf = NULL;
+    double *pos_acc = NULL, *frc_acc = NULL, *seg_acc = NULL;
+    uint8_t *state = NULL;
+    welch w;
+    memset(&w, 0, sizeof w);
+    dyn strokes = {NULL, 0, 0, sizeof(rm_stroke)};
+    dyn holds = {NULL, 0, 0, sizeof(rm_hold)};
+
+    r->rows = (uint16_t)a->rows;
+    r->cols = (uint16_t)a->cols;
+    r->row_pitch_cm = a->rp_cm;
+    r->col_pitch_cm = a->cp_cm;
+    r->rate_hz = a->rate_hz;
+    r->body_mass_kg = cfg->body_mass_kg;
+    snprintf(r->profile, sizeof r->profile, "%s", profile ? profile->name : "guide");
+    snprintf(r->software, sizeof r->software, "rollmat %s",
+#ifdef RM_VERSION
+             RM_VERSION
+#else
+             "0.1.0"
+#endif
+    );
+
+    const float *t = a->ser[RM_SERIES_TIME].v;
+    const float *x = a->ser[RM_SERIES_ROLLER_X_CM].v;
+    const float *fr = a->ser[RM_SERIES_ROLLER_FORCE_N].v;
+    const double fs = a->rate_hz, dt = 1.0 / fs;
+    size_t pad = (size_t)ceil(fs / cfg->lowpass_hz);
+
+    size_t alloc_n = nf ? nf : 1;
+    xf = malloc(alloc_n * sizeof *xf);
+    xs = malloc(alloc_n * sizeof *xs);
+    vv = calloc(alloc_n, sizeof *vv);
+    ext = malloc((alloc_n + 2 * pad) * sizeof *ext);
+    buf = malloc(alloc_n * sizeof *buf);
+    state = calloc(alloc_n, 1);
+    if (!xf || !xs || !vv || !ext || !buf || !state)
+        goto nomem;
+
+    /* Bridge short roller gaps (a frame or two lost in noise) linearly. */
+    for (size_t i = 0; i < nf; i++)
+        xf[i] = isnan(x[i]) ? NAN : x[i];
+    {
+        size_t i = 0;
+        while (i < nf) {
+            if (!isnan(xf[i])) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < nf && isnan(xf[j]))
+                j++;
+            if (i > 0 && j < nf && t[j] - t[i - 1] <= cfg->fill_gap_s + 1e-6) {
+                for (size_t k = i; k < j; k++) {
+                    double u = (t[k] - t[i - 1]) / (t[j] - t[i - 1]);
+                    xf[k] = xf[i - 1] + u * (xf[j] - xf[i - 1]);
+                }
+            }
+            i = j;
+        }
+    }
+
+    double b[3], fa[3];
+    double fc = cfg->lowpass_hz < 0.45 * fs ? cfg->lowpass_hz : 0.45 * fs;
+    butter2(fc, fs, b, fa);
+    size_t hold_frames = (size_t)ceil(cfg->hold_min_s * fs - 1e-9);
+
+    /* Runs of roller frames: filter, speed, states, holds, strokes. */
+    for (size_t s = 0; s < nf;) {
+        if (isnan(xf[s])) {
+            xs[s] = NAN;
+            vv[s] = NAN;
+            s++;
+            continue;
+        }
+        size_t e = s;
+        while (e < nf && !isnan(xf[e]))
+            e++;
+        size_t m = e - s;
+        filtfilt(xf + s, m, xs + s, ext, pad, b, fa);
+        for (size_t i = s; i < e; i++) {
+            size_t i0 = i > s ? i - 1 : i, i1 = i + 1 < e ? i + 1 : i;
+            double span = (double)t[i1] - (double)t[i0];
+            vv[i] = (i1 > i0 && span > 0) ? (xs[i1] - xs[i0]) / span : 0.0;
+            state[i] = RM_STATE_ROLLING;
+        }
+        /* Holds: stays below the rolling speed for hold_min_s or longer. */
+        for (size_t i = s; i < e;) {
+            if (fabs(vv[i]) >= cfg->rolling_speed_cm_s) {
+                i++;
+                continue;
+            }
+            size_t j = i;
+            while (j < e && fabs(vv[j]) < cfg->rolling_speed_cm_s)
+                j++;
+            if (j - i >= hold_frames && t[j - 1] - t[i] >= cfg->hold_min_s - dt - 1e-6) {
+                rm_hold *h = dyn_push(&holds);
+                if (!h)
+                    goto nomem;
+                double sx = 0, sf = 0;
+                size_t nfv = 0;
+                for (size_t k = i; k < j; k++) {
+                    state[k] = RM_STATE_HOLDING;
+                    sx += xs[k];
+                    if (!isnan(fr[k])) {
+                        sf += fr[k];
+                        nfv++;
+                    }
+                }
+                h->start_s = t[i];
+                h->end_s = t[j - 1];
+                h->x_cm = (float)(sx / (double)(j - i));
+                h->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
+                h->segment = -1;
+            }
+            i = j;
+        }
+        /* Strokes: moving pieces between holds, cut at turning points
+         * found with hysteresis min_excursion_cm. */
+        for (size_t ps = s; ps < e;) {
+            if (state[ps] == RM_STATE_HOLDING) {
+                ps++;
+                continue;
+            }
+            size_t pe = ps;
+            while (pe < e && state[pe] != RM_STATE_HOLDING)
+                pe++;
+            /* boundaries: ps, turning points..., pe-1 */
+            size_t nb = 0;
+            size_t *bd = (size_t *)(void *)buf; /* buf has nf doubles: room enough */
+            bd[nb++] = ps;
+            int dir = 0;
+            size_t ext_i = ps;
+            for (size_t i = ps + 1; i < pe; i++) {
+                if (dir == 0) {
+                    if (xs[i] - xs[ps] >= cfg->min_excursion_cm) {
+                        dir = 1;
+                        ext_i = i;
+                    } else if (xs[ps] - xs[i] >= cfg->min_excursion_cm) {
+                        dir = -1;
+                        ext_i = i;
+                    }
+                } else if (dir > 0) {
+                    if (xs[i] > xs[ext_i])
+                        ext_i = i;
+                    else if (xs[ext_i] - xs[i] >= cfg->min_excursion_cm) {
+                        bd[nb++] = ext_i;
+                        dir = -1;
+                        ext_i = i;
+                    }
+                } else {
+                    if (xs[i] < xs[ext_i])
+                        ext_i = i;
+                    else if (xs[i] - xs[ext_i] >= cfg->min_excursion_cm) {
+                        bd[nb++] = ext_i;
+                        dir = 1;
+                        ext_i = i;
+                    }
+                }
+            }
+            if (bd[nb - 1] != pe - 1)
+                bd[nb++] = pe - 1;
+            for (size_t k = 0; k + 1 < nb; k++) {
+                size_t a0 = bd[k], a1 = bd[k + 1];
+                /* Piece ends (not turning points) are trimmed to where the
+                 * roller actually moves. */
+                if (k == 0)
+                    while (a0 < a1 && fabs(vv[a0]) < cfg->rolling_speed_cm_s)
+                        a0++;
+                if (k + 2 == nb)
+                    while (a1 > a0 && fabs(vv[a1]) < cfg->rolling_speed_cm_s)
+                        a1--;
+                if (a1 <= a0)
+                    continue;
+                double len = fabs(xs[a1] - xs[a0]);
+                if (len < cfg->min_excursion_cm)
+                    continue;
+                rm_stroke *sk = dyn_push(&strokes);
+                if (!sk)
+                    goto nomem;
+                double pk = 0, sf = 0;
+                size_t nfv = 0;
+                for (size_t i = a0; i <= a1; i++) {
+                    if (fabs(vv[i]) > pk)
+                        pk = fabs(vv[i]);
+                    if (!isnan(fr[i])) {
+                        sf += fr[i];
+                        nfv++;
+                    }
+                }
+                sk->start_s = t[a0];
+                sk->end_s = t[a1];
+                sk->from_x_cm = (float)xs[a0];
+                sk->to_x_cm = (float)xs[a1];
+                sk->length_cm = (float)len;
+                double dur = (double)t[a1] - (double)t[a0];
+                sk->mean_speed_cm_s = dur > 0 ? (float)(len / dur) : NAN;
+                sk->peak_speed_cm_s = (float)pk;
+                sk->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
+                sk->segment = -1;
+            }
+            ps = pe;
+        }
+        s = e;
+    }
+
+    /* Segments: the online sets, or the whole recording when no roller was
+     * ever seen (an import: distribution metrics still apply). */
+    size_t nseg = a->n_spans;
+    int whole = 0;
+    if (nseg == 0 && !a->any_roller && nf > 0) {
+        nseg = 1;
+        whole = 1;
+    }
+    r->n_segments = nseg;
+    if (nseg) {
+        r->segments = calloc(nseg, sizeof *r->segments);
+        r->seg_mean_kpa = calloc(nseg * N, sizeof(float));
+        r->seg_peak_kpa = calloc(nseg * N, sizeof(float));
+        r->seg_contact_s = calloc(nseg * N, sizeof(float));
+        if (!r->segments || !r->seg_mean_kpa || !r->seg_peak_kpa || !r->seg_contact_s)
+            goto nomem;
+    }
+
+    size_t maxlen = (size_t)ceil(cfg->welch_window_s * fs);
+    if (maxlen < 16)
+        maxlen = 16;
+    if (welch_init(&w, fs, maxlen))
+        goto nomem;
+    pos_acc = calloc(w.nbin, sizeof *pos_acc);
+    frc_acc = calloc(w.nbin, sizeof *frc_acc);
+    seg_acc = calloc(w.nbin, sizeof *seg_acc);
+    if (!pos_acc || !frc_acc || !seg_acc)
+        goto nomem;
+    int pos_windows = 0, frc_windows = 0;
+    double df = fs / (double)w.nfft;
+
+    double prev_end = -1e300;
+    for (size_t k = 0; k < nseg; k++) {
+        rm_segment_result *sg = &r->segments[k];
+        size_t first = whole ? 0 : a->spans[k].first;
+        size_t last = whole ? nf - 1 : a->spans[k].last;
+        sg->index = (int32_t)k;
+        sg->start_s = t[first];
+        sg->end_s = t[last];
+        char lb[RM_RESULTS_LABEL_LEN];
+        snprintf(sg->label, sizeof sg->label, "%s",
+                 whole ? "whole recording" : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
+        if (whole && a->n_lab)
+            snprintf(sg->label, sizeof sg->label, "%s", a->lab_ev[a->n_lab - 1].text);
+        prev_end = sg->end_s;
+
+        /* maps */
+        const float *ssum = whole ? NULL : a->spans[k].sum_kpa;
+        size_t frames = whole ? nf : a->spans[k].frames;
+        for (size_t i = 0; i < N; i++) {
+            if (whole) {
+                r->seg_mean_kpa[k * N + i] = nf ? (float)(a->all_sum[i] / (double)nf) : 0;
+                r->seg_peak_kpa[k * N + i] = a->all_peak[i];
+                r->seg_contact_s[k * N + i] = (float)(a->all_contact[i] * dt);
+            } else {
+                r->seg_mean_kpa[k * N + i] = frames ? ssum[i] / (float)frames : 0;
+                r->seg_peak_kpa[k * N + i] = a->spans[k].peak_kpa[i];
+                r->seg_contact_s[k * N + i] = (float)(a->spans[k].contact[i] * dt);
+            }
+        }
+
+        /* time shares, speed, force */
+        size_t nroll = 0, nhold = 0, nload = 0;
+        double sv = 0, sfr = 0, skpa = 0, sarea = 0, sftot = 0, pk = 0;
+        size_t nkpa = 0;
+        for (size_t i = first; i <= last; i++) {
+            if (state[i] == RM_STATE_ROLLING) {
+                nroll++;
+                sv += fabs(vv[i]);
+            } else if (state[i] == RM_STATE_HOLDING)
+                nhold++;
+            if (!isnan(fr[i])) {
+                nload++;
+                sfr += fr[i];
+                float ar = a->ser[RM_SERIES_ROLLER_AREA_CM2].v[i];
+                float pkv = a->ser[RM_SERIES_ROLLER_PEAK_KPA].v[i];
+                sarea += ar;
+                if (ar > 0) {
+                    skpa += 10.0 * fr[i] / ar;
+                    nkpa++;
+                }
+                if (pkv > pk)
+                    pk = pkv;
+                sftot += a->ser[RM_SERIES_FORCE_N].v[i];
+            }
+        }
+        sg->rolling_s = (float)(nroll * dt);
+        sg->holding_s = (float)(nhold * dt);
+        sg->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
+        sg->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
+        sg->roller_area_cm2 = nload ? (float)(sarea / (double)nload) : NAN;
+        sg->mean_roller_kpa = nkpa ? (float)(skpa / (double)nkpa) : NAN;
+        sg->peak_roller_kpa = nload ? (float)pk : NAN;
+        sg->load_share = sftot > 0 ? (float)(sfr / sftot) : NAN;
+        sg->body_weight_share = (nload && cfg->body_mass_kg > 0)
+                                    ? (float)(sg->mean_force_n / (cfg->body_mass_kg * 9.80665))
+                                    : NAN;
+
+        /* cadence: Welch PSD of filtered x over the rolling frames (holds
+         * removed: x does not move during them, so the pieces join). */
+        size_t m = 0;
+        for (size_t i = first; i <= last; i++)
+            if (state[i] == RM_STATE_ROLLING)
+                buf[m++] = xs[i];
+        memset(seg_acc, 0, w.nbin * sizeof *seg_acc);
+        int nwin = welch_add(&w, buf, m, seg_acc);
+        sg->cadence_cpm = NAN;
+        if (nwin > 0) {
+            for (size_t q = 0; q < w.nbin; q++)
+                pos_acc[q] += seg_acc[q];
+            pos_windows += nwin;
+            double f0 = psd_peak(seg_acc, w.nbin, df, 1.0 / 600.0, 3.0);
+            sg->cadence_cpm = (float)(f0 * 60.0);
+        }
+        /* coverage of the stroke range */
+        sg->coverage = NAN;
+        sg->range_cm = NAN;
+        if (m >= 10) {
+            qsort(buf, m, sizeof *buf, cmp_double);
+            double lo = buf[(size_t)(0.05 * (double)(m - 1))];
+            double hi = buf[(size_t)(0.95 * (double)(m - 1))];
+            sg->range_cm = (float)(hi - lo);
+            size_t nb = (size_t)ceil((hi - lo) / cfg->coverage_bin_cm);
+            if (nb >= 2) {
+                double *hist = seg_acc; /* reuse: nbin >= 129 */
+                if (nb > w.nbin)
+                    nb = w.nbin;
+                memset(hist, 0, nb * sizeof *hist);
+                size_t tot = 0;
+                for (size_t i = 0; i < m; i++) {
+                    if (buf[i] < lo || buf[i] > hi)
+                        continue;
+                    size_t bi = (size_t)((buf[i] - lo) / (hi - lo) * (double)nb);
+                    if (bi >= nb)
+                        bi = nb - 1;
+                    hist[bi] += 1;
+                    tot++;
+                }
+                double h = 0;
+                for (size_t q = 0; q < nb; q++)
+                    if (hist[q] > 0) {
+                        double pq = hist[q] / (double)tot;
+                        h -= pq * log(pq);
+                    }
+                sg->coverage = (float)(h / log((double)nb));
+            }
+        }
+        /* steadiness: shaking-band share of roller force power */
+        m = 0;
+        for (size_t i = first; i <= last; i++)
+            if (!isnan(fr[i]))
+                buf[m++] = fr[i];
+        memset(seg_acc, 0, w.nbin * sizeof *seg_acc);
+        nwin = welch_add(&w, buf, m, seg_acc);
+        sg->steadiness = NAN;
+        if (nwin > 0) {
+            double tot = 0, band = 0;
+            for (size_t q = 1; q < w.nbin; q++) {
+                double f = (double)q * df;
+                tot += seg_acc[q];
+                if (f >= cfg->shake_lo_hz && f <= cfg->shake_hi_hz)
+                    band += seg_acc[q];
+                frc_acc[q] += seg_acc[q];
+            }
+            frc_acc[0] += seg_acc[0];
+            frc_windows += nwin;
+            if (tot > 0)
+                sg->steadiness = (float)(1.0 - band / tot);
+        }
+    }
+
+    /* strokes and holds to segments (by their middle) */
+    for (size_t i = 0; i < strokes.n + holds.n; i++) {
+        double mid;
+        int32_t *segp;
+        if (i < strokes.n) {
+            rm_stroke *sk = (rm_stroke *)strokes.v + i;
+            mid = 0.5 * (sk->start_s + sk->end_s);
+            segp = &sk->segment;
+        } else {
+            rm_hold *h = (rm_hold *)holds.v + (i - strokes.n);
+            mid = 0.5 * (h->start_s + h->end_s);
+            segp = &h->segment;
+        }
+        for (size_t k = 0; k < nseg; k++)
+            if (mid >= r->segments[k].start_s && mid <= r->segments[k].end_s) {
+                *segp = (int32_t)k;
+                if (i < strokes.n)
+                    r->segments[k].strokes++;
+                else
+                    r->segments[k].holds++;
+                break;
+            }
+    }
+    for (size_t k = 0; k < nseg; k++) {
+        rm_segment_result *sg = &r->segments[k];
+        double sum = 0;
+        int cnt = 0;
+        for (size_t i = 0; i < strokes.n; i++) {
+            rm_stroke *sk = (rm_stroke *)strokes.v + i;
+            if (sk->segment == (int32_t)k) {
+                sum += sk->end_s - sk->start_s;
+                cnt++;
+            }
+        }
+        sg->mean_pass_s = cnt ? (float)(sum / cnt) : NAN;
+        sg->stroke_cadence_cpm =
+            sg->rolling_s > 0 && cnt ? (float)(cnt / 2.0 / sg->rolling_s * 60.0) : NAN;
+    }
+
+    /* session spectra */
+    r->n_freq = w.nbin;
+    r->freq_hz = malloc(w.nbin * sizeof(float));
+    r->position_psd = malloc(w.nbin * sizeof(float));
+    r->force_psd = malloc(w.nbin * sizeof(float));
+    if (!r->freq_hz || !r->position_psd || !r->force_psd)
+        goto nomem;
+    for (size_t q = 0; q < w.nbin; q++) {
+        r->freq_hz[q] = (float)((double)q * df);
+        r->position_psd[q] = pos_windows ? (float)(pos_acc[q] / pos_windows) : 0.0f;
+        r->force_psd[q] = frc_windows ? (float)(frc_acc[q] / frc_windows) : 0.0f;
+    }
+
+    /* session maps */
+    r->map_mean_kpa = malloc(N * sizeof(float));
+    r->map_peak_kpa = malloc(N * sizeof(float));
+    r->map_contact_s = malloc(N * sizeof(float));
+    if (!r->map_mean_kpa || !r->map_peak_kpa || !r->map_contact_s)
+        goto nomem;
+    for (size_t i = 0; i < N; i++) {
+        r->map_mean_kpa[i] = nf ? (float)(a->all_sum[i] / (double)nf) : 0.0f;
+        r->map_peak_kpa[i] = a->all_peak[i];
+        r->map_contact_s[i] = (float)(a->all_contact[i] * dt);
+    }
+
+    /* totals */
+    rm_session_totals *T = &r->totals;
+    T->duration_s = nf ? (double)t[nf - 1] - (double)t[0] + dt : 0;
+    size_t nroll = 0, nhold = 0, nload = 0;
+    double sv = 0, sfr = 0, pk = 0;
+    for (size_t i = 0; i < nf; i++) {
+        if (state[i] == RM_STATE_ROLLING) {
+            nroll++;
+            sv += fabs(vv[i]);
+        } else if (state[i] == RM_STATE_HOLDING)
+            nhold++;
+        if (!isnan(fr[i])) {
+            nload++;
+            sfr += fr[i];
+        }
+        float pkv = a->ser[RM_SERIES_PEAK_KPA].v[i];
+        if (pkv > pk)
+            pk = pkv;
+    }
+    T->rolling_s = nroll * dt;
+    T->holding_s = nhold * dt;
+    T->loaded_s = nload * dt;
+    T->strokes = (int32_t)strokes.n;
+    T->holds = (int32_t)holds.n;
+    T->segments = (int32_t)nseg;
+    T->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
+    T->cadence_cpm = pos_windows ? (float)(60.0 * psd_peak(pos_acc, w.nbin, df, 1.0 / 600.0, 3.0))
+                                 : NAN;
+    T->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
+    T->peak_kpa = (float)pk;
+    T->roller_found = a->any_roller;
+    T->hot_sensels = a->n_hot;
+    T->dead_sensels = a->n_dead;
+
+    /* series move into the results */
+    r->n_frames = nf;
+    for (int s = 0; s < RM_SERIES_COUNT; s++) {
+        if (s == RM_SERIES_SPEED_CM_S)
+            continue;
+        r->series[s] = a->ser[s].v;
+        a->ser[s].v = NULL;
+        a->ser[s].n = a->ser[s].cap = 0;
+        if (!r->series[s] && !(r->series[s] = malloc(sizeof(float))))
+            goto nomem;
+    }
+    r->series[RM_SERIES_SPEED_CM_S] = malloc(alloc_n * sizeof(float));
+    if (!r->series[RM_SERIES_SPEED_CM_S])
+        goto nomem;
+    for (size_t i = 0; i < nf; i++)
+        r->series[RM_SERIES_SPEED_CM_S][i] = (float)vv[i];
+    r->state = state;
+    state = NULL;
+    r->strokes = strokes.v;
+    r->n_strokes = strokes.n;
+    strokes.v = NULL;
+    r->holds = holds.v;
+    r->n_holds = holds.n;
+    holds.v = NULL;
+
+    rm_score_results(r, profile);
+    goto done;
+nomem:
+    st = rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory finishing %zu frames", nf);
+done:
+    welch_free(&w);
+    free(xf);
+    free(xs);
+    free(vv);
+    free(ext);
+    free(buf);
+    free(state);
+    free(pos_acc);
+    free(frc_acc);
+    free(seg_acc);
+    free(strokes.v);
+    free(holds.v);
+    return st;
+}

@@ -1,0 +1,127 @@
+/* rm_analysis.h - the analysis of a foam-rolling recording: frame metrics,
+ * roller tracking, pacing, spectra, segments and coaching scores.
+ * Definitions, formulas and defaults: docs/metrics.md.
+ *
+ * Streaming: rm_analysis_push takes one frame at a time (live use by the
+ * daemon, or offline from a recording's chunks) and returns the frame's live
+ * metrics at once; it keeps only per-frame series (a few floats a frame)
+ * and per-sensel accumulators, never frames. rm_analysis_finish runs the
+ * zero-phase filtering, strokes, holds, segments, spectra and scores.
+ *
+ * Ownership: rm_analysis_new copies the config, device and calibration;
+ * the caller frees the analysis with rm_analysis_free. Profiles returned by
+ * rm_profile_load are freed with rm_profile_free. */
+#ifndef RM_ANALYSIS_H
+#define RM_ANALYSIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_packet.h"
+#include "rm_proto.h"
+#include "rm_results.h"
+#include "rm_status.h"
+
+/* A coaching profile: target bands with the source of each. A band whose
+ * `set` is 0 is not part of the profile (no verdict). */
+typedef struct rm_band {
+    int set;
+    double lo, hi;
+    double target;            /* NaN if the source gives a band only */
+    char source[256];
+} rm_band;
+
+typedef struct rm_profile {
+    char name[64];
+    char title[128];
+    rm_band speed_cm_s;       /* mean rolling speed */
+    rm_band pass_s;           /* duration of one one-way pass */
+    rm_band hold_s;           /* duration of a hold on a tender spot */
+    rm_band set_s;            /* time on one muscle group (a segment) */
+    rm_band daily_s;          /* total rolling time of the session */
+} rm_profile;
+
+/* Loads a profile by name ("guide", "behm2020": the shipped files) or from
+ * a file path (a name with '/' or ending in ".profile"). Errors name the
+ * file and line. */
+rm_status rm_profile_load(const char *name_or_path, rm_profile *out, rm_err *err);
+/* Parses profile text (the file format of docs/metrics.md). `what` names
+ * the text in error messages. */
+rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, rm_err *err);
+
+/* Every threshold and filter setting, with the defaults of
+ * rm_analysis_config_default (documented in docs/metrics.md). */
+typedef struct rm_analysis_config {
+    double noise_kpa;            /* a sensel is loaded above this (2.0) */
+    int min_contact_sensels;     /* smaller components are noise (3) */
+    double roller_min_length_cm; /* roller extent across the mat (y) (12) */
+    double roller_min_aspect;    /* y extent / x extent (2.5) */
+    double roller_max_width_cm;  /* x extent of the roller contact (8) */
+    double roller_max_jump_cm;   /* continuity: x change frame to frame (5) */
+    double hot_after_s;          /* a lone sensel loaded this long is hot (2) */
+    double dead_after_s;         /* unloaded inside a loaded patch this long (0.5) */
+    double lowpass_hz;           /* cut-off of the zero-phase 2nd-order
+                                    Butterworth (forward-backward) on x (1.5) */
+    double fill_gap_s;           /* roller gaps up to this are bridged for pacing (0.5) */
+    double rolling_speed_cm_s;   /* |speed| above: rolling (0.5) */
+    double hold_min_s;           /* a stay below the speed this long: hold (3) */
+    double min_excursion_cm;     /* stroke hysteresis (2) */
+    double segment_gap_s;        /* roller unloaded this long ends a set (3) */
+    double min_segment_s;        /* shorter loaded stretches are no set (5) */
+    double welch_window_s;       /* Welch segment length (40) */
+    double shake_lo_hz, shake_hi_hz; /* steadiness band (3..12) */
+    double coverage_bin_cm;      /* bins along the stroke range (1) */
+    double live_speed_tau_s;     /* live (causal) speed smoothing (0.3) */
+    double body_mass_kg;         /* 0: from the recording, or unknown */
+    const char *labels;          /* "calves,quads": overrides label events */
+} rm_analysis_config;
+
+void rm_analysis_config_default(rm_analysis_config *cfg);
+
+/* What push returns for each frame (for the live view). NaN where there is
+ * no value (no roller: roller fields NaN, load_share 0). */
+typedef struct rm_live_metrics {
+    double time_s;
+    float force_n, area_cm2, peak_kpa, cop_x_cm, cop_y_cm;
+    int roller;                  /* 1 if a roller contact was found */
+    float roller_x_cm, roller_y_cm, roller_force_n, roller_area_cm2;
+    float roller_peak_kpa, roller_mean_kpa, load_share;
+    float speed_cm_s;            /* causal estimate (the final series is zero-phase) */
+    int state;                   /* RM_STATE_* from the causal estimate */
+    int contacts;                /* connected components above the noise */
+} rm_live_metrics;
+
+typedef struct rm_analysis rm_analysis;
+
+/* Creates an analysis for a mat. calib may be NULL (identity: 1 kPa per
+ * count); mask may be NULL (every sensel real, else rows*cols bytes, 0 =
+ * not a sensel). cfg may be NULL (defaults). */
+rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
+                          const rm_calib *calib, const uint8_t *mask, rm_analysis **out,
+                          rm_err *err);
+void rm_analysis_free(rm_analysis *a);
+
+/* Analyses one frame (rows*cols raw counts). time_s must not decrease.
+ * live may be NULL. */
+rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
+                           rm_live_metrics *live, rm_err *err);
+/* A label for the muscle group being rolled from time_s on (operator). */
+rm_status rm_analysis_label(rm_analysis *a, double time_s, const char *label, rm_err *err);
+
+/* Ends the analysis: pacing, segments, spectra and scores against `profile`
+ * (NULL: the guide's). *out is a new results object the caller frees with
+ * rm_results_free; the analysis can only be freed afterwards. */
+rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_results **out,
+                             rm_err *err);
+
+/* Offline: reads the recording at `path` chunk by chunk, applies its mask,
+ * body mass and label events, and returns the results (source and
+ * recording_path filled in). */
+rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
+                             const rm_profile *profile, rm_results **out, rm_err *err);
+
+/* The coach-readable summary of results (several lines, newly allocated,
+ * caller frees). */
+char *rm_results_coach_text(const rm_results *r);
+
+#endif

@@ -1,0 +1,96 @@
+/* rm_analysis_internal.h - shared between the files of analyze/ only. */
+#ifndef RM_ANALYSIS_INTERNAL_H
+#define RM_ANALYSIS_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rm_analysis.h"
+
+/* A growable array of floats (per-frame series). */
+typedef struct rm_fvec {
+    float *v;
+    size_t n, cap;
+} rm_fvec;
+
+/* A set found online: frames [first, last] (last = last roller frame). */
+typedef struct rm_seg_span {
+    size_t first, last;
+    float *sum_kpa, *peak_kpa;  /* rows*cols, owned */
+    uint32_t *contact;          /* frames loaded, rows*cols */
+    size_t frames;              /* frames accumulated */
+} rm_seg_span;
+
+typedef struct rm_label_ev {
+    double time_s;
+    char text[RM_RESULTS_LABEL_LEN];
+} rm_label_ev;
+
+struct rm_analysis {
+    rm_analysis_config cfg;
+    char *labels;               /* copy of cfg.labels */
+    int rows, cols, n;
+    double rp_cm, cp_cm, sensel_cm2, rate_hz;
+
+    /* calibration, precomputed: kPa = gain[i] * lut[raw - zero[i]] */
+    float *lut;
+    uint32_t lut_n;
+    float *gain;
+    uint16_t *zero;
+    uint32_t *thr;              /* loaded if raw >= thr[i]; > 65535 = never */
+    uint8_t *mask;
+
+    /* sensel faults */
+    uint32_t *lone_run, *dead_run;
+    uint64_t *lone_last, *dead_last;
+    uint8_t *hot, *dead;
+    uint32_t hot_frames, dead_frames;
+    int n_hot, n_dead;
+
+    /* per-frame scratch */
+    float *p;
+    int32_t *lab;
+    int32_t *loaded;
+    int32_t *queue;
+    int32_t *rowcount;
+    int nloaded;
+
+    /* roller tracking */
+    int have_prev;
+    double prev_x, prev_t;
+    double live_xs, live_v, live_t;
+    int live_have;
+    double live_slow_since;
+
+    /* series */
+    size_t nf;
+    rm_fvec ser[RM_SERIES_COUNT];
+    double t0;
+    int any_roller;
+
+    /* maps */
+    double *all_sum;
+    float *all_peak;
+    uint32_t *all_contact;
+    rm_seg_span cur, pend;
+    int in_seg, pend_dirty;
+    double seg_start_t, last_present_t;
+    size_t last_present_i;
+    rm_seg_span *spans;
+    size_t n_spans, cap_spans;
+
+    rm_label_ev *lab_ev;
+    size_t n_lab, cap_lab;
+    int finished;
+};
+
+int rm_fvec_push(rm_fvec *f, float x);
+
+/* pacing.c: everything rm_analysis_finish does after the frames. */
+rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
+                             rm_err *err);
+
+/* coach.c: fills comments and verdicts of segments and totals. */
+void rm_score_results(rm_results *r, const rm_profile *profile);
+
+#endif

@@ -1,0 +1,986 @@
+/* results.c - the results file (HDF5) and its JSON summary: model, writer,
+ * reader. Layout: rm_results.h and docs/metrics.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rm_results.h"
+
+static const char *const series_names[RM_SERIES_COUNT] = {
+    "time", "force_n", "area_cm2", "peak_kpa", "cop_x_cm", "cop_y_cm",
+    "roller_x_cm", "roller_y_cm", "roller_force_n", "roller_area_cm2", "roller_peak_kpa",
+    "speed_cm_s",
+};
+static const char *const series_units[RM_SERIES_COUNT] = {
+    "s", "N", "cm2", "kPa", "cm", "cm", "cm", "cm", "N", "cm2", "kPa", "cm/s",
+};
+static const char *const series_long[RM_SERIES_COUNT] = {
+    "time since the first frame",
+    "total force on the mat",
+    "contact area (loaded sensels)",
+    "peak pressure",
+    "centre of pressure along the mat",
+    "centre of pressure across the mat",
+    "roller position along the mat",
+    "roller load centre across the mat",
+    "force through the roller",
+    "roller contact area",
+    "roller peak pressure",
+    "roller speed (zero-phase low-pass, signed)",
+};
+
+const char *rm_series_name(rm_series_id id)
+{
+    return (id >= 0 && id < RM_SERIES_COUNT) ? series_names[id] : NULL;
+}
+
+const char *rm_series_units(rm_series_id id)
+{
+    return (id >= 0 && id < RM_SERIES_COUNT) ? series_units[id] : NULL;
+}
+
+int rm_series_lookup(const char *name)
+{
+    for (int i = 0; name && i < RM_SERIES_COUNT; i++)
+        if (!strcmp(name, series_names[i]))
+            return i;
+    return -1;
+}
+
+rm_results *rm_results_new(void)
+{
+    return calloc(1, sizeof(rm_results));
+}
+
+void rm_results_free(rm_results *r)
+{
+    if (!r)
+        return;
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        free(r->series[s]);
+    free(r->state);
+    free(r->strokes);
+    free(r->holds);
+    free(r->segments);
+    free(r->map_mean_kpa);
+    free(r->map_peak_kpa);
+    free(r->map_contact_s);
+    free(r->seg_mean_kpa);
+    free(r->seg_peak_kpa);
+    free(r->seg_contact_s);
+    free(r->freq_hz);
+    free(r->position_psd);
+    free(r->force_psd);
+    free(r);
+}
+
+/* ---- HDF5 helpers ---- */
+
+typedef struct walk_ctx {
+    char msg[256];
+} walk_ctx;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
+{
+    walk_ctx *w = data;
+    if (n == 0 && e->desc)
+        snprintf(w->msg, sizeof w->msg, "%s", e->desc);
+    return 0;
+}
+
+static rm_status h5_fail(rm_err *err, rm_status st, const char *what, const char *path)
+{
+    walk_ctx w = {{0}};
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
+    if (w.msg[0])
+        return rm_err_set(err, st, "%s: %s: %s", path, what, w.msg);
+    return rm_err_set(err, st, "%s: %s", path, what);
+}
+
+static int attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    size_t len = strlen(value);
+    H5Tset_size(t, len ? len : 1);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    if (!len)
+        H5Tset_size(t, 1);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 ? -1 : (H5Awrite(a, t, len ? value : "") < 0 ? -1 : 0);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
+static int attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 ? -1 : (H5Awrite(a, mtype, v) < 0 ? -1 : 0);
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(sp);
+    return rc;
+}
+
+static int attr_d(hid_t obj, const char *name, double v)
+{
+    return attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
+}
+
+static int attr_i(hid_t obj, const char *name, int v)
+{
+    return attr_num(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
+}
+
+static int read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t ft = H5Aget_type(a);
+    int rc = -2;
+    if (H5Tget_class(ft) == H5T_STRING) {
+        if (H5Tis_variable_str(ft) > 0) {
+            char *s = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                snprintf(buf, cap, "%s", s);
+                H5free_memory(s);
+                rc = 0;
+            }
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(ft);
+            char *tmp = calloc(1, sz + 1);
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, sz + 1);
+            if (tmp && H5Aread(a, mt, tmp) >= 0) {
+                snprintf(buf, cap, "%s", tmp);
+                rc = 0;
+            }
+            free(tmp);
+            H5Tclose(mt);
+        }
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+static int read_attr_d(hid_t obj, const char *name, double *v)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t sp = H5Aget_space(a);
+    hid_t ft = H5Aget_type(a);
+    int rc = -2;
+    H5T_class_t cl = H5Tget_class(ft);
+    if ((cl == H5T_INTEGER || cl == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) == 1)
+        rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -2;
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Aclose(a);
+    return rc;
+}
+
+/* A float32 (or uint8) dataset of rank 1..3, chunked and deflated when it
+ * is big enough to matter. */
+static int write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int rank,
+                    const hsize_t *dims, const void *data, const char *units, const char *lname)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hsize_t total = 1;
+    for (int i = 0; i < rank; i++)
+        total *= dims[i];
+    if (total >= 4096) {
+        hsize_t chunk[3];
+        for (int i = 0; i < rank; i++)
+            chunk[i] = dims[i];
+        if (rank == 1 && chunk[0] > 65536)
+            chunk[0] = 65536;
+        if (rank == 3)
+            chunk[0] = 1;
+        H5Pset_chunk(dcpl, rank, chunk);
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 1);
+    }
+    hid_t d = H5Dcreate2(loc, name, ftype, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = -1;
+    if (d >= 0) {
+        rc = (total == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0 : -1;
+        if (rc == 0 && units)
+            rc = attr_str(d, "units", units);
+        if (rc == 0 && lname)
+            rc = attr_str(d, "long_name", lname);
+        H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    return rc;
+}
+
+/* Compound types of the tables: memory layout of the C structs; the file
+ * type is the packed copy. */
+static hid_t str_type(size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, n);
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    return t;
+}
+
+static hid_t stroke_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_stroke));
+    H5Tinsert(t, "start_s", HOFFSET(rm_stroke, start_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "end_s", HOFFSET(rm_stroke, end_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "from_x_cm", HOFFSET(rm_stroke, from_x_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "to_x_cm", HOFFSET(rm_stroke, to_x_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "length_cm", HOFFSET(rm_stroke, length_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "mean_speed_cm_s", HOFFSET(rm_stroke, mean_speed_cm_s), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "peak_speed_cm_s", HOFFSET(rm_stroke, peak_speed_cm_s), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "mean_force_n", HOFFSET(rm_stroke, mean_force_n), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "segment", HOFFSET(rm_stroke, segment), H5T_NATIVE_INT32);
+    return t;
+}
+
+static hid_t hold_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_hold));
+    H5Tinsert(t, "start_s", HOFFSET(rm_hold, start_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "end_s", HOFFSET(rm_hold, end_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "x_cm", HOFFSET(rm_hold, x_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "mean_force_n", HOFFSET(rm_hold, mean_force_n), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "segment", HOFFSET(rm_hold, segment), H5T_NATIVE_INT32);
+    return t;
+}
+
+static hid_t segment_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_segment_result));
+    hid_t lab = str_type(RM_RESULTS_LABEL_LEN), com = str_type(RM_RESULTS_COMMENT_LEN);
+#define F(name, type) H5Tinsert(t, #name, HOFFSET(rm_segment_result, name), type)
+    F(index, H5T_NATIVE_INT32);
+    F(label, lab);
+    F(start_s, H5T_NATIVE_DOUBLE);
+    F(end_s, H5T_NATIVE_DOUBLE);
+    F(rolling_s, H5T_NATIVE_FLOAT);
+    F(holding_s, H5T_NATIVE_FLOAT);
+    F(strokes, H5T_NATIVE_INT32);
+    F(holds, H5T_NATIVE_INT32);
+    F(cadence_cpm, H5T_NATIVE_FLOAT);
+    F(stroke_cadence_cpm, H5T_NATIVE_FLOAT);
+    F(mean_speed_cm_s, H5T_NATIVE_FLOAT);
+    F(mean_pass_s, H5T_NATIVE_FLOAT);
+    F(mean_force_n, H5T_NATIVE_FLOAT);
+    F(mean_roller_kpa, H5T_NATIVE_FLOAT);
+    F(roller_area_cm2, H5T_NATIVE_FLOAT);
+    F(peak_roller_kpa, H5T_NATIVE_FLOAT);
+    F(load_share, H5T_NATIVE_FLOAT);
+    F(body_weight_share, H5T_NATIVE_FLOAT);
+    F(steadiness, H5T_NATIVE_FLOAT);
+    F(coverage, H5T_NATIVE_FLOAT);
+    F(range_cm, H5T_NATIVE_FLOAT);
+    F(set_verdict, H5T_NATIVE_INT8);
+    F(speed_verdict, H5T_NATIVE_INT8);
+    F(pass_verdict, H5T_NATIVE_INT8);
+    F(hold_verdict, H5T_NATIVE_INT8);
+    F(score, H5T_NATIVE_FLOAT);
+    F(comment, com);
+#undef F
+    H5Tclose(lab);
+    H5Tclose(com);
+    return t;
+}
+
+static int write_table(hid_t f, const char *name, hid_t mtype, size_t n, const void *rows)
+{
+    hid_t ft = H5Tcopy(mtype);
+    H5Tpack(ft);
+    hsize_t dims[1] = {n}, maxd[1] = {H5S_UNLIMITED}, chunk[1] = {256};
+    hid_t sp = H5Screate_simple(1, dims, maxd);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, chunk);
+    H5Pset_deflate(dcpl, 1);
+    hid_t d = H5Dcreate2(f, name, ft, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    int rc = -1;
+    if (d >= 0) {
+        rc = (n == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0) ? 0 : -1;
+        H5Dclose(d);
+    }
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Tclose(ft);
+    return rc;
+}
+
+/* The recording's path as the external link should hold it: relative to
+ * the results file's folder when it lives in the same folder, else
+ * absolute. */
+static void link_target(const char *results_path, const char *rec, char *out, size_t cap)
+{
+    char a[PATH_MAX], b[PATH_MAX];
+    char *rp = realpath(rec, a);
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", results_path);
+    char *dir = dirname(tmp);
+    char *dp = realpath(dir, b);
+    if (rp && dp) {
+        size_t dl = strlen(dp);
+        if (!strncmp(rp, dp, dl) && rp[dl] == '/' && !strchr(rp + dl + 1, '/')) {
+            snprintf(out, cap, "%s", rp + dl + 1);
+            return;
+        }
+        snprintf(out, cap, "%s", rp);
+        return;
+    }
+    snprintf(out, cap, "%s", rec);
+}
+
+static int fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    return fsync_path(dirname(tmp));
+}
+
+/* A unique temporary name next to `path`. */
+static int temp_name(const char *path, char *out, size_t cap)
+{
+    if (snprintf(out, cap, "%s.tmp-XXXXXX", path) >= (int)cap)
+        return -1;
+    int fd = mkstemp(out);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    unlink(out);
+    return 0;
+}
+
+static int write_series_group(hid_t f, const rm_results *r)
+{
+    hid_t g = H5Gcreate2(f, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    hsize_t dims[1] = {r->n_frames};
+    int rc = attr_d(g, "rate_hz", r->rate_hz);
+    for (int s = 0; rc == 0 && s < RM_SERIES_COUNT; s++)
+        rc = write_ds(g, series_names[s], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, r->series[s],
+                      series_units[s], series_long[s]);
+    if (rc == 0)
+        rc = write_ds(g, "state", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dims, r->state, "1",
+                      "0 unloaded, 1 rolling, 2 holding");
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_maps(hid_t f, const rm_results *r)
+{
+    hid_t g = H5Gcreate2(f, "maps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    hsize_t d2[2] = {r->rows, r->cols}, d3[3] = {r->n_segments, r->rows, r->cols};
+    int rc = attr_d(g, "row_pitch_cm", r->row_pitch_cm);
+    rc = rc ? rc : attr_d(g, "col_pitch_cm", r->col_pitch_cm);
+    rc = rc ? rc : write_ds(g, "mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_mean_kpa, "kPa", "mean pressure over the recording");
+    rc = rc ? rc : write_ds(g, "peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_peak_kpa, "kPa", "peak pressure over the recording");
+    rc = rc ? rc : write_ds(g, "contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_contact_s, "s", "time loaded over the recording");
+    rc = rc ? rc : write_ds(g, "segment_mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_mean_kpa, "kPa", "mean pressure per segment");
+    rc = rc ? rc : write_ds(g, "segment_peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_peak_kpa, "kPa", "peak pressure per segment");
+    rc = rc ? rc : write_ds(g, "segment_contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_contact_s, "s", "time loaded per segment");
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_spectra(hid_t f, const rm_results *r)
+{
+    hid_t g = H5Gcreate2(f, "spectra", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    hsize_t d[1] = {r->n_freq};
+    int rc = write_ds(g, "freq_hz", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->freq_hz, "Hz", "frequency");
+    rc = rc ? rc : write_ds(g, "position_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->position_psd, "cm2/Hz", "Welch PSD of roller x while rolling");
+    rc = rc ? rc : write_ds(g, "force_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->force_psd, "N2/Hz", "Welch PSD of roller force while loaded");
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_totals(hid_t f, const rm_results *r)
+{
+    hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
+    if (d < 0)
+        return -1;
+    const rm_session_totals *T = &r->totals;
+    int rc = attr_d(d, "duration_s", T->duration_s);
+    rc = rc ? rc : attr_d(d, "rolling_s", T->rolling_s);
+    rc = rc ? rc : attr_d(d, "holding_s", T->holding_s);
+    rc = rc ? rc : attr_d(d, "loaded_s", T->loaded_s);
+    rc = rc ? rc : attr_i(d, "strokes", T->strokes);
+    rc = rc ? rc : attr_i(d, "holds", T->holds);
+    rc = rc ? rc : attr_i(d, "segments", T->segments);
+    rc = rc ? rc : attr_d(d, "mean_speed_cm_s", T->mean_speed_cm_s);
+    rc = rc ? rc : attr_d(d, "cadence_cpm", T->cadence_cpm);
+    rc = rc ? rc : attr_d(d, "mean_force_n", T->mean_force_n);
+    rc = rc ? rc : attr_d(d, "peak_kpa", T->peak_kpa);
+    rc = rc ? rc : attr_d(d, "score", T->score);
+    rc = rc ? rc : attr_i(d, "total_verdict", T->total_verdict);
+    rc = rc ? rc : attr_i(d, "roller_found", T->roller_found);
+    rc = rc ? rc : attr_i(d, "hot_sensels", T->hot_sensels);
+    rc = rc ? rc : attr_i(d, "dead_sensels", T->dead_sensels);
+    rc = rc ? rc : attr_d(d, "body_mass_kg", r->body_mass_kg);
+    rc = rc ? rc : attr_str(d, "comment", T->comment);
+    H5Dclose(d);
+    return rc;
+}
+
+static rm_status check_model(const rm_results *r, rm_err *err)
+{
+    if (r->rows < 1 || r->cols < 1)
+        return rm_err_set(err, RM_ERR_ARG, "results: no mat geometry");
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        if (r->n_frames && !r->series[s])
+            return rm_err_set(err, RM_ERR_ARG, "results: series %s missing", series_names[s]);
+    if ((r->n_frames && !r->state) || !r->map_mean_kpa || !r->map_peak_kpa || !r->map_contact_s ||
+        (r->n_segments && (!r->segments || !r->seg_mean_kpa || !r->seg_peak_kpa || !r->seg_contact_s)) ||
+        (r->n_strokes && !r->strokes) || (r->n_holds && !r->holds) ||
+        (r->n_freq && (!r->freq_hz || !r->position_psd || !r->force_psd)))
+        return rm_err_set(err, RM_ERR_ARG, "results: incomplete results object");
+    return RM_OK;
+}
+
+rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
+{
+    if (!path || !r)
+        return rm_err_set(err, RM_ERR_ARG, "results: no path or results");
+    rm_status st = check_model(r, err);
+    if (st != RM_OK)
+        return st;
+    char tmp[PATH_MAX];
+    if (temp_name(path, tmp, sizeof tmp))
+        return rm_err_set(err, RM_ERR_IO, "%s: cannot create a temporary file next to it: %s", path,
+                          strerror(errno));
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+    hid_t f = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
+    H5Pclose(fcpl);
+    if (f < 0)
+        return h5_fail(err, RM_ERR_IO, "cannot create the results file", tmp);
+    const char *step = "root attributes";
+    int rc = attr_str(f, "conventions", RM_RESULTS_CONVENTIONS);
+    rc = rc ? rc : attr_str(f, "source", r->source);
+    rc = rc ? rc : attr_str(f, "profile", r->profile);
+    rc = rc ? rc : attr_str(f, "software", r->software);
+    if (!rc && r->recording_path[0]) {
+        step = "external link /recording";
+        char target[PATH_MAX];
+        link_target(path, r->recording_path, target, sizeof target);
+        rc = H5Lcreate_external(target, "/", f, "recording", H5P_DEFAULT, H5P_DEFAULT) < 0 ? -1 : 0;
+    }
+    if (!rc) {
+        step = "/series";
+        rc = write_series_group(f, r);
+    }
+    if (!rc) {
+        step = "/strokes";
+        hid_t t = stroke_type();
+        rc = write_table(f, "strokes", t, r->n_strokes, r->strokes);
+        H5Tclose(t);
+    }
+    if (!rc) {
+        step = "/holds";
+        hid_t t = hold_type();
+        rc = write_table(f, "holds", t, r->n_holds, r->holds);
+        H5Tclose(t);
+    }
+    if (!rc) {
+        step = "/segments";
+        hid_t t = segment_type();
+        rc = write_table(f, "segments", t, r->n_segments, r->segments);
+        H5Tclose(t);
+        rc = rc ? rc : write_totals(f, r);
+    }
+    if (!rc) {
+        step = "/maps";
+        rc = write_maps(f, r);
+    }
+    if (!rc) {
+        step = "/spectra";
+        rc = write_spectra(f, r);
+    }
+    if (rc) {
+        st = h5_fail(err, RM_ERR_HDF5, step, tmp);
+        H5Fclose(f);
+        unlink(tmp);
+        return st;
+    }
+    if (H5Fclose(f) < 0) {
+        st = h5_fail(err, RM_ERR_IO, "closing", tmp);
+        unlink(tmp);
+        return st;
+    }
+    if (fsync_path(tmp) || rename(tmp, path)) {
+        st = rm_err_set(err, RM_ERR_IO, "%s: cannot move the finished file into place: %s", path,
+                        strerror(errno));
+        unlink(tmp);
+        return st;
+    }
+    fsync_dir_of(path);
+    return RM_OK;
+}
+
+/* ---- JSON ---- */
+
+static json_t *jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static const char *verdict_name(int v)
+{
+    switch (v) {
+    case RM_VERDICT_BELOW: return "below";
+    case RM_VERDICT_INSIDE: return "inside";
+    case RM_VERDICT_ABOVE: return "above";
+    default: return NULL;
+    }
+}
+
+static json_t *jverdict(int v)
+{
+    const char *s = verdict_name(v);
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *segment_json(const rm_segment_result *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "index", json_integer(s->index));
+    json_object_set_new(o, "label", json_string(s->label));
+    json_object_set_new(o, "start_s", jnum(s->start_s));
+    json_object_set_new(o, "end_s", jnum(s->end_s));
+    json_object_set_new(o, "rolling_s", jnum(s->rolling_s));
+    json_object_set_new(o, "holding_s", jnum(s->holding_s));
+    json_object_set_new(o, "strokes", json_integer(s->strokes));
+    json_object_set_new(o, "holds", json_integer(s->holds));
+    json_object_set_new(o, "cadence_cpm", jnum(s->cadence_cpm));
+    json_object_set_new(o, "stroke_cadence_cpm", jnum(s->stroke_cadence_cpm));
+    json_object_set_new(o, "mean_speed_cm_s", jnum(s->mean_speed_cm_s));
+    json_object_set_new(o, "mean_pass_s", jnum(s->mean_pass_s));
+    json_object_set_new(o, "mean_force_n", jnum(s->mean_force_n));
+    json_object_set_new(o, "mean_roller_kpa", jnum(s->mean_roller_kpa));
+    json_object_set_new(o, "roller_area_cm2", jnum(s->roller_area_cm2));
+    json_object_set_new(o, "peak_roller_kpa", jnum(s->peak_roller_kpa));
+    json_object_set_new(o, "load_share", jnum(s->load_share));
+    json_object_set_new(o, "body_weight_share", jnum(s->body_weight_share));
+    json_object_set_new(o, "steadiness", jnum(s->steadiness));
+    json_object_set_new(o, "coverage", jnum(s->coverage));
+    json_object_set_new(o, "range_cm", jnum(s->range_cm));
+    json_object_set_new(o, "set_verdict", jverdict(s->set_verdict));
+    json_object_set_new(o, "speed_verdict", jverdict(s->speed_verdict));
+    json_object_set_new(o, "pass_verdict", jverdict(s->pass_verdict));
+    json_object_set_new(o, "hold_verdict", jverdict(s->hold_verdict));
+    json_object_set_new(o, "score", jnum(s->score));
+    json_object_set_new(o, "comment", json_string(s->comment));
+    return o;
+}
+
+rm_status rm_results_json(const rm_results *r, char **out, rm_err *err)
+{
+    *out = NULL;
+    json_t *root = json_object();
+    json_object_set_new(root, "conventions", json_string(RM_RESULTS_CONVENTIONS));
+    json_object_set_new(root, "source", json_string(r->source));
+    json_object_set_new(root, "profile", json_string(r->profile));
+    json_object_set_new(root, "software", json_string(r->software));
+    json_t *ses = json_object();
+    const rm_session_totals *T = &r->totals;
+    json_object_set_new(ses, "duration_s", jnum(T->duration_s));
+    json_object_set_new(ses, "rolling_s", jnum(T->rolling_s));
+    json_object_set_new(ses, "holding_s", jnum(T->holding_s));
+    json_object_set_new(ses, "loaded_s", jnum(T->loaded_s));
+    json_object_set_new(ses, "strokes", json_integer(T->strokes));
+    json_object_set_new(ses, "holds", json_integer(T->holds));
+    json_object_set_new(ses, "segments", json_integer(T->segments));
+    json_object_set_new(ses, "mean_speed_cm_s", jnum(T->mean_speed_cm_s));
+    json_object_set_new(ses, "cadence_cpm", jnum(T->cadence_cpm));
+    json_object_set_new(ses, "mean_force_n", jnum(T->mean_force_n));
+    json_object_set_new(ses, "peak_kpa", jnum(T->peak_kpa));
+    json_object_set_new(ses, "score", jnum(T->score));
+    json_object_set_new(ses, "total_verdict", jverdict(T->total_verdict));
+    json_object_set_new(ses, "roller_found", json_boolean(T->roller_found));
+    json_object_set_new(ses, "hot_sensels", json_integer(T->hot_sensels));
+    json_object_set_new(ses, "dead_sensels", json_integer(T->dead_sensels));
+    json_object_set_new(ses, "body_mass_kg", r->body_mass_kg > 0 ? json_real(r->body_mass_kg) : json_null());
+    json_object_set_new(ses, "frames", json_integer((json_int_t)r->n_frames));
+    json_object_set_new(ses, "comment", json_string(T->comment));
+    json_object_set_new(root, "session", ses);
+    json_t *segs = json_array();
+    for (size_t k = 0; k < r->n_segments; k++)
+        json_array_append_new(segs, segment_json(&r->segments[k]));
+    json_object_set_new(root, "segments", segs);
+    json_t *holds = json_array();
+    for (size_t k = 0; k < r->n_holds; k++) {
+        json_t *h = json_object();
+        json_object_set_new(h, "start_s", jnum(r->holds[k].start_s));
+        json_object_set_new(h, "end_s", jnum(r->holds[k].end_s));
+        json_object_set_new(h, "x_cm", jnum(r->holds[k].x_cm));
+        json_object_set_new(h, "mean_force_n", jnum(r->holds[k].mean_force_n));
+        json_object_set_new(h, "segment", json_integer(r->holds[k].segment));
+        json_array_append_new(holds, h);
+    }
+    json_object_set_new(root, "holds", holds);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+    json_decref(root);
+    if (!s)
+        return rm_err_set(err, RM_ERR_NOMEM, "results: cannot format the JSON summary");
+    *out = s;
+    return RM_OK;
+}
+
+rm_status rm_results_write_json(const char *path, const rm_results *r, rm_err *err)
+{
+    char *s = NULL;
+    rm_status st = rm_results_json(r, &s, err);
+    if (st != RM_OK)
+        return st;
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) {
+        free(s);
+        return rm_err_set(err, RM_ERR_ARG, "%s: path too long", path);
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        free(s);
+        return rm_err_set(err, RM_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+    }
+    size_t len = strlen(s), off = 0;
+    int bad = 0;
+    while (off < len) {
+        ssize_t w = write(fd, s + off, len - off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            bad = errno;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (!bad && write(fd, "\n", 1) != 1)
+        bad = errno ? errno : EIO;
+    if (!bad && fsync(fd))
+        bad = errno;
+    if (close(fd) && !bad)
+        bad = errno;
+    free(s);
+    if (!bad && rename(tmp, path))
+        bad = errno;
+    if (bad) {
+        unlink(tmp);
+        return rm_err_set(err, bad == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: writing the JSON summary: %s",
+                          path, strerror(bad));
+    }
+    fsync_dir_of(path);
+    return RM_OK;
+}
+
+/* ---- reader ---- */
+
+/* Reads a dataset of exactly `rank` dims equal to `dims` as `mtype`. */
+static rm_status read_ds(hid_t loc, const char *name, const char *path, int rank,
+                         const hsize_t *dims, hid_t mtype, void **out, size_t esize, rm_err *err)
+{
+    *out = NULL;
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: %s is missing", path, name);
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return h5_fail(err, RM_ERR_FORMAT, name, path);
+    hid_t sp = H5Dget_space(d);
+    hid_t ft = H5Dget_type(d);
+    hsize_t got[8];
+    int rk = H5Sget_simple_extent_ndims(sp);
+    rm_status st = RM_OK;
+    if (rk != rank)
+        st = rm_err_set(err, RM_ERR_TYPE, "%s: %s has %d dimensions, expected %d", path, name, rk, rank);
+    else {
+        H5Sget_simple_extent_dims(sp, got, NULL);
+        for (int i = 0; i < rank && st == RM_OK; i++)
+            if (got[i] != dims[i])
+                st = rm_err_set(err, RM_ERR_LENGTH, "%s: %s dimension %d is %llu, expected %llu", path,
+                                name, i, (unsigned long long)got[i], (unsigned long long)dims[i]);
+    }
+    H5T_class_t cl = H5Tget_class(ft);
+    if (st == RM_OK && cl != H5T_FLOAT && cl != H5T_INTEGER)
+        st = rm_err_set(err, RM_ERR_TYPE, "%s: %s is not numeric", path, name);
+    if (st == RM_OK) {
+        size_t total = 1;
+        for (int i = 0; i < rank; i++)
+            total *= (size_t)dims[i];
+        void *buf = malloc((total ? total : 1) * esize);
+        if (!buf)
+            st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading %s", path, name);
+        else if (total && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            free(buf);
+            st = h5_fail(err, RM_ERR_HDF5, name, path);
+        } else
+            *out = buf;
+    }
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return st;
+}
+
+static rm_status read_table(hid_t f, const char *name, const char *path, hid_t mtype, size_t esize,
+                            void **out, size_t *n, rm_err *err)
+{
+    *out = NULL;
+    *n = 0;
+    if (H5Lexists(f, name, H5P_DEFAULT) <= 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: /%s is missing", path, name);
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d < 0)
+        return h5_fail(err, RM_ERR_FORMAT, name, path);
+    hid_t sp = H5Dget_space(d);
+    hid_t ft = H5Dget_type(d);
+    rm_status st = RM_OK;
+    hsize_t dims[1] = {0};
+    if (H5Sget_simple_extent_ndims(sp) != 1 || H5Tget_class(ft) != H5T_COMPOUND)
+        st = rm_err_set(err, RM_ERR_TYPE, "%s: /%s is not a one-dimensional table", path, name);
+    else {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        void *buf = calloc(dims[0] ? dims[0] : 1, esize);
+        if (!buf)
+            st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading /%s", path, name);
+        else if (dims[0] && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            free(buf);
+            st = h5_fail(err, RM_ERR_FORMAT, name, path);
+        } else {
+            *out = buf;
+            *n = (size_t)dims[0];
+        }
+    }
+    H5Tclose(ft);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return st;
+}
+
+static size_t dim0(hid_t loc, const char *name)
+{
+    if (H5Lexists(loc, name, H5P_DEFAULT) <= 0)
+        return 0;
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[8] = {0};
+    int rk = H5Sget_simple_extent_ndims(sp);
+    if (rk >= 1 && rk <= 8)
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return (size_t)dims[0];
+}
+
+rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
+{
+    *out = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (access(path, R_OK))
+        return rm_err_set(err, RM_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return h5_fail(err, RM_ERR_IO, "cannot open", path);
+    rm_results *r = rm_results_new();
+    rm_status st = RM_OK;
+    char conv[64];
+    if (!r) {
+        st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+        goto out;
+    }
+    if (read_attr_str(f, "conventions", conv, sizeof conv) != 0) {
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: no conventions attribute: not a rollmat results file", path);
+        goto out;
+    }
+    if (strncmp(conv, "rollmat-results-", 16)) {
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat results file", path, conv);
+        goto out;
+    }
+    if (strcmp(conv, RM_RESULTS_CONVENTIONS)) {
+        st = rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\", this software reads \"%s\"", path,
+                        conv, RM_RESULTS_CONVENTIONS);
+        goto out;
+    }
+    read_attr_str(f, "source", r->source, sizeof r->source);
+    read_attr_str(f, "profile", r->profile, sizeof r->profile);
+    read_attr_str(f, "software", r->software, sizeof r->software);
+    if (H5Lexists(f, "recording", H5P_DEFAULT) > 0) {
+        H5L_info_t li;
+        if (H5Lget_info(f, "recording", &li, H5P_DEFAULT) >= 0 && li.type == H5L_TYPE_EXTERNAL) {
+            char val[PATH_MAX + 64];
+            const char *fname = NULL, *oname = NULL;
+            unsigned flags = 0;
+            if (li.u.val_size <= sizeof val &&
+                H5Lget_val(f, "recording", val, sizeof val, H5P_DEFAULT) >= 0 &&
+                H5Lunpack_elink_val(val, li.u.val_size, &flags, &fname, &oname) >= 0 && fname)
+                snprintf(r->recording_path, sizeof r->recording_path, "%s", fname);
+        }
+    }
+    if (H5Lexists(f, "series", H5P_DEFAULT) <= 0 || H5Lexists(f, "maps", H5P_DEFAULT) <= 0 ||
+        H5Lexists(f, "spectra", H5P_DEFAULT) <= 0) {
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: /series, /maps or /spectra is missing", path);
+        goto out;
+    }
+    hid_t g = H5Gopen2(f, "series", H5P_DEFAULT);
+    read_attr_d(g, "rate_hz", &r->rate_hz);
+    r->n_frames = dim0(g, "time");
+    hsize_t d1[1] = {r->n_frames};
+    for (int s = 0; s < RM_SERIES_COUNT && st == RM_OK; s++)
+        st = read_ds(g, series_names[s], path, 1, d1, H5T_NATIVE_FLOAT, (void **)&r->series[s],
+                     sizeof(float), err);
+    if (st == RM_OK)
+        st = read_ds(g, "state", path, 1, d1, H5T_NATIVE_UINT8, (void **)&r->state, 1, err);
+    H5Gclose(g);
+    if (st != RM_OK)
+        goto out;
+
+    hid_t t = stroke_type();
+    st = read_table(f, "strokes", path, t, sizeof(rm_stroke), (void **)&r->strokes, &r->n_strokes, err);
+    H5Tclose(t);
+    if (st == RM_OK) {
+        t = hold_type();
+        st = read_table(f, "holds", path, t, sizeof(rm_hold), (void **)&r->holds, &r->n_holds, err);
+        H5Tclose(t);
+    }
+    if (st == RM_OK) {
+        t = segment_type();
+        st = read_table(f, "segments", path, t, sizeof(rm_segment_result), (void **)&r->segments,
+                        &r->n_segments, err);
+        H5Tclose(t);
+    }
+    if (st != RM_OK)
+        goto out;
+    {
+        hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
+        rm_session_totals *T = &r->totals;
+        double v;
+#define RD(name, field, cast)                 \
+    if (read_attr_d(d, name, &v) == 0)        \
+        T->field = (cast)v;
+        RD("duration_s", duration_s, double)
+        RD("rolling_s", rolling_s, double)
+        RD("holding_s", holding_s, double)
+        RD("loaded_s", loaded_s, double)
+        RD("strokes", strokes, int32_t)
+        RD("holds", holds, int32_t)
+        RD("segments", segments, int32_t)
+        RD("mean_speed_cm_s", mean_speed_cm_s, float)
+        RD("cadence_cpm", cadence_cpm, float)
+        RD("mean_force_n", mean_force_n, float)
+        RD("peak_kpa", peak_kpa, float)
+        RD("score", score, float)
+        RD("total_verdict", total_verdict, int8_t)
+        RD("roller_found", roller_found, int)
+        RD("hot_sensels", hot_sensels, int)
+        RD("dead_sensels", dead_sensels, int)
+#undef RD
+        if (read_attr_d(d, "body_mass_kg", &v) == 0)
+            r->body_mass_kg = v;
+        read_attr_str(d, "comment", T->comment, sizeof T->comment);
+        H5Dclose(d);
+    }
+
+    g = H5Gopen2(f, "maps", H5P_DEFAULT);
+    read_attr_d(g, "row_pitch_cm", &r->row_pitch_cm);
+    read_attr_d(g, "col_pitch_cm", &r->col_pitch_cm);
+    {
+        hid_t d = H5Dopen2(g, "mean_kpa", H5P_DEFAULT);
+        hsize_t dims[2] = {0, 0};
+        if (d >= 0) {
+            hid_t sp = H5Dget_space(d);
+            if (H5Sget_simple_extent_ndims(sp) == 2)
+                H5Sget_simple_extent_dims(sp, dims, NULL);
+            H5Sclose(sp);
+            H5Dclose(d);
+        }
+        if (dims[0] < 1 || dims[1] < 1 || dims[0] > 65535 || dims[1] > 65535) {
+            H5Gclose(g);
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s: /maps/mean_kpa is missing or not [row, col]", path);
+            goto out;
+        }
+        r->rows = (uint16_t)dims[0];
+        r->cols = (uint16_t)dims[1];
+    }
+    hsize_t d2[2] = {r->rows, r->cols}, d3[3] = {r->n_segments, r->rows, r->cols};
+    st = read_ds(g, "mean_kpa", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_mean_kpa, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "peak_kpa", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_peak_kpa, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "contact_s", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_contact_s, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "segment_mean_kpa", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_mean_kpa, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "segment_peak_kpa", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_peak_kpa, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "segment_contact_s", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_contact_s, 4, err);
+    H5Gclose(g);
+    if (st != RM_OK)
+        goto out;
+    g = H5Gopen2(f, "spectra", H5P_DEFAULT);
+    r->n_freq = dim0(g, "freq_hz");
+    hsize_t df[1] = {r->n_freq};
+    st = read_ds(g, "freq_hz", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->freq_hz, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "position_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->position_psd, 4, err);
+    if (st == RM_OK)
+        st = read_ds(g, "force_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->force_psd, 4, err);
+    H5Gclose(g);
+    if (st == RM_OK) {
+        for (size_t k = 0; k < r->n_segments; k++) {
+            r->segments[k].label[RM_RESULTS_LABEL_LEN - 1] = 0;
+            r->segments[k].comment[RM_RESULTS_COMMENT_LEN - 1] = 0;
+        }
+    }
+out:
+    H5Fclose(f);
+    if (st != RM_OK) {
+        rm_results_free(r);
+        return st;
+    }
+    *out = r;
+    return RM_OK;
+}

@@ -1,0 +1,11 @@
+# rollmat coaching profile (format: docs/metrics.md, "Coaching profiles").
+# Each band is "LOW HIGH [target T] | source"; a band left out is not judged.
+format = rollmat-profile-1
+name = guide
+title = Running coach's recovery guide (default)
+# "Roll slowly, about 1 inch per second." 1 in = 2.54 cm; the band around
+# "about" is rollmat's reading (+-40 %), the target is the guide's number.
+speed_cm_s = 1.5 3.6 target 2.54 | coaching guide (shared/reference/coaching-guide.txt): "Roll slowly, about 1 inch per second."
+hold_s = 20 30 | coaching guide: "When you hit a tender spot, pause and hold pressure for 20-30 seconds."
+set_s = 60 120 | coaching guide: "Spend about 1-2 minutes per muscle group"; calves "roll from ankle to knee for 1-2 minutes"
+daily_s = 300 600 | coaching guide: "Daily: 5-10 minutes foam rolling after workouts"
