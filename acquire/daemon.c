@@ -289,6 +289,8 @@ static void broadcast(rm_daemon *d, json_t *obj)
 
 /* ---- recordings --------------------------------------------------------- */
 
+static void publish_metric(rm_daemon *d);
+
 /* Joins the source and records the outcome. */
 static rm_status end_recording(rm_daemon *d, rm_err *err)
 {
@@ -296,6 +298,7 @@ static rm_status end_recording(rm_daemon *d, rm_err *err)
         return RM_OK;
     rm_err e = {0};
     rm_status st = d->source.stop(d->source.ctx, &e);
+    publish_metric(d); /* subscribers see the last frames too */
     rmd_tee_state ts;
     rmd_tee_state_get(d->tee, &ts);
     if (ts.status != RM_OK) {
