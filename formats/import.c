@@ -731,7 +731,10 @@ rm_status imp_result_finish(rm_import_result *r, const char *name, const rm_impo
     }
     r->device.adc_bits = 16;
     choose_scale(r);
-    if (r->calibrated)
+    if (r->calibrated && r->unit_kpa == 1.0)
+        snprintf(r->calib_note, sizeof r->calib_note, "identity: imported %s %s, %.9g kPa per count",
+                 rm_import_format_name(r->format), r->units, r->scale_kpa);
+    else if (r->calibrated)
         snprintf(r->calib_note, sizeof r->calib_note,
                  "identity: imported %s %s, %.9g kPa per count (%.9g %s per count)",
                  rm_import_format_name(r->format), r->units, r->scale_kpa, r->scale_units,

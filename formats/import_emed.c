@@ -103,7 +103,7 @@ rm_status imp_parse_emed(imp_lines *l, rm_import_result *r, const rm_import_opti
                     n = sizeof path - 1;
                 memcpy(path, a, n);
                 path[n] = '\0';
-                imp_copy_name(r->header.title, sizeof r->header.title, imp_trim(path), 1, 1);
+                imp_copy_name(r->header.title, sizeof r->header.title, imp_trim(path), 1, 0);
             }
         }
         if ((p = strstr(t, "Matrix:")) != NULL) {
