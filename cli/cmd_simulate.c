@@ -1,15 +1,308 @@
+/* cmd_simulate.c - `rollmat simulate`: runs the virtual mat over a scenario
+ * and writes its byte stream, ground truth and (through the stream decoder
+ * and the session writer, the same path as a recording) an HDF5 session. */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_decoder.h"
+#include "rm_session.h"
+#include "rm_vmat.h"
 
-/* Placeholder until the command is built: it says so and fails. */
+#define CMD "simulate"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rollmat simulate --scenario FILE|NAME [options]\n"
+            "Runs the virtual RM-1 mat (reference device model) over a scenario.\n"
+            "  -s, --scenario FILE|NAME  scenario file, or a shipped name: guide, rushed,\n"
+            "                            behm2020, faulty (dir: $ROLLMAT_SCENARIO_DIR)\n"
+            "      --seed N              noise, body and fault seed (default 1)\n"
+            "  -r, --rate HZ             frame rate 10..1000 (default: the scenario's)\n"
+            "      --stream OUT.bin      write the device's byte stream (RM-1 frames)\n"
+            "      --truth OUT.json      write the ground truth (series, strokes, holds)\n"
+            "  -o, --output OUT.h5       write an HDF5 session (decoded from the stream)\n"
+            "      --fault LIST          replace the scenario's faults, e.g.\n"
+            "                            corrupt=0.01,truncate=0.005,garbage=0.01,drop=0.002\n"
+            "                            (kinds not named are 0; 'none' for no faults)\n"
+            "      --time-scale F        shorten (F < 1) or stretch every phase (default 1)\n"
+            "  -q, --quiet               no summary\n"
+            "  -h, --help                this help\n"
+            "The same scenario, seed and rate always give the same bytes.\n");
+}
+
+static int parse_faults(const char *s, rm_vmat_faults *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!strcmp(s, "none"))
+        return 0;
+    char *copy = strdup(s);
+    if (!copy)
+        return -1;
+    int bad = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !bad; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        double v;
+        if (!eq || rm_cli_parse_double(eq + 1, 0, 0.5, &v)) {
+            bad = 1;
+            break;
+        }
+        *eq = '\0';
+        if (!strcmp(tok, "corrupt"))
+            f->corrupt_rate = v;
+        else if (!strcmp(tok, "truncate"))
+            f->truncate_rate = v;
+        else if (!strcmp(tok, "garbage"))
+            f->garbage_rate = v;
+        else if (!strcmp(tok, "drop"))
+            f->drop_rate = v;
+        else
+            bad = 1;
+    }
+    free(copy);
+    return bad ? -1 : 0;
+}
+
+typedef struct outputs {
+    FILE *stream;
+    char *stream_tmp;
+    rm_decoder *dec;
+    rm_sink sink;
+    int sink_open;
+} outputs;
+
+static int open_stream(const char *path, outputs *o, rm_err *err)
+{
+    size_t n = strlen(path) + 16;
+    o->stream_tmp = malloc(n);
+    if (!o->stream_tmp)
+        return rm_err_set(err, RM_ERR_NOMEM, "out of memory");
+    snprintf(o->stream_tmp, n, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(o->stream_tmp);
+    if (fd >= 0)
+        fchmod(fd, 0644); /* mkstemp makes 0600; this is a plain data file */
+    if (fd < 0 || !(o->stream = fdopen(fd, "wb"))) {
+        if (fd >= 0)
+            close(fd);
+        free(o->stream_tmp);
+        o->stream_tmp = NULL;
+        return rm_err_set(err, RM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    }
+    return RM_OK;
+}
+
+static rm_status close_stream(const char *path, outputs *o, int keep, rm_err *err)
+{
+    if (!o->stream)
+        return RM_OK;
+    int bad = ferror(o->stream) || fflush(o->stream) != 0;
+    int saved = errno;
+    if (!bad && fsync(fileno(o->stream)) != 0)
+        bad = 1, saved = errno;
+    if (fclose(o->stream) != 0 && !bad)
+        bad = 1, saved = errno;
+    o->stream = NULL;
+    rm_status st = RM_OK;
+    if (keep && bad)
+        st = rm_err_set(err, saved == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: write failed: %s",
+                        path, strerror(saved ? saved : EIO));
+    else if (keep && rename(o->stream_tmp, path) != 0)
+        st = rm_err_set(err, RM_ERR_IO, "%s: cannot rename from %s: %s", path, o->stream_tmp,
+                        strerror(errno));
+    if (!keep || st)
+        unlink(o->stream_tmp);
+    free(o->stream_tmp);
+    o->stream_tmp = NULL;
+    return st;
+}
+
+static rm_status open_session(const char *path, rm_vmat *vm, outputs *o, rm_err *err)
+{
+    rm_status st = rm_session_sink_new(path, NULL, &o->sink, err);
+    if (st)
+        return st;
+    o->sink_open = 1;
+    rm_header hdr;
+    rm_device dev;
+    rm_vmat_header(vm, &hdr);
+    rm_vmat_device(vm, &dev);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    hdr.created_unix = (double)now.tv_sec;
+    rm_format_iso8601(hdr.created_unix, hdr.created, sizeof hdr.created);
+    if ((st = rm_sink_send(&o->sink, RM_PKT_HEADER, &hdr, err)) ||
+        (st = rm_sink_send(&o->sink, RM_PKT_DEVICE, &dev, err)) ||
+        (st = rm_sink_send(&o->sink, RM_PKT_CALIB, rm_vmat_calib(vm), err)))
+        return st;
+    rm_decoder_config dc = {.sink = &o->sink, .rows = dev.rows, .cols = dev.cols};
+    return rm_decoder_new(&dc, &o->dec, err);
+}
+
+static rm_status close_session(outputs *o, rm_status why, rm_err *err)
+{
+    rm_status st = why;
+    rm_err e2 = {0};
+    if (o->dec) {
+        if (!st)
+            st = rm_decoder_finish(o->dec, err);
+        rm_decoder_stats ds;
+        rm_decoder_get_stats(o->dec, &ds);
+        rm_end end = {0};
+        rm_decoder_stats_to_end(&ds, &end);
+        end.status = st;
+        rm_status s2 = rm_sink_send(&o->sink, RM_PKT_END, &end, st ? &e2 : err);
+        if (!st)
+            st = s2;
+        rm_decoder_free(o->dec);
+        o->dec = NULL;
+    }
+    if (o->sink_open) {
+        rm_status s3 = o->sink.finish(o->sink.ctx, st ? &e2 : err);
+        if (!st)
+            st = s3;
+        o->sink_open = 0;
+    }
+    return st;
+}
+
 int rm_cmd_simulate(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: rollmat simulate (not implemented yet)\n");
-        return RM_EXIT_OK;
+    static const struct option opts[] = {
+        {"scenario", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'S'},
+        {"rate", required_argument, NULL, 'r'},     {"stream", required_argument, NULL, 'b'},
+        {"truth", required_argument, NULL, 't'},    {"output", required_argument, NULL, 'o'},
+        {"fault", required_argument, NULL, 'f'},    {"time-scale", required_argument, NULL, 'T'},
+        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    rm_vmat_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.seed = 1;
+    const char *stream_path = NULL, *truth_path = NULL, *out_path = NULL;
+    int quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "s:r:o:qh", opts, NULL)) != -1) {
+        long l;
+        double d;
+        switch (c) {
+        case 's': cfg.scenario = optarg; break;
+        case 'S':
+            if (rm_cli_parse_long(optarg, 0, 0x7FFFFFFFFFFFFFFFL, &l))
+                return rm_cli_usage_error(CMD, "--seed '%s': expected a whole number >= 0", optarg);
+            cfg.seed = (uint64_t)l;
+            break;
+        case 'r':
+            if (rm_cli_parse_double(optarg, 10, 1000, &d) || d != (double)(long)d)
+                return rm_cli_usage_error(CMD, "--rate '%s': expected a whole number of Hz in 10..1000",
+                                          optarg);
+            cfg.rate_hz = d;
+            break;
+        case 'b': stream_path = optarg; break;
+        case 't': truth_path = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 'f':
+            if (parse_faults(optarg, &cfg.faults))
+                return rm_cli_usage_error(CMD,
+                                          "--fault '%s': expected KIND=RATE[,...] with KIND "
+                                          "corrupt, truncate, garbage or drop and RATE in 0..0.5",
+                                          optarg);
+            cfg.fault_override = 1;
+            break;
+        case 'T':
+            if (rm_cli_parse_double(optarg, 0.001, 100, &d))
+                return rm_cli_usage_error(CMD, "--time-scale '%s': expected a number in 0.001..100",
+                                          optarg);
+            cfg.time_scale = d;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        default: return rm_cli_usage_error(CMD, "unknown option");
+        }
     }
-    rm_cli_error("simulate", "not implemented yet");
-    return RM_EXIT_FAIL;
+    if (optind < argc)
+        return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!cfg.scenario)
+        return rm_cli_usage_error(CMD, "--scenario is required");
+
+    rm_err err = {0};
+    rm_vmat *vm = NULL;
+    rm_status st = rm_vmat_new(&cfg, &vm, &err);
+    if (st)
+        return rm_cli_fail(CMD, &err, st);
+    if (truth_path && (st = rm_vmat_write_truth(vm, truth_path, &err))) {
+        rm_vmat_free(vm);
+        return rm_cli_fail(CMD, &err, st);
+    }
+    outputs o;
+    memset(&o, 0, sizeof o);
+    if (stream_path && (st = open_stream(stream_path, &o, &err))) {
+        rm_vmat_free(vm);
+        return rm_cli_fail(CMD, &err, st);
+    }
+    if (out_path && !st)
+        st = open_session(out_path, vm, &o, &err);
+    size_t cap = 1 << 16;
+    uint8_t *buf = st ? NULL : malloc(cap);
+    if (!st && !buf)
+        st = rm_err_set(&err, RM_ERR_NOMEM, "out of memory");
+    uint64_t bytes = 0;
+    while (!st) {
+        size_t n = rm_vmat_read_stream(vm, buf, cap);
+        if (n == 0)
+            break;
+        bytes += n;
+        if (o.stream && fwrite(buf, 1, n, o.stream) != n)
+            st = rm_err_set(&err, errno == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
+                            "%s: write failed: %s", stream_path, strerror(errno));
+        if (!st && o.dec)
+            st = rm_decoder_feed(o.dec, buf, n, &err);
+    }
+    free(buf);
+    rm_status st2 = close_session(&o, st, &err);
+    if (!st)
+        st = st2;
+    st2 = close_stream(stream_path, &o, st == RM_OK, &err);
+    if (!st)
+        st = st2;
+    if (st) {
+        rm_vmat_free(vm);
+        return rm_cli_fail(CMD, &err, st);
+    }
+    if (!quiet) {
+        rm_vmat_counts k;
+        rm_vmat_get_counts(vm, &k);
+        rm_header hdr;
+        rm_vmat_header(vm, &hdr);
+        const rm_info *info = rm_vmat_info(vm);
+        printf("scenario: %s (seed %llu)\n", hdr.title, (unsigned long long)cfg.seed);
+        printf("frames: %llu at %u Hz, %.1f s, %ux%u sensels, %llu bytes\n",
+               (unsigned long long)k.frames_produced, info->rate_hz, rm_vmat_duration(vm),
+               info->rows, info->cols, (unsigned long long)bytes);
+        printf("segments: %d\n", rm_vmat_segment_count(vm));
+        for (int i = 0; i < rm_vmat_segment_count(vm); i++) {
+            const char *group;
+            double a, b;
+            const char *label = rm_vmat_segment(vm, i, &group, &a, &b);
+            printf("  %d %-12s %7.1f .. %7.1f s (%.0f s)\n", i, label, a, b, b - a);
+        }
+        printf("faults injected: corrupt %llu, truncated %llu, dropped %llu, garbage %llu "
+               "insertions (%llu bytes); sent intact %llu\n",
+               (unsigned long long)k.frames_corrupt, (unsigned long long)k.frames_truncated,
+               (unsigned long long)k.frames_dropped, (unsigned long long)k.garbage_insertions,
+               (unsigned long long)k.garbage_bytes, (unsigned long long)k.frames_sent);
+        if (stream_path)
+            printf("stream: %s\n", stream_path);
+        if (truth_path)
+            printf("truth: %s\n", truth_path);
+        if (out_path)
+            printf("session: %s\n", out_path);
+    }
+    rm_vmat_free(vm);
+    return RM_EXIT_OK;
 }

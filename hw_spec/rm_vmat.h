@@ -133,6 +133,16 @@ typedef enum rm_vmat_fault {
 } rm_vmat_fault;
 rm_vmat_fault rm_vmat_last_fault(const rm_vmat *vm);
 
+/* Segments of the scenario (one muscle group each): count, and the label,
+ * muscle group ("calves", "hamstrings", "quads", "it_band", "glutes") and
+ * the first/last loaded instant (seconds) of segment i; NULL if i is out
+ * of range. Strings are owned by vm. */
+int rm_vmat_segment_count(const rm_vmat *vm);
+const char *rm_vmat_segment(const rm_vmat *vm, int i, const char **group, double *start_s,
+                            double *end_s);
+/* Duration of the scenario in seconds (total frames = ceil(duration * rate)). */
+double rm_vmat_duration(const rm_vmat *vm);
+
 /* What was injected so far. */
 void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts);
 

@@ -607,3 +607,24 @@ void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts) { *counts = v
 const vm_scenario *vm_scenario_of(const rm_vmat *vm) { return &vm->sc; }
 unsigned vm_rate_of(const rm_vmat *vm) { return vm->rate; }
 uint64_t vm_seed_of(const rm_vmat *vm) { return vm->seed; }
+
+int rm_vmat_segment_count(const rm_vmat *vm) { return vm->sc.n_segments; }
+
+const char *rm_vmat_segment(const rm_vmat *vm, int i, const char **group, double *start_s,
+                            double *end_s)
+{
+    static const char *const names[VM_NGROUPS] = {"calves", "hamstrings", "quads", "it_band",
+                                                  "glutes"};
+    if (i < 0 || i >= vm->sc.n_segments)
+        return NULL;
+    const vm_segment *s = &vm->sc.segments[i];
+    if (group)
+        *group = names[s->group];
+    if (start_s)
+        *start_s = s->start_s;
+    if (end_s)
+        *end_s = s->end_s;
+    return s->label;
+}
+
+double rm_vmat_duration(const rm_vmat *vm) { return vm->sc.total_s; }

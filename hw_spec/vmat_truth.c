@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmat_internal.h"
@@ -141,6 +142,7 @@ rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err)
         free(tmp);
         return st;
     }
+    fchmod(fd, 0644); /* mkstemp makes 0600; this is a plain data file */
     FILE *f = fdopen(fd, "w");
     if (!f) {
         close(fd);
