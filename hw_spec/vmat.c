@@ -388,7 +388,7 @@ static void render(rm_vmat *vm, const rm_vmat_truth *tr)
     if (tr->support_force_n > 0) {
         for (int k = 0; k < s->n_supports; k++) {
             const vm_support *su = &s->sup[k];
-            double fk = tr->support_force_n * su->share * to_kpa;
+            double fk = tr->support_force_n / s->support_on_mat * su->share * to_kpa;
             for (int r = su->r0; r <= su->r1; r++) {
                 float fr = (float)(fk * su->wx[r]);
                 float *row = p + r * VM_COLS;

@@ -67,6 +67,7 @@ typedef struct vm_segment {
     double breath_phase, sway_phase;
     int n_supports;
     vm_support sup[VM_MAX_SUPPORTS];
+    double support_on_mat;           /* share of the supports' force on the sensels */
     float limb_wy[VM_MAX_LIMBS][VM_COLS]; /* fraction of a limb's load per col */
     float roller_wy[VM_COLS];             /* uniform part along the roller */
 } vm_segment;

@@ -51,14 +51,14 @@ static const group_def groups[VM_NGROUPS] = {
      {{-1, 20, -20, 2.5, 2.8, 0.5}, {-1, 20, 20, 2.5, 2.8, 0.5}}},
     /* prone, thighs on the roller, forearms on the floor ahead */
     {"quads", 2, {-9, 9}, {6.0, 6.0}, {0.5, 0.5}, 24, 0.80, 2,
-     {{+1, 22, -12, 6.0, 2.6, 0.5}, {+1, 22, 12, 6.0, 2.6, 0.5}}},
+     {{+1, 20, -12, 4.5, 2.6, 0.5}, {+1, 20, 12, 4.5, 2.6, 0.5}}},
     /* side-lying on one thigh, lower forearm ahead, top foot planted behind */
     {"it_band", 1, {-3, 0}, {5.0, 1.0}, {1.0, 0.0}, 13, 0.85, 2,
-     {{+1, 22, -6, 6.0, 2.8, 0.65}, {-1, 14, 17, 5.0, 3.2, 0.35}}},
+     {{+1, 20, -6, 4.5, 2.8, 0.65}, {-1, 14, 17, 4.0, 3.2, 0.35}}},
     /* sitting on the roller, one leg crossed: most load under one glute,
      * a hand behind and the standing foot ahead */
     {"glutes", 2, {6, -9}, {7.0, 5.5}, {0.72, 0.28}, 22, 0.90, 2,
-     {{-1, 18, -19, 2.5, 2.8, 0.45}, {+1, 28, 10, 5.0, 3.2, 0.55}}},
+     {{-1, 18, -19, 2.5, 2.8, 0.45}, {+1, 26, 10, 4.0, 3.2, 0.55}}},
 };
 
 /* ---- JSON helpers: every error names file and path ---- */
@@ -381,13 +381,20 @@ static void setup_segment(const vm_scenario *sc, vm_segment *s, double y_offset)
     for (int k = 0; k < g->n_sup; k++) {
         vm_support *u = &s->sup[k];
         double x = g->sup[k].side < 0 ? s->x_min - g->sup[k].dx : s->x_max + g->sup[k].dx;
-        u->x_cm = fmin(fmax(x, 2.0), MAT_X_CM - 2.0);
-        u->y_cm = fmin(fmax(yc + g->sup[k].dy, 2.0), MAT_Y_CM - 2.0);
         u->sx_cm = g->sup[k].sx;
         u->sy_cm = g->sup[k].sy;
+        /* a support is where the person puts it: on the mat */
+        u->x_cm = fmin(fmax(x, 2 * u->sx_cm), MAT_X_CM - 2 * u->sx_cm);
+        u->y_cm = fmin(fmax(yc + g->sup[k].dy, 2 * u->sy_cm), MAT_Y_CM - 2 * u->sy_cm);
         u->share = g->sup[k].share;
         gauss_fractions(u->x_cm, u->sx_cm, VM_ROWS, u->wx, &u->r0, &u->r1);
         gauss_fractions(u->y_cm, u->sy_cm, VM_COLS, u->wy, &u->c0, &u->c1);
+        double fx = 0, fy = 0;
+        for (int r = 0; r < VM_ROWS; r++)
+            fx += u->wx[r];
+        for (int c = 0; c < VM_COLS; c++)
+            fy += u->wy[c];
+        s->support_on_mat += u->share * fx * fy;
     }
 }
 
@@ -705,7 +712,9 @@ void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
             yc += s->roller_wy[c] * (c + 0.5) * PITCH_CM;
         out->roller_y_cm = (1 - sc->roller_uniform) * y + sc->roller_uniform * yc;
         out->roller_force_n = share * w;
-        out->support_force_n = (s->on_mat_share - share) * w;
+        /* what the supports put on the sensels (their Gaussian tails
+         * beyond the mat's edge are not measured) */
+        out->support_force_n = (s->on_mat_share - share) * w * s->support_on_mat;
     }
     if (share_out)
         *share_out = share;
