@@ -19,6 +19,9 @@
 
 #include "daemon_tee.h"
 
+/* How long a start waits for the source to deliver its first packets. */
+#define RMD_START_WAIT_S 10.0
+
 typedef struct rmd_client {
     int fd;
     int subscribed;
@@ -301,7 +304,8 @@ static rm_status end_recording(rm_daemon *d, rm_err *err)
     publish_metric(d); /* subscribers see the last frames too */
     rmd_tee_state ts;
     rmd_tee_state_get(d->tee, &ts);
-    if (ts.status != RM_OK) {
+    /* The source's own message says more than the END status the sink saw. */
+    if (st == RM_OK && ts.status != RM_OK) {
         st = ts.status;
         rm_err_set(&e, st, "%s", ts.error);
     }
@@ -457,6 +461,7 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
         reply_error(d, c, rm_err_message(&e, st));
         return;
     }
+    rmd_tee_set_subscribers(tee, count_subscribers(d));
     if (label)
         rmd_tee_label(tee, label, NULL, NULL);
     rm_sink ts = rmd_tee_sink(tee);
@@ -469,6 +474,16 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     }
     d->tee = tee;
     snprintf(d->rec_file, sizeof d->rec_file, "%s", file);
+    /* A source that cannot start (no mat, a STALL, an unreadable stream)
+     * fails within moments: answer this start with its error rather than
+     * with an ok followed by a "stopped" line. */
+    if (rmd_tee_wait_started(tee, RMD_START_WAIT_S) == 0) {
+        end_recording(d, &e);
+        char msg[600];
+        snprintf(msg, sizeof msg, "start %s: %s", file, d->last_error[0] ? d->last_error : "the source ended");
+        reply_error(d, c, msg);
+        return;
+    }
     snprintf(d->rec_subject, sizeof d->rec_subject, "%s", subject);
     snprintf(d->rec_label, sizeof d->rec_label, "%s", label ? label : "");
     d->rec_body_mass = mass;

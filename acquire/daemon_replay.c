@@ -12,6 +12,7 @@
 
 #include "daemon_tee.h"
 #include "rm_decoder.h"
+#include "rm_recorder.h"
 
 typedef struct rmd_replay {
     char *path;
@@ -23,9 +24,12 @@ typedef struct rmd_replay {
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* CLOCK_MONOTONIC */
     int stop_req;
+    rm_status run_status;   /* the thread's outcome, read after join */
+    rm_err run_err;
 
     /* Thread state. */
     rm_sink sink;
+    rm_recorder *rec;       /* from the first frame on: ring + writer thread */
     int started_stream;     /* HEADER/DEVICE sent */
     uint64_t emitted;
     struct timespec t0;
@@ -56,9 +60,6 @@ static rm_status start_stream(rmd_replay *r, const rm_frame *f, rm_err *err)
     rm_format_iso8601(h.created_unix, h.created, sizeof h.created);
     snprintf(h.source, sizeof h.source, "replay");
     snprintf(h.subject_notes, sizeof h.subject_notes, "replayed from %.200s", r->path);
-    rm_status st = rm_sink_send(&r->sink, RM_PKT_HEADER, &h, err);
-    if (st != RM_OK)
-        return st;
     /* A raw stream carries frames only: the rest is the reference mat's
      * (hw/RM-1-datasheet.md: 12.7 mm pitch, 12-bit ADC). */
     rm_device dev;
@@ -74,15 +75,22 @@ static rm_status start_stream(rmd_replay *r, const rm_frame *f, rm_err *err)
     dev.adc_bits = 12;
     dev.row_pitch_mm = dev.col_pitch_mm = 12.7;
     dev.rate_hz = r->rate_hz > 0 ? r->rate_hz : 100.0;
-    st = rm_sink_send(&r->sink, RM_PKT_DEVICE, &dev, err);
+    /* Frames reach the daemon's sink the way a mat's do: through the
+     * recorder's ring, on its writer thread. */
+    rm_recorder_config rc;
+    memset(&rc, 0, sizeof rc);
+    rc.ring_slots = 1024;
+    rc.rows = f->rows;
+    rc.cols = f->cols;
+    rm_status st = rm_recorder_new(&rc, &r->sink, 1, &r->rec, err);
     if (st != RM_OK)
         return st;
-    if (r->calib && r->calib->rows == f->rows && r->calib->cols == f->cols) {
-        st = rm_sink_send(&r->sink, RM_PKT_CALIB, r->calib, err);
-        if (st != RM_OK)
-            return st;
-    }
     r->started_stream = 1;
+    const rm_calib *calib =
+        r->calib && r->calib->rows == f->rows && r->calib->cols == f->cols ? r->calib : NULL;
+    st = rm_recorder_begin(r->rec, &h, &dev, calib, err);
+    if (st != RM_OK)
+        return st;
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     return RM_OK;
 }
@@ -115,7 +123,8 @@ static rm_status pace_receive(void *ctx, const rm_packet *pkt, rm_err *err)
     }
     if (pkt->type == RM_PKT_FRAME)
         r->emitted++;
-    return r->sink.receive(r->sink.ctx, pkt, err);
+    const rm_sink *ring = rm_recorder_sink(r->rec);
+    return ring->receive(ring->ctx, pkt, err);
 }
 
 static void *replay_thread(void *arg)
@@ -167,9 +176,17 @@ static void *replay_thread(void *arg)
         st = end.status = RM_ERR_FORMAT;
         rm_err_set(&e, st, "%s: no frame in the stream", r->path);
     }
+    r->run_status = st;
+    r->run_err = e;
     /* END carries the outcome, also when no frame ever came. */
-    r->sink.receive(r->sink.ctx, &(rm_packet){.type = RM_PKT_END, .u.end = &end}, NULL);
-    r->sink.finish(r->sink.ctx, NULL);
+    if (r->rec) {
+        rm_recorder_end(r->rec, &end, NULL); /* END, then the sink's finish */
+        rm_recorder_free(r->rec);
+        r->rec = NULL;
+    } else {
+        r->sink.receive(r->sink.ctx, &(rm_packet){.type = RM_PKT_END, .u.end = &end}, NULL);
+        r->sink.finish(r->sink.ctx, NULL);
+    }
     return NULL;
 }
 
@@ -180,6 +197,7 @@ static rm_status replay_start(void *ctx, const rm_sink *sink, rm_err *err)
         return rm_err_set(err, RM_ERR_STATE, "the replay source is already running");
     r->sink = *sink;
     r->stop_req = 0;
+    r->run_status = RM_OK;
     r->started_stream = 0;
     r->emitted = 0;
     int e = pthread_create(&r->thread, NULL, replay_thread, r);
@@ -200,6 +218,11 @@ static rm_status replay_stop(void *ctx, rm_err *err)
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
     r->running = 0;
+    if (r->run_status != RM_OK) {
+        if (err)
+            *err = r->run_err;
+        return r->run_status;
+    }
     return RM_OK;
 }
 

@@ -2,6 +2,7 @@
  * header patching, label events, live metrics, lost-frame counts. */
 #include "daemon_tee.h"
 
+#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ struct rmd_tee {
 
     /* Shared, under mu. */
     pthread_mutex_t mu;
+    pthread_cond_t cv;        /* started (HEADER) or finished */
+    int started;
     rmd_label pending[RMD_MAX_PENDING];
     int n_pending;
     double created_unix;
@@ -114,6 +117,11 @@ rm_status rmd_tee_new(const rmd_tee_params *p, rmd_tee **out, rm_err *err)
     t->last_publish = -1e9;
     t->latest.time_s = NAN;
     pthread_mutex_init(&t->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->cv, &ca);
+    pthread_condattr_destroy(&ca);
     *out = t;
     return RM_OK;
 }
@@ -135,6 +143,7 @@ void rmd_tee_free(rmd_tee *t)
         t->live.end(t->live_state);
     rm_calib_free(t->calib);
     free(t->kpa);
+    pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
     free(t);
 }
@@ -268,11 +277,14 @@ static rm_status tee_receive(void *ctx, const rm_packet *pkt, rm_err *err)
             snprintf(h.subject_id, sizeof h.subject_id, "%s", t->subject_id);
         if (t->body_mass_kg > 0)
             h.body_mass_kg = t->body_mass_kg;
+        t->header_seen = 1;
+        rm_status st = forward(t, RM_PKT_HEADER, &h, err);
         pthread_mutex_lock(&t->mu);
         t->created_unix = h.created_unix;
+        t->started = 1;
+        pthread_cond_broadcast(&t->cv);
         pthread_mutex_unlock(&t->mu);
-        t->header_seen = 1;
-        return forward(t, RM_PKT_HEADER, &h, err);
+        return st;
     }
     case RM_PKT_DEVICE:
         t->dev = *pkt->u.device;
@@ -356,6 +368,7 @@ static rm_status tee_finish(void *ctx, rm_err *err)
     t->live_on = 0;
     pthread_mutex_lock(&t->mu);
     t->finished = 1;
+    pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
     tee_notify(t);
     return st;
@@ -418,4 +431,29 @@ int rmd_tee_take_metric(rmd_tee *t, rm_daemon_metrics *m, uint64_t *frames, uint
     }
     pthread_mutex_unlock(&t->mu);
     return due;
+}
+
+int rmd_tee_wait_started(rmd_tee *t, double timeout_s)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    long long ns = dl.tv_nsec + (long long)(timeout_s * 1e9);
+    dl.tv_sec += (time_t)(ns / 1000000000LL);
+    dl.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_mutex_lock(&t->mu);
+    int r = -1;
+    for (;;) {
+        if (t->started && t->status == RM_OK) {
+            r = 1;
+            break;
+        }
+        if (t->finished || t->status != RM_OK) {
+            r = 0;
+            break;
+        }
+        if (pthread_cond_timedwait(&t->cv, &t->mu, &dl) == ETIMEDOUT)
+            break;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return r;
 }
