@@ -13,11 +13,11 @@
 void rm_analysis_config_default(rm_analysis_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->noise_kpa = 2.0;
+    c->noise_kpa = 0.2;
     c->min_contact_sensels = 3;
     c->roller_min_length_cm = 12.0;
     c->roller_min_aspect = 2.5;
-    c->roller_max_width_cm = 8.0;
+    c->roller_max_width_cm = 12.0;
     c->roller_max_jump_cm = 5.0;
     c->hot_after_s = 1.0;
     c->dead_after_s = 0.5;
@@ -26,7 +26,7 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->rolling_speed_cm_s = 0.5;
     c->hold_min_s = 3.0;
     c->min_excursion_cm = 2.0;
-    c->segment_gap_s = 3.0;
+    c->segment_gap_s = 4.0;
     c->min_segment_s = 5.0;
     c->welch_window_s = 40.0;
     c->shake_lo_hz = 3.0;
@@ -299,13 +299,15 @@ rm_status rm_analysis_label(rm_analysis *a, double time_s, const char *label, rm
 
 /* Statistics of one roller candidate. */
 typedef struct roller_fit {
-    double sum_p, sum_px, sum_py, peak;
+    double sum_p, sum_px, sum_py, sum_pxx, sum_pyy, peak;
     int count, rmin, rmax, cmin, cmax;
 } roller_fit;
 
-/* Measures a component as a roller: rows whose sensel count is a fair share
- * of the busiest row form the roller's band (a hand or knee touching the
- * roller adds rows with few sensels, which this trims). */
+/* Measures a component as a roller. The roller's rows are long across the
+ * mat: the band is the rows around the busiest one holding at least half
+ * its sensel count, widened while the count keeps falling outward (the
+ * roller's edges). A foot, hand or knee touching the roller makes the count
+ * rise again going outward, and is left out there. */
 static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
 {
     int rmin = a->rows, rmax = -1;
@@ -321,23 +323,16 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
     for (int r = rmin; r <= rmax; r++)
         if (a->rowcount[r] > a->rowcount[best])
             best = r;
+    const int32_t *rc = a->rowcount;
     int lo = best, hi = best;
-    int keep = a->rowcount[best] / 4;
-    if (keep < 1)
-        keep = 1;
-    int maxw = (int)floor(a->cfg.roller_max_width_cm / a->rp_cm);
-    if (maxw < 1)
-        maxw = 1;
-    /* Only trim when the contact is wider than a roller can be. */
-    if ((rmax - rmin + 1) <= maxw) {
-        lo = rmin;
-        hi = rmax;
-    } else {
-        while (lo > rmin && a->rowcount[lo - 1] >= keep && hi - lo + 1 < maxw)
-            lo--;
-        while (hi < rmax && a->rowcount[hi + 1] >= keep && hi - lo + 1 < maxw)
-            hi++;
-    }
+    while (lo > rmin && 2 * rc[lo - 1] >= rc[best])
+        lo--;
+    while (hi < rmax && 2 * rc[hi + 1] >= rc[best])
+        hi++;
+    while (lo > rmin && rc[lo - 1] > 0 && rc[lo - 1] <= rc[lo])
+        lo--;
+    while (hi < rmax && rc[hi + 1] > 0 && rc[hi + 1] <= rc[hi])
+        hi++;
     for (int r = rmin; r <= rmax; r++)
         a->rowcount[r] = 0;
     memset(f, 0, sizeof *f);
@@ -353,6 +348,8 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
         f->sum_p += p;
         f->sum_px += p * r;
         f->sum_py += p * c;
+        f->sum_pxx += p * r * r;
+        f->sum_pyy += p * c * c;
         if (p > f->peak)
             f->peak = p;
         f->count++;
@@ -581,7 +578,13 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
             continue;
         double ext_y = (f.cmax - f.cmin + 1) * a->cp_cm;
         double ext_x = (f.rmax - f.rmin + 1) * a->rp_cm;
-        if (ext_y < min_len || ext_y / ext_x < a->cfg.roller_min_aspect ||
+        /* Shape by pressure-weighted spread: a strip across the mat, not
+         * a blob (a loaded hand's footprint can be long above the noise). */
+        double mx = f.sum_px / f.sum_p, my = f.sum_py / f.sum_p;
+        double vx = f.sum_pxx / f.sum_p - mx * mx, vy = f.sum_pyy / f.sum_p - my * my;
+        double sx = sqrt(vx > 1.0 / 12 ? vx : 1.0 / 12) * a->rp_cm;
+        double sy = sqrt(vy > 0 ? vy : 0) * a->cp_cm;
+        if (ext_y < min_len || sy / sx < a->cfg.roller_min_aspect ||
             ext_x > a->cfg.roller_max_width_cm + 1e-9)
             continue;
         double x = (f.sum_px / f.sum_p + 0.5) * a->rp_cm;

@@ -52,11 +52,11 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
 /* Every threshold and filter setting, with the defaults of
  * rm_analysis_config_default (documented in docs/metrics.md). */
 typedef struct rm_analysis_config {
-    double noise_kpa;            /* a sensel is loaded above this (2.0) */
+    double noise_kpa;            /* a sensel is loaded above this (0.2) */
     int min_contact_sensels;     /* smaller components are noise (3) */
     double roller_min_length_cm; /* roller extent across the mat (y) (12) */
-    double roller_min_aspect;    /* y extent / x extent (2.5) */
-    double roller_max_width_cm;  /* x extent of the roller contact (8) */
+    double roller_min_aspect;    /* weighted spread across / along (2.5) */
+    double roller_max_width_cm;  /* x extent of the roller contact (12) */
     double roller_max_jump_cm;   /* continuity: x change frame to frame (5) */
     double hot_after_s;          /* a lone sensel loaded this long is hot (2) */
     double dead_after_s;         /* unloaded inside a loaded patch this long (0.5) */
@@ -66,7 +66,7 @@ typedef struct rm_analysis_config {
     double rolling_speed_cm_s;   /* |speed| above: rolling (0.5) */
     double hold_min_s;           /* a stay below the speed this long: hold (3) */
     double min_excursion_cm;     /* stroke hysteresis (2) */
-    double segment_gap_s;        /* roller unloaded this long ends a set (3) */
+    double segment_gap_s;        /* roller unloaded this long ends a set (4) */
     double min_segment_s;        /* shorter loaded stretches are no set (5) */
     double welch_window_s;       /* Welch segment length (40) */
     double shake_lo_hz, shake_hi_hz; /* steadiness band (3..12) */
