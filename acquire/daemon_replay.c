@@ -161,7 +161,7 @@ static void *replay_thread(void *arg)
         fclose(f);
     /* Out of bytes: like a mat that stopped sending, the recording stays
      * open until the daemon stops it. */
-    if (st == RM_OK)
+    if (st == RM_OK && r->started_stream)
         wait_until(r, NULL);
     if (st == RM_ERR_INTERRUPTED)
         st = RM_OK;

@@ -181,4 +181,20 @@ void rm_daemon_conf_clear(rm_daemon_conf *conf);
 rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
                                       rm_daemon_source *out, rm_err *err);
 
+/* ---- USB source ---------------------------------------------------------
+ * A mat over libusb (acquire/rm_source.h: decoder, recorder ring, writer
+ * thread, reconnect on replug), run on a thread of its own per recording.
+ * A mat that cannot be opened fails the start with the transport's
+ * message. Strings are copied. */
+typedef struct rm_daemon_usb_options {
+    uint16_t vid, pid;      /* 0 = 1209:0001 */
+    const char *serial;     /* NULL = the only mat attached */
+    unsigned rate_hz;       /* 0 = keep the mat's rate */
+    size_t ring_slots;      /* 0 = the recorder's default */
+    rm_logger log;
+} rm_daemon_usb_options;
+
+rm_status rm_daemon_usb_source_new(const rm_daemon_usb_options *opt, rm_daemon_source *out,
+                                   rm_err *err);
+
 #endif

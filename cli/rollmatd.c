@@ -241,6 +241,8 @@ int main(int argc, char **argv)
         }
     }
     status = RM_EXIT_FAIL;
+    /* Recordings and the log are for the owner and the group only. */
+    umask(0027);
     if (dlog_open(&lg) != 0) {
         derr(RM_EXIT_FAIL, "log file %s: %s", conf.log, strerror(errno));
         goto out;
@@ -268,10 +270,17 @@ int main(int argc, char **argv)
             goto out;
         }
     } else {
-        (void)vid;
-        (void)pid;
-        derr(RM_EXIT_FAIL, "no USB source in this build yet: use --replay RAW.bin");
-        goto out;
+        rm_daemon_usb_options uo = {0};
+        uo.vid = (uint16_t)vid;
+        uo.pid = (uint16_t)pid;
+        uo.serial = conf.serial;
+        uo.rate_hz = (unsigned)rate;
+        uo.ring_slots = 2048; /* 20 s at 100 Hz; the writer thread keeps up */
+        uo.log = (rm_logger){dlog_write, &lg};
+        if (rm_daemon_usb_source_new(&uo, &src, &e) != RM_OK) {
+            derr(RM_EXIT_FAIL, "%s", e.msg);
+            goto out;
+        }
     }
     rm_daemon_config cfg = {0};
     cfg.socket_path = conf.socket ? conf.socket : DEFAULT_SOCKET;
