@@ -320,7 +320,7 @@ rm_status imp_parse_xsensor(imp_lines *l, rm_import_result *r, const rm_import_o
             x->frame_sensors = 0;
             x->cur = -1;
             x->ctx = XS_NONE;
-            x->have_date = x->have_clock = 0;
+            x->have_clock = 0; /* the date carries over: a frame may give only its time */
             for (int i = 0; i < XS_MAX_SENSORS; i++) {
                 x->s[i].grid_rows = 0;
                 x->s[i].present = 0;

@@ -241,7 +241,7 @@ static xs_worst xsensor_check(const rm_import_result *r, const float *kpa, size_
              * decimals (0.005 mmHg, summed over the loaded sensels for the
              * load); the recording adds half a storage count per sensel;
              * the sensel area comes from 8 group areas printed with 2
-             * decimals (8 * 0.005 cm2 over 348 cm2: 1.2e-4 relative). */
+             * decimals (8 * 0.005 cm2 over 345 cm2: 1.2e-4 relative). */
             double sens_kpa = (0.005 + quant_mmhg / 2) * mmhg;
             double tol_load = 0.005 + (double)n * sens_kpa * a_m2 * 1000.0 + 1.2e-4 * load;
             double tol_area = 0.005 + 1.2e-4 * area;
