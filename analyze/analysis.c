@@ -25,6 +25,7 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->fill_gap_s = 0.5;
     c->rolling_speed_cm_s = 0.5;
     c->hold_min_s = 3.0;
+    c->hold_edge_cm = 0.2;
     c->min_excursion_cm = 2.0;
     c->segment_gap_s = 4.0;
     c->min_segment_s = 5.0;
@@ -35,6 +36,56 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->live_speed_tau_s = 0.3;
     c->body_mass_kg = 0.0;
     c->labels = NULL;
+}
+
+#include <errno.h>
+#include <stddef.h>
+
+typedef struct opt_def {
+    const char *name;
+    size_t off;
+    int is_int;
+} opt_def;
+
+#define OPT(f) {#f, offsetof(rm_analysis_config, f), 0}
+static const opt_def opt_defs[] = {
+    OPT(noise_kpa), {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
+    OPT(roller_min_length_cm), OPT(roller_min_aspect), OPT(roller_max_width_cm),
+    OPT(roller_max_jump_cm), OPT(hot_after_s), OPT(dead_after_s), OPT(lowpass_hz),
+    OPT(fill_gap_s), OPT(rolling_speed_cm_s), OPT(hold_min_s), OPT(hold_edge_cm), OPT(min_excursion_cm),
+    OPT(segment_gap_s), OPT(min_segment_s), OPT(welch_window_s), OPT(shake_lo_hz),
+    OPT(shake_hi_hz), OPT(coverage_bin_cm), OPT(live_speed_tau_s), OPT(body_mass_kg),
+};
+#undef OPT
+
+const char *rm_analysis_config_name(size_t i)
+{
+    return i < sizeof opt_defs / sizeof opt_defs[0] ? opt_defs[i].name : NULL;
+}
+
+rm_status rm_analysis_config_set(rm_analysis_config *cfg, const char *name, const char *value,
+                                 rm_err *err)
+{
+    for (size_t i = 0; i < sizeof opt_defs / sizeof opt_defs[0]; i++) {
+        if (strcmp(name, opt_defs[i].name))
+            continue;
+        char *end;
+        errno = 0;
+        double v = value ? strtod(value, &end) : 0;
+        if (!value || !*value || end == value || *end || errno || !isfinite(v))
+            return rm_err_set(err, RM_ERR_VALUE, "analysis option %s: \"%s\" is not a number", name,
+                              value ? value : "");
+        if (opt_defs[i].is_int) {
+            if (v != floor(v) || v < 1 || v > 1e6)
+                return rm_err_set(err, RM_ERR_RANGE, "analysis option %s: %s is not a whole number >= 1",
+                                  name, value);
+            *(int *)(void *)((char *)cfg + opt_defs[i].off) = (int)v;
+        } else {
+            *(double *)(void *)((char *)cfg + opt_defs[i].off) = v;
+        }
+        return RM_OK;
+    }
+    return rm_err_set(err, RM_ERR_ARG, "unknown analysis option \"%s\"", name);
 }
 
 int rm_fvec_push(rm_fvec *f, float x)
@@ -98,6 +149,7 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
     NONNEG(fill_gap_s);
     POS(rolling_speed_cm_s);
     POS(hold_min_s);
+    POS(hold_edge_cm);
     POS(min_excursion_cm);
     POS(segment_gap_s);
     NONNEG(min_segment_s);

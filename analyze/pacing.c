@@ -182,6 +182,19 @@ static double psd_peak(const double *psd, size_t nbin, double df, double flo, do
     return ((double)best + off) * df;
 }
 
+/* How long frame i stands for: up to the next frame, unless that is a gap
+ * longer than fill_gap_s (then one nominal frame). Lost frames thus still
+ * count as time rolling or holding. */
+static double frame_dur(const float *t, size_t i, size_t nf, double dt, double max_gap)
+{
+    if (i + 1 < nf) {
+        double d = (double)t[i + 1] - (double)t[i];
+        if (d > 0 && d <= max_gap)
+            return d;
+    }
+    return dt;
+}
+
 static int cmp_double(const void *x, const void *y)
 {
     double a = *(const double *)x, b = *(const double *)y;
@@ -279,6 +292,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     const float *fr = a->ser[RM_SERIES_ROLLER_FORCE_N].v;
     const double fs = a->rate_hz, dt = 1.0 / fs;
     size_t pad = (size_t)ceil(fs / cfg->lowpass_hz);
+    const double maxgap = cfg->fill_gap_s > 1.5 * dt ? cfg->fill_gap_s : 1.5 * dt;
 
     size_t alloc_n = nf ? nf : 1;
     xf = malloc(alloc_n * sizeof *xf);
@@ -316,7 +330,6 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     double b[3], fa[3];
     double fc = cfg->lowpass_hz < 0.45 * fs ? cfg->lowpass_hz : 0.45 * fs;
     butter2(fc, fs, b, fa);
-    size_t hold_frames = (size_t)ceil(cfg->hold_min_s * fs - 1e-9);
 
     /* Runs of roller frames: filter, speed, states, holds, strokes. */
     for (size_t s = 0; s < nf;) {
@@ -346,7 +359,20 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
             size_t j = i;
             while (j < e && fabs(vv[j]) < cfg->rolling_speed_cm_s)
                 j++;
-            if (j - i >= hold_frames && t[j - 1] - t[i] >= cfg->hold_min_s - dt - 1e-6) {
+            if ((double)t[j - 1] - (double)t[i] >= cfg->hold_min_s - dt - 1e-6) {
+                /* The filtered speed crosses the threshold a little inside
+                 * the stay; its edges are where the unfiltered x leaves the
+                 * spot by more than hold_edge_cm. */
+                size_t q0 = i + (j - i) / 4, q1 = j - (j - i) / 4;
+                double hx = 0;
+                for (size_t k = q0; k < q1; k++)
+                    hx += xf[k];
+                hx /= (double)(q1 - q0);
+                while (i > s && state[i - 1] != RM_STATE_HOLDING &&
+                       fabs(xf[i - 1] - hx) <= cfg->hold_edge_cm)
+                    i--;
+                while (j < e && fabs(xf[j] - hx) <= cfg->hold_edge_cm)
+                    j++;
                 rm_hold *h = dyn_push(&holds);
                 if (!h)
                     goto nomem;
@@ -520,14 +546,18 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
 
         /* time shares, speed, force */
         size_t nroll = 0, nhold = 0, nload = 0;
+        double droll = 0, dhold = 0;
         double sv = 0, sfr = 0, skpa = 0, sarea = 0, sftot = 0, pk = 0;
         size_t nkpa = 0;
         for (size_t i = first; i <= last; i++) {
             if (state[i] == RM_STATE_ROLLING) {
                 nroll++;
+                droll += frame_dur(t, i, nf, dt, maxgap);
                 sv += fabs(vv[i]);
-            } else if (state[i] == RM_STATE_HOLDING)
+            } else if (state[i] == RM_STATE_HOLDING) {
                 nhold++;
+                dhold += frame_dur(t, i, nf, dt, maxgap);
+            }
             if (!isnan(fr[i])) {
                 nload++;
                 sfr += fr[i];
@@ -543,8 +573,8 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
                 sftot += a->ser[RM_SERIES_FORCE_N].v[i];
             }
         }
-        sg->rolling_s = (float)(nroll * dt);
-        sg->holding_s = (float)(nhold * dt);
+        sg->rolling_s = (float)droll;
+        sg->holding_s = (float)dhold;
         sg->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
         sg->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
         sg->roller_area_cm2 = nload ? (float)(sarea / (double)nload) : NAN;
@@ -695,25 +725,28 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     /* totals */
     rm_session_totals *T = &r->totals;
     T->duration_s = nf ? (double)t[nf - 1] - (double)t[0] + dt : 0;
-    size_t nroll = 0, nhold = 0, nload = 0;
-    double sv = 0, sfr = 0, pk = 0;
+    size_t nroll = 0, nload = 0;
+    double sv = 0, sfr = 0, pk = 0, droll = 0, dhold = 0, dload = 0;
     for (size_t i = 0; i < nf; i++) {
+        double d = frame_dur(t, i, nf, dt, maxgap);
         if (state[i] == RM_STATE_ROLLING) {
             nroll++;
+            droll += d;
             sv += fabs(vv[i]);
         } else if (state[i] == RM_STATE_HOLDING)
-            nhold++;
+            dhold += d;
         if (!isnan(fr[i])) {
             nload++;
+            dload += d;
             sfr += fr[i];
         }
         float pkv = a->ser[RM_SERIES_PEAK_KPA].v[i];
         if (pkv > pk)
             pk = pkv;
     }
-    T->rolling_s = nroll * dt;
-    T->holding_s = nhold * dt;
-    T->loaded_s = nload * dt;
+    T->rolling_s = droll;
+    T->holding_s = dhold;
+    T->loaded_s = dload;
     T->strokes = (int32_t)strokes.n;
     T->holds = (int32_t)holds.n;
     T->segments = (int32_t)nseg;

@@ -65,6 +65,7 @@ typedef struct rm_analysis_config {
     double fill_gap_s;           /* roller gaps up to this are bridged for pacing (0.5) */
     double rolling_speed_cm_s;   /* |speed| above: rolling (0.5) */
     double hold_min_s;           /* a stay below the speed this long: hold (3) */
+    double hold_edge_cm;         /* hold edges: x within this of the spot (0.2) */
     double min_excursion_cm;     /* stroke hysteresis (2) */
     double segment_gap_s;        /* roller unloaded this long ends a set (4) */
     double min_segment_s;        /* shorter loaded stretches are no set (5) */
@@ -74,9 +75,16 @@ typedef struct rm_analysis_config {
     double live_speed_tau_s;     /* live (causal) speed smoothing (0.3) */
     double body_mass_kg;         /* 0: from the recording, or unknown */
     const char *labels;          /* "calves,quads": overrides label events */
+    unsigned threads;            /* offline reading: inflate threads (0 = 2) */
 } rm_analysis_config;
 
 void rm_analysis_config_default(rm_analysis_config *cfg);
+/* Sets one numeric option by its field name ("noise_kpa", "0.5"); errors
+ * name the option. rm_analysis_config_name(i) lists the names (NULL after
+ * the last) for help texts. */
+rm_status rm_analysis_config_set(rm_analysis_config *cfg, const char *name, const char *value,
+                                 rm_err *err);
+const char *rm_analysis_config_name(size_t i);
 
 /* What push returns for each frame (for the live view). NaN where there is
  * no value (no roller: roller fields NaN, load_share 0). */
