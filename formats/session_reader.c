@@ -248,18 +248,19 @@ static rm_status read_header(rm_session *s, rm_err *err)
             H5Gclose(g);
         }
     }
+    /* Totals written at close; end_status 1 (or absent) means none. */
     double v;
-    if (rm_h5_read_attr_double(s->file, "frames_corrupt", &v) == 0) {
+    if (rm_h5_read_attr_double(s->file, "end_status", &v) == 0 && v <= 0) {
         s->have_end = 1;
-        s->end.frames_corrupt = (uint64_t)v;
+        s->end.status = (rm_status)(int)v;
+        if (rm_h5_read_attr_double(s->file, "frames_corrupt", &v) == 0)
+            s->end.frames_corrupt = (uint64_t)v;
         if (rm_h5_read_attr_double(s->file, "frames_truncated", &v) == 0)
             s->end.frames_truncated = (uint64_t)v;
         if (rm_h5_read_attr_double(s->file, "frames_missing", &v) == 0)
             s->end.frames_missing = (uint64_t)v;
         if (rm_h5_read_attr_double(s->file, "garbage_bytes", &v) == 0)
             s->end.garbage_bytes = (uint64_t)v;
-        if (rm_h5_read_attr_double(s->file, "end_status", &v) == 0)
-            s->end.status = (rm_status)(int)v;
     }
     return RM_OK;
 }
@@ -617,6 +618,21 @@ void rm_session_close(rm_session *s)
     free(s);
 }
 
+/* The file-consistency flags of a version 2/3 superblock at offset 0
+ * (bit 0: open for writing, bit 2: SWMR writing); 0 if none or older. */
+static int superblock_flags(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    unsigned char sb[12];
+    size_t got = fread(sb, 1, sizeof sb, f);
+    fclose(f);
+    if (got != sizeof sb || memcmp(sb, "\211HDF\r\n\032\n", 8) != 0 || sb[8] < 2)
+        return 0;
+    return sb[11] & 0x07;
+}
+
 static rm_status open_file(rm_session *s, rm_err *err)
 {
     const char *path = s->path;
@@ -634,14 +650,19 @@ static rm_status open_file(rm_session *s, rm_err *err)
         return RM_OK;
     char deep[384];
     rm_h5_deepest(deep, sizeof deep);
-    if (strstr(deep, "already open for write") || strstr(deep, "file is already open")) {
+    /* A live SWMR writer's file looks truncated (space is allocated before
+     * it is written) or "already open for write" to a normal open. */
+    int flags = superblock_flags(path);
+    if (flags > 0 || strstr(deep, "already open for write")) {
         H5Eclear2(H5E_DEFAULT);
-        s->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-        if (s->file >= 0) {
-            s->live = 1;
-            return RM_OK;
+        if (flags & 0x05) {
+            s->file = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+            if (s->file >= 0) {
+                s->live = 1;
+                return RM_OK;
+            }
+            return rm_h5_fail(err, RM_ERR_BUSY, "%s: being written (SWMR) but unreadable", path);
         }
-        H5Eclear2(H5E_DEFAULT);
         return rm_err_set(err, RM_ERR_BUSY,
                           "%s: open for writing without SWMR (a live writer, or one that "
                           "crashed: 'h5clear -s --increment' repairs a crashed one)",

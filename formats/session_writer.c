@@ -11,6 +11,7 @@
 #include "rm_session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <libdeflate.h>
@@ -63,7 +64,7 @@ struct rm_session_writer {
 
     uint64_t frames;  /* appended */
     uint64_t events;
-    double last_time;
+    double first_time, last_time;
     double last_flush; /* monotonic seconds */
     int dirty;
 
@@ -75,6 +76,8 @@ struct rm_session_writer {
     int have_end;
     rm_end end;
 };
+
+static int create_totals(hid_t f);
 
 static double mono_now(void)
 {
@@ -246,7 +249,7 @@ static int write_header_attrs(rm_session_writer *w)
         rm_h5_attr_str(f, "created", h->created) < 0 ||
         rm_h5_attr_str(f, "software", "rollmat " RM_VERSION) < 0 ||
         rm_h5_attr_str(f, "title", h->title) < 0 || rm_h5_attr_str(f, "source", h->source) < 0 ||
-        rm_h5_attr_double(f, "created_unix", h->created_unix) < 0)
+        rm_h5_attr_double(f, "created_unix", h->created_unix) < 0 || create_totals(f) < 0)
         return -1;
     hid_t g = group_create(f, "device");
     if (g < 0)
@@ -639,6 +642,8 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_frame *frame, 
     w->b_flags[i] = frame->flags;
     w->buf_n++;
     w->frames++;
+    if (w->frames == 1)
+        w->first_time = frame->time_s;
     w->last_time = frame->time_s;
     return after_append(w, err);
 }
@@ -665,6 +670,8 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
             w->b_flags[b + k] = flags ? flags[done + k] : 0;
             w->b_tdev[b + k] = t_device_us ? t_device_us[done + k] : 0;
         }
+        if (w->frames == 0)
+            w->first_time = time_s[done];
         w->buf_n += take;
         w->frames += take;
         done += take;
@@ -841,38 +848,92 @@ rm_status rm_session_writer_set_end(rm_session_writer *w, const rm_end *end)
     return RM_OK;
 }
 
-/* Totals known only at the end go in root attributes, written after the
- * SWMR file is closed by reopening it without SWMR (HDF5 1.10 cannot create
- * attributes during SWMR). */
+/* Totals known only at the end live in root attributes created up front
+ * with placeholder values (HDF5 1.10 cannot create attributes during SWMR,
+ * and reopening the file at close would fail while a reader holds it);
+ * closing overwrites their values in place. end_status 1 means "no totals":
+ * rm_status values are 0 or negative. */
+#define TOTALS_CLOSED_LEN 20 /* "YYYY-MM-DDTHH:MM:SSZ" */
+
+static int create_totals(hid_t f)
+{
+    char blank[TOTALS_CLOSED_LEN + 1];
+    memset(blank, ' ', TOTALS_CLOSED_LEN);
+    blank[TOTALS_CLOSED_LEN] = '\0';
+    int64_t unknown = 1;
+    return rm_h5_attr_str(f, "closed", blank) < 0 || rm_h5_attr_u64(f, "frames", 0) < 0 ||
+                   rm_h5_attr_u64(f, "events", 0) < 0 ||
+                   rm_h5_attr_double(f, "duration_s", 0.0) < 0 ||
+                   rm_h5_attr_u64(f, "frames_corrupt", 0) < 0 ||
+                   rm_h5_attr_u64(f, "frames_truncated", 0) < 0 ||
+                   rm_h5_attr_u64(f, "frames_missing", 0) < 0 ||
+                   rm_h5_attr_u64(f, "garbage_bytes", 0) < 0 ||
+                   rm_h5_attr_num(f, "end_status", H5T_NATIVE_INT64, &unknown) < 0
+               ? -1
+               : 0;
+}
+
+static int set_attr(hid_t f, const char *name, hid_t mtype, const void *v)
+{
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    int rc = H5Awrite(a, mtype, v) < 0 ? -1 : 0;
+    H5Aclose(a);
+    return rc;
+}
+
 static rm_status write_totals(rm_session_writer *w, rm_err *err)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
-    hid_t f = H5Fopen(w->path, H5F_ACC_RDWR, fapl);
-    H5Pclose(fapl);
-    if (f < 0)
-        return rm_h5_fail(err, RM_ERR_IO, "%s: cannot reopen to write the totals", w->path);
     char closed[32];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     rm_format_iso8601((double)ts.tv_sec, closed, sizeof closed);
-    int bad = rm_h5_attr_str(f, "closed", closed) < 0 || rm_h5_attr_u64(f, "frames", w->frames) < 0 ||
-              rm_h5_attr_u64(f, "events", w->events) < 0 ||
-              rm_h5_attr_double(f, "duration_s", w->frames ? w->last_time : 0.0) < 0;
+    char fixed[TOTALS_CLOSED_LEN + 1];
+    memset(fixed, ' ', TOTALS_CLOSED_LEN);
+    fixed[TOTALS_CLOSED_LEN] = '\0';
+    memcpy(fixed, closed, strnlen(closed, TOTALS_CLOSED_LEN));
+    hid_t st20 = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st20, TOTALS_CLOSED_LEN);
+    H5Tset_strpad(st20, H5T_STR_NULLPAD);
+    double dur = w->frames ? w->last_time - w->first_time : 0.0;
+    hid_t f = w->file;
+    int bad = set_attr(f, "closed", st20, fixed) < 0 ||
+              set_attr(f, "frames", H5T_NATIVE_UINT64, &w->frames) < 0 ||
+              set_attr(f, "events", H5T_NATIVE_UINT64, &w->events) < 0 ||
+              set_attr(f, "duration_s", H5T_NATIVE_DOUBLE, &dur) < 0;
+    H5Tclose(st20);
     if (!bad && w->have_end) {
         int64_t stv = w->end.status;
-        bad = rm_h5_attr_u64(f, "frames_corrupt", w->end.frames_corrupt) < 0 ||
-              rm_h5_attr_u64(f, "frames_truncated", w->end.frames_truncated) < 0 ||
-              rm_h5_attr_u64(f, "frames_missing", w->end.frames_missing) < 0 ||
-              rm_h5_attr_u64(f, "garbage_bytes", w->end.garbage_bytes) < 0 ||
-              rm_h5_attr_num(f, "end_status", H5T_NATIVE_INT64, &stv) < 0;
+        bad = set_attr(f, "frames_corrupt", H5T_NATIVE_UINT64, &w->end.frames_corrupt) < 0 ||
+              set_attr(f, "frames_truncated", H5T_NATIVE_UINT64, &w->end.frames_truncated) < 0 ||
+              set_attr(f, "frames_missing", H5T_NATIVE_UINT64, &w->end.frames_missing) < 0 ||
+              set_attr(f, "garbage_bytes", H5T_NATIVE_UINT64, &w->end.garbage_bytes) < 0 ||
+              set_attr(f, "end_status", H5T_NATIVE_INT64, &stv) < 0;
     }
-    rm_status st = RM_OK;
     if (bad)
-        st = rm_h5_fail(err, RM_ERR_IO, "%s: cannot write the totals", w->path);
-    if (H5Fclose(f) < 0 && st == RM_OK)
-        st = rm_h5_fail(err, RM_ERR_IO, "%s: cannot close after writing the totals", w->path);
-    return st;
+        return rm_h5_fail(err, RM_ERR_IO, "%s: cannot write the totals", w->path);
+    return RM_OK;
+}
+
+/* After a failed write (disk full) HDF5 still holds dirty metadata; letting
+ * H5Fclose write it would leave a half-updated file marked as cleanly
+ * closed. Instead the file's descriptor is pointed at /dev/null (read-only,
+ * so every later write fails and nothing reaches the file), which leaves it
+ * exactly as the last successful flush left it: an interrupted SWMR file
+ * that opens with SWMR-read and holds every flushed frame. */
+static void abandon_file(rm_session_writer *w)
+{
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) < 0 || !handle)
+        return;
+    int fd = *(int *)handle;
+    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (nul >= 0) {
+        dup2(nul, fd);
+        close(nul);
+    }
+    H5Eclear2(H5E_DEFAULT);
 }
 
 rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
@@ -891,6 +952,8 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
             st = rm_err_set(err, RM_ERR_LENGTH, "%s: /reference/%s has %zu values, recording has %llu frames",
                             w->path, w->ref_names[i], w->ref_len[i], (unsigned long long)w->frames);
     int failed = w->failed;
+    if (st == RM_OK && !failed)
+        st = write_totals(w, err);
     close_id(&w->d_raw, H5Dclose);
     close_id(&w->d_time, H5Dclose);
     close_id(&w->d_seq, H5Dclose);
@@ -898,13 +961,20 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
     close_id(&w->d_flags, H5Dclose);
     close_id(&w->d_events, H5Dclose);
     if (w->file >= 0) {
+        if (failed)
+            abandon_file(w);
         herr_t rc = H5Fclose(w->file);
         w->file = -1;
-        if (rc < 0 && st == RM_OK)
+        if (failed) {
+            H5Eclear2(H5E_DEFAULT);
+            if (st == RM_OK)
+                st = rm_err_set(err, RM_ERR_IO,
+                                "%s: closed after a failed write; it holds what was flushed",
+                                w->path);
+        } else if (rc < 0 && st == RM_OK) {
             st = rm_h5_fail(err, RM_ERR_IO, "%s: cannot close", w->path);
+        }
     }
-    if (st == RM_OK && !failed)
-        st = write_totals(w, err);
     writer_free(w);
     return st;
 }
