@@ -624,8 +624,8 @@ rm_status imp_store_value(rm_import_result *r, float *values, size_t i, double v
         return rm_err_set(err, RM_ERR_RANGE, "%s: line %zu: pressure %g %s out of range", name,
                           lineno, v_units, r->units);
     values[i] = (float)kpa;
-    if (kpa > r->max_kpa)
-        r->max_kpa = kpa;
+    if ((double)values[i] > r->max_kpa) /* the stored float, which may round up */
+        r->max_kpa = (double)values[i];
     return RM_OK;
 }
 
@@ -987,5 +987,22 @@ finish:
         if (st == RM_OK)
             st = st3;
     }
+    return st;
+}
+
+rm_status rm_import_source(const char *path, rm_import_format fmt, const rm_import_options *opt,
+                           const rm_sink *sink, rm_err *err)
+{
+    rm_import_result *r = NULL;
+    rm_status st = rm_import_read(path, fmt, opt, &r, err);
+    if (st != RM_OK) {
+        if (sink->finish) {
+            rm_err e2 = {0};
+            sink->finish(sink->ctx, &e2);
+        }
+        return st;
+    }
+    st = rm_import_emit(r, sink, err);
+    rm_import_result_free(r);
     return st;
 }

@@ -131,6 +131,12 @@ void rm_import_result_frame_raw(const rm_import_result *r, size_t i, uint16_t *r
  * (rm_import_to_session writes them). */
 rm_status rm_import_emit(const rm_import_result *r, const rm_sink *sink, rm_err *err);
 
+/* Packet source from a file: rm_import_read then rm_import_emit. If the
+ * export cannot be parsed no packet is sent, sink->finish is still called
+ * and the parse error is returned. */
+rm_status rm_import_source(const char *path, rm_import_format fmt, const rm_import_options *opt,
+                           const rm_sink *sink, rm_err *err);
+
 /* Convenience: read `in_path` (fmt UNKNOWN = detect) and write a session
  * file `out_path` (must not exist) with the mask, the reference series and
  * the calibration note. If info is not NULL it receives the parsed result

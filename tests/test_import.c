@@ -753,6 +753,20 @@ Test(import_source, emits_packets_in_order)
     cr_expect_eq(c.frames, r->n_frames);
     cr_expect_eq(c.rows, 60);
     rm_import_result_free(r);
+
+    /* from a path; a bad path still finishes the sink */
+    count_sink c2 = {.order_ok = 1, .last = RM_PKT_HEADER};
+    rm_sink sink2 = {&c2, count_receive, count_finish};
+    cr_assert_eq(rm_import_source(EXT "emed_test.lst", RM_IMPORT_UNKNOWN, NULL, &sink2, &e), RM_OK,
+                 "%s", e.msg);
+    cr_expect_eq(c2.frames, 106);
+    cr_expect_eq(c2.finished, 1);
+    count_sink c3 = {.order_ok = 1, .last = RM_PKT_HEADER};
+    rm_sink sink3 = {&c3, count_receive, count_finish};
+    cr_expect_eq(rm_import_source("/nonexistent/x.asf", RM_IMPORT_TEKSCAN, NULL, &sink3, &e),
+                 RM_ERR_IO);
+    cr_expect_eq(c3.header, 0);
+    cr_expect_eq(c3.finished, 1);
 }
 
 /* ---- end to end: every fixture into a session file ---- */
