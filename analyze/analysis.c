@@ -19,6 +19,7 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->roller_min_aspect = 2.5;
     c->roller_max_width_cm = 12.0;
     c->roller_max_jump_cm = 5.0;
+    c->roller_row_share = 0.25;
     c->hot_after_s = 1.0;
     c->dead_after_s = 0.5;
     c->lowpass_hz = 1.5;
@@ -51,7 +52,7 @@ typedef struct opt_def {
 static const opt_def opt_defs[] = {
     OPT(noise_kpa), {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
     OPT(roller_min_length_cm), OPT(roller_min_aspect), OPT(roller_max_width_cm),
-    OPT(roller_max_jump_cm), OPT(hot_after_s), OPT(dead_after_s), OPT(lowpass_hz),
+    OPT(roller_max_jump_cm), OPT(roller_row_share), OPT(hot_after_s), OPT(dead_after_s), OPT(lowpass_hz),
     OPT(fill_gap_s), OPT(rolling_speed_cm_s), OPT(hold_min_s), OPT(hold_edge_cm), OPT(min_excursion_cm),
     OPT(segment_gap_s), OPT(min_segment_s), OPT(welch_window_s), OPT(shake_lo_hz),
     OPT(shake_hi_hz), OPT(coverage_bin_cm), OPT(live_speed_tau_s), OPT(body_mass_kg),
@@ -143,6 +144,7 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
     POS(roller_min_aspect);
     POS(roller_max_width_cm);
     POS(roller_max_jump_cm);
+    POS(roller_row_share);
     POS(hot_after_s);
     POS(dead_after_s);
     POS(lowpass_hz);
@@ -356,10 +358,11 @@ typedef struct roller_fit {
 } roller_fit;
 
 /* Measures a component as a roller. The roller's rows are long across the
- * mat: the band is the rows around the busiest one holding at least half
- * its sensel count, widened while the count keeps falling outward (the
- * roller's edges). A foot, hand or knee touching the roller makes the count
- * rise again going outward, and is left out there. */
+ * mat: the band is the rows around the busiest one holding at least
+ * 2*roller_row_share of its sensel count, widened while the count keeps
+ * falling outward but stays above roller_row_share (the roller's edges). A
+ * foot, hand or knee touching the roller gives rows that are short, or
+ * whose count rises again going outward, and is left out there. */
 static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
 {
     int rmin = a->rows, rmax = -1;
@@ -377,13 +380,15 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
             best = r;
     const int32_t *rc = a->rowcount;
     int lo = best, hi = best;
-    while (lo > rmin && 2 * rc[lo - 1] >= rc[best])
+    const double share = a->cfg.roller_row_share;
+    const double core = rc[best] * (2 * share < 1 ? 2 * share : 1), edge = rc[best] * share;
+    while (lo > rmin && rc[lo - 1] >= core)
         lo--;
-    while (hi < rmax && 2 * rc[hi + 1] >= rc[best])
+    while (hi < rmax && rc[hi + 1] >= core)
         hi++;
-    while (lo > rmin && rc[lo - 1] > 0 && rc[lo - 1] <= rc[lo])
+    while (lo > rmin && rc[lo - 1] >= edge && rc[lo - 1] <= rc[lo])
         lo--;
-    while (hi < rmax && rc[hi + 1] > 0 && rc[hi + 1] <= rc[hi])
+    while (hi < rmax && rc[hi + 1] >= edge && rc[hi + 1] <= rc[hi])
         hi++;
     for (int r = rmin; r <= rmax; r++)
         a->rowcount[r] = 0;

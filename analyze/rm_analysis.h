@@ -57,6 +57,7 @@ typedef struct rm_analysis_config {
     double roller_min_length_cm; /* roller extent across the mat (y) (12) */
     double roller_min_aspect;    /* weighted spread across / along (2.5) */
     double roller_max_width_cm;  /* x extent of the roller contact (12) */
+    double roller_row_share;     /* roller rows: sensel count share of the busiest (0.25) */
     double roller_max_jump_cm;   /* continuity: x change frame to frame (5) */
     double hot_after_s;          /* a lone sensel loaded this long is hot (2) */
     double dead_after_s;         /* unloaded inside a loaded patch this long (0.5) */
