@@ -1,15 +1,411 @@
+/* rollmat export FILE --frames|--events|--series [-o OUT.csv]: tidy CSV for
+ * R and pandas. A file is written to a temporary name in the same folder,
+ * fsynced and renamed, so a reader never sees half a CSV. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_session.h"
+#if __has_include("rm_results.h")
+#include "rm_results.h"
+#define HAVE_RESULTS 1
+#endif
 
-/* Placeholder until the command is built: it says so and fails. */
+#define CMD "export"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rollmat export FILE (--frames [--wide] [--raw-only] | --events"
+#ifdef HAVE_RESULTS
+            " | --series"
+#endif
+            ") [-o OUT.csv]\n"
+            "  --frames    one row per sensel and frame: frame,time_s,row,col,raw,kpa\n"
+            "  --wide      with --frames: one row per frame: frame,time_s,seq,flags,r0c0,...\n"
+            "              (raw counts; add --kpa for pressure in kPa instead)\n"
+            "  --kpa       with --wide: sensel columns in kPa\n"
+            "  --raw-only  with --frames (long): leave out the kpa column\n"
+            "  --events    one row per event: time_s,kind,value,text\n"
+#ifdef HAVE_RESULTS
+            "  --series    FILE is a results file: one row per frame, its per-frame series\n"
+#endif
+            "  -o OUT.csv  write there (temporary name, fsync, rename); default stdout\n");
+}
+
+/* Output: a buffered stream to a temp file or stdout. */
+typedef struct out_file {
+    FILE *f;
+    char *final;
+    char *tmp;
+} out_file;
+
+static int out_open(out_file *o, const char *path)
+{
+    memset(o, 0, sizeof *o);
+    if (!path) {
+        o->f = stdout;
+        return 0;
+    }
+    size_t n = strlen(path) + 16;
+    o->final = strdup(path);
+    o->tmp = malloc(n);
+    if (!o->final || !o->tmp)
+        return -1;
+    snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0)
+        return -1;
+    fchmod(fd, 0644);
+    o->f = fdopen(fd, "w");
+    if (!o->f) {
+        close(fd);
+        unlink(o->tmp);
+        return -1;
+    }
+    setvbuf(o->f, NULL, _IOFBF, 1 << 20);
+    return 0;
+}
+
+static void out_abort(out_file *o)
+{
+    if (o->f && o->f != stdout) {
+        fclose(o->f);
+        unlink(o->tmp);
+    }
+    free(o->final);
+    free(o->tmp);
+    memset(o, 0, sizeof *o);
+}
+
+/* Flushes, fsyncs and renames into place (and fsyncs the folder). */
+static int out_commit(out_file *o)
+{
+    if (o->f == stdout) {
+        int rc = fflush(stdout) == 0 ? 0 : -1;
+        o->f = NULL;
+        return rc;
+    }
+    int rc = 0;
+    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
+        rc = -1;
+    if (fclose(o->f) != 0)
+        rc = -1;
+    o->f = NULL;
+    if (rc == 0 && rename(o->tmp, o->final) != 0)
+        rc = -1;
+    if (rc != 0) {
+        int e = errno;
+        unlink(o->tmp);
+        errno = e;
+    } else {
+        char *dcopy = strdup(o->final);
+        if (dcopy) {
+            int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY);
+            if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+            }
+            free(dcopy);
+        }
+    }
+    free(o->final);
+    free(o->tmp);
+    o->final = o->tmp = NULL;
+    return rc;
+}
+
+/* Integers by hand: printf per value is the bottleneck of a long export. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_kpa(char *p, float v)
+{
+    if (v == 0.0f) {
+        *p++ = '0';
+        return p;
+    }
+    return p + snprintf(p, 32, "%.4g", (double)v);
+}
+
+/* CSV text field: quoted when it holds a comma, quote or newline. */
+static void put_text(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int with_kpa,
+                         rm_err *err, rm_status *st)
+{
+    const rm_device *d = rm_session_device(s);
+    size_t px = (size_t)d->rows * d->cols;
+    float *kpa = malloc(px * sizeof *kpa);
+    char *line = malloc(64 + px * 40);
+    if (!kpa || !line) {
+        free(kpa);
+        free(line);
+        *st = rm_err_set(err, RM_ERR_NOMEM, "out of memory");
+        return -1;
+    }
+    if (wide) {
+        fputs("frame,time_s,seq,flags", f);
+        for (unsigned r = 0; r < d->rows; r++)
+            for (unsigned c = 0; c < d->cols; c++)
+                fprintf(f, ",r%uc%u", r, c);
+        fputc('\n', f);
+    } else {
+        fputs(with_kpa ? "frame,time_s,row,col,raw,kpa\n" : "frame,time_s,row,col,raw\n", f);
+    }
+    rm_session_iter *it = NULL;
+    *st = rm_session_iter_new(s, 0, 2, &it, err);
+    int rc = 0;
+    while (*st == RM_OK) {
+        rm_session_batch b;
+        if ((*st = rm_session_iter_next(it, &b, err)) != RM_OK || b.n == 0)
+            break;
+        for (size_t k = 0; k < b.n; k++) {
+            const uint16_t *raw = b.raw + k * px;
+            uint64_t frame = b.first + k;
+            char tbuf[40];
+            int tl = snprintf(tbuf, sizeof tbuf, "%.6f", b.time_s[k]);
+            if (with_kpa || kpa_wide)
+                rm_session_pressure(s, raw, kpa);
+            if (wide) {
+                char *p = line;
+                p = put_u64(p, frame);
+                *p++ = ',';
+                memcpy(p, tbuf, (size_t)tl);
+                p += tl;
+                *p++ = ',';
+                p = put_u64(p, b.seq[k]);
+                *p++ = ',';
+                p = put_u64(p, b.flags[k]);
+                for (size_t i = 0; i < px; i++) {
+                    *p++ = ',';
+                    p = kpa_wide ? put_kpa(p, kpa[i]) : put_u64(p, raw[i]);
+                }
+                *p++ = '\n';
+                fwrite(line, 1, (size_t)(p - line), f);
+            } else {
+                char prefix[64];
+                char *q = put_u64(prefix, frame);
+                *q++ = ',';
+                memcpy(q, tbuf, (size_t)tl);
+                q += tl;
+                *q++ = ',';
+                size_t pl = (size_t)(q - prefix);
+                size_t i = 0;
+                for (unsigned r = 0; r < d->rows; r++) {
+                    char *p = line;
+                    for (unsigned c = 0; c < d->cols; c++, i++) {
+                        memcpy(p, prefix, pl);
+                        p += pl;
+                        p = put_u64(p, r);
+                        *p++ = ',';
+                        p = put_u64(p, c);
+                        *p++ = ',';
+                        p = put_u64(p, raw[i]);
+                        if (with_kpa) {
+                            *p++ = ',';
+                            p = put_kpa(p, kpa[i]);
+                        }
+                        *p++ = '\n';
+                    }
+                    fwrite(line, 1, (size_t)(p - line), f);
+                }
+            }
+        }
+        if (ferror(f)) {
+            *st = rm_err_set(err, RM_ERR_IO, "cannot write the CSV: %s", strerror(errno));
+            break;
+        }
+    }
+    rm_session_iter_free(it);
+    free(kpa);
+    free(line);
+    if (*st != RM_OK)
+        rc = -1;
+    return rc;
+}
+
+static int export_events(rm_session *s, FILE *f)
+{
+    fputs("time_s,kind,value,text\n", f);
+    for (size_t i = 0; i < rm_session_event_count(s); i++) {
+        rm_event ev;
+        rm_session_event(s, i, &ev);
+        fprintf(f, "%.6f,", ev.time_s);
+        put_text(f, ev.kind);
+        fprintf(f, ",%lld,", (long long)ev.value);
+        put_text(f, ev.text);
+        fputc('\n', f);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+#ifdef HAVE_RESULTS
+static int export_series(const char *path, FILE *f, rm_err *err, rm_status *st)
+{
+    rm_results *r = NULL;
+    *st = rm_results_open(path, &r, err);
+    if (*st != RM_OK)
+        return -1;
+    fputs("frame", f);
+    for (int k = 0; k < RM_SERIES_COUNT; k++) {
+        fputc(',', f);
+        fputs(rm_series_name((rm_series_id)k), f);
+        if (k == RM_SERIES_TIME)
+            fputs("_s", f);
+    }
+    if (r->state)
+        fputs(",state", f);
+    fputc('\n', f);
+    for (size_t i = 0; i < r->n_frames; i++) {
+        fprintf(f, "%zu", i);
+        for (int k = 0; k < RM_SERIES_COUNT; k++) {
+            float v = r->series[k] ? r->series[k][i] : NAN;
+            if (isfinite(v))
+                fprintf(f, ",%.7g", (double)v);
+            else
+                fputs(",", f); /* empty cell: NA in R, NaN in pandas */
+        }
+        if (r->state)
+            fprintf(f, ",%u", r->state[i]);
+        fputc('\n', f);
+    }
+    rm_results_free(r);
+    return ferror(f) ? -1 : 0;
+}
+#endif
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 int rm_cmd_export(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: rollmat export (not implemented yet)\n");
-        return RM_EXIT_OK;
+    enum { O_FRAMES = 1, O_EVENTS, O_SERIES, O_WIDE, O_KPA, O_RAWONLY };
+    static const struct option opts[] = {
+        {"frames", no_argument, NULL, O_FRAMES},
+        {"events", no_argument, NULL, O_EVENTS},
+        {"series", no_argument, NULL, O_SERIES},
+        {"wide", no_argument, NULL, O_WIDE},
+        {"kpa", no_argument, NULL, O_KPA},
+        {"raw-only", no_argument, NULL, O_RAWONLY},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int what = 0, wide = 0, kpa = 0, raw_only = 0, c;
+    const char *out = NULL;
+    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_FRAMES:
+        case O_EVENTS:
+        case O_SERIES:
+            if (what && what != c)
+                return rm_cli_usage_error(CMD, "choose one of --frames, --events, --series");
+            what = c;
+            break;
+        case O_WIDE: wide = 1; break;
+        case O_KPA: kpa = 1; break;
+        case O_RAWONLY: raw_only = 1; break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        case ':':
+            return rm_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        default: return rm_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+        }
     }
-    rm_cli_error("export", "not implemented yet");
-    return RM_EXIT_FAIL;
+    if (!what)
+        return rm_cli_usage_error(CMD, "say what to export: --frames, --events or --series");
+#ifndef HAVE_RESULTS
+    if (what == O_SERIES)
+        return rm_cli_usage_error(CMD, "--series is not available in this build");
+#endif
+    if ((wide || kpa || raw_only) && what != O_FRAMES)
+        return rm_cli_usage_error(CMD, "--wide, --kpa and --raw-only go with --frames");
+    if (kpa && !wide)
+        return rm_cli_usage_error(CMD, "--kpa goes with --wide (the long format has both)");
+    if (raw_only && wide)
+        return rm_cli_usage_error(CMD, "--raw-only goes with the long format, not --wide");
+    if (optind >= argc)
+        return rm_cli_usage_error(CMD, "no input file given");
+    if (optind + 1 < argc)
+        return rm_cli_usage_error(CMD, "one file at a time ('%s' is extra)", argv[optind + 1]);
+    if (out && !*out)
+        return rm_cli_usage_error(CMD, "-o needs a file name");
+    const char *in = argv[optind];
+    if (out && same_file(in, out))
+        return rm_cli_usage_error(CMD, "the output would overwrite the input %s", in);
+
+    rm_err err = {0};
+    rm_status st = RM_OK;
+    rm_session *s = NULL;
+    if (what != O_SERIES) {
+        st = rm_session_open(in, &s, &err);
+        if (st != RM_OK)
+            return rm_cli_fail(CMD, &err, st);
+    }
+    out_file of;
+    if (out_open(&of, out) < 0) {
+        rm_cli_error(CMD, "%s: cannot create (%s)", out, strerror(errno));
+        out_abort(&of);
+        rm_session_close(s);
+        return RM_EXIT_FAIL;
+    }
+    int rc = 0;
+    if (what == O_FRAMES)
+        rc = export_frames(s, of.f, wide, kpa, !raw_only && !wide, &err, &st);
+    else if (what == O_EVENTS)
+        rc = export_events(s, of.f);
+#ifdef HAVE_RESULTS
+    else
+        rc = export_series(in, of.f, &err, &st);
+#endif
+    rm_session_close(s);
+    if (rc < 0) {
+        out_abort(&of);
+        if (st != RM_OK)
+            return rm_cli_fail(CMD, &err, st);
+        rm_cli_error(CMD, "%s: write failed (%s)", out ? out : "stdout", strerror(errno));
+        return RM_EXIT_FAIL;
+    }
+    if (out_commit(&of) < 0) {
+        rm_cli_error(CMD, "%s: cannot write (%s)", out ? out : "stdout", strerror(errno));
+        return RM_EXIT_FAIL;
+    }
+    return RM_EXIT_OK;
 }
