@@ -42,7 +42,7 @@ static rm_status key_number(const char *key, const char *v, double min, double m
 static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v,
                            const char *name, size_t lineno, rm_err *err)
 {
-    double d;
+    double d = 0;
     rm_status st;
     if (!strcmp(key, "rows") || !strcmp(key, "cols")) {
         if ((st = key_number(key, v, 1, RM_IMPORT_MAX_DIM, &d, name, lineno, err)) != RM_OK)

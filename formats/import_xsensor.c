@@ -385,7 +385,7 @@ rm_status imp_parse_xsensor(imp_lines *l, rm_import_result *r, const rm_import_o
         } else if (x->ctx == XS_STATS) {
             xs_sensor *s = &x->s[x->cur];
             if (!strcmp(k, "Rows") || !strcmp(k, "Columns")) {
-                double d;
+                double d = 0;
                 if ((st = sensor_number(k, v, 1, RM_IMPORT_MAX_DIM, &d, name, l->lineno, err)) !=
                     RM_OK)
                     goto out;
@@ -399,7 +399,7 @@ rm_status imp_parse_xsensor(imp_lines *l, rm_import_result *r, const rm_import_o
                     goto out;
                 }
             } else if (imp_starts_with(k, "Sensel Width") || imp_starts_with(k, "Sensel Height")) {
-                double d, per = 10.0; /* cm unless the label says otherwise */
+                double d = 0, per = 10.0; /* cm unless the label says otherwise */
                 char sl[64], unit[16];
                 slug(k, sl, sizeof sl, unit, sizeof unit);
                 if (unit[0] && imp_length_unit(unit, &per) != 0) {
