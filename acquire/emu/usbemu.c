@@ -836,6 +836,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
         UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(uint32_t), NULL);
         if (d) {
             uint32_t caps = USBDEVFS_CAP_BULK_CONTINUATION | USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
+                            USBDEVFS_CAP_BULK_SCATTER_GATHER |
                             USBDEVFS_CAP_REAP_AFTER_DISCONNECT | USBDEVFS_CAP_ZERO_PACKET;
             memcpy(d->data, &caps, sizeof caps);
             g_object_unref(d);
@@ -866,7 +867,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
                 umockdev_ioctl_client_complete(client, -1, EFAULT);
             else
                 umockdev_ioctl_client_complete(client, v == RM_USB_INTERFACE ? 0 : -1,
-                                               v == RM_USB_INTERFACE ? 0 : EINVAL);
+                                               v == RM_USB_INTERFACE ? 0 : ENOENT);
             break;
         case USBDEVFS_SETCONFIGURATION:
             if (arg_uint(client, &v) < 0 || v > 1)
