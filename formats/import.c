@@ -842,6 +842,8 @@ rm_status rm_import_parse_buffer(const void *buf, size_t len, const char *name,
     if (!name)
         name = "buffer";
     *out = NULL;
+    if (len == 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: empty input", name);
     if (fmt == RM_IMPORT_UNKNOWN) {
         fmt = rm_import_detect_bytes(buf, len, name);
         if (fmt == RM_IMPORT_UNKNOWN)

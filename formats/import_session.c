@@ -54,8 +54,15 @@ static rm_status write_session(const rm_import_result *r, const char *in_path,
         char base[64];
         const char *b = strrchr(in_path, '/');
         snprintf(base, sizeof base, "%s", b ? b + 1 : in_path);
-        snprintf(ev.text, sizeof ev.text, "imported %s (%s, %s)", base,
-                 rm_import_format_name(r->format), r->units);
+        if (r->threshold > 0)
+            snprintf(ev.text, sizeof ev.text, "imported %.40s (%s, %.15s, vendor threshold %g %.15s)",
+                     base, rm_import_format_name(r->format), r->units, r->threshold,
+                     r->format == RM_IMPORT_TEKSCAN || r->format == RM_IMPORT_TEKSCAN_CSV
+                         ? "raw"
+                         : r->units);
+        else
+            snprintf(ev.text, sizeof ev.text, "imported %.60s (%s, %.15s)", base,
+                     rm_import_format_name(r->format), r->units);
     }
     if ((st = rm_session_writer_add_event(w, &ev, err)) != RM_OK)
         goto out;
