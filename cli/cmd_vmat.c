@@ -1,15 +1,451 @@
+/* cmd_vmat.c - `rollmat vmat [options] -- COMMAND ...`: the virtual mat on
+ * emulated USB. Builds a umockdev testbed holding an RM-1 device whose bulk
+ * stream is the virtual mat's, runs COMMAND with the testbed in its
+ * environment (UMOCKDEV_DIR, LD_PRELOAD=libumockdev-preload.so.0, as
+ * umockdev-run does), serves the device until COMMAND exits and returns its
+ * exit status. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "rm_cli.h"
 
-/* Placeholder until the command is built: it says so and fails. */
+#ifdef RM_HAVE_UMOCKDEV
+#include <jansson.h>
+
+#include "rm_usbemu.h"
+#include "rm_vmat.h"
+
+static const char *CMD = "vmat";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: rollmat vmat [options] -- COMMAND [ARG...]\n"
+            "Runs COMMAND against an emulated RM-1 mat on USB (umockdev) whose frames come\n"
+            "from the virtual mat; returns COMMAND's exit status.\n"
+            "  --scenario S       scenario name or JSON file (default guide)\n"
+            "  --seed N           noise and fault seed (default 1)\n"
+            "  --rate HZ          frame rate, 10..1000 (default: the scenario's)\n"
+            "  --time-scale F     shorten (<1) or stretch every phase (default 1)\n"
+            "  --fault LIST       comma-separated: corrupt=R,truncate=R,garbage=R,drop=R\n"
+            "                     (per-frame rates; any of them replaces the scenario's\n"
+            "                     faults, unnamed ones are 0), unplug-at=SECONDS (of mat\n"
+            "                     time), replug-after=SECONDS (wall clock)\n"
+            "  --realtime         release frames at the mat's rate (default)\n"
+            "  --fast             send as fast as the host reads\n"
+            "  --serial SN        USB serial number (default: the virtual mat's)\n"
+            "  --vid-pid V:P      USB ids in hex (default 1209:0001)\n"
+            "  --end-signal SIG   send SIG (TERM, INT, HUP or a number) to COMMAND once the\n"
+            "                     whole scenario was delivered (or the mat was unplugged\n"
+            "                     for good)\n"
+            "  --counts FILE      write the injected fault and USB counts as JSON\n"
+            "  --quiet            no summary on stderr\n"
+            "Example: rollmat vmat -- lsusb -v -d 1209:0001\n");
+}
+
+/* Parses "corrupt=0.01,drop=0.005,unplug-at=3" into the configs. */
+static int parse_faults(const char *list, rm_vmat_config *vc, rm_usbemu_config *ec)
+{
+    char *copy = strdup(list);
+    if (!copy)
+        return rm_cli_usage_error(CMD, "out of memory");
+    int rc = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) {
+            rc = rm_cli_usage_error(CMD, "--fault: \"%s\" is not NAME=VALUE", tok);
+            break;
+        }
+        *eq = 0;
+        const char *name = tok, *val = eq + 1;
+        double v = 0;
+        double *rate = NULL;
+        if (!strcmp(name, "corrupt"))
+            rate = &vc->faults.corrupt_rate;
+        else if (!strcmp(name, "truncate"))
+            rate = &vc->faults.truncate_rate;
+        else if (!strcmp(name, "garbage"))
+            rate = &vc->faults.garbage_rate;
+        else if (!strcmp(name, "drop"))
+            rate = &vc->faults.drop_rate;
+        if (rate) {
+            if (rm_cli_parse_double(val, 0, 1, &v) < 0) {
+                rc = rm_cli_usage_error(CMD, "--fault: %s=%s is not a rate in 0..1", name, val);
+                break;
+            }
+            *rate = v;
+            vc->fault_override = 1;
+        } else if (!strcmp(name, "unplug-at")) {
+            if (rm_cli_parse_double(val, 0, 1e7, &v) < 0) {
+                rc = rm_cli_usage_error(CMD, "--fault: unplug-at=%s is not seconds >= 0", val);
+                break;
+            }
+            ec->unplug_at_s = v;
+        } else if (!strcmp(name, "replug-after")) {
+            if (rm_cli_parse_double(val, 0, 1e7, &v) < 0) {
+                rc = rm_cli_usage_error(CMD, "--fault: replug-after=%s is not seconds >= 0", val);
+                break;
+            }
+            ec->replug_after_s = v;
+        } else {
+            rc = rm_cli_usage_error(CMD, "--fault: unknown fault \"%s\" (corrupt, truncate, "
+                                         "garbage, drop, unplug-at, replug-after)", name);
+        }
+    }
+    free(copy);
+    if (!rc && ec->replug_after_s >= 0 && ec->unplug_at_s < 0)
+        rc = rm_cli_usage_error(CMD, "--fault: replug-after needs unplug-at");
+    return rc;
+}
+
+static int parse_signal(const char *s)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"KILL", SIGKILL},
+                 {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name))
+            return names[i].sig;
+    long v;
+    if (rm_cli_parse_long(s, 1, 64, &v) == 0)
+        return (int)v;
+    return -1;
+}
+
+static void emu_log(void *user, rm_log_level level, const char *msg)
+{
+    (void)user;
+    if (level <= RM_LOG_WARN)
+        fprintf(stderr, "rollmat vmat: %s\n", msg);
+}
+
+static json_t *stats_json(const rm_usbemu_stats *st, const char *serial, int exit_status)
+{
+    const rm_vmat_counts *c = &st->injected;
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
+                     "s:b, s:i}",
+                     "serial", serial, "frames_produced", (json_int_t)c->frames_produced,
+                     "frames_sent", (json_int_t)c->frames_sent, "frames_corrupt",
+                     (json_int_t)c->frames_corrupt, "frames_truncated",
+                     (json_int_t)c->frames_truncated, "frames_dropped",
+                     (json_int_t)c->frames_dropped, "garbage_insertions",
+                     (json_int_t)c->garbage_insertions, "garbage_bytes",
+                     (json_int_t)c->garbage_bytes, "bulk_bytes", (json_int_t)st->bulk_bytes,
+                     "urbs_reaped", (json_int_t)st->urbs_reaped, "control_requests",
+                     (json_int_t)st->control_requests, "stalls", (json_int_t)st->stalls,
+                     "plugs", (int)st->plugs, "unplugs", (int)st->unplugs, "stream_done",
+                     st->stream_done, "exit_status", exit_status);
+}
+
+/* Written to a temp name, then renamed, so a reader never sees half. */
+static int write_counts(const char *path, json_t *j)
+{
+    size_t n = strlen(path) + 16;
+    char *tmp = malloc(n);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
+    int rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
+    if (rc == 0 && rename(tmp, path) != 0)
+        rc = -1;
+    if (rc != 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* LD_PRELOAD gets libumockdev-preload.so.0 (once). */
+static int preload_env(void)
+{
+    const char *pre = getenv("LD_PRELOAD");
+    char buf[4096];
+    if (pre && *pre && !strstr(pre, "libumockdev-preload"))
+        snprintf(buf, sizeof buf, "%s:libumockdev-preload.so.0", pre);
+    else if (pre && *pre)
+        snprintf(buf, sizeof buf, "%s", pre);
+    else
+        snprintf(buf, sizeof buf, "libumockdev-preload.so.0");
+    if (setenv("LD_PRELOAD", buf, 1) != 0)
+        return -1;
+    /* An ASan-built COMMAND wants its runtime first in the preload list;
+     * umockdev's must come first for the interposition, so relax the check. */
+    const char *ao = getenv("ASAN_OPTIONS");
+    if (!ao || !strstr(ao, "verify_asan_link_order")) {
+        char a[2048];
+        snprintf(a, sizeof a, "%s%sverify_asan_link_order=0", ao ? ao : "",
+                 ao && *ao ? ":" : "");
+        setenv("ASAN_OPTIONS", a, 1);
+    }
+    return 0;
+}
+
+static int child_env(const char *root)
+{
+    unsetenv("RM_VMAT_REEXEC");
+    if (setenv("UMOCKDEV_DIR", root, 1) != 0)
+        return -1;
+    return preload_env();
+}
+
+int rm_cmd_vmat(int argc, char **argv)
+{
+    enum { O_SCEN = 256, O_SEED, O_RATE, O_TS, O_FAULT, O_RT, O_FAST, O_SERIAL, O_VIDPID,
+           O_ENDSIG, O_COUNTS, O_QUIET };
+    static const struct option opts[] = {
+        {"scenario", required_argument, NULL, O_SCEN},
+        {"seed", required_argument, NULL, O_SEED},
+        {"rate", required_argument, NULL, O_RATE},
+        {"time-scale", required_argument, NULL, O_TS},
+        {"fault", required_argument, NULL, O_FAULT},
+        {"realtime", no_argument, NULL, O_RT},
+        {"fast", no_argument, NULL, O_FAST},
+        {"serial", required_argument, NULL, O_SERIAL},
+        {"vid-pid", required_argument, NULL, O_VIDPID},
+        {"end-signal", required_argument, NULL, O_ENDSIG},
+        {"counts", required_argument, NULL, O_COUNTS},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    rm_vmat_config vc = {0};
+    vc.scenario = "guide";
+    vc.seed = 1;
+    rm_usbemu_config ec;
+    rm_usbemu_config_init(&ec);
+    ec.pacing = RM_USBEMU_REALTIME;
+    const char *serial = NULL, *counts_path = NULL;
+    int end_sig = 0, quiet = 0;
+    int c;
+    long lv;
+    double dv;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_SCEN:
+            vc.scenario = optarg;
+            break;
+        case O_SEED:
+            if (rm_cli_parse_long(optarg, 0, 0x7fffffffffffffffL, &lv) < 0)
+                return rm_cli_usage_error(CMD, "--seed %s is not a number >= 0", optarg);
+            vc.seed = (uint64_t)lv;
+            break;
+        case O_RATE:
+            if (rm_cli_parse_double(optarg, 10, 1000, &dv) < 0)
+                return rm_cli_usage_error(CMD, "--rate %s is not in 10..1000 Hz", optarg);
+            vc.rate_hz = dv;
+            break;
+        case O_TS:
+            if (rm_cli_parse_double(optarg, 1e-4, 1e4, &dv) < 0)
+                return rm_cli_usage_error(CMD, "--time-scale %s is not in 0.0001..10000",
+                                          optarg);
+            vc.time_scale = dv;
+            break;
+        case O_FAULT: {
+            int rc = parse_faults(optarg, &vc, &ec);
+            if (rc)
+                return rc;
+            break;
+        }
+        case O_RT:
+            ec.pacing = RM_USBEMU_REALTIME;
+            break;
+        case O_FAST:
+            ec.pacing = RM_USBEMU_FAST;
+            break;
+        case O_SERIAL:
+            serial = optarg;
+            break;
+        case O_VIDPID: {
+            unsigned v, p;
+            char tail;
+            if (sscanf(optarg, "%4x:%4x%c", &v, &p, &tail) != 2 || v == 0)
+                return rm_cli_usage_error(CMD, "--vid-pid %s is not VVVV:PPPP in hex", optarg);
+            ec.vid = (uint16_t)v;
+            ec.pid = (uint16_t)p;
+            break;
+        }
+        case O_ENDSIG:
+            end_sig = parse_signal(optarg);
+            if (end_sig < 0)
+                return rm_cli_usage_error(CMD, "--end-signal %s is not a signal", optarg);
+            break;
+        case O_COUNTS:
+            counts_path = optarg;
+            break;
+        case O_QUIET:
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return RM_EXIT_OK;
+        default:
+            return rm_cli_usage_error(CMD, "unknown or incomplete option '%s'",
+                                      argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return rm_cli_usage_error(CMD, "no COMMAND given (rollmat vmat [options] -- COMMAND)");
+    char **child_argv = argv + optind;
+
+    /* The device's uevents (hotplug add/remove) can only be built inside
+     * the preload, so this process runs under it too, like its COMMAND. */
+    const char *pre = getenv("LD_PRELOAD");
+    if (!getenv("RM_VMAT_REEXEC") && !(pre && strstr(pre, "libumockdev-preload"))) {
+        char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
+        if (!nargv) {
+            rm_cli_error(CMD, "out of memory");
+            return RM_EXIT_FAIL;
+        }
+        nargv[0] = "rollmat";
+        for (int i = 0; i < argc; i++)
+            nargv[i + 1] = argv[i];
+        if (preload_env() == 0 && setenv("RM_VMAT_REEXEC", "1", 1) == 0)
+            execv("/proc/self/exe", nargv);
+        rm_cli_error(CMD, "cannot re-run itself under libumockdev-preload: %s", strerror(errno));
+        free(nargv);
+        return RM_EXIT_FAIL;
+    }
+
+    char pathbuf[4096];
+    vc.scenario = rm_vmat_scenario_path(vc.scenario, pathbuf, sizeof pathbuf);
+    rm_err e = {0};
+    rm_usbemu_vmat_source *src = NULL;
+    rm_status st = rm_usbemu_vmat_source_new(&vc, &src, &e);
+    if (st != RM_OK)
+        return rm_cli_fail(CMD, &e, st);
+    rm_usbemu_vmat_source_bind(src, &ec.source);
+    ec.serial = serial ? serial : rm_usbemu_vmat_serial(src);
+    ec.log.fn = emu_log;
+
+    /* Signals are taken synchronously below; every thread (umockdev's
+     * worker, the pacing timer) inherits the blocked mask. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+
+    rm_usbemu *emu = NULL;
+    st = rm_usbemu_new(&ec, &emu, &e);
+    if (st != RM_OK) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        rm_usbemu_vmat_source_free(src);
+        return rm_cli_fail(CMD, &e, st);
+    }
+
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        rm_cli_error(CMD, "fork: %s", strerror(errno));
+        rm_usbemu_free(emu);
+        rm_usbemu_vmat_source_free(src);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return RM_EXIT_FAIL;
+    }
+    if (pid == 0) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (child_env(rm_usbemu_root_dir(emu)) != 0)
+            _exit(127);
+        execvp(child_argv[0], child_argv);
+        fprintf(stderr, "rollmat vmat: cannot run %s: %s\n", child_argv[0], strerror(errno));
+        _exit(127);
+    }
+
+    int status = 0, exited = 0, end_sent = 0;
+    uint64_t submits_at_end = 0;
+    int end_seen = 0;
+    struct timespec end_at = {0, 0};
+    while (!exited) {
+        struct timespec tmo = {0, 100 * 1000 * 1000};
+        siginfo_t si;
+        int sig = sigtimedwait(&set, &si, &tmo);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            kill(pid, sig);
+        pid_t w;
+        while ((w = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+        }
+        if (w == pid) {
+            exited = 1;
+            break;
+        }
+        if (end_sig && !end_sent) {
+            rm_usbemu_stats s;
+            rm_usbemu_get_stats(emu, &s);
+            int over = s.stream_done || (s.unplugs > 0 && !s.plugged && ec.replug_after_s < 0);
+            if (over && !end_seen) {
+                /* Let the host come back to its event loop (it resubmits
+                 * the last transfer) so the final bytes were processed. */
+                end_seen = 1;
+                submits_at_end = s.urbs_submitted;
+                clock_gettime(CLOCK_MONOTONIC, &end_at);
+            } else if (over) {
+                struct timespec now;
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                double waited = (double)(now.tv_sec - end_at.tv_sec) +
+                                (double)(now.tv_nsec - end_at.tv_nsec) * 1e-9;
+                if (s.urbs_submitted != submits_at_end || waited > 2.0) {
+                    kill(pid, end_sig);
+                    end_sent = 1;
+                }
+            }
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    int code = WIFEXITED(status) ? WEXITSTATUS(status)
+                                 : (WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
+    rm_usbemu_stats s;
+    rm_usbemu_get_stats(emu, &s);
+    if (!quiet) {
+        const rm_vmat_counts *k = &s.injected;
+        fprintf(stderr,
+                "rollmat vmat: mat %s: frames produced %llu, sent intact %llu, corrupt %llu, "
+                "truncated %llu, dropped %llu, garbage insertions %llu (%llu bytes); "
+                "%llu bytes over USB in %llu transfers; plugged in %u time(s)\n",
+                ec.serial, (unsigned long long)k->frames_produced,
+                (unsigned long long)k->frames_sent, (unsigned long long)k->frames_corrupt,
+                (unsigned long long)k->frames_truncated, (unsigned long long)k->frames_dropped,
+                (unsigned long long)k->garbage_insertions, (unsigned long long)k->garbage_bytes,
+                (unsigned long long)s.bulk_bytes, (unsigned long long)s.urbs_reaped, s.plugs);
+    }
+    int rc = code;
+    if (counts_path) {
+        json_t *j = stats_json(&s, ec.serial, code);
+        if (!j || write_counts(counts_path, j) != 0) {
+            rm_cli_error(CMD, "cannot write %s: %s", counts_path, strerror(errno));
+            if (rc == 0)
+                rc = RM_EXIT_FAIL;
+        }
+        json_decref(j);
+    }
+    rm_usbemu_free(emu);
+    rm_usbemu_vmat_source_free(src);
+    return rc;
+}
+
+#else /* !RM_HAVE_UMOCKDEV */
+
 int rm_cmd_vmat(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: rollmat vmat (not implemented yet)\n");
+        printf("usage: rollmat vmat [options] -- COMMAND (needs umockdev at build time)\n");
         return RM_EXIT_OK;
     }
-    rm_cli_error("vmat", "not implemented yet");
+    rm_cli_error("vmat", "this rollmat was built without umockdev (libumockdev-dev)");
     return RM_EXIT_FAIL;
 }
+
+#endif

@@ -11,6 +11,11 @@
  * LD_PRELOAD (or the creating process itself, under umockdev-wrapper)
  * sees the device through libusb.
  *
+ * Hotplug: uevents ("add", "remove") reach clients only when the process
+ * that owns the rm_usbemu runs under the preload itself (umockdev-wrapper;
+ * `rollmat vmat` re-executes itself so); otherwise clients still see
+ * unplug through their transfers and replug by enumeration.
+ *
  * The ioctl handler runs in umockdev's worker thread, the pacing/unplug
  * timer in a thread of this object; all state is behind one mutex, so the
  * API may be called from any thread.

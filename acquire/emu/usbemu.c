@@ -1007,10 +1007,9 @@ static rm_status plug_in(rm_usbemu *emu, rm_err *err)
         g_clear_error(&gerr);
         return st;
     }
-    /* Checked only now that the testbed exists (it caches its answer). In
-     * a preloaded process add_from_string sent "add" itself. */
-    if (!umockdev_in_mock_environment())
-        umockdev_testbed_uevent(emu->tb, EMU_SYSPATH, "add");
+    /* In a preloaded process add_from_string has sent "add" itself; in
+     * another one uevents cannot be built (libudev reads the real /sys), so
+     * clients only find the device by enumeration. */
 
     pthread_mutex_lock(&emu->mu);
     emu->cur = pi;
@@ -1044,8 +1043,10 @@ rm_status rm_usbemu_unplug(rm_usbemu *emu, rm_err *err)
     pthread_mutex_unlock(&emu->mu);
 
     emu_log(emu, RM_LOG_INFO, "usbemu: unplugged %s", emu->plugs[pi].devnode);
-    /* The uevent reads the device's properties from sysfs: before removal. */
-    umockdev_testbed_uevent(emu->tb, EMU_SYSPATH, "remove");
+    /* The uevent reads the device's properties from sysfs: before removal.
+     * Checked only now that the testbed exists (the answer is cached). */
+    if (umockdev_in_mock_environment())
+        umockdev_testbed_uevent(emu->tb, EMU_SYSPATH, "remove");
     umockdev_testbed_remove_device(emu->tb, EMU_SYSPATH);
     unlink(emu->plugs[pi].fifo_path);
     return RM_OK;
