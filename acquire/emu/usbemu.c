@@ -869,6 +869,41 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
                 umockdev_ioctl_client_complete(client, v == RM_USB_INTERFACE ? 0 : -1,
                                                v == RM_USB_INTERFACE ? 0 : ENOENT);
             break;
+        case USBDEVFS_DISCONNECT_CLAIM: {
+            /* claim, detaching a kernel driver first: there is none */
+            UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+            UMockdevIoctlData *d = umockdev_ioctl_data_resolve(
+                arg, 0, sizeof(struct usbdevfs_disconnect_claim), NULL);
+            if (!d) {
+                umockdev_ioctl_client_complete(client, -1, EFAULT);
+                break;
+            }
+            const struct usbdevfs_disconnect_claim *dc = (const void *)d->data;
+            int ok = dc->interface == RM_USB_INTERFACE;
+            g_object_unref(d);
+            umockdev_ioctl_client_complete(client, ok ? 0 : -1, ok ? 0 : ENOENT);
+            break;
+        }
+        case USBDEVFS_IOCTL: {
+            /* USBDEVFS_DISCONNECT/CONNECT of a kernel driver: none is bound */
+            UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
+            UMockdevIoctlData *d =
+                umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_ioctl), NULL);
+            if (!d) {
+                umockdev_ioctl_client_complete(client, -1, EFAULT);
+                break;
+            }
+            const struct usbdevfs_ioctl *io = (const void *)d->data;
+            int ifno = io->ifno, code = io->ioctl_code;
+            g_object_unref(d);
+            if (ifno != RM_USB_INTERFACE)
+                umockdev_ioctl_client_complete(client, -1, EINVAL);
+            else if (code == (int)USBDEVFS_DISCONNECT || code == (int)USBDEVFS_CONNECT)
+                umockdev_ioctl_client_complete(client, -1, ENODATA);
+            else
+                umockdev_ioctl_client_complete(client, -1, ENOTTY);
+            break;
+        }
         case USBDEVFS_SETCONFIGURATION:
             if (arg_uint(client, &v) < 0 || v > 1)
                 umockdev_ioctl_client_complete(client, -1, EINVAL);
