@@ -657,9 +657,19 @@ static double smooth_ramp(double tau)
 void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
                  double *share_out)
 {
-    int m = hint && *hint >= 0 && *hint < sc->n_moves ? *hint : 0;
-    if (sc->moves[m].t0 > t)
-        m = 0;
+    int m = hint && *hint >= 0 && *hint < sc->n_moves ? *hint : -1;
+    if (m < 0 || sc->moves[m].t0 > t) {
+        /* no usable hint: binary search for the last move starting <= t */
+        int lo = 0, hi = sc->n_moves - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (sc->moves[mid].t0 <= t)
+                lo = mid;
+            else
+                hi = mid - 1;
+        }
+        m = lo;
+    }
     while (m + 1 < sc->n_moves && t >= sc->moves[m].t1)
         m++;
     if (hint)
