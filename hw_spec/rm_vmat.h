@@ -62,7 +62,8 @@ typedef enum rm_vmat_state {
 } rm_vmat_state;
 
 typedef struct rm_vmat_truth {
-    double time_s;          /* seconds since start (device clock) */
+    double time_s;          /* seconds since START, scenario (true) time = n / rate;
+                               t_device_us maps to it with drift (PROTOCOL.md) */
     double roller_x_cm;     /* contact line position along the mat */
     double roller_y_cm;     /* load centre across the mat */
     double roller_force_n;  /* 0 when unloaded */
