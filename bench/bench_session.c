@@ -1,6 +1,7 @@
 /* bench_session - speed and size of the session file (the recording).
  *
- *   bench_session [--frames N] [--rows R --cols C] [--noise SD] [--keep FILE]
+ *   bench_session [--frames N] [--rows R --cols C] [--noise SD] [--chunk FRAMES]
+ *                 [--keep FILE]
  *
  * Writes N frames (default 60000: ten minutes of a 64x48 mat at 100 Hz) of
  * a moving pressure blob plus Gaussian noise (SD counts, default 3), one
@@ -62,6 +63,7 @@ int main(int argc, char **argv)
     long frames = 60000, rows = 64, cols = 48;
     double sd = 3.0;
     const char *keep = NULL;
+    long chunk = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc)
             frames = atol(argv[++i]);
@@ -71,11 +73,13 @@ int main(int argc, char **argv)
             cols = atol(argv[++i]);
         else if (!strcmp(argv[i], "--noise") && i + 1 < argc)
             sd = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
+            chunk = atol(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
             keep = argv[++i];
         else {
             fprintf(stderr, "usage: bench_session [--frames N] [--rows R --cols C] "
-                            "[--noise SD] [--keep FILE]\n");
+                            "[--noise SD] [--chunk FRAMES] [--keep FILE]\n");
             return 2;
         }
     }
@@ -120,7 +124,9 @@ int main(int argc, char **argv)
     snprintf(d.model, sizeof d.model, "RM-1");
     rm_session_writer *w = NULL;
     rm_err e = {0};
-    if (rm_session_writer_create(path, &h, &d, NULL, NULL, &w, &e) != RM_OK) {
+    rm_session_writer_options wo = {.chunk_frames = (unsigned)(chunk > 0 ? chunk : 0),
+                                    .deflate_level = -1};
+    if (rm_session_writer_create(path, &h, &d, NULL, &wo, &w, &e) != RM_OK) {
         fprintf(stderr, "bench_session: %s\n", e.msg);
         return 1;
     }

@@ -402,8 +402,18 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
     w->dev.firmware[sizeof w->dev.firmware - 1] = '\0';
     w->px = (size_t)dev->rows * dev->cols;
     size_t frame_bytes = w->px * 2;
-    w->chunk = opt && opt->chunk_frames ? opt->chunk_frames
-                                        : (unsigned)(DEFAULT_CHUNK_BYTES / frame_bytes);
+    w->flush_interval = opt && opt->flush_interval_s > 0 ? opt->flush_interval_s : 1.0;
+    if (opt && opt->chunk_frames) {
+        w->chunk = opt->chunk_frames;
+    } else {
+        /* About 256 KiB (docs/format.md has the measurements), but no more
+         * frames than arrive in one flush interval: a chunk still partial
+         * at a flush is rewritten, and SWMR never reuses the old space. */
+        w->chunk = (unsigned)(DEFAULT_CHUNK_BYTES / frame_bytes);
+        double per_flush = dev->rate_hz * w->flush_interval;
+        if (per_flush >= 1 && per_flush < w->chunk)
+            w->chunk = (unsigned)per_flush;
+    }
     if (w->chunk < 1)
         w->chunk = 1;
     if ((uint64_t)w->chunk * frame_bytes > 64u * 1024 * 1024) {
@@ -413,7 +423,6 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
                           opt->chunk_frames);
     }
     w->level = opt && opt->deflate_level >= 0 && opt->deflate_level <= 9 ? opt->deflate_level : 1;
-    w->flush_interval = opt && opt->flush_interval_s > 0 ? opt->flush_interval_s : 1.0;
     w->use_swmr = opt ? opt->swmr != 0 : 1;
     size_t cpx = (size_t)w->chunk * w->px;
     w->b_raw = malloc(cpx * 2);
@@ -606,12 +615,21 @@ static rm_status do_flush(rm_session_writer *w, rm_err *err)
     return RM_OK;
 }
 
-/* After an append: a whole chunk is written and flushed at once; a partial
- * one only when the flush interval has passed. */
+/* After an append: a whole chunk is written as soon as it is full, and the
+ * file is flushed then unless a flush happened less than MIN_FLUSH_GAP_S
+ * ago (each H5Fflush costs about a millisecond: at 1 kHz flushing every
+ * chunk would cost more than compressing). A partial chunk is written and
+ * flushed only when the flush interval has passed, so readers and a crash
+ * lose at most one interval. */
+#define MIN_FLUSH_GAP_S 0.1
+
 static rm_status after_append(rm_session_writer *w, rm_err *err)
 {
+    double t = mono_now();
     if (w->buf_n == w->chunk) {
-        rm_status st = do_flush(w, err);
+        rm_status st = write_buffer(w, err);
+        if (st == RM_OK && t - w->last_flush >= MIN_FLUSH_GAP_S)
+            st = do_flush(w, err);
         if (st != RM_OK)
             return st;
         w->buf_start += w->chunk;
@@ -619,7 +637,7 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
         w->buf_on_disk = 0;
         return RM_OK;
     }
-    if (mono_now() - w->last_flush >= w->flush_interval)
+    if (t - w->last_flush >= w->flush_interval)
         return do_flush(w, err);
     return RM_OK;
 }

@@ -51,14 +51,15 @@ static int read_full(int fd, void *p, size_t n)
 
 /* Child: writes `total` frames (forever if 0), flushing every `every`
  * frames and reporting the flushed count after each flush. */
-static void child_writer(const char *path, int fd, uint64_t total, unsigned every)
+static void child_writer_opt(const char *path, int fd, uint64_t total, unsigned every,
+                             int explicit_flush, double flush_s)
 {
     rm_header h;
     rm_device d;
     fx_header(&h);
     fx_device(&d, R, C);
     rm_session_writer_options o = {.chunk_frames = 8, .deflate_level = 1,
-                                   .flush_interval_s = 1000.0, .swmr = 1};
+                                   .flush_interval_s = flush_s, .swmr = 1};
     rm_session_writer *w = NULL;
     rm_err e = {0};
     if (rm_session_writer_create(path, &h, &d, NULL, &o, &w, &e) != RM_OK)
@@ -70,7 +71,7 @@ static void child_writer(const char *path, int fd, uint64_t total, unsigned ever
         if (rm_session_writer_append(w, &f, &e) != RM_OK)
             _exit(4);
         if ((i + 1) % every == 0) {
-            if (rm_session_writer_flush(w, &e) != RM_OK)
+            if (explicit_flush && rm_session_writer_flush(w, &e) != RM_OK)
                 _exit(5);
             uint64_t n = i + 1;
             if (write_full(fd, &n, sizeof n) < 0)
@@ -84,6 +85,11 @@ static void child_writer(const char *path, int fd, uint64_t total, unsigned ever
     uint64_t done = UINT64_MAX;
     write_full(fd, &done, sizeof done);
     _exit(0);
+}
+
+static void child_writer(const char *path, int fd, uint64_t total, unsigned every)
+{
+    child_writer_opt(path, fd, total, every, 1, 1000.0);
 }
 
 static void check_frames(rm_session *s, uint64_t n)
@@ -219,6 +225,8 @@ Test(session_live, disk_full_is_reported_and_flushed_data_kept)
             rm_frame f;
             fx_rm_frame(i, R, C, buf, &f);
             st = rm_session_writer_append(w, &f, &e);
+            if (st == RM_OK && (i + 1) % 8 == 0)
+                st = rm_session_writer_flush(w, &e);
             if (st == RM_OK && (i + 1) % 8 == 0) {
                 uint64_t n = i + 1;
                 write_full(fds[1], &n, sizeof n);
@@ -255,6 +263,45 @@ Test(session_live, disk_full_is_reported_and_flushed_data_kept)
     cr_assert_geq(rm_session_frames(s), flushed);
     check_frames(s, flushed);
     rm_session_close(s);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+/* Without explicit flushes, the writer flushes on its own once the flush
+ * interval has passed (here 1 ns, so after every append): the reader sees
+ * every frame the child reports as appended. */
+Test(session_live, time_based_flush)
+{
+    char *dir = rm_test_tmpdir("sess_tflush");
+    char *path = rm_test_path(dir, "tflush.h5");
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        child_writer_opt(path, fds[1], 30, 1, 0, 1e-9);
+    }
+    close(fds[1]);
+    rm_session *s = NULL;
+    rm_err e = {0};
+    uint64_t n, seen = 0;
+    while (read_full(fds[0], &n, sizeof n) == 0 && n != UINT64_MAX) {
+        if (!s)
+            cr_assert_eq(rm_session_open(path, &s, &e), RM_OK, "%s", e.msg);
+        else
+            cr_assert_eq(rm_session_refresh(s, &e), RM_OK, "%s", e.msg);
+        cr_assert_geq(rm_session_frames(s), n);
+        check_frames(s, n);
+        seen = n;
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(seen, 30);
+    rm_session_close(s);
+    close(fds[0]);
     rm_test_rmtree(dir);
     free(path);
     free(dir);
