@@ -240,19 +240,31 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->hot = calloc(n, 1);
     a->dead = calloc(n, 1);
     a->p = calloc(n, sizeof *a->p);
-    a->lab = malloc(n * sizeof *a->lab);
+    /* labels live in a frame padded by one never-loaded sensel all
+     * round, so neighbour lookups need no bounds checks */
+    size_t npad = (size_t)(a->rows + 2) * (size_t)(a->cols + 2);
+    a->lab = malloc(npad * sizeof *a->lab);
+    a->porig = malloc(npad * sizeof *a->porig);
     a->loaded = malloc(n * sizeof *a->loaded);
     a->queue = malloc(n * sizeof *a->queue);
     a->rowcount = calloc((size_t)a->rows, sizeof *a->rowcount);
+    a->rowof = malloc(n * sizeof *a->rowof);
+    a->colof = malloc(n * sizeof *a->colof);
     a->all_sum = calloc(n, sizeof *a->all_sum);
     a->all_peak = calloc(n, sizeof *a->all_peak);
     a->all_contact = calloc(n, sizeof *a->all_contact);
     if (!a->lut || !a->gain || !a->zero || !a->thr || !a->mask || !a->lone_run ||
         !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
-        !a->lab || !a->loaded || !a->queue || !a->rowcount || !a->all_sum || !a->all_peak ||
+        !a->lab || !a->porig || !a->loaded || !a->queue || !a->rowcount || !a->rowof || !a->colof || !a->all_sum || !a->all_peak ||
         !a->all_contact || span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
         goto nomem;
 
+    for (size_t i = 0; i < npad; i++) {
+        a->lab[i] = -1;
+        a->porig[i] = -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->porig[i + 2 * (i / (size_t)a->cols) + (size_t)a->cols + 3] = (int32_t)i;
     /* The curve once per count value, so a sensel costs one lookup. */
     for (uint32_t d = 0; d < a->lut_n; d++)
         a->lut[d] = calib ? rm_calib_curve(calib, (float)d) : (float)d;
@@ -260,7 +272,9 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
         a->gain[i] = calib ? calib->gain[i] : 1.0f;
         a->zero[i] = calib ? calib->zero[i] : 0;
         a->mask[i] = mask ? (mask[i] != 0) : 1;
-        a->lab[i] = -1;
+        /* row and column of a sensel index: no divisions in the hot loops */
+        a->rowof[i] = (uint16_t)(i / (size_t)a->cols);
+        a->colof[i] = (uint16_t)(i % (size_t)a->cols);
         /* Smallest raw count whose pressure exceeds the noise threshold:
          * the hot loop then compares integers and skips unloaded sensels. */
         uint32_t thr = THR_NEVER;
@@ -314,9 +328,12 @@ void rm_analysis_free(rm_analysis *a)
     free(a->dead);
     free(a->p);
     free(a->lab);
+    free(a->porig);
     free(a->loaded);
     free(a->queue);
     free(a->rowcount);
+    free(a->rowof);
+    free(a->colof);
     free(a->all_sum);
     free(a->all_peak);
     free(a->all_contact);
@@ -367,7 +384,7 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
 {
     int rmin = a->rows, rmax = -1;
     for (int q = q0; q < q1; q++) {
-        int r = a->queue[q] / a->cols;
+        int r = a->rowof[a->queue[q]];
         a->rowcount[r]++;
         if (r < rmin)
             rmin = r;
@@ -398,7 +415,7 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
     f->rmax = f->cmax = -1;
     for (int q = q0; q < q1; q++) {
         int i = a->queue[q];
-        int r = i / a->cols, c = i % a->cols;
+        int r = a->rowof[i], c = a->colof[i];
         if (r < lo || r > hi)
             continue;
         double p = a->p[i];
@@ -427,16 +444,17 @@ static void fit_roller(rm_analysis *a, int q0, int q1, roller_fit *f)
 static double dead_sensels(rm_analysis *a, roller_fit *f, int root, uint64_t frame)
 {
     double added = 0;
-    int R = a->rows, C = a->cols;
+    const int C = a->cols, PW = C + 2;
     for (int r = f->rmin; r <= f->rmax; r++) {
         for (int c = f->cmin; c <= f->cmax; c++) {
             int i = r * C + c;
-            if (a->lab[i] >= 0 || !a->mask[i])
+            int ip = i + 2 * r + PW + 1;
+            if (a->lab[ip] >= 0 || !a->mask[i])
                 continue;
-            int up = r > 0 && a->lab[i - C] == root;
-            int dn = r < R - 1 && a->lab[i + C] == root;
-            int lf = c > 0 && a->lab[i - 1] == root;
-            int rt = c < C - 1 && a->lab[i + 1] == root;
+            int up = a->lab[ip - PW] == root;
+            int dn = a->lab[ip + PW] == root;
+            int lf = a->lab[ip - 1] == root;
+            int rt = a->lab[ip + 1] == root;
             if (!((up && dn) || (lf && rt)))
                 continue;
             if (!a->dead[i]) {
@@ -549,6 +567,7 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     const uint32_t *thr = a->thr;
     float *p = a->p;
     int32_t *loaded = a->loaded;
+    const uint16_t *rowof = a->rowof, *colof = a->colof;
 
     /* Hot loop: most sensels are below threshold; one compare each. */
     int nl = 0;
@@ -564,8 +583,8 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
         int i = loaded[k];
         double v = p[i];
         fsum += v;
-        fx += v * (i / C);
-        fy += v * (i % C);
+        fx += v * rowof[i];
+        fy += v * colof[i];
         if (v > peak)
             peak = v;
     }
@@ -574,8 +593,12 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     /* Connected components (8-neighbour) by breadth-first search; each
      * component's sensels end up contiguous in queue[]. */
     int32_t *lab = a->lab, *queue = a->queue;
+    const int32_t *porig = a->porig;
+    const int PW = C + 2;
+    const int nb[8] = {-PW - 1, -PW, -PW + 1, -1, 1, PW - 1, PW, PW + 1};
+#define PIDX(i) ((i) + 2 * rowof[i] + PW + 1)
     for (int k = 0; k < nl; k++)
-        lab[loaded[k]] = -2; /* loaded, not yet labelled */
+        lab[PIDX(loaded[k])] = -2; /* loaded, not yet labelled */
     int qn = 0, ncomp = 0;
     int best_root = -1;
     roller_fit best = {0};
@@ -583,32 +606,25 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     const double min_len = a->cfg.roller_min_length_cm;
     for (int k = 0; k < nl; k++) {
         int seed = loaded[k];
-        if (lab[seed] != -2)
+        if (lab[PIDX(seed)] != -2)
             continue;
         int q0 = qn;
-        lab[seed] = seed;
+        lab[PIDX(seed)] = seed;
         queue[qn++] = seed;
-        int cmin = seed % C, cmax = cmin;
+        int cmin = colof[seed], cmax = cmin;
         for (int q = q0; q < qn; q++) {
             int i = queue[q];
-            int r = i / C, c = i % C;
+            int c = colof[i];
             if (c < cmin)
                 cmin = c;
             if (c > cmax)
                 cmax = c;
-            for (int dr = -1; dr <= 1; dr++) {
-                int rr = r + dr;
-                if (rr < 0 || rr >= a->rows)
-                    continue;
-                for (int dc = -1; dc <= 1; dc++) {
-                    int cc = c + dc;
-                    if (cc < 0 || cc >= C)
-                        continue;
-                    int j = rr * C + cc;
-                    if (lab[j] == -2) {
-                        lab[j] = seed;
-                        queue[qn++] = j;
-                    }
+            int ip = PIDX(i);
+            for (int d = 0; d < 8; d++) {
+                int jp = ip + nb[d];
+                if (lab[jp] == -2) {
+                    lab[jp] = seed;
+                    queue[qn++] = porig[jp];
                 }
             }
         }
@@ -778,7 +794,8 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
 
     /* Reset the labels of this frame's sensels for the next frame. */
     for (int k = 0; k < nl; k++)
-        lab[loaded[k]] = -1;
+        lab[PIDX(loaded[k])] = -1;
+#undef PIDX
     a->nf++;
     return RM_OK;
 }

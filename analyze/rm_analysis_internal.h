@@ -49,10 +49,12 @@ struct rm_analysis {
 
     /* per-frame scratch */
     float *p;
-    int32_t *lab;
+    int32_t *lab;               /* (rows+2)*(cols+2), padded */
+    int32_t *porig;             /* padded index -> sensel index */
     int32_t *loaded;
     int32_t *queue;
     int32_t *rowcount;
+    uint16_t *rowof, *colof;
     int nloaded;
 
     /* roller tracking */
