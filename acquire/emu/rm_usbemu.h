@@ -74,6 +74,8 @@ typedef struct rm_usbemu_config {
      * plugged back in. Negative = never. */
     double unplug_at_s;
     double replug_after_s;
+    int plain_node;           /* 1: keep umockdev's regular-file usbfs node
+                                 (clients busy-loop; for benchmarks only) */
     rm_usbemu_source source;  /* copied; `user` must outlive the rm_usbemu */
     rm_logger log;            /* unknown ioctls, unplug/replug; may be empty */
 } rm_usbemu_config;

@@ -104,6 +104,8 @@ struct rm_usbemu {
     uint8_t *stage;              /* bytes read from the stream, not yet sent */
     size_t stage_cap, stage_start, stage_end, rel_end;
     rm_vmat_counts retired;      /* counts of closed streams */
+    uint8_t *scratch;            /* one bulk transfer's bytes before copy-out */
+    size_t scratch_cap;
 
     int unplug_pending;          /* scripted unplug reached */
     int unplug_done;             /* the script ran (one shot) */
@@ -411,6 +413,18 @@ static void stream_close(rm_usbemu *emu)
     emu->exhausted = 1;
     emu->started = 0;
     stage_reset(emu);
+}
+
+static int scratch_reserve(rm_usbemu *emu, size_t n)
+{
+    if (n <= emu->scratch_cap)
+        return 1;
+    uint8_t *p = realloc(emu->scratch, n);
+    if (!p)
+        return 0;
+    emu->scratch = p;
+    emu->scratch_cap = n;
+    return 1;
 }
 
 /* ---------- URB bookkeeping ---------- */
@@ -759,17 +773,25 @@ static void do_reap(rm_usbemu *emu, UMockdevIoctlClient *client, int pi)
                 first = u;
                 break;
             }
-        if (first && data_available(emu)) {
-            UMockdevIoctlData *buf = umockdev_ioctl_data_resolve(
-                first->data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
-                (gsize)first->buffer_length, NULL);
+        if (first && data_available(emu) && scratch_reserve(emu, (size_t)first->buffer_length)) {
+            /* Fill first, then map only the bytes sent: resolving copies
+             * the client's memory in and (changed) out again, so a 128 KiB
+             * transfer carrying one 6 KiB frame costs 6 KiB, not 256. */
+            size_t n = bulk_fill(emu, emu->scratch, (size_t)first->buffer_length);
+            UMockdevIoctlData *buf = NULL;
+            if (n > 0)
+                buf = umockdev_ioctl_data_resolve(
+                    first->data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer), n, NULL);
             if (buf) {
-                size_t n = bulk_fill(emu, buf->data, (size_t)first->buffer_length);
+                memcpy(buf->data, emu->scratch, n);
                 g_object_unref(buf);
-                if (n > 0) {
-                    urb_set_result(first, 0, (int)n);
-                    pick = first;
-                }
+                urb_set_result(first, 0, (int)n);
+                pick = first;
+            } else if (n > 0) {
+                /* the client's buffer vanished: the bytes are lost, as on a
+                 * bus error */
+                urb_set_result(first, -EPROTO, 0);
+                pick = first;
             }
         }
     }
@@ -987,12 +1009,23 @@ static rm_status plug_in(rm_usbemu *emu, rm_err *err)
     rm_status st = fifo_create(p, emu->root_dir, err);
     if (st != RM_OK)
         return st;
+    if (emu->cfg.plain_node) {
+        close(p->fifo_fd);
+        p->fifo_fd = -1;
+        unlink(p->fifo_path);
+        FILE *f = fopen(p->fifo_path, "w");
+        if (!f)
+            return rm_err_set(err, RM_ERR_IO, "usbemu: create %s: %s", p->fifo_path,
+                              strerror(errno));
+        fclose(f);
+    }
     GError *gerr = NULL;
     if (!umockdev_testbed_attach_ioctl(emu->tb, p->devnode, emu->handler, &gerr)) {
         st = rm_err_set(err, RM_ERR_IO, "usbemu: attach ioctl handler to %s: %s", p->devnode,
                         gerr ? gerr->message : "failed");
         g_clear_error(&gerr);
-        close(p->fifo_fd);
+        if (p->fifo_fd >= 0)
+            close(p->fifo_fd);
         return st;
     }
     emu->n_plugs++;
@@ -1284,6 +1317,7 @@ void rm_usbemu_free(rm_usbemu *emu)
             close(emu->plugs[i].fifo_fd);
     g_free(emu->root_dir);
     free(emu->stage);
+    free(emu->scratch);
     pthread_cond_destroy(&emu->changed);
     pthread_cond_destroy(&emu->timer_cv);
     pthread_mutex_destroy(&emu->mu);
