@@ -31,7 +31,8 @@ rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
     rm_analysis *a = NULL;
     st = rm_analysis_new(&c, dev, rm_session_calib(s), rm_session_mask(s), &a, err);
     if (st != RM_OK) {
-        rm_err_prefix(err, st, "%s", path);
+        if (err && !strstr(err->msg, path))
+            rm_err_prefix(err, st, "%s", path);
         rm_session_close(s);
         return st;
     }
@@ -61,7 +62,8 @@ rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
     if (st == RM_OK)
         st = rm_analysis_finish(a, profile, &r, err);
     if (st != RM_OK) {
-        rm_err_prefix(err, st, "%s", path);
+        if (err && !strstr(err->msg, path))
+            rm_err_prefix(err, st, "%s", path);
         rm_analysis_free(a);
         rm_session_close(s);
         return st;
