@@ -349,8 +349,13 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
     T->total_verdict = RM_VERDICT_NA;
     T->score = tot_judged ? (float)tot_inside / (float)tot_judged : NAN;
     if (!roller) {
-        cat(c, cap, "no roller was found in this recording: pacing (strokes, holds, speed, cadence) "
-                    "is not available; pressure distribution is given");
+        if (T->loaded_s > 0)
+            cat(c, cap, "no roller was found for a whole set (a roller shape was seen in only %.1f s "
+                        "of frames): pacing (strokes, holds, speed, cadence) is not available; "
+                        "pressure distribution is given", T->loaded_s);
+        else
+            cat(c, cap, "no roller was found in this recording: pacing (strokes, holds, speed, "
+                        "cadence) is not available; pressure distribution is given");
         return;
     }
     double on = T->rolling_s + T->holding_s;

@@ -487,9 +487,18 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
      * ever seen (an import: distribution metrics still apply). */
     size_t nseg = a->n_spans;
     int whole = 0;
-    if (nseg == 0 && !a->any_roller && nf > 0) {
+    if (nseg == 0 && nf > 0) {
+        /* No set: the roller was never recognised, or only in moments too
+         * short for a set. Strokes and holds of such moments are no
+         * pacing to speak of. */
         nseg = 1;
         whole = 1;
+        strokes.n = 0;
+        holds.n = 0;
+        for (size_t i = 0; i < nf; i++) {
+            state[i] = RM_STATE_UNLOADED;
+            vv[i] = NAN;
+        }
     }
     r->n_segments = nseg;
     if (nseg) {
@@ -658,6 +667,15 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
         }
     }
 
+    if (whole) {
+        /* no set: no roller values to report for it */
+        rm_segment_result *sg = &r->segments[0];
+        sg->mean_force_n = sg->roller_area_cm2 = sg->mean_roller_kpa = NAN;
+        sg->peak_roller_kpa = sg->load_share = sg->body_weight_share = NAN;
+        sg->steadiness = sg->coverage = sg->range_cm = sg->cadence_cpm = NAN;
+        sg->mean_speed_cm_s = NAN;
+    }
+
     /* strokes and holds to segments (by their middle) */
     for (size_t i = 0; i < strokes.n + holds.n; i++) {
         double mid;
@@ -755,7 +773,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
                                  : NAN;
     T->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
     T->peak_kpa = (float)pk;
-    T->roller_found = a->any_roller;
+    T->roller_found = a->n_spans > 0;
     T->hot_sensels = a->n_hot;
     T->dead_sensels = a->n_dead;
 
