@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define EVENT_RESERVE 64
+#define EVENT_RESERVE 256
 
 typedef struct slot {
     rm_packet_type type; /* FRAME, EVENT or END */

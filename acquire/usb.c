@@ -283,7 +283,15 @@ rm_status rm_usb_open(const rm_usb_options *opt, rm_usb **out, rm_err *err)
     }
     rm_status st = find_and_open(u, err);
     if (st == RM_OK) {
-        libusb_set_auto_detach_kernel_driver(u->h, 1);
+        /* Detach a kernel driver by hand: auto-detach needs the
+         * DISCONNECT_CLAIM ioctl, which not every usbfs offers. */
+        if (libusb_kernel_driver_active(u->h, RM_USB_INTERFACE) == 1) {
+            rc = libusb_detach_kernel_driver(u->h, RM_USB_INTERFACE);
+            if (rc < 0 && rc != LIBUSB_ERROR_NOT_FOUND)
+                st = rm_usb_error(rc, err, "detaching the kernel driver from the mat");
+        }
+    }
+    if (st == RM_OK) {
         rc = libusb_claim_interface(u->h, RM_USB_INTERFACE);
         if (rc < 0)
             st = rm_usb_error(rc, err, "claiming interface 0 of the mat");
