@@ -185,7 +185,8 @@ static rm_status drain_labels(rmd_tee *t, rm_err *err)
             ev.time_s = t->last_event_time;
         t->last_event_time = ev.time_s;
         snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
-        snprintf(ev.text, sizeof ev.text, "%s", local[i].text);
+        /* Labels are longer in the queue than in the file: cut, don't fail. */
+        memcpy(ev.text, local[i].text, strnlen(local[i].text, sizeof ev.text - 1));
         rm_status st = forward(t, RM_PKT_EVENT, &ev, err);
         if (st != RM_OK)
             return st;
