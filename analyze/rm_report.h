@@ -89,13 +89,17 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
                           rm_err *err);
 void rm_report_free(rm_report *rep);
 
+/* Judges r's segments and totals again against another profile (the
+ * scores, verdicts and comments are replaced; the measurements stay). */
+void rm_report_rescore(rm_results *r, const rm_profile *profile);
+
 /* Number of panels of a kind over all pages. */
 size_t rm_report_count_panels(const rm_report *rep, rm_report_panel_kind kind);
 
 typedef enum rm_report_format { RM_REPORT_PDF = 0, RM_REPORT_PNG, RM_REPORT_SVG } rm_report_format;
 
 /* The format from a file name's extension (.pdf .png .svg, any case);
- * RM_ERR_INVALID naming the path otherwise. */
+ * RM_ERR_ARG naming the path otherwise. */
 rm_status rm_report_format_of(const char *path, rm_report_format *fmt, rm_err *err);
 
 /* Draws pages into `path` (replaced atomically). page < 0: every page

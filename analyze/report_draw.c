@@ -1,0 +1,1092 @@
+/* report_draw.c - draws the report model with cairo (PDF, PNG, SVG) and
+ * writes it safely (temporary file in the same folder, fsync, rename). */
+#include <cairo-pdf.h>
+#include <cairo-svg.h>
+#include <cairo.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report_internal.h"
+
+#define FONT "DejaVu Sans"
+
+/* viridis at nine stops: perceptually even, readable in grey print */
+static const double viridis[9][3] = {
+    {0.267, 0.005, 0.329}, {0.278, 0.175, 0.483}, {0.231, 0.322, 0.546},
+    {0.173, 0.449, 0.558}, {0.128, 0.567, 0.551}, {0.154, 0.680, 0.504},
+    {0.361, 0.786, 0.388}, {0.667, 0.862, 0.196}, {0.993, 0.906, 0.144},
+};
+
+static void colormap(double f, double rgb[3])
+{
+    if (!(f > 0))
+        f = 0;
+    if (f > 1)
+        f = 1;
+    double s = f * 8;
+    int i = (int)s;
+    if (i >= 8)
+        i = 7;
+    double u = s - i;
+    for (int c = 0; c < 3; c++)
+        rgb[c] = viridis[i][c] * (1 - u) + viridis[i + 1][c] * u;
+}
+
+typedef struct colour {
+    double r, g, b;
+} colour;
+
+static const colour C_TEXT = {0.1, 0.1, 0.1}, C_GRID = {0.85, 0.85, 0.85},
+                    C_LINE = {0.12, 0.33, 0.62}, C_STROKE = {0.85, 0.33, 0.10},
+                    C_HOLD = {0.93, 0.60, 0.10}, C_BAND = {0.55, 0.80, 0.55},
+                    C_TOTAL = {0.65, 0.65, 0.65}, C_PASS = {0.13, 0.55, 0.13},
+                    C_MISS = {0.80, 0.12, 0.12}, C_NA = {0.55, 0.55, 0.55};
+
+static void set_colour(cairo_t *cr, colour c)
+{
+    cairo_set_source_rgb(cr, c.r, c.g, c.b);
+}
+
+static void font(cairo_t *cr, double size, int bold)
+{
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+/* align: 0 left, 1 centre, 2 right of x; y is the baseline. */
+static void text(cairo_t *cr, double x, double y, int align, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    double dx = align == 1 ? -e.x_advance / 2 : align == 2 ? -e.x_advance : 0;
+    cairo_move_to(cr, x + dx, y);
+    cairo_show_text(cr, s);
+}
+
+static double text_width(cairo_t *cr, const char *s)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, s, &e);
+    return e.x_advance;
+}
+
+/* Word-wraps s into width starting at baseline y; returns the next baseline. */
+static double wrap(cairo_t *cr, double x, double y, double width, double lead, const char *s)
+{
+    char line[1024] = "";
+    const char *p = s;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ' && *e != '\n')
+            e++;
+        char cand[1024];
+        size_t wl = (size_t)(e - p);
+        if (wl > 400)
+            wl = 400;
+        snprintf(cand, sizeof cand, "%s%s%.*s", line, line[0] ? " " : "", (int)wl, p);
+        if (line[0] && text_width(cr, cand) > width) {
+            text(cr, x, y, 0, line);
+            y += lead;
+            snprintf(line, sizeof line, "%.*s", (int)wl, p);
+        } else {
+            snprintf(line, sizeof line, "%s", cand);
+        }
+        p = e;
+        if (*p == '\n') {
+            text(cr, x, y, 0, line);
+            y += lead;
+            line[0] = 0;
+            p++;
+        }
+    }
+    if (line[0]) {
+        text(cr, x, y, 0, line);
+        y += lead;
+    }
+    return y;
+}
+
+static double X(const rm_report_panel *p, double v)
+{
+    return p->px + (v - p->x_min) / (p->x_max - p->x_min) * p->pw;
+}
+
+static double Y(const rm_report_panel *p, double v)
+{
+    return p->py + p->ph - (v - p->y_min) / (p->y_max - p->y_min) * p->ph;
+}
+
+static void fmt_tick(char *o, size_t cap, double v, double step)
+{
+    if (fabs(v) < step * 1e-6)
+        v = 0;
+    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    if (dec > 4)
+        dec = 4;
+    snprintf(o, cap, "%.*f", dec, v);
+}
+
+static void panel_title(cairo_t *cr, const rm_report_panel *p)
+{
+    set_colour(cr, C_TEXT);
+    font(cr, 10, 1);
+    text(cr, p->px, p->py - 6, 0, p->title);
+}
+
+/* Grid, box, ticks and axis labels of a plot panel. */
+static void axes(cairo_t *cr, const rm_report_panel *p, int grid)
+{
+    char buf[48];
+    cairo_set_line_width(cr, 0.4);
+    font(cr, 8, 0);
+    double xs = rm_nice_step(p->x_max - p->x_min, (int)(p->pw / 60));
+    double ys = rm_nice_step(p->y_max - p->y_min, (int)(p->ph / 28) > 2 ? (int)(p->ph / 28) : 2);
+    for (double v = ceil(p->x_min / xs - 1e-9) * xs; v <= p->x_max + xs * 1e-6; v += xs) {
+        double x = X(p, v);
+        if (grid) {
+            set_colour(cr, C_GRID);
+            cairo_move_to(cr, x, p->py);
+            cairo_line_to(cr, x, p->py + p->ph);
+            cairo_stroke(cr);
+        }
+        set_colour(cr, C_TEXT);
+        cairo_move_to(cr, x, p->py + p->ph);
+        cairo_line_to(cr, x, p->py + p->ph + 3);
+        cairo_stroke(cr);
+        fmt_tick(buf, sizeof buf, v, xs);
+        text(cr, x, p->py + p->ph + 12, 1, buf);
+    }
+    for (double v = ceil(p->y_min / ys - 1e-9) * ys; v <= p->y_max + ys * 1e-6; v += ys) {
+        double y = Y(p, v);
+        if (grid) {
+            set_colour(cr, C_GRID);
+            cairo_move_to(cr, p->px, y);
+            cairo_line_to(cr, p->px + p->pw, y);
+            cairo_stroke(cr);
+        }
+        set_colour(cr, C_TEXT);
+        cairo_move_to(cr, p->px - 3, y);
+        cairo_line_to(cr, p->px, y);
+        cairo_stroke(cr);
+        fmt_tick(buf, sizeof buf, v, ys);
+        text(cr, p->px - 5, y + 3, 2, buf);
+    }
+    if (!isnan(p->y2_max) && p->y2_max > p->y2_min) {
+        double s2 = rm_nice_step(p->y2_max - p->y2_min, 4);
+        for (double v = ceil(p->y2_min / s2 - 1e-9) * s2; v <= p->y2_max + s2 * 1e-6; v += s2) {
+            double y = p->py + p->ph - (v - p->y2_min) / (p->y2_max - p->y2_min) * p->ph;
+            cairo_move_to(cr, p->px + p->pw, y);
+            cairo_line_to(cr, p->px + p->pw + 3, y);
+            cairo_stroke(cr);
+            fmt_tick(buf, sizeof buf, v, s2);
+            text(cr, p->px + p->pw + 5, y + 3, 0, buf);
+        }
+        cairo_save(cr);
+        cairo_move_to(cr, p->px + p->pw + 34, p->py + p->ph / 2);
+        cairo_rotate(cr, M_PI / 2);
+        cairo_text_extents_t e;
+        cairo_text_extents(cr, p->y2_label, &e);
+        cairo_rel_move_to(cr, -e.x_advance / 2, 0);
+        cairo_show_text(cr, p->y2_label);
+        cairo_restore(cr);
+    }
+    cairo_set_line_width(cr, 0.8);
+    cairo_rectangle(cr, p->px, p->py, p->pw, p->ph);
+    cairo_stroke(cr);
+    font(cr, 8.5, 0);
+    text(cr, p->px + p->pw / 2, p->py + p->ph + 24, 1, p->x_label);
+    cairo_save(cr);
+    cairo_move_to(cr, p->px - 36, p->py + p->ph / 2);
+    cairo_rotate(cr, -M_PI / 2);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, p->y_label, &e);
+    cairo_rel_move_to(cr, -e.x_advance / 2, 0);
+    cairo_show_text(cr, p->y_label);
+    cairo_restore(cr);
+}
+
+static void clip_plot(cairo_t *cr, const rm_report_panel *p)
+{
+    cairo_save(cr);
+    cairo_rectangle(cr, p->px, p->py, p->pw, p->ph);
+    cairo_clip(cr);
+}
+
+static void draw_poly(cairo_t *cr, const rm_report_panel *p, const rm_poly *poly, colour c,
+                      double width)
+{
+    set_colour(cr, c);
+    cairo_set_line_width(cr, width);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    int pen = 0;
+    for (size_t i = 0; i < poly->n; i++) {
+        if (isnan(poly->v[i])) {
+            pen = 0;
+            continue;
+        }
+        double x = X(p, poly->t[i]), y = Y(p, poly->v[i]);
+        if (!pen) {
+            cairo_move_to(cr, x, y);
+            /* a lone vertex still shows as a short tick */
+            if (i + 1 >= poly->n || isnan(poly->v[i + 1]))
+                cairo_line_to(cr, x + 0.5, y);
+        } else {
+            cairo_line_to(cr, x, y);
+        }
+        pen = 1;
+    }
+    cairo_stroke(cr);
+}
+
+/* Segment spans behind a time plot, labelled along the top. */
+static void segment_bands(cairo_t *cr, const rm_report_panel *p, const rm_results *r, int label)
+{
+    for (size_t k = 0; k < r->n_segments; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        if (s->end_s < p->x_min || s->start_s > p->x_max)
+            continue;
+        double x0 = X(p, fmax(s->start_s, p->x_min)), x1 = X(p, fmin(s->end_s, p->x_max));
+        int current = p->segment < 0 || p->segment == (int)k;
+        if (current)
+            cairo_set_source_rgb(cr, 0.93, 0.95, 0.99);
+        else
+            cairo_set_source_rgb(cr, 0.96, 0.96, 0.96);
+        cairo_rectangle(cr, x0, p->py, x1 - x0, p->ph);
+        cairo_fill(cr);
+        if (label) {
+            char buf[96];
+            snprintf(buf, sizeof buf, "%zu %s", k + 1, s->label);
+            set_colour(cr, C_TEXT);
+            font(cr, 7.5, 1);
+            cairo_save(cr);
+            cairo_rectangle(cr, x0, p->py, x1 - x0, p->ph);
+            cairo_clip(cr);
+            text(cr, x0 + 2, p->py + 9, 0, buf);
+            cairo_restore(cr);
+        }
+    }
+}
+
+static void legend_item(cairo_t *cr, double *x, double y, colour c, int kind, const char *label)
+{
+    set_colour(cr, c);
+    if (kind == 0) { /* line */
+        cairo_set_line_width(cr, 1.5);
+        cairo_move_to(cr, *x, y - 3);
+        cairo_line_to(cr, *x + 14, y - 3);
+        cairo_stroke(cr);
+    } else if (kind == 1) { /* dot */
+        cairo_arc(cr, *x + 7, y - 3, 2.2, 0, 2 * M_PI);
+        cairo_fill(cr);
+    } else { /* box */
+        cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.5);
+        cairo_rectangle(cr, *x, y - 7, 14, 8);
+        cairo_fill(cr);
+    }
+    set_colour(cr, C_TEXT);
+    font(cr, 7.5, 0);
+    text(cr, *x + 17, y, 0, label);
+    *x += 17 + text_width(cr, label) + 12;
+}
+
+static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    clip_plot(cr, p);
+    segment_bands(cr, p, r, 1);
+    cairo_restore(cr);
+    axes(cr, p, 1);
+    clip_plot(cr, p);
+    for (size_t i = 0; i < r->n_holds; i++) {
+        const rm_hold *h = &r->holds[i];
+        if (h->end_s < p->x_min || h->start_s > p->x_max || !isfinite(h->x_cm))
+            continue;
+        cairo_set_source_rgba(cr, C_HOLD.r, C_HOLD.g, C_HOLD.b, 0.45);
+        double x0 = X(p, h->start_s), x1 = X(p, h->end_s);
+        cairo_rectangle(cr, x0, Y(p, h->x_cm + 2.5), x1 - x0, Y(p, h->x_cm - 2.5) - Y(p, h->x_cm + 2.5));
+        cairo_fill(cr);
+    }
+    rm_poly poly;
+    if (rm_trace_series(r, RM_TRACE_POSITION, p->x_min, p->x_max, rm_report_bins(p), &poly)) {
+        rm_poly_free(&poly);
+        cairo_restore(cr);
+        return -1;
+    }
+    draw_poly(cr, p, &poly, C_LINE, 0.9);
+    rm_poly_free(&poly);
+    set_colour(cr, C_STROKE);
+    for (size_t i = 0; i < r->n_strokes; i++) {
+        const rm_stroke *s = &r->strokes[i];
+        if (s->end_s < p->x_min || s->end_s > p->x_max || !isfinite(s->to_x_cm))
+            continue;
+        cairo_arc(cr, X(p, s->end_s), Y(p, s->to_x_cm), p->segment < 0 ? 1.6 : 2.2, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    cairo_restore(cr);
+    double lx = p->px + p->pw - 250;
+    double ly = p->py + p->ph + 24;
+    legend_item(cr, &lx, ly, C_LINE, 0, "roller x");
+    legend_item(cr, &lx, ly, C_STROKE, 1, "end of a pass");
+    legend_item(cr, &lx, ly, C_HOLD, 2, "hold");
+    return 0;
+}
+
+static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    clip_plot(cr, p);
+    segment_bands(cr, p, r, p->segment < 0);
+    if (!isnan(p->band_lo)) {
+        cairo_set_source_rgba(cr, C_BAND.r, C_BAND.g, C_BAND.b, 0.45);
+        cairo_rectangle(cr, p->px, Y(p, p->band_hi), p->pw, Y(p, p->band_lo) - Y(p, p->band_hi));
+        cairo_fill(cr);
+    }
+    cairo_restore(cr);
+    axes(cr, p, 1);
+    clip_plot(cr, p);
+    if (rep->has_profile && rep->profile.speed_cm_s.set && isfinite(rep->profile.speed_cm_s.target)) {
+        double dash[] = {4, 3};
+        cairo_set_dash(cr, dash, 2, 0);
+        set_colour(cr, C_PASS);
+        cairo_set_line_width(cr, 0.9);
+        double y = Y(p, rep->profile.speed_cm_s.target);
+        cairo_move_to(cr, p->px, y);
+        cairo_line_to(cr, p->px + p->pw, y);
+        cairo_stroke(cr);
+        cairo_set_dash(cr, NULL, 0, 0);
+    }
+    rm_poly poly;
+    if (rm_trace_series(r, RM_TRACE_SPEED, p->x_min, p->x_max, rm_report_bins(p), &poly)) {
+        rm_poly_free(&poly);
+        cairo_restore(cr);
+        return -1;
+    }
+    draw_poly(cr, p, &poly, C_LINE, 0.8);
+    rm_poly_free(&poly);
+    cairo_restore(cr);
+    double lx = p->px + p->pw - 250;
+    double ly = p->py + p->ph + 24;
+    legend_item(cr, &lx, ly, C_LINE, 0, "|speed|");
+    if (!isnan(p->band_lo)) {
+        char buf[96];
+        snprintf(buf, sizeof buf, "target %.1f-%.1f cm/s (%s)", p->band_lo, p->band_hi,
+                 rep->profile.name);
+        legend_item(cr, &lx, ly, C_BAND, 2, buf);
+    }
+    return 0;
+}
+
+static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    clip_plot(cr, p);
+    segment_bands(cr, p, r, p->segment < 0);
+    cairo_restore(cr);
+    axes(cr, p, 1);
+    clip_plot(cr, p);
+    rm_poly tot, rol;
+    int rc = rm_trace_series(r, RM_TRACE_TOTAL_FORCE, p->x_min, p->x_max, rm_report_bins(p), &tot);
+    rc |= rm_trace_series(r, RM_TRACE_ROLLER_FORCE, p->x_min, p->x_max, rm_report_bins(p), &rol);
+    if (!rc) {
+        draw_poly(cr, p, &tot, C_TOTAL, 0.7);
+        draw_poly(cr, p, &rol, C_LINE, 0.8);
+    }
+    rm_poly_free(&tot);
+    rm_poly_free(&rol);
+    cairo_restore(cr);
+    double lx = p->px + p->pw - 250;
+    double ly = p->py + p->ph + 24;
+    legend_item(cr, &lx, ly, C_LINE, 0, "on the roller");
+    legend_item(cr, &lx, ly, C_TOTAL, 0, "whole mat");
+    return rc ? -1 : 0;
+}
+
+static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    const float *m = rm_report_map(r, p->segment);
+    const int rows = r->rows, cols = r->cols;
+    /* one pixel a sensel, x (rows) to the right and y (cols) upwards,
+     * scaled up without smoothing so sensels stay sharp squares */
+    cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, rows, cols);
+    if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(img);
+        return -1;
+    }
+    cairo_surface_flush(img);
+    unsigned char *data = cairo_image_surface_get_data(img);
+    int stride = cairo_image_surface_get_stride(img);
+    double cmax = p->c_max > 0 ? p->c_max : 1;
+    for (int c = 0; c < cols; c++) {
+        uint32_t *row = (uint32_t *)(void *)(data + (size_t)(cols - 1 - c) * (size_t)stride);
+        for (int i = 0; i < rows; i++) {
+            double v = m ? m[(size_t)i * cols + c] : 0;
+            uint32_t px = 0xffffff;
+            if (isfinite(v) && v > 0.05) {
+                double rgb[3];
+                colormap(v / cmax, rgb);
+                px = (uint32_t)(rgb[0] * 255 + 0.5) << 16 | (uint32_t)(rgb[1] * 255 + 0.5) << 8 |
+                     (uint32_t)(rgb[2] * 255 + 0.5);
+            }
+            row[i] = px;
+        }
+    }
+    cairo_surface_mark_dirty(img);
+    cairo_save(cr);
+    cairo_translate(cr, p->px, p->py);
+    cairo_scale(cr, p->pw / rows, p->ph / cols);
+    cairo_set_source_surface(cr, img, 0, 0);
+    cairo_pattern_set_filter(cairo_get_source(cr), CAIRO_FILTER_NEAREST);
+    cairo_rectangle(cr, 0, 0, rows, cols);
+    cairo_fill(cr);
+    cairo_restore(cr);
+    cairo_surface_destroy(img);
+
+    /* the roller's track and holds over the map */
+    double t0 = p->segment >= 0 ? r->segments[p->segment].start_s : 0;
+    double t1 = p->segment >= 0 ? r->segments[p->segment].end_s : INFINITY;
+    rm_poly tr;
+    if (rm_trace_track(r, t0, t1, 4000, &tr)) {
+        rm_poly_free(&tr);
+        return -1;
+    }
+    clip_plot(cr, p);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
+    cairo_set_line_width(cr, 2.2);
+    for (int pass = 0; pass < 2; pass++) {
+        int pen = 0;
+        for (size_t i = 0; i < tr.n; i++) {
+            if (isnan(tr.v[i])) {
+                pen = 0;
+                continue;
+            }
+            double x = X(p, tr.t[i]), y = Y(p, tr.v[i]);
+            if (pen)
+                cairo_line_to(cr, x, y);
+            else
+                cairo_move_to(cr, x, y);
+            pen = 1;
+        }
+        cairo_stroke(cr);
+        cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+        cairo_set_line_width(cr, 0.9);
+    }
+    rm_poly_free(&tr);
+    const float *ty = r->series[RM_SERIES_ROLLER_Y_CM];
+    const float *tt = r->series[RM_SERIES_TIME];
+    for (size_t i = 0; i < r->n_holds; i++) {
+        const rm_hold *h = &r->holds[i];
+        if (h->end_s < t0 || h->start_s > t1 || !isfinite(h->x_cm))
+            continue;
+        double sy = 0;
+        size_t n = 0;
+        for (size_t j = 0; ty && j < r->n_frames; j++)
+            if (tt[j] >= h->start_s && tt[j] <= h->end_s && isfinite(ty[j])) {
+                sy += ty[j];
+                n++;
+            }
+        double y = n ? sy / (double)n : (p->y_max + p->y_min) / 2;
+        cairo_arc(cr, X(p, h->x_cm), Y(p, y), 5, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, 3);
+        cairo_stroke_preserve(cr);
+        set_colour(cr, C_HOLD);
+        cairo_set_line_width(cr, 1.6);
+        cairo_stroke(cr);
+    }
+    cairo_restore(cr);
+    axes(cr, p, 0);
+
+    /* colour bar */
+    double bx = p->px + p->pw + 18, bw = 12, by = p->py, bh = p->ph;
+    for (int i = 0; i < 128; i++) {
+        double rgb[3];
+        colormap((i + 0.5) / 128.0, rgb);
+        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
+        cairo_rectangle(cr, bx, by + bh - (i + 1) * bh / 128.0, bw, bh / 128.0 + 0.3);
+        cairo_fill(cr);
+    }
+    set_colour(cr, C_TEXT);
+    cairo_set_line_width(cr, 0.6);
+    cairo_rectangle(cr, bx, by, bw, bh);
+    cairo_stroke(cr);
+    font(cr, 8, 0);
+    double cs = rm_nice_step(cmax, 5);
+    char buf[48];
+    for (double v = 0; v <= cmax + cs * 1e-6; v += cs) {
+        double y = by + bh - v / cmax * bh;
+        cairo_move_to(cr, bx + bw, y);
+        cairo_line_to(cr, bx + bw + 3, y);
+        cairo_stroke(cr);
+        fmt_tick(buf, sizeof buf, v, cs);
+        text(cr, bx + bw + 5, y + 3, 0, buf);
+    }
+    cairo_save(cr);
+    cairo_move_to(cr, bx + bw + 34, by + bh / 2);
+    cairo_rotate(cr, M_PI / 2);
+    font(cr, 8.5, 0);
+    const char *cl = "mean pressure (kPa)";
+    cairo_rel_move_to(cr, -text_width(cr, cl) / 2, 0);
+    cairo_show_text(cr, cl);
+    cairo_restore(cr);
+    /* key */
+    double lx = p->px, ly = p->py + p->ph + 36;
+    legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0, "roller track (pressure-weighted centre)");
+    legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
+    set_colour(cr, C_TEXT);
+    font(cr, 7.5, 0);
+    text(cr, lx, ly, 0, "compact patches off the track: hands, feet, forearms (supports); white: unloaded");
+    return 0;
+}
+
+static void fmt_num(char *o, size_t cap, double v, int dec)
+{
+    if (!isfinite(v))
+        snprintf(o, cap, "-");
+    else
+        snprintf(o, cap, "%.*f", dec, v);
+}
+
+static void draw_header(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    const rm_session_totals *T = &r->totals;
+    set_colour(cr, C_TEXT);
+    font(cr, 16, 1);
+    text(cr, p->x, p->y + 16, 0, p->title);
+    font(cr, 9, 0);
+    char buf[1024];
+    double y = p->y + 34;
+    snprintf(buf, sizeof buf, "Recording %s  |  profile %s%s%s  |  %s", r->source[0] ? r->source : "-",
+             r->profile, rep->has_profile && rep->profile.title[0] ? ": " : "",
+             rep->has_profile ? rep->profile.title : "", r->software);
+    y = wrap(cr, p->x, y, p->w, 12, buf);
+    char bm[64] = "";
+    if (r->body_mass_kg > 0)
+        snprintf(bm, sizeof bm, ", body mass %.0f kg", r->body_mass_kg);
+    snprintf(buf, sizeof buf,
+             "%.1f min recorded, %.1f min rolling and %.1f min holding in %d set%s: %d passes, %d hold%s%s",
+             T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
+             T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s", bm);
+    y = wrap(cr, p->x, y, p->w, 12, buf);
+    font(cr, 9.5, 1);
+    if (T->comment[0]) {
+        char c[sizeof T->comment + 8];
+        snprintf(c, sizeof c, "%s", T->comment);
+        if (c[0] >= 'a' && c[0] <= 'z')
+            c[0] = (char)(c[0] - 'a' + 'A');
+        wrap(cr, p->x, y + 4, p->w, 12, c);
+    }
+}
+
+/* ---- table and verdicts ---- */
+
+static void mark(cairo_t *cr, double x, double y, int verdict)
+{
+    /* a drawn tick, cross or dash: no dependence on a font's glyphs */
+    cairo_save(cr);
+    cairo_set_line_width(cr, 1.6);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    if (verdict == RM_VERDICT_INSIDE) {
+        set_colour(cr, C_PASS);
+        cairo_move_to(cr, x, y - 3.5);
+        cairo_line_to(cr, x + 2.8, y - 0.5);
+        cairo_line_to(cr, x + 8, y - 8);
+    } else if (verdict == RM_VERDICT_BELOW || verdict == RM_VERDICT_ABOVE) {
+        set_colour(cr, C_MISS);
+        cairo_move_to(cr, x + 0.5, y - 7.5);
+        cairo_line_to(cr, x + 7.5, y - 0.5);
+        cairo_move_to(cr, x + 7.5, y - 7.5);
+        cairo_line_to(cr, x + 0.5, y - 0.5);
+    } else {
+        set_colour(cr, C_NA);
+        cairo_move_to(cr, x + 1, y - 4);
+        cairo_line_to(cr, x + 7, y - 4);
+    }
+    cairo_stroke(cr);
+    cairo_restore(cr);
+}
+
+static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    set_colour(cr, C_TEXT);
+    font(cr, 12, 1);
+    text(cr, p->x, p->y + 12, 0, p->title);
+    static const char *const head[] = {"set",   "start",  "time",  "passes", "cycles", "speed",
+                                       "pass",  "holds",  "held",  "force",  "body",   "roller",
+                                       "score"};
+    static const char *const unit[] = {"",      "m:ss",  "s",     "",      "/min",  "cm/s",
+                                       "s",     "",      "s",     "N",     "wt %",  "kPa",
+                                       "%"};
+    enum { NC = 13 };
+    double w[NC] = {90, 36, 30, 34, 34, 34, 30, 30, 30, 34, 32, 34, 0};
+    double used = 0;
+    for (int i = 0; i < NC - 1; i++)
+        used += w[i];
+    w[NC - 1] = p->w - used;
+    double y = p->y + 30;
+    font(cr, 8, 1);
+    double x = p->x;
+    for (int i = 0; i < NC; i++) {
+        text(cr, i == 0 ? x : x + w[i] - 4, y, i == 0 ? 0 : 2, head[i]);
+        x += w[i];
+    }
+    font(cr, 7, 0);
+    x = p->x;
+    for (int i = 0; i < NC; i++) {
+        text(cr, i == 0 ? x : x + w[i] - 4, y + 9, i == 0 ? 0 : 2, unit[i]);
+        x += w[i];
+    }
+    y += 12;
+    cairo_set_line_width(cr, 0.6);
+    cairo_move_to(cr, p->x, y);
+    cairo_line_to(cr, p->x + p->w, y);
+    cairo_stroke(cr);
+    font(cr, 8.5, 0);
+    for (size_t k = 0; k < r->n_segments; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        y += 15;
+        if (k % 2 == 0) {
+            cairo_set_source_rgb(cr, 0.95, 0.96, 0.98);
+            cairo_rectangle(cr, p->x, y - 11, p->w, 15);
+            cairo_fill(cr);
+            set_colour(cr, C_TEXT);
+        }
+        char c[NC][64];
+        snprintf(c[0], sizeof c[0], "%zu %s", k + 1, s->label);
+        snprintf(c[1], sizeof c[1], "%d:%02d", (int)(s->start_s / 60), (int)fmod(s->start_s, 60));
+        fmt_num(c[2], sizeof c[2], s->end_s - s->start_s, 0);
+        snprintf(c[3], sizeof c[3], "%d", s->strokes);
+        fmt_num(c[4], sizeof c[4], s->cadence_cpm, 1);
+        fmt_num(c[5], sizeof c[5], s->mean_speed_cm_s, 1);
+        fmt_num(c[6], sizeof c[6], s->mean_pass_s, 1);
+        snprintf(c[7], sizeof c[7], "%d", s->holds);
+        fmt_num(c[8], sizeof c[8], s->holding_s, 0);
+        fmt_num(c[9], sizeof c[9], s->mean_force_n, 0);
+        fmt_num(c[10], sizeof c[10], 100.0 * s->body_weight_share, 0);
+        fmt_num(c[11], sizeof c[11], s->mean_roller_kpa, 1);
+        fmt_num(c[12], sizeof c[12], 100.0 * s->score, 0);
+        x = p->x;
+        for (int i = 0; i < NC; i++) {
+            if (i == 0) {
+                cairo_save(cr);
+                cairo_rectangle(cr, x, y - 11, w[0] - 2, 15);
+                cairo_clip(cr);
+                text(cr, x + 2, y, 0, c[0]);
+                cairo_restore(cr);
+            } else {
+                text(cr, x + w[i] - 4, y, 2, c[i]);
+            }
+            x += w[i];
+        }
+    }
+    y += 6;
+    cairo_move_to(cr, p->x, y);
+    cairo_line_to(cr, p->x + p->w, y);
+    cairo_stroke(cr);
+}
+
+typedef struct verdict_row {
+    const char *what;
+    char value[64], target[64], words[96];
+    int verdict;
+} verdict_row;
+
+static const char *words_for(int target, int v)
+{
+    static const char *const w[RM_REPORT_TARGETS][3] = {
+        {"too short for this muscle group", "good length", "longer than needed"},
+        {"too slow", "good pace", "too fast: slow down"},
+        {"passes too quick", "good pass length", "passes too slow"},
+        {"hold a tender spot longer", "good holds", "holds too long"},
+    };
+    if (v < RM_VERDICT_BELOW || v > RM_VERDICT_ABOVE)
+        return "not judged";
+    return w[target][v + 1];
+}
+
+static void band_str(char *o, size_t cap, const rm_band *b, const char *unit)
+{
+    if (!b->set)
+        snprintf(o, cap, "-");
+    else if (isfinite(b->target))
+        snprintf(o, cap, "%g-%g %s (about %g)", b->lo, b->hi, unit, b->target);
+    else
+        snprintf(o, cap, "%g-%g %s", b->lo, b->hi, unit);
+}
+
+static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
+{
+    const rm_results *r = rep->results;
+    const rm_segment_result *s = &r->segments[k];
+    const rm_profile *P = rep->has_profile ? &rep->profile : NULL;
+    size_t n = 0;
+    const int verdicts[RM_REPORT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
+                                             s->hold_verdict};
+    static const char *const what[RM_REPORT_TARGETS] = {"time on this muscle group", "rolling speed",
+                                                        "one-way pass", "holds on tender spots"};
+    for (int t = 0; t < RM_REPORT_TARGETS; t++) {
+        const rm_band *b = !P ? NULL : t == 0 ? &P->set_s : t == 1 ? &P->speed_cm_s : t == 2 ? &P->pass_s : &P->hold_s;
+        /* a target the profile does not set is left out, unless the
+         * stored results judged it (profile unknown here) */
+        if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
+            continue;
+        verdict_row *v = &rows[n++];
+        memset(v, 0, sizeof *v);
+        v->what = what[t];
+        v->verdict = verdicts[t];
+        const char *unit = t == 1 ? "cm/s" : "s";
+        if (b)
+            band_str(v->target, sizeof v->target, b, unit);
+        else
+            snprintf(v->target, sizeof v->target, "profile %s", r->profile);
+        switch (t) {
+        case 0:
+            snprintf(v->value, sizeof v->value, "%.0f s", s->end_s - s->start_s);
+            break;
+        case 1:
+            fmt_num(v->value, sizeof v->value, s->mean_speed_cm_s, 1);
+            if (isfinite(s->mean_speed_cm_s))
+                strcat(v->value, " cm/s");
+            break;
+        case 2:
+            if (isfinite(s->mean_pass_s))
+                snprintf(v->value, sizeof v->value, "%.1f s (%d passes)", s->mean_pass_s, s->strokes);
+            else
+                snprintf(v->value, sizeof v->value, "no passes");
+            break;
+        default: {
+            double lo = INFINITY, hi = 0;
+            int nh = 0;
+            for (size_t i = 0; i < r->n_holds; i++)
+                if (r->holds[i].segment == (int32_t)k) {
+                    double d = r->holds[i].end_s - r->holds[i].start_s;
+                    lo = fmin(lo, d);
+                    hi = fmax(hi, d);
+                    nh++;
+                }
+            if (!nh)
+                snprintf(v->value, sizeof v->value, "no hold");
+            else if (nh == 1)
+                snprintf(v->value, sizeof v->value, "one of %.0f s", lo);
+            else
+                snprintf(v->value, sizeof v->value, "%d of %.0f-%.0f s", nh, lo, hi);
+            break;
+        }
+        }
+        snprintf(v->words, sizeof v->words, "%s", words_for(t, v->verdict));
+        if (t == 3 && v->verdict == RM_VERDICT_NA && !strcmp(v->value, "no hold"))
+            snprintf(v->words, sizeof v->words, "no pause on a tender spot");
+        if (t == 2 && v->verdict == RM_VERDICT_NA && s->strokes == 0)
+            snprintf(v->words, sizeof v->words, "no passes to judge");
+    }
+    return n;
+}
+
+static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    set_colour(cr, C_TEXT);
+    font(cr, 12, 1);
+    text(cr, p->x, p->y + 12, 0, p->title);
+    double y = p->y + 32;
+    const double cx[4] = {p->x + 14, p->x + 150, p->x + 250, p->x + 380};
+    font(cr, 7.5, 1);
+    text(cr, cx[0], y, 0, "target");
+    text(cr, cx[1], y, 0, "measured");
+    text(cr, cx[2], y, 0, "profile band");
+    text(cr, cx[3], y, 0, "verdict");
+    y += 4;
+    const double bottom = p->y + p->h - 8;
+    for (size_t k = 0; k < r->n_segments && y < bottom; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        verdict_row rows[RM_REPORT_TARGETS];
+        size_t n = segment_rows(rep, k, rows);
+        y += 16;
+        set_colour(cr, C_TEXT);
+        font(cr, 9.5, 1);
+        char buf[160];
+        int met = 0, judged = 0;
+        for (size_t i = 0; i < n; i++) {
+            judged += rows[i].verdict != RM_VERDICT_NA;
+            met += rows[i].verdict == RM_VERDICT_INSIDE;
+        }
+        snprintf(buf, sizeof buf, "%zu. %s  (%d:%02d-%d:%02d)", k + 1, s->label, (int)(s->start_s / 60),
+                 (int)fmod(s->start_s, 60), (int)(s->end_s / 60), (int)fmod(s->end_s, 60));
+        text(cr, p->x, y, 0, buf);
+        snprintf(buf, sizeof buf, "%d of %d targets met", met, judged);
+        font(cr, 8.5, 0);
+        text(cr, p->x + p->w, y, 2, buf);
+        for (size_t i = 0; i < n && y < bottom; i++) {
+            y += 12.5;
+            mark(cr, p->x + 2, y, rows[i].verdict);
+            set_colour(cr, C_TEXT);
+            font(cr, 8.5, 0);
+            text(cr, cx[0], y, 0, rows[i].what);
+            text(cr, cx[1], y, 0, rows[i].value);
+            text(cr, cx[2], y, 0, rows[i].target);
+            font(cr, 8.5, 1);
+            colour c = rows[i].verdict == RM_VERDICT_INSIDE ? C_PASS
+                       : rows[i].verdict == RM_VERDICT_NA   ? C_NA
+                                                            : C_MISS;
+            set_colour(cr, c);
+            text(cr, cx[3], y, 0, rows[i].words);
+        }
+    }
+    /* the day's total */
+    const rm_session_totals *T = &r->totals;
+    if (y + 30 < bottom + 8) {
+        y += 22;
+        set_colour(cr, C_TEXT);
+        font(cr, 9.5, 1);
+        text(cr, p->x, y, 0, "Session");
+        y += 12.5;
+        mark(cr, p->x + 2, y, T->total_verdict);
+        set_colour(cr, C_TEXT);
+        font(cr, 8.5, 0);
+        text(cr, cx[0], y, 0, "rolling time today");
+        char buf[96];
+        snprintf(buf, sizeof buf, "%.1f min", (T->rolling_s + T->holding_s) / 60.0);
+        text(cr, cx[1], y, 0, buf);
+        if (rep->has_profile && rep->profile.daily_s.set) {
+            snprintf(buf, sizeof buf, "%g-%g min", rep->profile.daily_s.lo / 60, rep->profile.daily_s.hi / 60);
+            text(cr, cx[2], y, 0, buf);
+        }
+        static const char *const w[3] = {"roll a little longer", "good daily amount", "more than needed"};
+        int v = T->total_verdict;
+        set_colour(cr, v == RM_VERDICT_INSIDE ? C_PASS : v == RM_VERDICT_NA ? C_NA : C_MISS);
+        font(cr, 8.5, 1);
+        text(cr, cx[3], y, 0, v >= -1 && v <= 1 ? w[v + 1] : "not judged");
+    }
+}
+
+static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
+{
+    const rm_report_page *pg = &rep->pages[page];
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_paint(cr);
+    int rc = 0;
+    for (size_t i = 0; i < pg->n_panels; i++) {
+        const rm_report_panel *p = &pg->panels[i];
+        if (p->kind != RM_PANEL_HEADER && p->kind != RM_PANEL_TABLE && p->kind != RM_PANEL_VERDICTS)
+            panel_title(cr, p);
+        switch (p->kind) {
+        case RM_PANEL_HEADER:
+            draw_header(cr, rep, p);
+            break;
+        case RM_PANEL_POSITION:
+            rc |= draw_position(cr, rep, p);
+            break;
+        case RM_PANEL_SPEED:
+            rc |= draw_speed(cr, rep, p);
+            break;
+        case RM_PANEL_FORCE:
+            rc |= draw_force(cr, rep, p);
+            break;
+        case RM_PANEL_MAP:
+            rc |= draw_map(cr, rep, p);
+            break;
+        case RM_PANEL_TABLE:
+            draw_table(cr, rep, p);
+            break;
+        case RM_PANEL_VERDICTS:
+            draw_verdicts(cr, rep, p);
+            break;
+        default:
+            break;
+        }
+    }
+    /* page header line and footer */
+    set_colour(cr, C_NA);
+    font(cr, 7.5, 0);
+    char buf[320];
+    snprintf(buf, sizeof buf, "%s  -  %s", rep->title, pg->title);
+    text(cr, 36, 18, 0, page == 0 ? pg->title : buf);
+    snprintf(buf, sizeof buf, "page %zu of %zu", page + 1, rep->n_pages);
+    text(cr, rep->page_w - 36, rep->page_h - 12, 2, buf);
+    return rc;
+}
+
+/* ---- output ---- */
+
+rm_status rm_report_format_of(const char *path, rm_report_format *fmt, rm_err *err)
+{
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    if (dot && !strcasecmp(dot, ".pdf"))
+        *fmt = RM_REPORT_PDF;
+    else if (dot && !strcasecmp(dot, ".png"))
+        *fmt = RM_REPORT_PNG;
+    else if (dot && !strcasecmp(dot, ".svg"))
+        *fmt = RM_REPORT_SVG;
+    else
+        return rm_err_set(err, RM_ERR_ARG, "%s: unknown report format (use .pdf, .png or .svg)",
+                          path ? path : "(null)");
+    return RM_OK;
+}
+
+typedef struct sink {
+    int fd;
+    int failed;
+    int errnum;
+} sink;
+
+static cairo_status_t write_fd(void *closure, const unsigned char *data, unsigned int len)
+{
+    sink *s = closure;
+    while (len) {
+        ssize_t n = write(s->fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            s->failed = 1;
+            s->errnum = errno;
+            return CAIRO_STATUS_WRITE_ERROR;
+        }
+        data += n;
+        len -= (unsigned)n;
+    }
+    return CAIRO_STATUS_SUCCESS;
+}
+
+static rm_status io_error(rm_err *err, const char *path, const char *step, int e)
+{
+    return rm_err_set(err, e == ENOSPC ? RM_ERR_NO_SPACE : e == EACCES ? RM_ERR_PERMISSION : RM_ERR_IO,
+                      "%s: %s: %s", path, step, strerror(e));
+}
+
+rm_status rm_report_render(const rm_report *rep, size_t page, double dpi, uint32_t **pixels,
+                           int *width, int *height, int *stride, rm_err *err)
+{
+    *pixels = NULL;
+    if (page >= rep->n_pages)
+        return rm_err_set(err, RM_ERR_RANGE, "report: page %zu of %zu", page + 1, rep->n_pages);
+    if (!(dpi > 0) || dpi > 1200)
+        return rm_err_set(err, RM_ERR_RANGE, "report: %g dpi (1..1200)", dpi);
+    int w = (int)ceil(rep->page_w * dpi / 72), h = (int)ceil(rep->page_h * dpi / 72);
+    cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, w, h);
+    if (cairo_surface_status(surf) != CAIRO_STATUS_SUCCESS) {
+        cairo_surface_destroy(surf);
+        return rm_err_set(err, RM_ERR_NOMEM, "report: no %dx%d image", w, h);
+    }
+    cairo_t *cr = cairo_create(surf);
+    cairo_scale(cr, dpi / 72, dpi / 72);
+    int rc = draw_page(cr, rep, page);
+    cairo_destroy(cr);
+    cairo_surface_flush(surf);
+    rm_status st = RM_OK;
+    int s = cairo_image_surface_get_stride(surf);
+    uint32_t *buf = rc ? NULL : malloc((size_t)s * (size_t)h);
+    if (!buf)
+        st = rm_err_set(err, RM_ERR_NOMEM, "report: out of memory drawing page %zu", page + 1);
+    else {
+        memcpy(buf, cairo_image_surface_get_data(surf), (size_t)s * (size_t)h);
+        *pixels = buf;
+        *width = w;
+        *height = h;
+        *stride = s;
+    }
+    cairo_surface_destroy(surf);
+    return st;
+}
+
+rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_format fmt, int page,
+                          double dpi, rm_err *err)
+{
+    if (page >= (int)rep->n_pages)
+        return rm_err_set(err, RM_ERR_RANGE, "%s: no page %d, the report has %zu", path, page + 1,
+                          rep->n_pages);
+    if (fmt != RM_REPORT_PDF && page < 0)
+        page = 0;
+    if (!(dpi > 0))
+        dpi = 110;
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 16);
+    if (!tmp)
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        rm_status st = io_error(err, path, "cannot create a temporary file beside it", errno);
+        free(tmp);
+        return st;
+    }
+    fchmod(fd, 0644);
+    sink out = {fd, 0, 0};
+    rm_status st = RM_OK;
+    int draw_rc = 0;
+    cairo_status_t cs = CAIRO_STATUS_SUCCESS;
+    size_t first = page < 0 ? 0 : (size_t)page, last = page < 0 ? rep->n_pages : (size_t)page + 1;
+    if (fmt == RM_REPORT_PNG) {
+        int w = (int)ceil(rep->page_w * dpi / 72), h = (int)ceil(rep->page_h * dpi / 72);
+        cairo_surface_t *surf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, h);
+        cairo_t *cr = cairo_create(surf);
+        cairo_scale(cr, dpi / 72, dpi / 72);
+        draw_rc = draw_page(cr, rep, first);
+        cairo_destroy(cr);
+        cs = cairo_surface_status(surf);
+        if (cs == CAIRO_STATUS_SUCCESS)
+            cs = cairo_surface_write_to_png_stream(surf, write_fd, &out);
+        cairo_surface_destroy(surf);
+    } else {
+        cairo_surface_t *surf =
+            fmt == RM_REPORT_PDF
+                ? cairo_pdf_surface_create_for_stream(write_fd, &out, rep->page_w, rep->page_h)
+                : cairo_svg_surface_create_for_stream(write_fd, &out, rep->page_w, rep->page_h);
+        if (fmt == RM_REPORT_PDF) {
+            cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, rep->title);
+            cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, rep->results->software);
+        }
+        cairo_t *cr = cairo_create(surf);
+        for (size_t i = first; i < last && !draw_rc; i++) {
+            draw_rc |= draw_page(cr, rep, i);
+            cairo_show_page(cr);
+        }
+        cs = cairo_status(cr);
+        cairo_destroy(cr);
+        cairo_surface_finish(surf);
+        if (cs == CAIRO_STATUS_SUCCESS)
+            cs = cairo_surface_status(surf);
+        cairo_surface_destroy(surf);
+    }
+    if (out.failed)
+        st = io_error(err, path, "writing", out.errnum);
+    else if (draw_rc)
+        st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory while drawing", path);
+    else if (cs != CAIRO_STATUS_SUCCESS)
+        st = rm_err_set(err, RM_ERR_IO, "%s: cairo: %s", path, cairo_status_to_string(cs));
+    if (!st && fsync(fd) != 0)
+        st = io_error(err, path, "fsync", errno);
+    if (close(fd) != 0 && !st)
+        st = io_error(err, path, "close", errno);
+    if (!st && rename(tmp, path) != 0)
+        st = io_error(err, path, "rename into place", errno);
+    if (st)
+        unlink(tmp);
+    else {
+        /* make the rename itself durable */
+        char *dir = strdup(path);
+        if (dir) {
+            char *slash = strrchr(dir, '/');
+            const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+            int dfd = open(d, O_RDONLY | O_DIRECTORY);
+            if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+            }
+            free(dir);
+        }
+    }
+    free(tmp);
+    return st;
+}
