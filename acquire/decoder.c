@@ -249,6 +249,10 @@ static rm_status process(rm_decoder *d, const uint8_t *b, size_t n, int final, s
         }
         if (r == RM_ERR_CRC) {
             size_t total = (size_t)rm_get_u16(p + 4) + rm_get_u32(p + 12) + RM_FRAME_CRC_LEN;
+            /* A magic starting in the last 3 bytes needs 3 more to be seen:
+             * decide only then, so slicing never changes the verdict. */
+            if (!final && avail < total + 3)
+                break;
             size_t end = pos + total + 3 < n ? pos + total + 3 : n;
             size_t q = find_magic(b, pos + 1, end);
             if (q < pos + total) {
@@ -261,6 +265,8 @@ static rm_status process(rm_decoder *d, const uint8_t *b, size_t n, int final, s
             continue;
         }
         /* Invalid header (RM_ERR_LENGTH): its length is unknown. */
+        if (!final && avail < RM_FRAME_HEADER_LEN + 3)
+            break;
         size_t hend = pos + RM_FRAME_HEADER_LEN + 3 < n ? pos + RM_FRAME_HEADER_LEN + 3 : n;
         size_t q = find_magic(b, pos + 1, hend);
         if (q < pos + RM_FRAME_HEADER_LEN) {
