@@ -259,17 +259,16 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
     p->n_points = rm_poly_vertices(&poly);
     double vmax = series_max(&poly);
     rm_poly_free(&poly);
-    const char *where = seg < 0 ? "" : " in this set";
     switch (kind) {
     case RM_PANEL_POSITION:
-        snprintf(p->title, sizeof p->title, "Roller position along the mat%s: passes and holds", where);
+        snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Roller position along the mat" : "Roller position");
         snprintf(p->y_label, sizeof p->y_label, "roller x (cm)");
         p->y_min = 0;
         p->y_max = r->rows * r->row_pitch_cm;
         p->n_marks = marks_in(r, t0, t1);
         break;
     case RM_PANEL_SPEED: {
-        snprintf(p->title, sizeof p->title, "Rolling speed%s against the target band", where);
+        snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Rolling speed against the target" : "Rolling speed");
         snprintf(p->y_label, sizeof p->y_label, "speed (cm/s)");
         double top = vmax;
         if (rep->has_profile && rep->profile.speed_cm_s.set) {
@@ -283,7 +282,7 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
         break;
     }
     default: {
-        snprintf(p->title, sizeof p->title, "Force on the roller%s", where);
+        snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Force on the roller" : "Roller force");
         snprintf(p->y_label, sizeof p->y_label, "force (N)");
         rm_poly tot;
         if (rm_trace_series(r, RM_TRACE_TOTAL_FORCE, t0, t1, rm_report_bins(p), &tot)) {
@@ -428,14 +427,14 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     p->x = L;
     p->y = 30;
     p->w = W;
-    p->h = 112;
+    p->h = 90;
     p->px = p->x;
     p->py = p->y;
     p->pw = p->w;
     p->ph = p->h;
     p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
     snprintf(p->title, sizeof p->title, "%s", rep->title);
-    const double top = 150, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
+    const double top = 126, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, -1, 0, tend, L, top, W, ph);
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph, W, ph);
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, -1, 0, tend, L, top + 2 * ph, W, ph);

@@ -3,6 +3,7 @@
 #include <cairo-pdf.h>
 #include <cairo-svg.h>
 #include <cairo.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -277,6 +278,12 @@ static void segment_bands(cairo_t *cr, const rm_report_panel *p, const rm_result
     }
 }
 
+static double legend_width(cairo_t *cr, const char *label)
+{
+    font(cr, 7.5, 0);
+    return 17 + text_width(cr, label) + 12;
+}
+
 static void legend_item(cairo_t *cr, double *x, double y, colour c, int kind, const char *label)
 {
     set_colour(cr, c);
@@ -296,7 +303,19 @@ static void legend_item(cairo_t *cr, double *x, double y, colour c, int kind, co
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
     text(cr, *x + 17, y, 0, label);
-    *x += 17 + text_width(cr, label) + 12;
+    *x += legend_width(cr, label);
+}
+
+/* A key of up to three items, right-aligned on the panel's title line. */
+static void legend(cairo_t *cr, const rm_report_panel *p, int n, const colour *c, const int *kind,
+                   const char *const *label)
+{
+    double w = 0;
+    for (int i = 0; i < n; i++)
+        w += legend_width(cr, label[i]);
+    double x = p->px + p->pw - w + 12, y = p->py - 6;
+    for (int i = 0; i < n; i++)
+        legend_item(cr, &x, y, c[i], kind[i], label[i]);
 }
 
 static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
@@ -333,11 +352,8 @@ static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_pane
         cairo_fill(cr);
     }
     cairo_restore(cr);
-    double lx = p->px + p->pw - 250;
-    double ly = p->py + p->ph + 24;
-    legend_item(cr, &lx, ly, C_LINE, 0, "roller x");
-    legend_item(cr, &lx, ly, C_STROKE, 1, "end of a pass");
-    legend_item(cr, &lx, ly, C_HOLD, 2, "hold");
+    legend(cr, p, 3, (colour[]){C_LINE, C_STROKE, C_HOLD}, (int[]){0, 1, 2},
+           (const char *const[]){"roller x", "end of a pass", "hold"});
     return 0;
 }
 
@@ -374,15 +390,10 @@ static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     draw_poly(cr, p, &poly, C_LINE, 0.8);
     rm_poly_free(&poly);
     cairo_restore(cr);
-    double lx = p->px + p->pw - 250;
-    double ly = p->py + p->ph + 24;
-    legend_item(cr, &lx, ly, C_LINE, 0, "|speed|");
-    if (!isnan(p->band_lo)) {
-        char buf[96];
-        snprintf(buf, sizeof buf, "target %.1f-%.1f cm/s (%s)", p->band_lo, p->band_hi,
-                 rep->profile.name);
-        legend_item(cr, &lx, ly, C_BAND, 2, buf);
-    }
+    char buf[96];
+    snprintf(buf, sizeof buf, "target %g-%g cm/s (%s)", p->band_lo, p->band_hi, rep->profile.name);
+    legend(cr, p, isnan(p->band_lo) ? 1 : 2, (colour[]){C_LINE, C_BAND}, (int[]){0, 2},
+           (const char *const[]){"|speed|", buf});
     return 0;
 }
 
@@ -404,10 +415,8 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     rm_poly_free(&tot);
     rm_poly_free(&rol);
     cairo_restore(cr);
-    double lx = p->px + p->pw - 250;
-    double ly = p->py + p->ph + 24;
-    legend_item(cr, &lx, ly, C_LINE, 0, "on the roller");
-    legend_item(cr, &lx, ly, C_TOTAL, 0, "whole mat");
+    legend(cr, p, 2, (colour[]){C_LINE, C_TOTAL}, (int[]){0, 0},
+           (const char *const[]){"on the roller", "whole mat"});
     return rc ? -1 : 0;
 }
 
@@ -540,12 +549,14 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     cairo_show_text(cr, cl);
     cairo_restore(cr);
     /* key */
-    double lx = p->px, ly = p->py + p->ph + 36;
+    double lx = p->px, ly = p->py + p->ph + 38;
     legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0, "roller track (pressure-weighted centre)");
     legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
-    text(cr, lx, ly, 0, "compact patches off the track: hands, feet, forearms (supports); white: unloaded");
+    text(cr, p->px, ly + 11, 0,
+         "The long patch is the roller's contact; compact patches beside it are the supports "
+         "(hands, feet, forearms). White: unloaded.");
     return 0;
 }
 
@@ -630,7 +641,7 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
                                        "s",     "",      "s",     "N",     "wt %",  "kPa",
                                        "%"};
     enum { NC = 13 };
-    double w[NC] = {90, 36, 30, 34, 34, 34, 30, 30, 30, 34, 32, 34, 0};
+    double w[NC] = {84, 34, 30, 40, 36, 34, 30, 32, 30, 34, 32, 36, 0};
     double used = 0;
     for (int i = 0; i < NC - 1; i++)
         used += w[i];
@@ -776,12 +787,14 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
                     hi = fmax(hi, d);
                     nh++;
                 }
+            /* one decimal when rounding would hide a miss (19.6 s is not 20) */
+            int dl = fabs(lo - round(lo)) >= 0.05, dh = fabs(hi - round(hi)) >= 0.05;
             if (!nh)
                 snprintf(v->value, sizeof v->value, "no hold");
             else if (nh == 1)
-                snprintf(v->value, sizeof v->value, "one of %.0f s", lo);
+                snprintf(v->value, sizeof v->value, "one of %.*f s", dl, lo);
             else
-                snprintf(v->value, sizeof v->value, "%d of %.0f-%.0f s", nh, lo, hi);
+                snprintf(v->value, sizeof v->value, "%d of %.*f-%.*f s", nh, dl, lo, dh, hi);
             break;
         }
         }
@@ -1089,4 +1102,15 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
     }
     free(tmp);
     return st;
+}
+
+void rm_report_shutdown(void)
+{
+    cairo_debug_reset_static_data();
+    /* fontconfig comes in through cairo, not linked by us: look it up */
+    void (*fc_fini)(void) = NULL;
+    void *sym = dlsym(RTLD_DEFAULT, "FcFini");
+    memcpy(&fc_fini, &sym, sizeof fc_fini);
+    if (fc_fini)
+        fc_fini();
 }

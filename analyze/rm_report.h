@@ -114,4 +114,9 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
 rm_status rm_report_render(const rm_report *rep, size_t page, double dpi, uint32_t **pixels,
                            int *width, int *height, int *stride, rm_err *err);
 
+/* Releases cairo's and fontconfig's process-wide caches. Call once, after
+ * the last report, before the process exits (leak checkers otherwise see
+ * fontconfig's caches as leaks); no report may be drawn afterwards. */
+void rm_report_shutdown(void);
+
 #endif

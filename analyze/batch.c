@@ -1,0 +1,543 @@
+/* batch.c - file kinds, the tidy CSV of segments, up-to-date checks and the
+ * merge of shards (rm_batch.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rm_batch.h"
+
+static const char *const columns[] = {
+    "file",          "subject",          "segment",        "label",           "start_s",
+    "duration_s",    "rolling_s",        "holding_s",      "strokes",         "cadence_cpm",
+    "stroke_cadence_cpm", "mean_speed_cm_s", "mean_pass_s", "holds",          "mean_force_n",
+    "mean_roller_kpa", "peak_roller_kpa", "roller_area_cm2", "load_share",    "body_weight_share",
+    "steadiness",    "coverage",         "range_cm",       "set_verdict",     "speed_verdict",
+    "pass_verdict",  "hold_verdict",     "score",          "verdict",         "profile",
+};
+#define NCOL (sizeof columns / sizeof columns[0])
+
+size_t rm_batch_columns(void)
+{
+    return NCOL;
+}
+
+const char *rm_batch_column(size_t i)
+{
+    return i < NCOL ? columns[i] : NULL;
+}
+
+/* ---- file kinds ---- */
+
+/* Reads a string attribute of the root group into buf; 0 or -1. */
+static int root_attr(hid_t f, const char *name, char *buf, size_t cap)
+{
+    int rc = -1;
+    H5E_BEGIN_TRY
+    {
+        if (H5Aexists(f, name) > 0) {
+            hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+            hid_t t = a >= 0 ? H5Aget_type(a) : -1;
+            if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+                hid_t mt = H5Tcopy(H5T_C_S1);
+                if (H5Tis_variable_str(t) > 0) {
+                    char *v = NULL;
+                    H5Tset_size(mt, H5T_VARIABLE);
+                    if (H5Aread(a, mt, &v) >= 0 && v) {
+                        snprintf(buf, cap, "%s", v);
+                        rc = 0;
+                    }
+                    if (v) {
+                        hid_t sp = H5Aget_space(a);
+                        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &v);
+                        H5Sclose(sp);
+                    }
+                } else {
+                    size_t n = H5Tget_size(t);
+                    char *v = calloc(1, n + 1);
+                    H5Tset_size(mt, n + 1);
+                    if (v && H5Aread(a, mt, v) >= 0) {
+                        snprintf(buf, cap, "%s", v);
+                        rc = 0;
+                    }
+                    free(v);
+                }
+                H5Tclose(mt);
+            }
+            if (t >= 0)
+                H5Tclose(t);
+            if (a >= 0)
+                H5Aclose(a);
+        }
+    }
+    H5E_END_TRY;
+    return rc;
+}
+
+static hid_t open_ro(const char *path)
+{
+    hid_t f;
+    H5E_BEGIN_TRY
+    {
+        f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) /* a recording still being written (SWMR) */
+            f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    return f;
+}
+
+rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s", path,
+                          strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return rm_err_set(err, RM_ERR_ARG, "%s: not a regular file", path);
+    if (access(path, R_OK) != 0)
+        return rm_err_set(err, RM_ERR_PERMISSION, "%s: %s", path, strerror(errno));
+    htri_t is;
+    H5E_BEGIN_TRY
+    {
+        is = H5Fis_hdf5(path);
+    }
+    H5E_END_TRY;
+    if (is <= 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file (%lld bytes)", path,
+                          (long long)st.st_size);
+    hid_t f = open_ro(path);
+    if (f < 0)
+        return rm_err_set(err, RM_ERR_FORMAT,
+                          "%s: HDF5 signature but the file cannot be opened (truncated or damaged?)",
+                          path);
+    char conv[128] = "";
+    int rc = root_attr(f, "conventions", conv, sizeof conv);
+    H5Fclose(f);
+    if (rc != 0)
+        return rm_err_set(err, RM_ERR_FORMAT,
+                          "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file",
+                          path);
+    if (!strcmp(conv, RM_RESULTS_CONVENTIONS))
+        *kind = RM_FILE_RESULTS;
+    else if (!strcmp(conv, "rollmat-session-1"))
+        *kind = RM_FILE_RECORDING;
+    else if (!strncmp(conv, "rollmat-", 8))
+        return rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\" is a version this software does not read",
+                          path, conv);
+    else
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path, conv);
+    return RM_OK;
+}
+
+rm_status rm_batch_results_current(const char *results_path, const char *recording,
+                                   const char *profile, const char *software, int *current,
+                                   rm_err *err)
+{
+    *current = 0;
+    struct stat rs, ss;
+    if (stat(recording, &ss) != 0)
+        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s", recording,
+                          strerror(errno));
+    if (stat(results_path, &rs) != 0)
+        return RM_OK;
+    if (rs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
+        (rs.st_mtim.tv_sec == ss.st_mtim.tv_sec && rs.st_mtim.tv_nsec <= ss.st_mtim.tv_nsec))
+        return RM_OK;
+    hid_t f = open_ro(results_path);
+    if (f < 0)
+        return RM_OK;
+    char conv[64] = "", prof[256] = "", soft[128] = "";
+    int ok = !root_attr(f, "conventions", conv, sizeof conv) && !root_attr(f, "profile", prof, sizeof prof) &&
+             !root_attr(f, "software", soft, sizeof soft);
+    H5Fclose(f);
+    *current = ok && !strcmp(conv, RM_RESULTS_CONVENTIONS) && !strcmp(prof, profile) &&
+               !strcmp(soft, software);
+    return RM_OK;
+}
+
+/* ---- CSV ---- */
+
+static int put_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL)
+        return fputs(s, f) < 0 ? -1 : 0;
+    if (fputc('"', f) == EOF)
+        return -1;
+    for (; *s; s++) {
+        if (*s == '"' && fputc('"', f) == EOF)
+            return -1;
+        if (fputc(*s, f) == EOF)
+            return -1;
+    }
+    return fputc('"', f) == EOF ? -1 : 0;
+}
+
+static void num(char *o, size_t cap, double v)
+{
+    if (!isfinite(v))
+        snprintf(o, cap, "NA");
+    else
+        snprintf(o, cap, "%.6g", v);
+}
+
+static const char *verdict_word(int v)
+{
+    switch (v) {
+    case -1:
+        return "below";
+    case 0:
+        return "inside";
+    case 1:
+        return "above";
+    default:
+        return "NA";
+    }
+}
+
+int rm_batch_csv_header(FILE *f)
+{
+    for (size_t i = 0; i < NCOL; i++)
+        if (fprintf(f, "%s%s", i ? "," : "", columns[i]) < 0)
+            return -1;
+    return fputc('\n', f) == EOF ? -1 : 0;
+}
+
+int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r)
+{
+    for (size_t k = 0; k < r->n_segments; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        char v[NCOL][64];
+        num(v[2], 64, (double)k);
+        num(v[4], 64, s->start_s);
+        num(v[5], 64, s->end_s - s->start_s);
+        num(v[6], 64, s->rolling_s);
+        num(v[7], 64, s->holding_s);
+        num(v[8], 64, s->strokes);
+        num(v[9], 64, s->cadence_cpm);
+        num(v[10], 64, s->stroke_cadence_cpm);
+        num(v[11], 64, s->mean_speed_cm_s);
+        num(v[12], 64, s->mean_pass_s);
+        num(v[13], 64, s->holds);
+        num(v[14], 64, s->mean_force_n);
+        num(v[15], 64, s->mean_roller_kpa);
+        num(v[16], 64, s->peak_roller_kpa);
+        num(v[17], 64, s->roller_area_cm2);
+        num(v[18], 64, s->load_share);
+        num(v[19], 64, s->body_weight_share);
+        num(v[20], 64, s->steadiness);
+        num(v[21], 64, s->coverage);
+        num(v[22], 64, s->range_cm);
+        snprintf(v[23], 64, "%s", verdict_word(s->set_verdict));
+        snprintf(v[24], 64, "%s", verdict_word(s->speed_verdict));
+        snprintf(v[25], 64, "%s", verdict_word(s->pass_verdict));
+        snprintf(v[26], 64, "%s", verdict_word(s->hold_verdict));
+        num(v[27], 64, s->score);
+        /* pass: every judged target met; miss: at least one missed */
+        snprintf(v[28], 64, "%s", !isfinite(s->score) ? "NA" : s->score >= 1.0f ? "pass" : "miss");
+        int rc = put_field(f, file);
+        rc |= fputc(',', f) == EOF;
+        rc |= put_field(f, subject ? subject : "");
+        for (size_t i = 2; i < NCOL; i++) {
+            rc |= fputc(',', f) == EOF;
+            if (i == 3)
+                rc |= put_field(f, s->label);
+            else if (i == NCOL - 1)
+                rc |= put_field(f, r->profile);
+            else
+                rc |= put_field(f, v[i]);
+        }
+        rc |= fputc('\n', f) == EOF;
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- merge ---- */
+
+typedef struct row {
+    char *file;      /* first field, unquoted */
+    long segment;
+    const char *src; /* input it came from */
+    char *text;      /* the raw record with its newline */
+    size_t len;
+} row;
+
+/* Splits one record starting at p (RFC 4180); returns the end (after the
+ * newline) or NULL if a quote is left open. Fills the first field and the
+ * third (segment). */
+static const char *record(const char *p, const char *end, char *file, size_t fcap, char *seg,
+                          size_t scap)
+{
+    int field = 0;
+    size_t fl = 0, sl = 0;
+    while (p < end) {
+        int quoted = *p == '"';
+        if (quoted)
+            p++;
+        for (;;) {
+            if (p >= end) {
+                if (quoted)
+                    return NULL;
+                break;
+            }
+            char c = *p;
+            if (quoted) {
+                if (c == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        p++;
+                    } else {
+                        p++;
+                        quoted = 0;
+                        continue;
+                    }
+                }
+            } else if (c == ',' || c == '\n' || c == '\r') {
+                break;
+            }
+            if (field == 0 && fl + 1 < fcap)
+                file[fl++] = c;
+            if (field == 2 && sl + 1 < scap)
+                seg[sl++] = c;
+            p++;
+        }
+        if (p < end && *p == ',') {
+            p++;
+            field++;
+            continue;
+        }
+        if (p < end && *p == '\r')
+            p++;
+        if (p < end && *p == '\n')
+            p++;
+        break;
+    }
+    file[fl] = 0;
+    seg[sl] = 0;
+    return p;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    int c = strcmp(x->file, y->file);
+    if (c)
+        return c;
+    return (x->segment > y->segment) - (x->segment < y->segment);
+}
+
+static int read_all(const char *path, char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    size_t cap = 65536, n = 0;
+    char *b = malloc(cap + 1);
+    while (b) {
+        size_t got = fread(b + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        cap *= 2;
+        char *nb = realloc(b, cap + 1);
+        if (!nb) {
+            free(b);
+            b = NULL;
+        } else
+            b = nb;
+    }
+    int bad = !b || ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b);
+        errno = bad && !b ? ENOMEM : EIO;
+        return -1;
+    }
+    b[n] = 0;
+    *out = b;
+    *len = n;
+    return 0;
+}
+
+rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output, rm_err *err)
+{
+    char header[2048];
+    {
+        char *h = NULL;
+        size_t hl = 0;
+        FILE *m = open_memstream(&h, &hl);
+        if (!m || rm_batch_csv_header(m) || fclose(m)) {
+            free(h);
+            return rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+        }
+        snprintf(header, sizeof header, "%s", h);
+        free(h);
+    }
+    const size_t hlen = strlen(header);
+    char **bufs = calloc(n ? n : 1, sizeof *bufs);
+    row *rows = NULL;
+    size_t nrows = 0, cap = 0;
+    rm_status st = RM_OK;
+    if (!bufs)
+        return rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+    for (size_t i = 0; i < n && !st; i++) {
+        size_t len;
+        if (read_all(inputs[i], &bufs[i], &len)) {
+            st = rm_err_set(err, RM_ERR_IO, "%s: %s", inputs[i], strerror(errno));
+            break;
+        }
+        const char *p = bufs[i], *end = p + len;
+        if (len < hlen || memcmp(p, header, hlen) != 0) {
+            st = rm_err_set(err, RM_ERR_FORMAT,
+                            "%s: not a rollmat batch CSV of this version (the header differs)", inputs[i]);
+            break;
+        }
+        p += hlen;
+        size_t line = 1;
+        while (p < end && !st) {
+            line++;
+            char file[4096], seg[32];
+            const char *q = record(p, end, file, sizeof file, seg, sizeof seg);
+            char *e = NULL;
+            long sv = q ? strtol(seg, &e, 10) : 0;
+            if (!q || !e || *e || !seg[0]) {
+                st = rm_err_set(err, RM_ERR_FORMAT, "%s: record %zu: %s", inputs[i], line,
+                                q ? "no segment index in column 3" : "a quote is left open");
+                break;
+            }
+            if (nrows == cap) {
+                cap = cap ? cap * 2 : 256;
+                row *nr = realloc(rows, cap * sizeof *nr);
+                if (!nr) {
+                    st = rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+                    break;
+                }
+                rows = nr;
+            }
+            row *r = &rows[nrows];
+            r->file = strdup(file);
+            r->segment = sv;
+            r->src = inputs[i];
+            r->len = (size_t)(q - p);
+            r->text = malloc(r->len + 2);
+            if (!r->file || !r->text) {
+                free(r->file);
+                free(r->text);
+                st = rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+                break;
+            }
+            memcpy(r->text, p, r->len);
+            if (r->len == 0 || r->text[r->len - 1] != '\n')
+                r->text[r->len++] = '\n';
+            nrows++;
+            p = q;
+        }
+    }
+    if (!st) {
+        qsort(rows, nrows, sizeof *rows, row_cmp);
+        for (size_t i = 1; i < nrows && !st; i++)
+            if (!strcmp(rows[i].file, rows[i - 1].file) && rows[i].src != rows[i - 1].src)
+                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s has rows in both %s and %s", rows[i].file,
+                                rows[i - 1].src, rows[i].src);
+            else if (!strcmp(rows[i].file, rows[i - 1].file) && rows[i].segment == rows[i - 1].segment)
+                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s: segment %ld twice in %s", rows[i].file,
+                                rows[i].segment, rows[i].src);
+    }
+    if (!st) {
+        size_t total = hlen;
+        for (size_t i = 0; i < nrows; i++)
+            total += rows[i].len;
+        char *out = malloc(total + 1);
+        if (!out)
+            st = rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+        else {
+            size_t o = hlen;
+            memcpy(out, header, hlen);
+            for (size_t i = 0; i < nrows; i++) {
+                memcpy(out + o, rows[i].text, rows[i].len);
+                o += rows[i].len;
+            }
+            st = rm_write_file_atomic(output, out, o, err);
+            free(out);
+        }
+    }
+    for (size_t i = 0; i < nrows; i++) {
+        free(rows[i].file);
+        free(rows[i].text);
+    }
+    free(rows);
+    for (size_t i = 0; i < n; i++)
+        free(bufs[i]);
+    free(bufs);
+    return st;
+}
+
+rm_status rm_write_file_atomic(const char *path, const void *data, size_t len, rm_err *err)
+{
+    size_t pl = strlen(path);
+    char *tmp = malloc(pl + 16);
+    if (!tmp)
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return rm_err_set(err, e == EACCES ? RM_ERR_PERMISSION : RM_ERR_IO,
+                          "%s: cannot create a temporary file beside it: %s", path, strerror(e));
+    }
+    fchmod(fd, 0644);
+    const char *p = data;
+    size_t left = len;
+    const char *step = NULL;
+    int e = 0;
+    while (left && !step) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0) {
+            step = "writing";
+            e = errno;
+            break;
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (!step && fsync(fd) != 0) {
+        step = "fsync";
+        e = errno;
+    }
+    if (close(fd) != 0 && !step) {
+        step = "close";
+        e = errno;
+    }
+    if (!step && rename(tmp, path) != 0) {
+        step = "rename into place";
+        e = errno;
+    }
+    if (step) {
+        unlink(tmp);
+        free(tmp);
+        return rm_err_set(err, e == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: %s: %s", path, step,
+                          strerror(e));
+    }
+    free(tmp);
+    char *dir = strdup(path);
+    if (dir) {
+        char *slash = strrchr(dir, '/');
+        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
+        int dfd = open(d, O_RDONLY | O_DIRECTORY);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(dir);
+    }
+    return RM_OK;
+}

@@ -1,0 +1,56 @@
+/* rm_batch.h - helpers of batch analysis: what kind of file a path is, the
+ * tidy CSV (a row per segment), whether stored results are up to date, and
+ * the merge of shards' CSVs. The process pool and the progress display live
+ * in the command (cli/cmd_batch.c).
+ *
+ * The CSV (RFC 4180, header line, "NA" for a missing number, numbers in C
+ * locale with %.6g) has the columns of rm_batch_column(0..); docs/guide-lab.md
+ * describes them. Rows are sorted by file (byte order) then segment index,
+ * so a merge of shards equals the unsharded CSV byte for byte. */
+#ifndef RM_BATCH_H
+#define RM_BATCH_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rm_results.h"
+#include "rm_status.h"
+
+typedef enum rm_file_kind {
+    RM_FILE_RECORDING = 1,  /* conventions "rollmat-session-1" */
+    RM_FILE_RESULTS = 2,    /* conventions "rollmat-results-1" */
+} rm_file_kind;
+
+/* Looks at a file's root "conventions" attribute. Errors name the file and
+ * what is wrong: missing (RM_ERR_NOT_FOUND), not HDF5 or unreadable
+ * (RM_ERR_FORMAT / RM_ERR_IO), an HDF5 file of another kind (RM_ERR_FORMAT). */
+rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err);
+
+/* Number of CSV columns and the name of column i (NULL outside). */
+size_t rm_batch_columns(void);
+const char *rm_batch_column(size_t i);
+
+/* Writes the header line. Returns 0 or -1 (stdio error). */
+int rm_batch_csv_header(FILE *f);
+/* Writes one row per segment of r; `file` and `subject` (may be "") go in
+ * the first columns. Returns 0 or -1. */
+int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r);
+
+/* Whether the results at `results_path` are up to date for `recording`:
+ * they exist, are newer than the recording, and were made with `profile`
+ * (name) by `software` (e.g. "rollmat 0.1.0"). *current is 1 or 0; a
+ * results file that cannot be read counts as not current (no error). */
+rm_status rm_batch_results_current(const char *results_path, const char *recording,
+                                   const char *profile, const char *software, int *current,
+                                   rm_err *err);
+
+/* Merges shards' CSVs (each with the same header as this version writes)
+ * into `output` (temp, fsync, rename), rows sorted as the batch sorts
+ * them. A recording's rows found in two inputs are an error naming both. */
+rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output, rm_err *err);
+
+/* Writes `len` bytes to `path` safely (temp in the same folder, fsync,
+ * rename, fsync of the folder). */
+rm_status rm_write_file_atomic(const char *path, const void *data, size_t len, rm_err *err);
+
+#endif
