@@ -1,15 +1,631 @@
+/* cmd_batch.c - `rollmat batch`: analyses many recordings in worker
+ * processes into one tidy CSV (a row per segment).
+ *
+ * Each recording is handled by a forked worker: it checks whether the
+ * stored results are up to date, analyses and writes them if not, and
+ * sends back through a pipe one status line and its CSV rows. The parent
+ * never opens HDF5; a worker that crashes costs one recording, not the
+ * batch. Rows are emitted in the sorted order of the recordings, so the
+ * output does not depend on -j or on which worker finished first. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <zlib.h>
 
+#include "rm_analysis.h"
+#include "rm_batch.h"
 #include "rm_cli.h"
+#include "rm_session.h"
 
-/* Placeholder until the command is built: it says so and fails. */
+#define CMD "batch"
+#define SOFTWARE "rollmat " RM_VERSION
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rollmat batch DIR|FILE... -o summary.csv [options]\n"
+            "       rollmat batch --merge A.csv B.csv... -o all.csv\n"
+            "Analyses many recordings in parallel into one tidy CSV, a row per set\n"
+            "(segment). Folders are searched recursively for *.h5 and *.hdf5 files\n"
+            "(results files *.results.h5 and the results folder are left out).\n"
+            "  -o, --output CSV      the summary to write (required)\n"
+            "  -j, --jobs N          worker processes (default: all cores)\n"
+            "  -p, --profile P       coaching profile, name or file (default guide)\n"
+            "      --shard I/N       only every N-th recording of the sorted list,\n"
+            "                        starting with the I-th (0 <= I < N)\n"
+            "      --results-dir D   where results files are kept (default: the folder\n"
+            "                        CSV_STEM.results beside the CSV)\n"
+            "      --force           analyse again even when results are up to date\n"
+            "      --merge           merge shards' CSVs (the inputs) into -o\n"
+            "  -q, --quiet           no progress, only errors\n"
+            "  -h, --help            this help\n"
+            "A recording whose results file is newer than it and was made with the same\n"
+            "profile and software version is not analysed again. A bad file is reported\n"
+            "with its reason and the rest go on; the exit status is 1 if any failed.\n");
+}
+
+typedef struct job {
+    char *path;      /* as found (the CSV's file column) */
+    char *results;   /* results file path */
+    pid_t pid;
+    int fd;          /* read end of the worker's pipe */
+    char *out;       /* what the worker sent */
+    size_t len, cap;
+    int done, failed, analysed;
+    char *msg;       /* failure reason */
+    size_t n_rows;
+} job;
+
+typedef struct list {
+    char **v;
+    size_t n, cap;
+} list;
+
+static int list_add(list *l, const char *s)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        char **nv = realloc(l->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        l->v = nv;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(s)))
+        return -1;
+    l->n++;
+    return 0;
+}
+
+static void list_free(list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* Recursive scan; skips hidden entries, the results folder and results or
+ * temporary files. */
+static int scan(const char *dir, const struct stat *skip, list *out, int depth)
+{
+    if (depth > 32)
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && !rc) {
+        if (e->d_name[0] == '.')
+            continue;
+        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(n);
+        if (!p) {
+            rc = -1;
+            break;
+        }
+        snprintf(p, n, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", e->d_name);
+        struct stat st;
+        if (stat(p, &st) != 0) {
+            free(p);
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            if (!(skip && st.st_dev == skip->st_dev && st.st_ino == skip->st_ino))
+                rc = scan(p, skip, out, depth + 1);
+        } else if (S_ISREG(st.st_mode) && (ends_with(p, ".h5") || ends_with(p, ".hdf5")) &&
+                   !ends_with(p, ".results.h5") && !strstr(e->d_name, ".tmp.")) {
+            rc = list_add(out, p);
+        }
+        free(p);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *base(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* Results file name: the recording's stem, plus a hash of its path when
+ * two recordings of the study share a name. */
+static char *results_name(const char *dir, const char *path, int clash)
+{
+    const char *b = base(path);
+    size_t bl = strlen(b);
+    if (ends_with(b, ".hdf5"))
+        bl -= 5;
+    else if (ends_with(b, ".h5"))
+        bl -= 3;
+    size_t n = strlen(dir) + bl + 40;
+    char *o = malloc(n);
+    if (!o)
+        return NULL;
+    if (clash)
+        snprintf(o, n, "%s/%.*s-%08lx.results.h5", dir, (int)bl, b,
+                 crc32(0L, (const unsigned char *)path, (unsigned)strlen(path)));
+    else
+        snprintf(o, n, "%s/%.*s.results.h5", dir, (int)bl, b);
+    return o;
+}
+
+/* ---- the worker ---- */
+
+static void worker(const job *j, const rm_profile *prof, int force, int fd)
+{
+    FILE *o = fdopen(fd, "w");
+    if (!o)
+        _exit(3);
+    rm_err err = {0};
+    int current = 0;
+    rm_status st = RM_OK;
+    if (!force)
+        st = rm_batch_results_current(j->results, j->path, prof->name, SOFTWARE, &current, &err);
+    rm_results *r = NULL;
+    if (!st && current) {
+        st = rm_results_open(j->results, &r, &err);
+        if (st) { /* unreadable after all: analyse again */
+            current = 0;
+            st = RM_OK;
+            memset(&err, 0, sizeof err);
+        }
+    }
+    if (!st && !current) {
+        st = rm_analyze_session(j->path, NULL, prof, &r, &err);
+        if (!st)
+            st = rm_results_write(j->results, r, &err);
+    }
+    char subject[80] = "";
+    if (!st) {
+        rm_session *s = NULL;
+        rm_err e2 = {0};
+        if (rm_session_open(j->path, &s, &e2) == RM_OK) {
+            snprintf(subject, sizeof subject, "%s", rm_session_header(s)->subject_id);
+            rm_session_close(s);
+        }
+    }
+    if (st) {
+        /* one line: newlines in a message would break the protocol */
+        for (char *p = err.msg; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
+        fprintf(o, "fail %s\n", err.msg[0] ? err.msg : rm_strerror(st));
+    } else {
+        fprintf(o, "ok %s %zu\n", current ? "current" : "analysed", r->n_segments);
+        rm_batch_csv_rows(o, j->path, subject, r);
+    }
+    rm_results_free(r);
+    int bad = fclose(o) != 0;
+    _exit(bad ? 3 : 0);
+}
+
+/* ---- progress ---- */
+
+typedef struct progress {
+    int tty, quiet;
+    size_t total, done, failed, analysed;
+} progress;
+
+static void progress_show(progress *pg, const job *j)
+{
+    if (pg->quiet)
+        return;
+    if (pg->tty) {
+        const int W = 30;
+        int fill = pg->total ? (int)(W * pg->done / pg->total) : W;
+        fprintf(stderr, "\r[%.*s%*s] %zu/%zu  %zu failed  %-30.30s", fill,
+                "==============================", W - fill, "", pg->done, pg->total, pg->failed,
+                j ? base(j->path) : "");
+        if (pg->done == pg->total)
+            fputc('\n', stderr);
+        fflush(stderr);
+    } else if (j) {
+        fprintf(stderr, "rollmat batch: [%zu/%zu] %s: %s\n", pg->done, pg->total, j->path,
+                j->failed ? "FAILED" : j->analysed ? "analysed" : "up to date");
+    }
+}
+
+/* Reads what is there; returns 1 at EOF. */
+static int drain(job *j)
+{
+    for (;;) {
+        if (j->cap - j->len < 4096) {
+            size_t cap = j->cap ? j->cap * 2 : 8192;
+            char *n = realloc(j->out, cap);
+            if (!n)
+                return -1;
+            j->out = n;
+            j->cap = cap;
+        }
+        ssize_t got = read(j->fd, j->out + j->len, j->cap - j->len - 1);
+        if (got > 0) {
+            j->len += (size_t)got;
+            continue;
+        }
+        if (got == 0)
+            return 1;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN ? 0 : 1;
+    }
+}
+
+static void finish_job(job *j, int wstatus)
+{
+    j->done = 1;
+    close(j->fd);
+    j->fd = -1;
+    if (j->out)
+        j->out[j->len] = 0;
+    char *nl = j->out ? strchr(j->out, '\n') : NULL;
+    if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0 || !nl) {
+        j->failed = 1;
+        char buf[160];
+        if (WIFSIGNALED(wstatus))
+            snprintf(buf, sizeof buf, "the analysis crashed (signal %d)", WTERMSIG(wstatus));
+        else if (nl && !strncmp(j->out, "fail ", 5))
+            snprintf(buf, sizeof buf, "%.*s", (int)(nl - j->out - 5), j->out + 5);
+        else
+            snprintf(buf, sizeof buf, "the worker ended with status %d", WEXITSTATUS(wstatus));
+        j->msg = strdup(buf);
+        return;
+    }
+    if (!strncmp(j->out, "fail ", 5)) {
+        j->failed = 1;
+        *nl = 0;
+        j->msg = strdup(j->out + 5);
+        *nl = '\n';
+        return;
+    }
+    j->analysed = !strncmp(j->out, "ok analysed", 11);
+    sscanf(strchr(j->out, ' ') ? strrchr(j->out, ' ') : "0", "%zu", &j->n_rows);
+}
+
+static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int force,
+                    progress *pg)
+{
+    size_t next = 0, running = 0;
+    job **active = calloc((size_t)nproc, sizeof *active);
+    struct pollfd *pfd = calloc((size_t)nproc, sizeof *pfd);
+    if (!active || !pfd) {
+        free(active);
+        free(pfd);
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    while (next < n || running) {
+        while (next < n && running < (size_t)nproc) {
+            job *j = &jobs[next++];
+            int p[2];
+            if (pipe(p) != 0)
+                goto fail;
+            pid_t pid = fork();
+            if (pid < 0) {
+                close(p[0]);
+                close(p[1]);
+                goto fail;
+            }
+            if (pid == 0) {
+                close(p[0]);
+                for (size_t k = 0; k < (size_t)nproc; k++)
+                    if (active[k])
+                        close(active[k]->fd);
+                worker(j, prof, force, p[1]);
+            }
+            close(p[1]);
+            j->pid = pid;
+            j->fd = p[0];
+            for (size_t k = 0; k < (size_t)nproc; k++)
+                if (!active[k]) {
+                    active[k] = j;
+                    break;
+                }
+            running++;
+        }
+        size_t np = 0;
+        for (size_t k = 0; k < (size_t)nproc; k++)
+            if (active[k]) {
+                pfd[np].fd = active[k]->fd;
+                pfd[np].events = POLLIN;
+                pfd[np].revents = 0;
+                np++;
+            }
+        if (poll(pfd, np, -1) < 0 && errno != EINTR)
+            goto fail;
+        for (size_t k = 0; k < (size_t)nproc; k++) {
+            job *j = active[k];
+            if (!j)
+                continue;
+            size_t q;
+            for (q = 0; q < np && pfd[q].fd != j->fd; q++)
+                ;
+            if (q == np || !pfd[q].revents)
+                continue;
+            int eof = drain(j);
+            if (eof < 0)
+                goto fail;
+            if (!eof)
+                continue;
+            int ws = 0;
+            while (waitpid(j->pid, &ws, 0) < 0 && errno == EINTR)
+                ;
+            finish_job(j, ws);
+            active[k] = NULL;
+            running--;
+            pg->done++;
+            pg->failed += j->failed;
+            pg->analysed += j->analysed;
+            if (j->failed) {
+                if (pg->tty && !pg->quiet)
+                    fputc('\n', stderr);
+                const char *why = j->msg ? j->msg : "failed";
+                if (strstr(why, j->path))
+                    rm_cli_error(CMD, "%s", why);
+                else
+                    rm_cli_error(CMD, "%s: %s", j->path, why);
+            }
+            progress_show(pg, j);
+        }
+    }
+    free(active);
+    free(pfd);
+    return 0;
+fail:
+    rm_cli_error(CMD, "cannot run workers: %s", strerror(errno));
+    for (size_t k = 0; k < (size_t)nproc; k++)
+        if (active[k]) {
+            kill(active[k]->pid, SIGTERM);
+            waitpid(active[k]->pid, NULL, 0);
+        }
+    free(active);
+    free(pfd);
+    return -1;
+}
+
+static int mkdirs(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return -1;
+    for (char *s = p + 1; *s; s++)
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+                free(p);
+                return -1;
+            }
+            *s = '/';
+        }
+    int rc = mkdir(p, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    free(p);
+    return rc;
+}
+
 int rm_cmd_batch(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: rollmat batch (not implemented yet)\n");
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'},  {"jobs", required_argument, NULL, 'j'},
+        {"profile", required_argument, NULL, 'p'}, {"shard", required_argument, NULL, 'S'},
+        {"results-dir", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'F'},
+        {"merge", no_argument, NULL, 'M'},         {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    const char *output = NULL, *profile_name = "guide", *results_dir = NULL;
+    long jobs_n = sysconf(_SC_NPROCESSORS_ONLN);
+    long shard_i = 0, shard_n = 1;
+    int merge = 0, quiet = 0, force = 0, c;
+    while ((c = getopt_long(argc, argv, "o:j:p:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            output = optarg;
+            break;
+        case 'j':
+            if (rm_cli_parse_long(optarg, 1, 1024, &jobs_n))
+                return rm_cli_usage_error(CMD, "--jobs %s: expected 1..1024", optarg);
+            break;
+        case 'p':
+            profile_name = optarg;
+            break;
+        case 'S': {
+            char a[32], b[32], extra;
+            if (strlen(optarg) > 60 || sscanf(optarg, "%31[^/]/%31s%c", a, b, &extra) != 2 ||
+                rm_cli_parse_long(b, 1, 1000000, &shard_n) ||
+                rm_cli_parse_long(a, 0, shard_n - 1, &shard_i))
+                return rm_cli_usage_error(CMD, "--shard %s: expected I/N with 0 <= I < N", optarg);
+            break;
+        }
+        case 'R':
+            results_dir = optarg;
+            break;
+        case 'F':
+            force = 1;
+            break;
+        case 'M':
+            merge = 1;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return RM_EXIT_OK;
+        default:
+            return rm_cli_usage_error(CMD, "unknown option");
+        }
+    }
+    if (!output)
+        return rm_cli_usage_error(CMD, "no output given (-o summary.csv)");
+    if (optind >= argc)
+        return rm_cli_usage_error(CMD, "no recordings given (folders or files)");
+    if (jobs_n < 1)
+        jobs_n = 1;
+    rm_err err = {0};
+    if (merge) {
+        rm_status st = rm_batch_merge((const char *const *)(argv + optind), (size_t)(argc - optind),
+                                      output, &err);
+        if (st)
+            return rm_cli_fail(CMD, &err, st);
+        if (!quiet)
+            printf("merged %d CSV file%s into %s\n", argc - optind, argc - optind == 1 ? "" : "s", output);
         return RM_EXIT_OK;
     }
-    rm_cli_error("batch", "not implemented yet");
-    return RM_EXIT_FAIL;
+    if (!ends_with(output, ".csv"))
+        return rm_cli_usage_error(CMD, "%s: the output should be a .csv file", output);
+    rm_profile prof;
+    rm_status st = rm_profile_load(profile_name, &prof, &err);
+    if (st)
+        return rm_cli_fail(CMD, &err, st);
+
+    /* results folder: given, or CSV_STEM.results beside the CSV */
+    char *rdir = NULL;
+    if (results_dir)
+        rdir = strdup(results_dir);
+    else {
+        size_t n = strlen(output);
+        rdir = malloc(n + 16);
+        if (rdir)
+            snprintf(rdir, n + 16, "%.*s.results", (int)(n - 4), output);
+    }
+    if (!rdir) {
+        rm_cli_error(CMD, "out of memory");
+        return RM_EXIT_FAIL;
+    }
+    if (mkdirs(rdir) != 0) {
+        rm_cli_error(CMD, "%s: cannot create the results folder: %s", rdir, strerror(errno));
+        free(rdir);
+        return RM_EXIT_FAIL;
+    }
+    struct stat rst;
+    int have_rst = stat(rdir, &rst) == 0;
+
+    list files = {0};
+    int rc = RM_EXIT_OK;
+    for (int i = optind; i < argc; i++) {
+        struct stat s;
+        if (stat(argv[i], &s) != 0) {
+            rm_cli_error(CMD, "%s: %s", argv[i], strerror(errno));
+            rc = RM_EXIT_FAIL;
+            continue;
+        }
+        if (S_ISDIR(s.st_mode)) {
+            if (scan(argv[i], have_rst ? &rst : NULL, &files, 0) != 0)
+                rc = RM_EXIT_FAIL;
+        } else if (list_add(&files, argv[i]) != 0) {
+            rm_cli_error(CMD, "out of memory");
+            list_free(&files);
+            free(rdir);
+            return RM_EXIT_FAIL;
+        }
+    }
+    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    /* the same path named twice is one recording */
+    size_t u = 0;
+    for (size_t i = 0; i < files.n; i++) {
+        if (u && !strcmp(files.v[u - 1], files.v[i]))
+            free(files.v[i]);
+        else
+            files.v[u++] = files.v[i];
+    }
+    files.n = u;
+
+    job *jobs = calloc(files.n ? files.n : 1, sizeof *jobs);
+    size_t nj = 0;
+    if (!jobs) {
+        rm_cli_error(CMD, "out of memory");
+        list_free(&files);
+        free(rdir);
+        return RM_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < files.n; i++) {
+        if ((long)(i % (size_t)shard_n) != shard_i)
+            continue;
+        /* names are decided over the whole list, so shards agree */
+        int clash = 0;
+        for (size_t k = 0; k < files.n && !clash; k++)
+            clash = k != i && !strcmp(base(files.v[k]), base(files.v[i]));
+        jobs[nj].path = files.v[i];
+        jobs[nj].results = results_name(rdir, files.v[i], clash);
+        jobs[nj].fd = -1;
+        if (!jobs[nj].results) {
+            rm_cli_error(CMD, "out of memory");
+            rc = RM_EXIT_FAIL;
+            break;
+        }
+        nj++;
+    }
+    if (files.n == 0 && rc == RM_EXIT_OK)
+        rm_cli_error(CMD, "no recordings (*.h5, *.hdf5) found");
+    progress pg = {isatty(2) && !quiet, quiet, nj, 0, 0, 0};
+    if (jobs_n > (long)nj && nj > 0)
+        jobs_n = (long)nj;
+    if (nj && run_jobs(jobs, nj, (int)jobs_n, &prof, force, &pg) != 0)
+        rc = RM_EXIT_FAIL;
+
+    /* the CSV: rows of the good recordings in sorted order */
+    char *csv = NULL;
+    size_t csv_len = 0, n_rows = 0;
+    FILE *m = open_memstream(&csv, &csv_len);
+    int werr = !m || rm_batch_csv_header(m) != 0;
+    for (size_t i = 0; i < nj && !werr; i++) {
+        job *j = &jobs[i];
+        if (!j->done || j->failed)
+            continue;
+        char *rows = strchr(j->out, '\n') + 1;
+        werr |= fputs(rows, m) < 0;
+        n_rows += j->n_rows;
+    }
+    if (m && fclose(m) != 0)
+        werr = 1;
+    if (werr) {
+        rm_cli_error(CMD, "out of memory building the CSV");
+        rc = RM_EXIT_FAIL;
+    } else {
+        st = rm_write_file_atomic(output, csv, csv_len, &err);
+        if (st) {
+            rm_cli_fail(CMD, &err, st);
+            rc = RM_EXIT_FAIL;
+        }
+    }
+    free(csv);
+    if (pg.failed)
+        rc = RM_EXIT_FAIL;
+    if (!quiet || pg.failed)
+        fprintf(quiet ? stderr : stdout,
+                "%zu recording%s: %zu analysed, %zu up to date, %zu failed; %zu set%s -> %s (results in %s)\n",
+                nj, nj == 1 ? "" : "s", pg.analysed, pg.done - pg.analysed - pg.failed, pg.failed, n_rows,
+                n_rows == 1 ? "" : "s", output, rdir);
+    for (size_t i = 0; i < nj; i++) {
+        free(jobs[i].results);
+        free(jobs[i].out);
+        free(jobs[i].msg);
+    }
+    free(jobs);
+    list_free(&files);
+    free(rdir);
+    return rc;
 }
