@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_capture.h"
 #include "rm_cli.h"
 #include "rm_session.h"
 #include "rm_source.h"
@@ -71,6 +72,40 @@ static rm_status live_finish(void *ctx, rm_err *err)
     (void)ctx;
     (void)err;
     return RM_OK; /* freed by the command after the run */
+}
+
+/* ---- the capture's device sidecar, written once the device is known ---- */
+
+typedef struct sidecar {
+    const char *raw_path;
+    rm_device dev;
+    rm_calib *calib;
+    int have_dev, written;
+} sidecar;
+
+static rm_status sidecar_receive(void *ctx, const rm_packet *pkt, rm_err *err)
+{
+    sidecar *s = ctx;
+    if (pkt->type == RM_PKT_DEVICE) {
+        s->dev = *pkt->u.device;
+        s->have_dev = 1;
+    } else if (pkt->type == RM_PKT_CALIB && !s->calib) {
+        if (rm_calib_copy(pkt->u.calib, &s->calib) != RM_OK)
+            return rm_err_set(err, RM_ERR_NOMEM, "capture: out of memory");
+    } else if (pkt->type != RM_PKT_HEADER && s->have_dev && !s->written) {
+        s->written = 1;
+        return rm_capture_write_device(s->raw_path, &s->dev, s->calib, err);
+    }
+    return RM_OK;
+}
+
+static rm_status sidecar_finish(void *ctx, rm_err *err)
+{
+    (void)err;
+    sidecar *s = ctx;
+    rm_calib_free(s->calib);
+    s->calib = NULL;
+    return RM_OK;
 }
 
 typedef struct status_ctx {
@@ -267,14 +302,35 @@ int rm_cmd_record(int argc, char **argv)
     status_ctx sc = {.live = &lv_ctx, .tty = !quiet && isatty(STDERR_FILENO)};
 
     rm_err e = {0};
-    rm_sink sinks[2];
+    /* A replay gets the device and calibration of the live run from the
+     * capture's sidecar, when there is one. */
+    rm_device replay_dev;
+    rm_calib *replay_calib = NULL;
+    if (replay) {
+        rm_status ds = rm_capture_read_device(replay, &replay_dev, &replay_calib, &e);
+        if (ds == RM_OK) {
+            cfg.replay_device = &replay_dev;
+            cfg.replay_calib = replay_calib;
+        } else if (ds != RM_ERR_NOT_FOUND) {
+            if (cap)
+                fclose(cap);
+            return rm_cli_fail(cmd, &e, ds);
+        }
+    }
+    rm_sink sinks[3];
+    size_t nsinks = 2;
     rm_status st = rm_session_sink_new(out, NULL, &sinks[0], &e);
     if (st != RM_OK) {
         if (cap)
             fclose(cap);
+        rm_calib_free(replay_calib);
         return rm_cli_fail(cmd, &e, st);
     }
     sinks[1] = (rm_sink){.ctx = &lv_ctx, .receive = live_receive, .finish = live_finish};
+    sidecar side = {.raw_path = capture};
+    if (capture)
+        sinks[nsinks++] = (rm_sink){.ctx = &side, .receive = sidecar_receive,
+                                    .finish = sidecar_finish};
 
     g_stop = 0;
     struct sigaction sa, old_int, old_term;
@@ -296,9 +352,10 @@ int rm_cmd_record(int argc, char **argv)
 
     rm_source_result res;
     if (replay)
-        st = rm_source_replay_run(replay, &cfg, sinks, 2, &res, &e);
+        st = rm_source_replay_run(replay, &cfg, sinks, nsinks, &res, &e);
     else
-        st = rm_source_usb_run(&cfg, sinks, 2, &res, &e);
+        st = rm_source_usb_run(&cfg, sinks, nsinks, &res, &e);
+    rm_calib_free(replay_calib);
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

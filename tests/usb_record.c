@@ -444,3 +444,59 @@ Test(usb_record, sigkill_leaves_a_readable_file, .init = setup_realtime, .fini =
     free(o);
     free(er);
 }
+
+Test(usb_record, replay_of_capture_equals_live_run, .init = setup_realtime,
+     .fini = teardown, .timeout = 300)
+{
+    char *live = rm_test_path(dir, "live.h5"), *rep = rm_test_path(dir, "replay.h5");
+    char *cap = rm_test_path(dir, "cap.bin");
+    char *o = rm_test_path(dir, "out.txt"), *er = rm_test_path(dir, "err.txt");
+    char capopt[600];
+    snprintf(capopt, sizeof capopt, "--capture=%s", cap);
+    pid_t pid = spawn_record(live, o, er, capopt);
+    wait_frames(120);
+    cr_assert_eq(kill(pid, SIGINT), 0);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    int rc = rm_test_system("'%s' record --replay '%s' -o '%s' -q > /dev/null", rollmat(), cap,
+                            rep);
+    cr_assert_eq(rc, 0);
+    rm_session *a = NULL, *b = NULL;
+    rm_err e = {0};
+    cr_assert_eq(rm_session_open(live, &a, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_session_open(rep, &b, &e), RM_OK, "%s", e.msg);
+    const rm_device *da = rm_session_device(a), *db = rm_session_device(b);
+    cr_assert_str_eq(da->serial, db->serial);
+    cr_assert_str_eq(da->model, db->model);
+    cr_assert_str_eq(da->firmware, db->firmware);
+    cr_assert_eq(da->rows, db->rows);
+    cr_assert_eq(da->rate_hz, db->rate_hz);
+    const rm_calib *ca = rm_session_calib(a), *cb = rm_session_calib(b);
+    cr_assert(ca && cb);
+    cr_assert_eq(ca->n_knots, cb->n_knots);
+    size_t ns = (size_t)da->rows * da->cols;
+    cr_assert_arr_eq(ca->zero, cb->zero, ns * sizeof *ca->zero);
+    cr_assert_arr_eq(ca->gain, cb->gain, ns * sizeof *ca->gain);
+    uint64_t n = rm_session_frames(a);
+    cr_assert_gt(n, 100);
+    cr_assert_eq(rm_session_frames(b), n);
+    uint16_t *ra = malloc(n * ns * 2), *rb = malloc(n * ns * 2);
+    uint64_t *ta = malloc(n * 8), *tb = malloc(n * 8);
+    cr_assert_eq(rm_session_read(a, 0, n, ra, NULL, NULL, ta, NULL, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_session_read(b, 0, n, rb, NULL, NULL, tb, NULL, &e), RM_OK, "%s", e.msg);
+    cr_assert_arr_eq(ra, rb, n * ns * 2);
+    cr_assert_arr_eq(ta, tb, n * 8);
+    cr_assert_eq(rm_session_event_count(a), rm_session_event_count(b));
+    free(ra);
+    free(rb);
+    free(ta);
+    free(tb);
+    rm_session_close(a);
+    rm_session_close(b);
+    free(live);
+    free(rep);
+    free(cap);
+    free(o);
+    free(er);
+}
