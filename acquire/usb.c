@@ -51,6 +51,9 @@ rm_status rm_usb_error(int rc, rm_err *err, const char *what)
         break;
     default: st = RM_ERR_USB; break;
     }
+    if (rc == LIBUSB_ERROR_PIPE)
+        return rm_err_set(err, st, "%s: the mat refused the request (STALL, %s)", what,
+                          libusb_error_name(rc));
     return rm_err_set(err, st, "%s: %s (%s)%s", what, libusb_error_name(rc), libusb_strerror(rc),
                       hint);
 }

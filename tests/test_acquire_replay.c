@@ -107,7 +107,7 @@ Test(acquire_replay, fault_counts_exact_and_frames_equal, .timeout = 300)
     rm_err e = {0};
     cr_assert_eq(rm_session_open(h5, &s, &e), RM_OK, "%s", e.msg);
     size_t nev = rm_session_event_count(s);
-    uint64_t corrupt = 0, truncated = 0, gap_frames = 0, garbage = 0, labels = 0;
+    uint64_t corrupt = 0, truncated = 0, gap_frames = 0, garbage = 0, labels = 0, garbage_runs = 0;
     for (size_t i = 0; i < nev; i++) {
         rm_event ev;
         cr_assert_eq(rm_session_event(s, i, &ev), RM_OK);
@@ -117,9 +117,10 @@ Test(acquire_replay, fault_counts_exact_and_frames_equal, .timeout = 300)
             truncated++;
         else if (!strcmp(ev.kind, RM_EVENT_GAP))
             gap_frames += (uint64_t)ev.value;
-        else if (!strcmp(ev.kind, RM_EVENT_NOTE) && !strncmp(ev.text, "garbage", 7))
+        else if (!strcmp(ev.kind, RM_EVENT_NOTE) && !strncmp(ev.text, "garbage", 7)) {
             garbage += (uint64_t)ev.value;
-        else if (!strcmp(ev.kind, RM_EVENT_LABEL) && !strcmp(ev.text, "calves"))
+            garbage_runs++;
+        } else if (!strcmp(ev.kind, RM_EVENT_LABEL) && !strcmp(ev.text, "calves"))
             labels++;
     }
     cr_assert_eq(corrupt, cnt.frames_corrupt, "corrupt %llu, injected %llu",
@@ -133,6 +134,7 @@ Test(acquire_replay, fault_counts_exact_and_frames_equal, .timeout = 300)
                  "gap frames %llu, dropped %llu + corrupt %llu + truncated %llu",
                  (unsigned long long)gap_frames, (unsigned long long)cnt.frames_dropped,
                  (unsigned long long)cnt.frames_corrupt, (unsigned long long)cnt.frames_truncated);
+    cr_assert_eq(garbage_runs, cnt.garbage_insertions);
     cr_assert_eq(labels, 1);
     cr_assert_eq(rm_session_frames(s), cnt.frames_sent);
 

@@ -268,6 +268,7 @@ Test(usb_record, device_fault_counts_exact, .init = setup_faulty, .fini = teardo
     rm_err e = {0};
     cr_assert_eq(rm_session_open(h5, &s, &e), RM_OK, "%s", e.msg);
     int64_t corrupt, truncated, gaps, garbage = 0;
+    uint64_t garbage_runs = 0;
     count_kind(s, RM_EVENT_CORRUPT, &corrupt);
     cr_assert_eq((uint64_t)count_kind(s, RM_EVENT_TRUNCATED, NULL), inj->frames_truncated,
                  "truncated events %zu, injected %llu (corrupt %llu/%llu, garbage %llu, sent "
@@ -284,9 +285,12 @@ Test(usb_record, device_fault_counts_exact, .init = setup_faulty, .fini = teardo
     for (size_t i = 0; i < rm_session_event_count(s); i++) {
         rm_event ev;
         rm_session_event(s, i, &ev);
-        if (!strcmp(ev.kind, RM_EVENT_NOTE) && !strncmp(ev.text, "garbage", 7))
+        if (!strcmp(ev.kind, RM_EVENT_NOTE) && !strncmp(ev.text, "garbage", 7)) {
             garbage += ev.value;
+            garbage_runs++;
+        }
     }
+    cr_assert_eq(garbage_runs, inj->garbage_insertions);
     cr_assert_eq((uint64_t)corrupt, inj->frames_corrupt);
     cr_assert_eq((uint64_t)garbage, inj->garbage_bytes);
     cr_assert_eq((uint64_t)gaps, inj->frames_dropped + inj->frames_corrupt + inj->frames_truncated);
