@@ -1,15 +1,373 @@
+/* cmd_demo.c - `rollmat demo`: the whole pipeline on the built-in virtual
+ * mat. Records a routine with the real recorder over emulated USB
+ * (`rollmat vmat -- rollmat record`), analyses it, writes the results, the
+ * JSON summary and the report, and prints the coach's summary. When the
+ * emulated USB path is not available it says so and records with
+ * `rollmat simulate` (the same device model, decoded the same way). */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "rm_analysis.h"
+#include "rm_batch.h"
 #include "rm_cli.h"
+#include "rm_report.h"
+#include "rm_session.h"
+#include "rm_vmat.h"
 
-/* Placeholder until the command is built: it says so and fails. */
+#define CMD "demo"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: rollmat demo [-o DIR] [--scenario NAME|FILE] [--realtime] [--no-usb]\n"
+            "Records a foam-rolling routine from the virtual mat with the real recorder\n"
+            "over emulated USB, analyses it and draws the report:\n"
+            "  DIR/recording.h5  the recording      DIR/results.h5   the analysis\n"
+            "  DIR/summary.json  the summary        DIR/report.pdf   the report\n"
+            "  -o, --output DIR     output folder (default rollmat-demo); an existing\n"
+            "                       folder is reused only if it holds a previous demo\n"
+            "  -s, --scenario S     guide (default: the coaching guide's routine, five\n"
+            "                       muscle groups), rushed, behm2020, faulty, or a file\n"
+            "  -p, --profile P      coaching profile (default: behm2020 for that\n"
+            "                       scenario, else guide)\n"
+            "      --realtime       at the mat's real pace (the guide takes ~8 minutes);\n"
+            "                       default: accelerated, frames as fast as they are read\n"
+            "      --no-usb         record with `rollmat simulate` (no emulated USB)\n"
+            "      --seed N         the virtual mat's seed (default 1)\n"
+            "  -q, --quiet          only the file list\n"
+            "  -h, --help           this help\n");
+}
+
+static const char *const demo_files[] = {"recording.h5", "results.h5", "summary.json", "report.pdf"};
+#define N_DEMO_FILES (sizeof demo_files / sizeof demo_files[0])
+
+static int is_demo_file(const char *name)
+{
+    for (size_t i = 0; i < N_DEMO_FILES; i++)
+        if (!strcmp(name, demo_files[i]))
+            return 1;
+    /* a temporary left by an interrupted write of one of them */
+    for (size_t i = 0; i < N_DEMO_FILES; i++) {
+        size_t n = strlen(demo_files[i]);
+        if (!strncmp(name, demo_files[i], n) && !strncmp(name + n, ".tmp.", 5))
+            return 1;
+    }
+    return 0;
+}
+
+/* 0: ready (created, empty, or a previous demo's files removed);
+ * -1: refused or failed (message printed). */
+static int prepare_dir(const char *dir, int quiet)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT || mkdir(dir, 0755) != 0) {
+            rm_cli_error(CMD, "%s: cannot create the folder: %s", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        rm_cli_error(CMD, "%s exists and is not a folder", dir);
+        return -1;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int foreign = 0, previous = 0;
+    char first[256] = "";
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (is_demo_file(e->d_name))
+            previous++;
+        else if (!foreign++)
+            snprintf(first, sizeof first, "%s", e->d_name);
+    }
+    closedir(d);
+    if (foreign) {
+        rm_cli_error(CMD, "%s is not empty (it holds %s%s) and not a previous demo's folder: "
+                          "choose another with -o DIR",
+                     dir, first, foreign > 1 ? " and more" : "");
+        return -1;
+    }
+    if (previous) {
+        if (!quiet)
+            printf("%s holds a previous demo's files: replacing them\n", dir);
+        d = opendir(dir);
+        while (d && (e = readdir(d))) {
+            if (!is_demo_file(e->d_name))
+                continue;
+            char p[PATH_MAX];
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            if (unlink(p) != 0 && errno != ENOENT) {
+                rm_cli_error(CMD, "%s: cannot remove: %s", p, strerror(errno));
+                closedir(d);
+                return -1;
+            }
+        }
+        if (d)
+            closedir(d);
+    }
+    return 0;
+}
+
+/* Runs argv, stdout/stderr inherited (stdout optionally silenced).
+ * Returns the exit status, or -1 if it could not run / was killed. */
+static int run(char *const *argv, int silence_stdout)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (silence_stdout) {
+            FILE *n = freopen("/dev/null", "w", stdout);
+            (void)n;
+        }
+        execv(argv[0], argv);
+        fprintf(stderr, "rollmat demo: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+/* The muscle groups of the scenario, as the operator would label them. */
+static char *scenario_labels(const char *scenario, unsigned long seed)
+{
+    rm_vmat_config vc = {0};
+    vc.scenario = scenario;
+    vc.seed = seed;
+    rm_vmat *vm = NULL;
+    rm_err e = {0};
+    if (rm_vmat_new(&vc, &vm, &e) != RM_OK)
+        return NULL;
+    size_t cap = 1024, n = 0;
+    char *o = calloc(1, cap);
+    for (int i = 0; o && i < rm_vmat_segment_count(vm); i++) {
+        const char *group = NULL;
+        double a, b;
+        const char *label = rm_vmat_segment(vm, i, &group, &a, &b);
+        const char *l = label && label[0] ? label : group ? group : "";
+        if (strchr(l, ',') || n + strlen(l) + 2 >= cap)
+            break;
+        n += (size_t)snprintf(o + n, cap - n, "%s%s", i ? "," : "", l);
+    }
+    rm_vmat_free(vm);
+    if (o && !o[0]) {
+        free(o);
+        o = NULL;
+    }
+    return o;
+}
+
+static int usable_recording(const char *path)
+{
+    rm_file_kind k;
+    rm_err e = {0};
+    return rm_file_kind_of(path, &k, &e) == RM_OK && k == RM_FILE_RECORDING;
+}
+
+/* Whether the recording's time axis spans what its frames and rate say
+ * (within 10 %). Accelerated USB pacing delivers minutes of frames in
+ * seconds; a recorder that stamps frames with the host clock then squeezes
+ * the session, and its analysis would be meaningless. */
+static int times_consistent(const char *path, double *span, double *expect)
+{
+    rm_session *s = NULL;
+    rm_err e = {0};
+    *span = *expect = 0;
+    if (rm_session_open(path, &s, &e) != RM_OK)
+        return 0;
+    uint64_t n = rm_session_frames(s);
+    double rate = rm_session_device(s)->rate_hz, t0 = 0, t1 = 0;
+    int ok = n > 1 && rate > 0 && rm_session_read(s, 0, 1, NULL, &t0, NULL, NULL, NULL, &e) == RM_OK &&
+             rm_session_read(s, n - 1, 1, NULL, &t1, NULL, NULL, NULL, &e) == RM_OK;
+    rm_session_close(s);
+    if (!ok)
+        return 0;
+    *span = t1 - t0;
+    *expect = (double)(n - 1) / rate;
+    return *span > 0.9 * *expect && *span < 1.1 * *expect;
+}
+
 int rm_cmd_demo(int argc, char **argv)
 {
-    if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        printf("usage: rollmat demo (not implemented yet)\n");
-        return RM_EXIT_OK;
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"scenario", required_argument, NULL, 's'},
+        {"profile", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'R'},
+        {"no-usb", no_argument, NULL, 'N'},       {"seed", required_argument, NULL, 'S'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *dir = "rollmat-demo", *scenario = "guide", *profile_name = NULL;
+    int realtime = 0, no_usb = 0, quiet = 0, c;
+    long seed = 1;
+    while ((c = getopt_long(argc, argv, "o:s:p:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            dir = optarg;
+            break;
+        case 's':
+            scenario = optarg;
+            break;
+        case 'p':
+            profile_name = optarg;
+            break;
+        case 'R':
+            realtime = 1;
+            break;
+        case 'N':
+            no_usb = 1;
+            break;
+        case 'S':
+            if (rm_cli_parse_long(optarg, 0, 2000000000L, &seed))
+                return rm_cli_usage_error(CMD, "--seed %s: expected a number", optarg);
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return RM_EXIT_OK;
+        default:
+            return rm_cli_usage_error(CMD, "unknown option");
+        }
     }
-    rm_cli_error("demo", "not implemented yet");
-    return RM_EXIT_FAIL;
+    if (optind < argc)
+        return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!profile_name)
+        profile_name = !strcmp(scenario, "behm2020") ? "behm2020" : "guide";
+    rm_err err = {0};
+    rm_profile prof;
+    rm_status st = rm_profile_load(profile_name, &prof, &err);
+    if (st)
+        return rm_cli_fail(CMD, &err, st);
+    char *labels = scenario_labels(scenario, (unsigned long)seed);
+    if (!labels) {
+        /* the scenario itself is bad: say why before touching any folder */
+        rm_vmat_config vc = {0};
+        vc.scenario = scenario;
+        rm_vmat *vm = NULL;
+        st = rm_vmat_new(&vc, &vm, &err);
+        rm_vmat_free(vm);
+        if (st)
+            return rm_cli_fail(CMD, &err, st);
+    }
+    if (prepare_dir(dir, quiet) != 0) {
+        free(labels);
+        return RM_EXIT_FAIL;
+    }
+    char self[PATH_MAX];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (sl <= 0) {
+        rm_cli_error(CMD, "cannot find the rollmat program (/proc/self/exe): %s", strerror(errno));
+        free(labels);
+        return RM_EXIT_FAIL;
+    }
+    self[sl] = 0;
+    char rec[PATH_MAX], res[PATH_MAX], js[PATH_MAX], pdf[PATH_MAX], title[160], seed_s[32];
+    snprintf(rec, sizeof rec, "%s/recording.h5", dir);
+    snprintf(res, sizeof res, "%s/results.h5", dir);
+    snprintf(js, sizeof js, "%s/summary.json", dir);
+    snprintf(pdf, sizeof pdf, "%s/report.pdf", dir);
+    snprintf(title, sizeof title, "rollmat demo: scenario %s", scenario);
+    snprintf(seed_s, sizeof seed_s, "%ld", seed);
+
+    const char *how = NULL;
+#ifndef RM_HAVE_UMOCKDEV
+    if (!no_usb && !quiet)
+        printf("emulated USB is not available in this build (umockdev missing): "
+               "recording with rollmat simulate instead\n");
+    no_usb = 1;
+#endif
+    if (!no_usb) {
+        if (!quiet)
+            printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n", scenario,
+                   realtime ? "real time" : "accelerated");
+        char *av[] = {self,        "vmat",        "--scenario", (char *)scenario,
+                      "--seed",    seed_s,        realtime ? "--realtime" : "--fast",
+                      "--end-signal", "TERM",     "--quiet",
+                      "--",        self,          "record",     "-o",
+                      rec,         "-t",          title,        "-q",
+                      NULL};
+        int rc = run(av, 1);
+        double span, expect;
+        if (rc == 0 && usable_recording(rec) && !times_consistent(rec, &span, &expect)) {
+            printf("the USB recording's time axis spans %.1f s for %.1f s of frames (host clock "
+                   "under accelerated pacing): recording with rollmat simulate instead "
+                   "(--realtime keeps USB)\n", span, expect);
+            unlink(rec);
+        } else if (rc == 0 && usable_recording(rec)) {
+            how = "the real recorder (rollmat record) on emulated USB";
+        } else {
+            printf("emulated USB path failed (rollmat vmat -- rollmat record exited with %d): "
+                   "recording with rollmat simulate instead\n", rc);
+            unlink(rec);
+        }
+    }
+    if (!how) {
+        if (realtime && !quiet)
+            printf("(rollmat simulate writes the recording at once; --realtime applies to USB only)\n");
+        else if (!quiet && no_usb)
+            printf("recording scenario '%s' with rollmat simulate (no USB)...\n", scenario);
+        char *av[] = {self, "simulate", "--scenario", (char *)scenario, "--seed", seed_s, "-q", "-o", rec, NULL};
+        int rc = run(av, 1);
+        if (rc != 0 || !usable_recording(rec)) {
+            rm_cli_error(CMD, "recording failed (rollmat simulate exited with %d)", rc);
+            free(labels);
+            return RM_EXIT_FAIL;
+        }
+        how = "rollmat simulate (the virtual mat's stream through the decoder and writer)";
+    }
+
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.labels = labels;
+    rm_results *r = NULL;
+    rm_report *rep = NULL;
+    st = rm_analyze_session(rec, &cfg, &prof, &r, &err);
+    if (!st)
+        st = rm_results_write(res, r, &err);
+    if (!st)
+        st = rm_results_write_json(js, r, &err);
+    if (!st)
+        st = rm_report_build(r, &prof, &rep, &err);
+    if (!st)
+        st = rm_report_write(rep, pdf, RM_REPORT_PDF, -1, 0, &err);
+    if (!st) {
+        if (!quiet) {
+            char *text = rm_results_coach_text(r);
+            printf("\n%s\n", text ? text : "");
+            free(text);
+            printf("recorded with %s\n", how);
+        }
+        printf("files in %s/:\n  recording.h5  the recording (HDF5; rollmat info %s)\n"
+               "  results.h5    the analysis\n  summary.json  the summary\n"
+               "  report.pdf    the report (%zu pages)\n",
+               dir, rec, rep->n_pages);
+    }
+    rm_report_free(rep);
+    rm_results_free(r);
+    rm_report_shutdown();
+    free(labels);
+    if (st)
+        return rm_cli_fail(CMD, &err, st);
+    return RM_EXIT_OK;
 }
