@@ -1,0 +1,295 @@
+/* test_report.c - the report of a shipped scenario: the drawing model
+ * (pages, panels, ranges, points) and the rendered pixels; file output. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+
+#include "rm_analysis.h"
+#include "rm_report.h"
+#include "test_util.h"
+
+typedef struct fixture {
+    char *dir, *rec;
+    rm_profile prof;
+    rm_results *r;
+} fixture;
+
+/* The guide routine, shortened (every phase x0.5, 50 Hz) but with its five
+ * sets, recorded through the virtual mat, the decoder and the writer. */
+static void make(fixture *f, const char *scenario)
+{
+    memset(f, 0, sizeof *f);
+    f->dir = rm_test_tmpdir("report");
+    cr_assert_not_null(f->dir);
+    f->rec = rm_test_path(f->dir, "rec.h5");
+    cr_assert_eq(rm_test_system("'%s/cli/rollmat' simulate --scenario %s --time-scale 0.5 --rate 50 -q -o '%s'",
+                                RM_BUILD_DIR, scenario, f->rec),
+                 0);
+    rm_err err = {0};
+    cr_assert_eq(rm_profile_load("guide", &f->prof, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_analyze_session(f->rec, NULL, &f->prof, &f->r, &err), RM_OK, "%s", err.msg);
+}
+
+static void unmake(fixture *f)
+{
+    rm_results_free(f->r);
+    rm_test_rmtree(f->dir);
+    free(f->rec);
+    free(f->dir);
+}
+
+Test(report, model_of_the_guide_routine)
+{
+    fixture f;
+    make(&f, "guide");
+    const rm_results *r = f.r;
+    cr_assert_eq(r->n_segments, 5, "the guide routine has five sets, got %zu", r->n_segments);
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rep->n_pages, 2 + r->n_segments);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 5);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_POSITION), 6);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SPEED), 6);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_FORCE), 6);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_TABLE), 1);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_VERDICTS), 1);
+    int seen[5] = {0};
+    size_t marks = 0;
+    for (size_t i = 0; i < rep->n_pages; i++) {
+        const rm_report_page *pg = &rep->pages[i];
+        for (size_t j = 0; j < pg->n_panels; j++) {
+            const rm_report_panel *p = &pg->panels[j];
+            /* every panel lies on the A4 page */
+            cr_assert(p->x >= 0 && p->y >= 0 && p->x + p->w <= rep->page_w + 1e-6 &&
+                          p->y + p->h <= rep->page_h + 1e-6,
+                      "page %zu panel %zu (%s) leaves the page", i + 1, j,
+                      rm_report_panel_kind_name(p->kind));
+            switch (p->kind) {
+            case RM_PANEL_MAP:
+                cr_assert(p->segment >= 0 && p->segment < 5);
+                seen[p->segment]++;
+                cr_assert_float_eq(p->x_max, r->rows * r->row_pitch_cm, 1e-9);
+                cr_assert_float_eq(p->y_max, r->cols * r->col_pitch_cm, 1e-9);
+                cr_assert_eq(p->n_points, (size_t)r->rows * r->cols);
+                cr_assert(p->c_max > 0 && isfinite(p->c_max), "colour scale up to %g kPa", p->c_max);
+                /* the mat keeps its aspect: 1 cm is as long across as along */
+                cr_assert_float_eq(p->pw / p->x_max, p->ph / p->y_max, 1e-6);
+                break;
+            case RM_PANEL_POSITION:
+            case RM_PANEL_SPEED:
+            case RM_PANEL_FORCE:
+                cr_assert(p->x_max > p->x_min && p->y_max > p->y_min);
+                cr_assert_gt(p->n_points, 10, "%s panel on page %zu plots %zu points",
+                             rm_report_panel_kind_name(p->kind), i + 1, p->n_points);
+                if (p->segment >= 0) {
+                    const rm_segment_result *s = &r->segments[p->segment];
+                    cr_assert(p->x_min <= s->start_s && p->x_max >= s->end_s);
+                } else {
+                    cr_assert(p->x_max >= r->segments[4].end_s);
+                }
+                if (p->kind == RM_PANEL_SPEED) {
+                    cr_assert_float_eq(p->band_lo, f.prof.speed_cm_s.lo, 1e-9);
+                    cr_assert_float_eq(p->band_hi, f.prof.speed_cm_s.hi, 1e-9);
+                    cr_assert(p->y_max > p->band_hi);
+                }
+                if (p->kind == RM_PANEL_FORCE) /* the simulated subject's mass is known */
+                    cr_assert(r->body_mass_kg > 0 ? !isnan(p->y2_max) : isnan(p->y2_max));
+                if (p->kind == RM_PANEL_POSITION && p->segment < 0)
+                    marks = p->n_marks;
+                break;
+            case RM_PANEL_TABLE:
+                cr_assert_eq(p->n_marks, 5);
+                break;
+            default:
+                break;
+            }
+        }
+    }
+    for (int k = 0; k < 5; k++)
+        cr_assert_eq(seen[k], 1, "set %d has %d maps", k + 1, seen[k]);
+    cr_assert_eq(marks, r->n_strokes + r->n_holds, "overview marks %zu strokes+holds of %zu", marks,
+                 r->n_strokes + r->n_holds);
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+static int ink(uint32_t px)
+{
+    /* anything visibly darker or more coloured than white */
+    unsigned rr = px >> 16 & 0xff, g = px >> 8 & 0xff, b = px & 0xff;
+    return rr < 235 || g < 235 || b < 235;
+}
+
+/* Share of non-white pixels in a page rectangle given in points. */
+static double ink_share(const uint32_t *pix, int w, int h, int stride, double dpi, double x, double y,
+                        double pw, double ph)
+{
+    double s = dpi / 72;
+    int x0 = (int)(x * s) + 1, y0 = (int)(y * s) + 1, x1 = (int)((x + pw) * s) - 1,
+        y1 = (int)((y + ph) * s) - 1;
+    if (x1 > w)
+        x1 = w;
+    if (y1 > h)
+        y1 = h;
+    size_t n = 0, tot = 0;
+    for (int yy = y0; yy < y1; yy++)
+        for (int xx = x0; xx < x1; xx++) {
+            n += ink(pix[(size_t)yy * (size_t)(stride / 4) + (size_t)xx]);
+            tot++;
+        }
+    return tot ? (double)n / (double)tot : 0;
+}
+
+Test(report, every_page_renders_and_no_panel_is_blank)
+{
+    fixture f;
+    make(&f, "guide");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(f.r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    const double dpi = 40;
+    for (size_t i = 0; i < rep->n_pages; i++) {
+        uint32_t *pix = NULL;
+        int w, h, stride;
+        cr_assert_eq(rm_report_render(rep, i, dpi, &pix, &w, &h, &stride, &err), RM_OK, "%s", err.msg);
+        cr_assert_eq(w, (int)ceil(rep->page_w * dpi / 72));
+        double page = ink_share(pix, w, h, stride, dpi, 0, 0, rep->page_w, rep->page_h);
+        cr_assert(page > 0.01 && page < 0.9, "page %zu: %.3f of the page inked", i + 1, page);
+        const rm_report_page *pg = &rep->pages[i];
+        for (size_t j = 0; j < pg->n_panels; j++) {
+            const rm_report_panel *p = &pg->panels[j];
+            double s = ink_share(pix, w, h, stride, dpi, p->px, p->py, p->pw, p->ph);
+            /* maps are mostly coloured sensels; plots hold lines and bands */
+            double want = p->kind == RM_PANEL_MAP ? 0.15 : 0.02;
+            cr_assert(s > want, "page %zu %s panel: %.3f inked (want > %.2f)", i + 1,
+                      rm_report_panel_kind_name(p->kind), s, want);
+        }
+        free(pix);
+    }
+    cr_assert_neq(rm_report_render(rep, rep->n_pages, dpi, &(uint32_t *){NULL}, &(int){0}, &(int){0},
+                                   &(int){0}, &err),
+                  RM_OK);
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+static size_t count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+Test(report, files_pdf_png_svg)
+{
+    fixture f;
+    make(&f, "rushed");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(f.r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    char *pdf = rm_test_path(f.dir, "r.pdf"), *png = rm_test_path(f.dir, "r.png"),
+         *svg = rm_test_path(f.dir, "r.svg");
+    rm_report_format fmt;
+    cr_assert_eq(rm_report_format_of(pdf, &fmt, &err), RM_OK);
+    cr_assert_eq(fmt, RM_REPORT_PDF);
+    cr_assert_eq(rm_report_format_of("x.PNG", &fmt, &err), RM_OK);
+    cr_assert_eq(fmt, RM_REPORT_PNG);
+    cr_assert_eq(rm_report_format_of("x.jpg", &fmt, &err), RM_ERR_ARG);
+    cr_assert(strstr(err.msg, "x.jpg"), "%s", err.msg);
+
+    cr_assert_eq(rm_report_write(rep, pdf, RM_REPORT_PDF, -1, 0, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_write(rep, png, RM_REPORT_PNG, 2, 60, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_write(rep, svg, RM_REPORT_SVG, 0, 0, &err), RM_OK, "%s", err.msg);
+    uint8_t *d;
+    size_t n;
+    cr_assert_eq(rm_test_read_file(pdf, &d, &n), 0);
+    cr_assert(n > 1000 && !memcmp(d, "%PDF", 4));
+    free(d);
+    cr_assert_eq(rm_test_read_file(png, &d, &n), 0);
+    cr_assert(n > 1000 && !memcmp(d, "\x89PNG", 4));
+    free(d);
+    cr_assert_eq(rm_test_read_file(svg, &d, &n), 0);
+    cr_assert(n > 1000 && strstr((char *)d, "<svg"));
+    free(d);
+    /* poppler agrees on the page count */
+    cr_assert_eq(rm_test_system("test \"$(pdfinfo '%s' | awk '/^Pages:/ {print $2}')\" = %zu", pdf,
+                                rep->n_pages),
+                 0);
+    /* a page that does not exist: an error, and nothing left behind */
+    size_t before = count_entries(f.dir);
+    char *bad = rm_test_path(f.dir, "bad.png");
+    cr_assert_eq(rm_report_write(rep, bad, RM_REPORT_PNG, (int)rep->n_pages, 0, &err), RM_ERR_RANGE);
+    cr_assert(strstr(err.msg, "bad.png"), "%s", err.msg);
+    cr_assert_eq(count_entries(f.dir), before);
+    /* an unwritable place: a clear error naming the file */
+    cr_assert_neq(rm_report_write(rep, "/nonexistent-dir/r.pdf", RM_REPORT_PDF, -1, 0, &err), RM_OK);
+    cr_assert(strstr(err.msg, "/nonexistent-dir/r.pdf"), "%s", err.msg);
+    free(bad);
+    free(pdf);
+    free(png);
+    free(svg);
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+Test(report, results_without_frames_or_sets_still_draw)
+{
+    rm_results *r = rm_results_new();
+    cr_assert_not_null(r);
+    r->rows = 8;
+    r->cols = 6;
+    r->row_pitch_cm = r->col_pitch_cm = 1.0;
+    snprintf(r->profile, sizeof r->profile, "guide");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, NULL, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rep->n_pages, 3, "overview, summary, session map");
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 1);
+    for (size_t i = 0; i < rep->n_pages; i++) {
+        uint32_t *pix = NULL;
+        int w, h, s;
+        cr_assert_eq(rm_report_render(rep, i, 30, &pix, &w, &h, &s, &err), RM_OK, "%s", err.msg);
+        free(pix);
+    }
+    rm_report_free(rep);
+    /* no geometry: refused with a reason */
+    r->rows = 0;
+    cr_assert_eq(rm_report_build(r, NULL, &rep, &err), RM_ERR_VALUE);
+    cr_assert_null(rep);
+    rm_results_free(r);
+}
+
+Test(report, command_line)
+{
+    fixture f;
+    make(&f, "behm2020");
+    char *res = rm_test_path(f.dir, "res.h5");
+    rm_err err = {0};
+    cr_assert_eq(rm_results_write(res, f.r, &err), RM_OK, "%s", err.msg);
+    const char *R = RM_BUILD_DIR "/cli/rollmat";
+    /* from the results file, from the recording, one page as PNG */
+    cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/a.pdf'", R, res, f.dir), 0);
+    cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/b.pdf' --profile behm2020", R, f.rec, f.dir), 0);
+    cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/c.png' --page 2", R, res, f.dir), 0);
+    cr_assert_eq(rm_test_system("test -s '%s/a.pdf' && test -s '%s/b.pdf' && test -s '%s/c.png'", f.dir, f.dir, f.dir), 0);
+    cr_assert_eq(rm_test_system("pdftoppm -r 20 -png -f 1 -l 1 '%s/a.pdf' '%s/pg' && test -s '%s/pg-1.png'",
+                                f.dir, f.dir, f.dir), 0);
+    /* bad input and bad options */
+    cr_assert_eq(rm_test_system("echo junk > '%s/junk.h5'; '%s' report '%s/junk.h5' -o '%s/j.pdf' 2>/dev/null",
+                                f.dir, R, f.dir, f.dir), 1);
+    cr_assert_eq(rm_test_system("test ! -e '%s/j.pdf'", f.dir), 0);
+    cr_assert_eq(rm_test_system("'%s' report '%s' -o '%s/x.jpg' 2>/dev/null", R, res, f.dir), 2);
+    cr_assert_eq(rm_test_system("'%s' report '%s' -o '%s/x.png' --page 99 2>/dev/null", R, res, f.dir), 2);
+    cr_assert_eq(rm_test_system("'%s' report 2>/dev/null", R), 2);
+    free(res);
+    unmake(&f);
+}
