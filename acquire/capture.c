@@ -55,9 +55,10 @@ rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev,
     memcpy(p, MAGIC, 8), p += 8;
     rm_put_u16(p, dev->vid), p += 2;
     rm_put_u16(p, dev->pid), p += 2;
-    strncpy((char *)p, dev->serial, 63), p += 64;
-    strncpy((char *)p, dev->model, 16), p += 17;
-    strncpy((char *)p, dev->firmware, 16), p += 17;
+    /* Fixed-size NUL-padded fields (the buffer is zeroed). */
+    memcpy(p, dev->serial, strnlen(dev->serial, 63)), p += 64;
+    memcpy(p, dev->model, strnlen(dev->model, 16)), p += 17;
+    memcpy(p, dev->firmware, strnlen(dev->firmware, 16)), p += 17;
     rm_put_u16(p, dev->protocol_version), p += 2;
     rm_put_u16(p, dev->rows), p += 2;
     rm_put_u16(p, dev->cols), p += 2;
