@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "                       default: accelerated, frames as fast as they are read\n"
             "      --no-usb         record with `rollmat simulate` (no emulated USB)\n"
             "      --seed N         the virtual mat's seed (default 1)\n"
+            "      --time-scale F   shorten (<1) every phase of the scenario (tests)\n"
             "  -q, --quiet          only the file list\n"
             "  -h, --help           this help\n");
 }
@@ -154,6 +155,7 @@ static char *scenario_labels(const char *scenario, unsigned long seed)
     rm_vmat_config vc = {0};
     vc.scenario = scenario;
     vc.seed = seed;
+    vc.time_scale = 1;
     rm_vmat *vm = NULL;
     rm_err e = {0};
     if (rm_vmat_new(&vc, &vm, &e) != RM_OK)
@@ -213,12 +215,15 @@ int rm_cmd_demo(int argc, char **argv)
         {"output", required_argument, NULL, 'o'}, {"scenario", required_argument, NULL, 's'},
         {"profile", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'R'},
         {"no-usb", no_argument, NULL, 'N'},       {"seed", required_argument, NULL, 'S'},
+        {"time-scale", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = "rollmat-demo", *scenario = "guide", *profile_name = NULL;
     int realtime = 0, no_usb = 0, quiet = 0, c;
     long seed = 1;
+    const char *time_scale = "1";
+    double ts;
     while ((c = getopt_long(argc, argv, "o:s:p:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o':
@@ -239,6 +244,11 @@ int rm_cmd_demo(int argc, char **argv)
         case 'S':
             if (rm_cli_parse_long(optarg, 0, 2000000000L, &seed))
                 return rm_cli_usage_error(CMD, "--seed %s: expected a number", optarg);
+            break;
+        case 'T':
+            if (rm_cli_parse_double(optarg, 0.01, 100, &ts))
+                return rm_cli_usage_error(CMD, "--time-scale %s: expected 0.01..100", optarg);
+            time_scale = optarg;
             break;
         case 'q':
             quiet = 1;
@@ -302,7 +312,8 @@ int rm_cmd_demo(int argc, char **argv)
             printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n", scenario,
                    realtime ? "real time" : "accelerated");
         char *av[] = {self,        "vmat",        "--scenario", (char *)scenario,
-                      "--seed",    seed_s,        realtime ? "--realtime" : "--fast",
+                      "--seed",    seed_s,        "--time-scale", (char *)time_scale,
+                      realtime ? "--realtime" : "--fast",
                       "--end-signal", "TERM",     "--quiet",
                       "--",        self,          "record",     "-o",
                       rec,         "-t",          title,        "-q",
@@ -327,7 +338,8 @@ int rm_cmd_demo(int argc, char **argv)
             printf("(rollmat simulate writes the recording at once; --realtime applies to USB only)\n");
         else if (!quiet && no_usb)
             printf("recording scenario '%s' with rollmat simulate (no USB)...\n", scenario);
-        char *av[] = {self, "simulate", "--scenario", (char *)scenario, "--seed", seed_s, "-q", "-o", rec, NULL};
+        char *av[] = {self, "simulate", "--scenario", (char *)scenario, "--seed", seed_s,
+                      "--time-scale", (char *)time_scale, "-q", "-o", rec, NULL};
         int rc = run(av, 1);
         if (rc != 0 || !usable_recording(rec)) {
             rm_cli_error(CMD, "recording failed (rollmat simulate exited with %d)", rc);
