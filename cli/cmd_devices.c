@@ -66,7 +66,9 @@ int rm_cmd_devices(int argc, char **argv)
             break;
         }
         case 'h': usage(stdout); return RM_EXIT_OK;
-        default: return rm_cli_usage_error(cmd, "unknown option");
+        default:
+            return rm_cli_usage_error(cmd, "unknown option or missing value: '%s'",
+                                      argv[optind - 1]);
         }
     }
     if (optind < argc)
