@@ -60,7 +60,7 @@ typedef struct job {
     int fd;          /* read end of the worker's pipe */
     char *out;       /* what the worker sent */
     size_t len, cap;
-    int done, failed, analysed;
+    int done, failed, analysed, skipped;
     char *msg;       /* failure reason */
     size_t n_rows;
 } job;
@@ -183,6 +183,14 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
     rm_err err = {0};
     int current = 0;
     rm_status st = RM_OK;
+    rm_file_kind kind;
+    if (rm_file_kind_of(j->path, &kind, &err) == RM_OK && kind == RM_FILE_RESULTS) {
+        /* an analysis among the recordings (rollmat analyze's NAME.results.h5
+         * or the demo's results.h5): not a recording, said and skipped */
+        fprintf(o, "skip a results file, not a recording\n");
+        _exit(fclose(o) != 0 ? 3 : 0);
+    }
+    memset(&err, 0, sizeof err);
     if (!force)
         st = rm_batch_results_current(j->results, j->path, prof->name, SOFTWARE, &current, &err);
     rm_results *r = NULL;
@@ -227,7 +235,7 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
 
 typedef struct progress {
     int tty, quiet;
-    size_t total, done, failed, analysed;
+    size_t total, done, failed, analysed, skipped;
 } progress;
 
 static void progress_show(progress *pg, const job *j)
@@ -245,7 +253,8 @@ static void progress_show(progress *pg, const job *j)
         fflush(stderr);
     } else if (j) {
         fprintf(stderr, "rollmat batch: [%zu/%zu] %s: %s\n", pg->done, pg->total, j->path,
-                j->failed ? "FAILED" : j->analysed ? "analysed" : "up to date");
+                j->failed ? "FAILED" : j->skipped ? "skipped (a results file, not a recording)"
+                          : j->analysed ? "analysed" : "up to date");
     }
 }
 
@@ -292,6 +301,10 @@ static void finish_job(job *j, int wstatus)
         else
             snprintf(buf, sizeof buf, "the worker ended with status %d", WEXITSTATUS(wstatus));
         j->msg = strdup(buf);
+        return;
+    }
+    if (!strncmp(j->out, "skip ", 5)) {
+        j->skipped = 1;
         return;
     }
     if (!strncmp(j->out, "fail ", 5)) {
@@ -380,6 +393,7 @@ static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int 
             pg->done++;
             pg->failed += j->failed;
             pg->analysed += j->analysed;
+            pg->skipped += j->skipped;
             if (j->failed) {
                 if (pg->tty && !pg->quiet)
                     fputc('\n', stderr);
@@ -580,7 +594,7 @@ int rm_cmd_batch(int argc, char **argv)
     }
     if (files.n == 0 && rc == RM_EXIT_OK)
         rm_cli_error(CMD, "no recordings (*.h5, *.hdf5) found");
-    progress pg = {isatty(2) && !quiet, quiet, nj, 0, 0, 0};
+    progress pg = {isatty(2) && !quiet, quiet, nj, 0, 0, 0, 0};
     if (jobs_n > (long)nj && nj > 0)
         jobs_n = (long)nj;
     if (nj && run_jobs(jobs, nj, (int)jobs_n, &prof, force, &pg) != 0)
@@ -593,7 +607,7 @@ int rm_cmd_batch(int argc, char **argv)
     int werr = !m || rm_batch_csv_header(m) != 0;
     for (size_t i = 0; i < nj && !werr; i++) {
         job *j = &jobs[i];
-        if (!j->done || j->failed)
+        if (!j->done || j->failed || j->skipped)
             continue;
         char *rows = strchr(j->out, '\n') + 1;
         werr |= fputs(rows, m) < 0;
@@ -616,8 +630,10 @@ int rm_cmd_batch(int argc, char **argv)
         rc = RM_EXIT_FAIL;
     if (!quiet || pg.failed)
         fprintf(quiet ? stderr : stdout,
-                "%zu recording%s: %zu analysed, %zu up to date, %zu failed; %zu set%s -> %s (results in %s)\n",
-                nj, nj == 1 ? "" : "s", pg.analysed, pg.done - pg.analysed - pg.failed, pg.failed, n_rows,
+                "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu set%s -> %s (results in %s)\n",
+                nj - pg.skipped, nj - pg.skipped == 1 ? "" : "s", pg.analysed,
+                pg.done - pg.analysed - pg.failed - pg.skipped, pg.failed,
+                pg.skipped ? " (results files among the inputs skipped)" : "", n_rows,
                 n_rows == 1 ? "" : "s", output, rdir);
     for (size_t i = 0; i < nj; i++) {
         free(jobs[i].results);
