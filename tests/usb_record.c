@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -501,6 +502,79 @@ Test(usb_record, replay_of_capture_equals_live_run, .init = setup_realtime,
     free(live);
     free(rep);
     free(cap);
+    free(o);
+    free(er);
+}
+
+/* Runs `rollmat ARGS...` against the emulated mat; returns its exit status. */
+static int run_rollmat(const char *out_path, const char *err_path, char *const args[])
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setenv("UMOCKDEV_DIR", rm_usbemu_root_dir(emu), 1);
+        int fo = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fo < 0 || fe < 0)
+            _exit(99);
+        dup2(fo, 1);
+        dup2(fe, 2);
+        execv(rollmat(), args);
+        _exit(98);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "rollmat died: status %d", status);
+    return WEXITSTATUS(status);
+}
+
+Test(usb_record, devices_lists_the_mat, .init = setup_small, .fini = teardown, .timeout = 120)
+{
+    char *o = rm_test_path(dir, "out.txt"), *er = rm_test_path(dir, "err.txt");
+    char *args[] = {"rollmat", "devices", "--json", NULL};
+    cr_assert_eq(run_rollmat(o, er, args), 0);
+    char *txt = slurp(o);
+    json_error_t je;
+    json_t *arr = json_loads(txt, 0, &je);
+    cr_assert_not_null(arr, "%s: %s", je.text, txt);
+    cr_assert_eq(json_array_size(arr), 1);
+    json_t *m = json_array_get(arr, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "serial")), serial);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "id")), "1209:0001");
+    cr_assert_eq(json_integer_value(json_object_get(m, "rows")), 64);
+    cr_assert_eq(json_integer_value(json_object_get(m, "cols")), 48);
+    cr_assert_eq(json_integer_value(json_object_get(m, "rate_hz")), RATE);
+    cr_assert_str_eq(json_string_value(json_object_get(m, "firmware")), "synth-1");
+    json_decref(arr);
+    free(txt);
+    /* The plain listing names the serial too; another VID:PID finds none. */
+    char *plain[] = {"rollmat", "devices", NULL};
+    cr_assert_eq(run_rollmat(o, er, plain), 0);
+    txt = slurp(o);
+    cr_assert(strstr(txt, serial) && strstr(txt, "64x48"), "%s", txt);
+    free(txt);
+    char *other[] = {"rollmat", "devices", "--vid-pid", "1209:00ff", NULL};
+    cr_assert_eq(run_rollmat(o, er, other), 0);
+    txt = slurp(o);
+    cr_assert(strstr(txt, "no RM-1 mat (1209:00ff)"), "%s", txt);
+    free(txt);
+    free(o);
+    free(er);
+}
+
+Test(usb_record, wrong_serial_names_the_mats_found, .init = setup_small, .fini = teardown,
+     .timeout = 120)
+{
+    char *o = rm_test_path(dir, "out.txt"), *er = rm_test_path(dir, "err.txt");
+    char *h5 = rm_test_path(dir, "x.h5");
+    char *args[] = {"rollmat", "record", "-q", "--serial", "NOPE-1", "-o", h5, NULL};
+    cr_assert_eq(run_rollmat(o, er, args), 1);
+    char *msg = slurp(er);
+    cr_assert(strstr(msg, "no mat 1209:0001 with serial NOPE-1") && strstr(msg, serial), "%s",
+              msg);
+    cr_assert(access(h5, F_OK) != 0);
+    free(msg);
+    free(h5);
     free(o);
     free(er);
 }
