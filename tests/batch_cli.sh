@@ -105,9 +105,26 @@ cmp -s merged.csv first.csv || fail "merged shards differ from the unsharded CSV
 grep -q "sh0.csv" dup.err || fail "duplicate merge error: $(cat dup.err)"
 "$ROLLMAT" batch --merge sh0.csv in/foreign.h5 -o bad.csv 2> /dev/null && fail "merging a non-CSV accepted"
 
+# the documented Slurm array script, run as two array tasks, then the merge
+if [ -n "${RM_SOURCE_DIR:-}" ] && [ -f "$RM_SOURCE_DIR/docs/slurm-batch.sh" ]; then
+    for i in 0 1; do
+        SLURM_ARRAY_TASK_ID=$i SLURM_ARRAY_TASK_COUNT=2 SLURM_CPUS_PER_TASK=1 ROLLMAT="$ROLLMAT" \
+            bash "$RM_SOURCE_DIR/docs/slurm-batch.sh" in slurm > /dev/null 2>&1
+        [ -s slurm/shard-000$i.csv ] || fail "slurm task $i wrote no CSV"
+    done
+    "$ROLLMAT" batch --merge slurm/shard-*.csv -o slurm/summary.csv -q || fail "merge of slurm shards"
+    cmp -s slurm/summary.csv first.csv || fail "slurm shards merged differ from the unsharded CSV"
+fi
+
 # -j 1 gives the same CSV as -j 2 (fresh results folder: everything analysed)
 "$ROLLMAT" batch in -o j1/summary.csv -j 1 -q 2> /dev/null
 cmp -s j1/summary.csv first.csv || fail "-j 1 and -j 2 differ"
+
+# a results file among the recordings is said and skipped, not a failure
+mkdir in2 && cp in/s02/behm.h5 in2/ && cp out/summary.results/behm.results.h5 in2/analysis.h5
+"$ROLLMAT" batch in2 -o in2.csv > in2.out 2> in2.err || fail "results file among inputs: exit $?: $(cat in2.err)"
+grep -q "in2/analysis.h5: skipped" in2.err || fail "skipped results file not reported: $(cat in2.err)"
+[ "$(grep -c '^in2/behm.h5,' in2.csv)" -ge 1 ] || fail "recording beside a results file not in the CSV"
 
 # options
 "$ROLLMAT" batch in 2> /dev/null; [ $? -eq 2 ] || fail "no -o: want exit 2"
