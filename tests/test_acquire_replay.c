@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rm_capture.h"
 #include "rm_clock.h"
 #include "rm_decoder.h"
 #include "rm_proto.h"
@@ -439,4 +440,68 @@ Test(acquire_clock, never_goes_backwards_across_device_reset)
         last = t;
     }
     cr_assert(fabs(last - (7.0 + 99 * 0.01)) < 0.01, "last %.4f", last);
+}
+
+/* ---- capture sidecar ---- */
+
+Test(acquire_capture, sidecar_round_trip_and_damage)
+{
+    char *dir = rm_test_tmpdir("sidecar");
+    char *raw = rm_test_path(dir, "cap.bin");
+    rm_device dev = {.vid = 0x1209, .pid = 0x0042, .serial = "LAB-7", .model = "RM-1",
+                     .firmware = "fw 2.1", .protocol_version = 1, .rows = 3, .cols = 2,
+                     .adc_bits = 12, .row_pitch_mm = 12.7, .col_pitch_mm = 10.0,
+                     .rate_hz = 250};
+    rm_calib *cal = NULL;
+    cr_assert_eq(rm_calib_new(3, 2, &cal), RM_OK);
+    cal->n_knots = 2;
+    cal->knot_raw[0] = 10, cal->knot_raw[1] = 4000;
+    cal->knot_kpa[0] = 0, cal->knot_kpa[1] = 200;
+    for (int i = 0; i < 6; i++) {
+        cal->zero[i] = (uint16_t)(i * 3);
+        cal->gain[i] = 1.0f + i / 8.0f;
+    }
+    rm_err e = {0};
+    rm_device back;
+    rm_calib *cb = NULL;
+    cr_assert_eq(rm_capture_read_device(raw, &back, &cb, &e), RM_ERR_NOT_FOUND);
+    cr_assert_eq(rm_capture_write_device(raw, &dev, cal, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_capture_write_device(raw, &dev, cal, &e), RM_ERR_IO);
+    cr_assert(strstr(e.msg, "refusing to overwrite"), "%s", e.msg);
+    cr_assert_eq(rm_capture_read_device(raw, &back, &cb, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(back.vid, dev.vid);
+    cr_assert_eq(back.pid, dev.pid);
+    cr_assert_str_eq(back.serial, dev.serial);
+    cr_assert_str_eq(back.firmware, dev.firmware);
+    cr_assert_eq(back.rows, 3);
+    cr_assert_eq(back.col_pitch_mm, 10.0);
+    cr_assert_eq(back.rate_hz, 250);
+    cr_assert_not_null(cb);
+    cr_assert_eq(cb->n_knots, 2);
+    cr_assert_arr_eq(cb->zero, cal->zero, 6 * sizeof *cal->zero);
+    cr_assert_arr_eq(cb->gain, cal->gain, 6 * sizeof *cal->gain);
+    rm_calib_free(cb);
+    cb = NULL;
+
+    /* One flipped byte: a named CRC error. */
+    char *side = rm_test_path(dir, "cap.bin.dev");
+    FILE *f = fopen(side, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, 20, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    cr_assert_eq(rm_capture_read_device(raw, &back, &cb, &e), RM_ERR_CRC);
+    cr_assert(strstr(e.msg, "cap.bin.dev") && strstr(e.msg, "CRC"), "%s", e.msg);
+    cr_assert_null(cb);
+    /* Not a sidecar at all. */
+    f = fopen(side, "wb");
+    fputs("hello", f);
+    fclose(f);
+    cr_assert_eq(rm_capture_read_device(raw, &back, &cb, &e), RM_ERR_MAGIC);
+
+    rm_calib_free(cal);
+    rm_test_rmtree(dir);
+    free(side);
+    free(raw);
+    free(dir);
 }
