@@ -131,9 +131,10 @@ static void fmt_tick(char *o, size_t cap, double v, double step)
 {
     if (fabs(v) < step * 1e-6)
         v = 0;
-    int dec = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
-    if (dec > 4)
-        dec = 4;
+    /* as many decimals as the step needs: 2.5 keeps one, 0.25 two */
+    int dec = 0;
+    while (dec < 4 && fabs(step * pow(10, dec) - round(step * pow(10, dec))) > 1e-6 * pow(10, dec))
+        dec++;
     snprintf(o, cap, "%.*f", dec, v);
 }
 
@@ -763,9 +764,19 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
         else
             snprintf(v->target, sizeof v->target, "profile %s", r->profile);
         switch (t) {
-        case 0:
-            snprintf(v->value, sizeof v->value, "%.0f s", s->end_s - s->start_s);
+        case 0: {
+            /* one decimal when the rounded number would sit inside a band
+             * the set missed (29.7 s is short of 30) */
+            double d = s->end_s - s->start_s;
+            int dec = 0;
+            for (; dec < 3 && b && v->verdict != RM_VERDICT_INSIDE; dec++) {
+                double shown = round(d * pow(10, dec)) / pow(10, dec);
+                if (shown < b->lo || shown > b->hi)
+                    break;
+            }
+            snprintf(v->value, sizeof v->value, "%.*f s", dec, d);
             break;
+        }
         case 1:
             fmt_num(v->value, sizeof v->value, s->mean_speed_cm_s, 1);
             if (isfinite(s->mean_speed_cm_s))
