@@ -27,9 +27,10 @@ typedef struct acc {
     double cadence_err_max;    /* relative, plain-pass segments only */
     double stroke_cadence_err_max;
     int cadence_segments;
+    int hot, dead;
 } acc;
 
-static void run(const char *scenario, double ts, acc *o)
+static void run(const char *scenario, double ts, int drop_permille, acc *o)
 {
     memset(o, 0, sizeof *o);
     rm_vmat_config vc;
@@ -74,9 +75,14 @@ static void run(const char *scenario, double ts, acc *o)
     cr_assert(raw && tx && tf && tstate && tt);
     rm_frame_header fh;
     rm_vmat_truth tr;
-    uint64_t n = 0;
+    uint64_t n = 0, produced = 0;
     int prev_seg = -1;
-    while (n < total && rm_vmat_next_frame(vm, &fh, raw, &tr) == RM_OK) {
+    while (produced < total && rm_vmat_next_frame(vm, &fh, raw, &tr) == RM_OK) {
+        produced++;
+        /* frames lost on the link (corrupt, truncated, dropped): the
+         * recording simply lacks them */
+        if (drop_permille && (produced * 2654435761u) % 1000 < (uint64_t)drop_permille)
+            continue;
         if (tr.segment >= 0 && tr.segment != prev_seg) {
             /* the operator names the muscle group as the set begins */
             const char *lab = json_string_value(
@@ -92,7 +98,7 @@ static void run(const char *scenario, double ts, acc *o)
         tt[n] = tr.time_s;
         n++;
     }
-    cr_assert_eq(n, total);
+    cr_assert_eq(produced, total);
     rm_results *r = NULL;
     cr_assert_eq(rm_analysis_finish(a, NULL, &r, &e), RM_OK, "%s", e.msg);
     cr_assert_eq(r->n_frames, n);
@@ -142,6 +148,8 @@ static void run(const char *scenario, double ts, acc *o)
     o->force_rel_rms = nfr ? sqrt(sf / (double)nfr) : NAN;
     o->missed_share = loaded ? (double)missed / (double)loaded : 1;
 
+    o->hot = r->totals.hot_sensels;
+    o->dead = r->totals.dead_sensels;
     o->strokes_truth = (int)json_array_size(jstrokes);
     o->strokes_found = (int)r->n_strokes;
     o->holds_truth = (int)json_array_size(jholds);
@@ -187,7 +195,7 @@ static void run(const char *scenario, double ts, acc *o)
             for (size_t i = 0; i < n; i++)
                 if (tstate[i] == RM_VMAT_ROLLING && tt[i] >= s0 && tt[i] <= s1)
                     nroll++;
-            double troll = (double)nroll / dev.rate_hz;
+            double troll = (double)nroll / dev.rate_hz * (double)total / (double)n;
             double tcad = ns / 2.0 / troll * 60.0;
             double es = fabs(r->segments[k].stroke_cadence_cpm - tcad) / tcad;
             if (es > o->stroke_cadence_err_max)
@@ -210,11 +218,12 @@ static void run(const char *scenario, double ts, acc *o)
     fprintf(stderr,
             "ACCURACY %-9s x_rms=%.3f cm force_rms=%.2f %% missed=%.2f %% strokes=%d/%d "
             "holds=%d/%d hold_err=%.2f s segments=%d/%d seg_err=%.2f s labels=%s "
-            "cadence_err=%.2f %% (%d sets) stroke_cadence_err=%.2f %%\n",
+            "cadence_err=%.2f %% (%d sets) stroke_cadence_err=%.2f %% hot=%d dead=%d\n",
             scenario, o->x_rms_cm, 100 * o->force_rel_rms, 100 * o->missed_share,
             o->strokes_found, o->strokes_truth, o->holds_found, o->holds_truth, o->hold_err_max_s,
             o->segs_found, o->segs_truth, o->seg_err_max_s, o->labels_ok ? "ok" : "WRONG",
-            100 * o->cadence_err_max, o->cadence_segments, 100 * o->stroke_cadence_err_max);
+            100 * o->cadence_err_max, o->cadence_segments, 100 * o->stroke_cadence_err_max, o->hot,
+            o->dead);
 
     rm_results_free(r);
     rm_analysis_free(a);
@@ -253,29 +262,36 @@ static void check(const acc *o)
 Test(analyze_vmat, guide, .timeout = 600)
 {
     acc o;
-    run("guide", 1.0, &o);
+    run("guide", 1.0, 0, &o);
     check(&o);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
 }
 
 Test(analyze_vmat, rushed, .timeout = 600)
 {
     acc o;
-    run("rushed", 1.0, &o);
+    run("rushed", 1.0, 0, &o);
     check(&o);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
     cr_expect_gt(o.cadence_segments, 0);
 }
 
 Test(analyze_vmat, behm2020, .timeout = 600)
 {
     acc o;
-    run("behm2020", 1.0, &o);
+    run("behm2020", 1.0, 0, &o);
     check(&o);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
     cr_expect_gt(o.cadence_segments, 0);
 }
 
 Test(analyze_vmat, faulty, .timeout = 600)
 {
     acc o;
-    run("faulty", 1.0, &o);
+    run("faulty", 1.0, 20, &o);
     check(&o);
+    /* two hot sensels; of the two dead ones, one lies where the roller
+     * passes (the other is beyond every rolled range) */
+    cr_expect_eq(o.hot, 2, "hot sensels %d", o.hot);
+    cr_expect_geq(o.dead, 1, "dead sensels %d", o.dead);
 }
