@@ -736,6 +736,7 @@ rm_status rm_session_end_totals(const rm_session *s, rm_end *end)
 
 rm_status rm_session_refresh(rm_session *s, rm_err *err)
 {
+    rm_h5_quiet();
     if (!s->live)
         return RM_OK;
     hid_t ds[6] = {s->d_raw, s->d_time, s->d_seq, s->d_tdev, s->d_flags, s->d_events};
@@ -879,6 +880,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
                           double *time_s, uint32_t *seq, uint64_t *t_device_us,
                           uint16_t *flags, rm_err *err)
 {
+    rm_h5_quiet(); /* per thread: the caller may not be the opener */
     if (first > s->frames || n > s->frames - first)
         return rm_err_set(err, RM_ERR_RANGE, "%s: frames %llu..%llu requested, the file has %llu",
                           s->path, (unsigned long long)first,
@@ -1171,6 +1173,7 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
 
 rm_status rm_session_iter_next(rm_session_iter *it, rm_session_batch *b, rm_err *err)
 {
+    rm_h5_quiet();
     memset(b, 0, sizeof *b);
     pthread_mutex_lock(&it->mu);
     if (it->holding) {

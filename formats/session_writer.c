@@ -530,6 +530,9 @@ static rm_status start_swmr(rm_session_writer *w, rm_err *err)
 
 static rm_status usable(rm_session_writer *w, rm_err *err)
 {
+    /* HDF5's error printing is a per-thread setting in thread-safe builds,
+     * and a recorder may append from another thread than it created on. */
+    rm_h5_quiet();
     if (!w)
         return rm_err_set(err, RM_ERR_ARG, "session writer is NULL");
     if (w->failed)
@@ -702,6 +705,7 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
 
 static rm_status extras_allowed(rm_session_writer *w, const char *what, rm_err *err)
 {
+    rm_h5_quiet();
     if (!w)
         return rm_err_set(err, RM_ERR_ARG, "session writer is NULL");
     if (w->swmr_on)
@@ -958,6 +962,7 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
 {
     if (!w)
         return RM_OK;
+    rm_h5_quiet();
     rm_status st = RM_OK;
     if (!w->failed) {
         if (w->use_swmr && !w->swmr_on)
