@@ -569,19 +569,24 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     int32_t *loaded = a->loaded;
     const uint16_t *rowof = a->rowof, *colof = a->colof;
 
-    /* Hot loop: most sensels are below threshold; one compare each. */
+    /* Hot loop: most sensels are below threshold; one compare each,
+     * without a branch (the index is written always, kept if loaded). */
     int nl = 0;
     double fsum = 0, fx = 0, fy = 0, peak = 0;
     for (int i = 0; i < n; i++) {
-        if (raw[i] >= thr[i]) {
-            float v = gain[i] * lut[raw[i] - zero[i]];
-            p[i] = v;
-            loaded[nl++] = i;
-        }
+        loaded[nl] = i;
+        nl += raw[i] >= thr[i];
     }
+    int32_t *lab = a->lab, *queue = a->queue;
+    const int32_t *porig = a->porig;
+    const int PW = C + 2;
+    const int nb[8] = {-PW - 1, -PW, -PW + 1, -1, 1, PW - 1, PW, PW + 1};
+#define PIDX(i) ((i) + 2 * rowof[i] + PW + 1)
     for (int k = 0; k < nl; k++) {
         int i = loaded[k];
-        double v = p[i];
+        float v = gain[i] * lut[raw[i] - zero[i]];
+        p[i] = v;
+        lab[PIDX(i)] = -2; /* loaded, not yet labelled */
         fsum += v;
         fx += v * rowof[i];
         fy += v * colof[i];
@@ -592,13 +597,6 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
 
     /* Connected components (8-neighbour) by breadth-first search; each
      * component's sensels end up contiguous in queue[]. */
-    int32_t *lab = a->lab, *queue = a->queue;
-    const int32_t *porig = a->porig;
-    const int PW = C + 2;
-    const int nb[8] = {-PW - 1, -PW, -PW + 1, -1, 1, PW - 1, PW, PW + 1};
-#define PIDX(i) ((i) + 2 * rowof[i] + PW + 1)
-    for (int k = 0; k < nl; k++)
-        lab[PIDX(loaded[k])] = -2; /* loaded, not yet labelled */
     int qn = 0, ncomp = 0;
     int best_root = -1;
     roller_fit best = {0};
