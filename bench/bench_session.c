@@ -10,6 +10,8 @@
  * threads, and HDF5's own H5Dread for comparison. Prints throughputs, the
  * stored size as a share of raw, and the noise's entropy limit: no lossless
  * coder can store a sensel in fewer bits than the entropy of its noise.
+ * With --vmat SCENARIO the frames are the virtual mat's instead (its
+ * geometry, calibration and noise; generated before the timing starts).
  * bench_session.sh runs this and h5py on the same file. */
 #include <hdf5.h>
 #include <math.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "rm_session.h"
+#include "rm_vmat.h"
 
 #define POOL 1024 /* distinct frames, far more than a chunk holds */
 
@@ -73,6 +76,7 @@ int main(int argc, char **argv)
     double sd = 3.0;
     const char *keep = NULL;
     long chunk = 0;
+    const char *scenario = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--frames") && i + 1 < argc)
             frames = atol(argv[++i]);
@@ -82,19 +86,52 @@ int main(int argc, char **argv)
             cols = atol(argv[++i]);
         else if (!strcmp(argv[i], "--noise") && i + 1 < argc)
             sd = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--vmat") && i + 1 < argc)
+            scenario = argv[++i];
         else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
             chunk = atol(argv[++i]);
         else if (!strcmp(argv[i], "--keep") && i + 1 < argc)
             keep = argv[++i];
         else {
             fprintf(stderr, "usage: bench_session [--frames N] [--rows R --cols C] "
-                            "[--noise SD] [--chunk FRAMES] [--keep FILE]\n");
+                            "[--noise SD] [--chunk FRAMES] [--vmat SCENARIO] [--keep FILE]\n");
             return 2;
         }
     }
     if (frames < 1 || rows < 1 || rows > 256 || cols < 1 || cols > 256 || !(sd >= 0)) {
         fprintf(stderr, "bench_session: bad sizes\n");
         return 2;
+    }
+    rm_vmat *vm = NULL;
+    uint16_t *pool = NULL;
+    long npool = POOL;
+    rm_device vdev;
+    if (scenario) {
+        rm_vmat_config vc = {.scenario = scenario, .seed = 1};
+        rm_err ve = {0};
+        if (rm_vmat_new(&vc, &vm, &ve) != RM_OK) {
+            fprintf(stderr, "bench_session: %s\n", ve.msg);
+            return 1;
+        }
+        rm_vmat_device(vm, &vdev);
+        rows = vdev.rows;
+        cols = vdev.cols;
+        if ((uint64_t)frames > rm_vmat_total_frames(vm))
+            frames = (long)rm_vmat_total_frames(vm);
+        size_t vpx = (size_t)rows * cols;
+        pool = malloc((size_t)frames * vpx * 2);
+        if (!pool) {
+            fprintf(stderr, "bench_session: out of memory\n");
+            return 1;
+        }
+        for (long f = 0; f < frames; f++) {
+            rm_frame_header fh;
+            if (rm_vmat_next_frame(vm, &fh, pool + (size_t)f * vpx, NULL) != RM_OK) {
+                frames = f;
+                break;
+            }
+        }
+        npool = frames;
     }
     size_t px = (size_t)rows * cols;
     char tmpl[] = "/tmp/bench_session_XXXXXX";
@@ -112,8 +149,9 @@ int main(int argc, char **argv)
 
     /* A pool of frames: a blob rolling along the columns on a floor of 20
      * counts, every sensel with its own fresh noise. */
-    uint16_t *pool = malloc(POOL * px * 2);
-    for (int f = 0; f < POOL; f++) {
+    if (!pool)
+        pool = malloc(POOL * px * 2);
+    for (int f = 0; !scenario && f < POOL; f++) {
         double cx = fmod(f * 0.37, (double)cols), cy = rows / 2.0;
         for (long r = 0; r < rows; r++)
             for (long c = 0; c < cols; c++) {
@@ -135,7 +173,14 @@ int main(int argc, char **argv)
     rm_err e = {0};
     rm_session_writer_options wo = {.chunk_frames = (unsigned)(chunk > 0 ? chunk : 0),
                                     .deflate_level = -1};
-    if (rm_session_writer_create(path, &h, &d, NULL, &wo, &w, &e) != RM_OK) {
+    if (vm) {
+        rm_vmat_header(vm, &h);
+        h.created_unix = 1795593600.0;
+        rm_format_iso8601(h.created_unix, h.created, sizeof h.created);
+        d = vdev;
+    }
+    if (rm_session_writer_create(path, &h, &d, vm ? rm_vmat_calib(vm) : NULL, &wo, &w, &e) !=
+        RM_OK) {
         fprintf(stderr, "bench_session: %s\n", e.msg);
         return 1;
     }
@@ -143,7 +188,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < frames; i++) {
         rm_frame fr = {.seq = (uint32_t)i, .t_device_us = (uint64_t)i * 10000,
                        .time_s = i * 0.01, .rows = (uint16_t)rows, .cols = (uint16_t)cols,
-                       .raw = pool + (size_t)(i % POOL) * px};
+                       .raw = pool + (size_t)(i % npool) * px};
         if (rm_session_writer_append(w, &fr, &e) != RM_OK) {
             fprintf(stderr, "bench_session: %s\n", e.msg);
             return 1;
@@ -156,7 +201,9 @@ int main(int argc, char **argv)
     double tw = now() - t0, cw = cpu_now() - c0;
     double raw_mb = frames * px * 2 / 1e6;
     printf("file            %s\n", path);
-    printf("frames          %ld of %ldx%ld (%.1f MB raw)\n", frames, rows, cols, raw_mb);
+    printf("frames          %ld of %ldx%ld (%.1f MB raw)%s%s\n", frames, rows, cols, raw_mb,
+           scenario ? ", virtual mat scenario " : ", synthetic blob + noise",
+           scenario ? scenario : "");
     printf("write           %.3f s = %.0f frames/s (%.0f MB/s raw), one append per frame, "
            "SWMR, whole chunks, at most 10 flushes/s\n",
            tw, frames / tw, raw_mb / tw);
@@ -176,8 +223,9 @@ int main(int argc, char **argv)
            rm_session_chunk_frames(s) * px * 2 / 1024.0);
     printf("size            /frames/raw %.1f %% of raw (%.2fx); whole file %.1f %% of raw\n",
            100.0 * stored / rawb, (double)rawb / stored, 100.0 * sb.st_size / rawb);
-    printf("entropy limit   %.1f %% of raw (noise SD %.1f counts: %.2f bits of 16 per sensel)\n",
-           100.0 * hbits / 16.0, sd, hbits);
+    printf("entropy limit   %.1f %% of raw (noise SD %.1f counts: %.2f bits of 16 per sensel)%s\n",
+           100.0 * hbits / 16.0, sd, hbits,
+           scenario ? " [assumed SD; the scenario sets its own noise]" : "");
 
     size_t C = rm_session_chunk_frames(s);
     uint16_t *buf = malloc(C * px * 2);
@@ -260,6 +308,7 @@ int main(int argc, char **argv)
     rm_session_close(s);
     free(buf);
     free(pool);
+    rm_vmat_free(vm);
     if (!keep) {
         unlink(path);
         rmdir(tmpl);

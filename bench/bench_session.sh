@@ -46,3 +46,7 @@ for _ in range(3):
 print("read h5py by chunk    %.3f s = %.0f frames/s (%.0f MB/s raw), best of 3, checksum %d"
       % (best, n / best, raw.nbytes / best / 1e6, s2))
 PYEOF
+echo "== virtual mat scenarios (frames from hw_spec's device model)"
+for sc in guide rushed; do
+    "$BUILD/bench/bench_session" --vmat "$sc" --frames "$FRAMES" | grep -E '^(frames|write|size)'
+done
