@@ -471,8 +471,8 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
         return -1;
     }
     clip_plot(cr, p);
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.9);
-    cairo_set_line_width(cr, 2.2);
+    cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
+    cairo_set_line_width(cr, 1.8);
     for (int pass = 0; pass < 2; pass++) {
         int pen = 0;
         for (size_t i = 0; i < tr.n; i++) {
@@ -489,7 +489,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
         }
         cairo_stroke(cr);
         cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
-        cairo_set_line_width(cr, 0.9);
+        cairo_set_line_width(cr, 0.8);
     }
     rm_poly_free(&tr);
     const float *ty = r->series[RM_SERIES_ROLLER_Y_CM];
@@ -519,13 +519,14 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
 
     /* colour bar */
     double bx = p->px + p->pw + 18, bw = 12, by = p->py, bh = p->ph;
-    for (int i = 0; i < 128; i++) {
-        double rgb[3];
-        colormap((i + 0.5) / 128.0, rgb);
-        cairo_set_source_rgb(cr, rgb[0], rgb[1], rgb[2]);
-        cairo_rectangle(cr, bx, by + bh - (i + 1) * bh / 128.0, bw, bh / 128.0 + 0.3);
-        cairo_fill(cr);
-    }
+    /* one gradient: no seams between steps at any resolution */
+    cairo_pattern_t *grad = cairo_pattern_create_linear(0, by + bh, 0, by);
+    for (int i = 0; i < 9; i++)
+        cairo_pattern_add_color_stop_rgb(grad, i / 8.0, viridis[i][0], viridis[i][1], viridis[i][2]);
+    cairo_set_source(cr, grad);
+    cairo_rectangle(cr, bx, by, bw, bh);
+    cairo_fill(cr);
+    cairo_pattern_destroy(grad);
     set_colour(cr, C_TEXT);
     cairo_set_line_width(cr, 0.6);
     cairo_rectangle(cr, bx, by, bw, bh);
