@@ -190,6 +190,10 @@ Test(session_live, sigkill_keeps_flushed_frames)
                   (unsigned long long)rm_session_frames(s), (unsigned long long)flushed);
     check_frames(s, rm_session_frames(s));
     rm_session_close(s);
+    /* rollmat info says so too, and exits 0 */
+    cr_assert_eq(rm_test_system("'%s/cli/rollmat' info --json '%s' | grep -q '\"live\": true'",
+                                RM_BUILD_DIR, path),
+                 0, "rollmat info does not report the killed recording as live");
     rm_test_rmtree(dir);
     free(path);
     free(dir);
