@@ -18,6 +18,11 @@ else
     out=$(mktemp -d "${TMPDIR:-/tmp}/rollmat-fuzz-XXXXXX")
 fi
 mkdir -p "$out"
+# Several build trees share ../fuzz: one run at a time.
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$out/.lock"
+    flock 9
+fi
 log="$out/build.log"
 # Warnings do not fail this build: it is about crashes, and clang warns
 # about things gcc does not.
