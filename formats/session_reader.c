@@ -430,6 +430,11 @@ static rm_status inspect_raw(rm_session *s, rm_err *err)
     close_id(&t, H5Tclose);
     if (s->chunk > ((size_t)64 << 20) / (s->px * 2))
         s->fast = 0; /* absurd chunks: let HDF5 deal with them */
+    /* Batches of the slow path need not follow huge chunks: memory stays
+     * bounded whatever a file declares. */
+    size_t cap = ((size_t)16 << 20) / (s->px * 2);
+    if (!s->fast && s->chunk > cap)
+        s->chunk = cap ? cap : 1;
     return st;
 }
 
