@@ -591,3 +591,67 @@ Test(vmat, scenario_names_resolve)
         rm_vmat_free(vm);
     }
 }
+
+Test(vmat, roller_contact_is_where_the_truth_says)
+{
+    /* The calibrated pressure near the truth's roller line has its centre
+     * at roller_x_cm / roller_y_cm: the truth describes the map. */
+    rm_vmat *vm = open_vm("guide", 21, 0.1, NULL);
+    const rm_calib *cal = rm_vmat_calib(vm);
+    uint16_t *raw = malloc(NS * sizeof *raw);
+    float *kpa = malloc(NS * sizeof *kpa);
+    rm_frame_header h;
+    rm_vmat_truth t;
+    int checked = 0;
+    const double pitch = 1.27;
+    while (rm_vmat_next_frame(vm, &h, raw, &t) == RM_OK) {
+        if (t.state == RM_VMAT_UNLOADED || t.roller_force_n < 100 || h.seq % 25)
+            continue;
+        rm_calib_pressure(cal, raw, kpa);
+        double w = 0, wx = 0, wy = 0;
+        for (int r = 0; r < 64; r++) {
+            double x = (r + 0.5) * pitch;
+            if (fabs(x - t.roller_x_cm) > 5.0)
+                continue;
+            for (int c = 0; c < 48; c++)
+                if (kpa[r * 48 + c] > 0.5f) {
+                    w += kpa[r * 48 + c];
+                    wx += kpa[r * 48 + c] * x;
+                    wy += kpa[r * 48 + c] * (c + 0.5) * pitch;
+                }
+        }
+        cr_assert_gt(w, 0);
+        cr_expect(fabs(wx / w - t.roller_x_cm) < 0.5, "frame %u: x %.2f vs truth %.2f", h.seq,
+                  wx / w, t.roller_x_cm);
+        cr_expect(fabs(wy / w - t.roller_y_cm) < 0.8, "frame %u: y %.2f vs truth %.2f", h.seq,
+                  wy / w, t.roller_y_cm);
+        checked++;
+    }
+    cr_expect_gt(checked, 50);
+    free(raw);
+    free(kpa);
+    rm_vmat_free(vm);
+}
+
+Test(vmat, scenario_dir_from_environment)
+{
+    char *dir = rm_test_tmpdir("vmat-env");
+    char *p = write_file(dir, "mine.json",
+                         "{\"title\": \"mine\", \"segments\": [{\"label\": \"glutes\", \"phases\": "
+                         "[{\"hold\": {\"at_cm\": 40, \"duration_s\": 1}}]}]}");
+    setenv("ROLLMAT_SCENARIO_DIR", dir, 1);
+    char buf[512];
+    cr_expect_str_eq(rm_vmat_scenario_path("mine", buf, sizeof buf), p);
+    rm_vmat *vm = open_vm("mine", 1, 1.0, NULL);
+    rm_header hdr;
+    rm_vmat_header(vm, &hdr);
+    cr_expect_str_eq(hdr.title, "mine");
+    cr_expect_str_eq(hdr.source, "vmat");
+    /* lead-in 3 s + 1 s hold + lead-out 3 s at 100 Hz */
+    cr_expect_eq(rm_vmat_total_frames(vm), 700);
+    rm_vmat_free(vm);
+    unsetenv("ROLLMAT_SCENARIO_DIR");
+    rm_test_rmtree(dir);
+    free(p);
+    free(dir);
+}
