@@ -14,6 +14,7 @@ void rm_analysis_config_default(rm_analysis_config *c)
 {
     memset(c, 0, sizeof *c);
     c->noise_kpa = 0.2;
+    c->noise_sigmas = 5.0;
     c->min_contact_sensels = 3;
     c->roller_min_length_cm = 12.0;
     c->roller_min_aspect = 2.5;
@@ -50,7 +51,7 @@ typedef struct opt_def {
 
 #define OPT(f) {#f, offsetof(rm_analysis_config, f), 0}
 static const opt_def opt_defs[] = {
-    OPT(noise_kpa), {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
+    OPT(noise_kpa), OPT(noise_sigmas), {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
     OPT(roller_min_length_cm), OPT(roller_min_aspect), OPT(roller_max_width_cm),
     OPT(roller_max_jump_cm), OPT(roller_row_share), OPT(hot_after_s), OPT(dead_after_s), OPT(lowpass_hz),
     OPT(fill_gap_s), OPT(rolling_speed_cm_s), OPT(hold_min_s), OPT(hold_edge_cm), OPT(min_excursion_cm),
@@ -140,6 +141,7 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
         return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be >= 0", \
                           (double)c->f);
     POS(noise_kpa);
+    NONNEG(noise_sigmas);
     POS(roller_min_length_cm);
     POS(roller_min_aspect);
     POS(roller_max_width_cm);
@@ -232,6 +234,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->gain = malloc(n * sizeof *a->gain);
     a->zero = malloc(n * sizeof *a->zero);
     a->thr = malloc(n * sizeof *a->thr);
+    a->thr_base = malloc(n * sizeof *a->thr_base);
     a->mask = malloc(n);
     a->lone_run = calloc(n, sizeof *a->lone_run);
     a->dead_run = calloc(n, sizeof *a->dead_run);
@@ -253,7 +256,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->all_sum = calloc(n, sizeof *a->all_sum);
     a->all_peak = calloc(n, sizeof *a->all_peak);
     a->all_contact = calloc(n, sizeof *a->all_contact);
-    if (!a->lut || !a->gain || !a->zero || !a->thr || !a->mask || !a->lone_run ||
+    if (!a->lut || !a->gain || !a->zero || !a->thr || !a->thr_base || !a->mask || !a->lone_run ||
         !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
         !a->lab || !a->porig || !a->loaded || !a->queue || !a->rowcount || !a->rowof || !a->colof || !a->all_sum || !a->all_peak ||
         !a->all_contact || span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
@@ -294,7 +297,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
                     thr = THR_NEVER;
             }
         }
-        a->thr[i] = thr;
+        a->thr[i] = a->thr_base[i] = thr;
     }
     a->hot_frames = (uint32_t)ceil(c.hot_after_s * a->rate_hz);
     a->dead_frames = (uint32_t)ceil(c.dead_after_s * a->rate_hz);
@@ -319,6 +322,7 @@ void rm_analysis_free(rm_analysis *a)
     free(a->gain);
     free(a->zero);
     free(a->thr);
+    free(a->thr_base);
     free(a->mask);
     free(a->lone_run);
     free(a->dead_run);
@@ -544,6 +548,44 @@ static int push_series(rm_analysis *a, const float *v)
     return 0;
 }
 
+/* Sensor noise from the sensels reading below their zero: only unloaded
+ * sensels do, and their deficit is half of the noise distribution. The
+ * median deficit / 0.6745 estimates sigma (dead sensels, far below zero,
+ * do not move a median). The loaded threshold is then raised to
+ * zero + noise_sigmas * sigma where that exceeds noise_kpa. */
+static void track_noise(rm_analysis *a, const uint16_t *raw)
+{
+    uint32_t hist[256];
+    memset(hist, 0, sizeof hist);
+    uint32_t nneg = 0;
+    for (int i = 0; i < a->n; i++) {
+        int d = (int)a->zero[i] - (int)raw[i];
+        if (d > 0 && a->mask[i]) {
+            hist[d > 255 ? 255 : d]++;
+            nneg++;
+        }
+    }
+    if (nneg < 32)
+        return;
+    uint32_t half = nneg / 2, acc = 0;
+    int med = 0;
+    while (med < 255 && acc + hist[med] <= half)
+        acc += hist[med++];
+    double est = med / 0.6745;
+    a->noise_sigma = a->noise_sigma > 0 ? 0.8 * a->noise_sigma + 0.2 * est : est;
+    uint32_t extra = (uint32_t)ceil(a->cfg.noise_sigmas * a->noise_sigma);
+    if (extra == a->thr_extra)
+        return;
+    a->thr_extra = extra;
+    for (int i = 0; i < a->n; i++) {
+        uint32_t t = a->thr_base[i];
+        if (t < THR_NEVER && !a->hot[i]) {
+            uint32_t tn = (uint32_t)a->zero[i] + extra;
+            a->thr[i] = tn > t ? (tn > 65535 ? THR_NEVER : tn) : t;
+        }
+    }
+}
+
 rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
                            rm_live_metrics *live, rm_err *err)
 {
@@ -568,6 +610,9 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     float *p = a->p;
     int32_t *loaded = a->loaded;
     const uint16_t *rowof = a->rowof, *colof = a->colof;
+
+    if (a->cfg.noise_sigmas > 0 && a->nf % 25 == 0)
+        track_noise(a, raw);
 
     /* Hot loop: most sensels are below threshold; one compare each,
      * without a branch (the index is written always, kept if loaded). */

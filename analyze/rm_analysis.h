@@ -53,6 +53,8 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
  * rm_analysis_config_default (documented in docs/metrics.md). */
 typedef struct rm_analysis_config {
     double noise_kpa;            /* a sensel is loaded above this (0.2) */
+    double noise_sigmas;         /* and above zero + this many noise sigmas,
+                                    sigma estimated from the frames (5; 0 = off) */
     int min_contact_sensels;     /* smaller components are noise (3) */
     double roller_min_length_cm; /* roller extent across the mat (y) (12) */
     double roller_min_aspect;    /* weighted spread across / along (2.5) */

@@ -38,6 +38,9 @@ struct rm_analysis {
     float *gain;
     uint16_t *zero;
     uint32_t *thr;              /* loaded if raw >= thr[i]; > 65535 = never */
+    uint32_t *thr_base;         /* from noise_kpa alone */
+    double noise_sigma;         /* estimated sensor noise, counts */
+    uint32_t thr_extra;         /* noise_sigmas * noise_sigma, counts */
     uint8_t *mask;
 
     /* sensel faults */

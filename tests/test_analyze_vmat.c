@@ -295,3 +295,25 @@ Test(analyze_vmat, faulty, .timeout = 600)
     cr_expect_eq(o.hot, 2, "hot sensels %d", o.hot);
     cr_expect_geq(o.dead, 1, "dead sensels %d", o.dead);
 }
+
+/* A noisy sensor (20 counts of noise instead of 3): the loaded threshold
+ * follows the noise the analysis estimates from the frames. */
+Test(analyze_vmat, noisy_sensor, .timeout = 600)
+{
+    json_error_t je;
+    json_t *sc = json_load_file(RM_SOURCE_DIR "/scenarios/rushed.json", 0, &je);
+    cr_assert_not_null(sc, "%s", je.text);
+    json_t *sensor = json_object();
+    json_object_set_new(sensor, "noise_counts", json_real(20));
+    json_object_set_new(sc, "sensor", sensor);
+    char *dir = rm_test_tmpdir("analyze_noisy");
+    char *path = rm_test_path(dir, "noisy.json");
+    cr_assert_eq(json_dump_file(sc, path, 0), 0);
+    json_decref(sc);
+    acc o;
+    run(path, 1.0, 0, &o);
+    check(&o);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
