@@ -278,6 +278,21 @@ int rm_cmd_record(int argc, char **argv)
         rm_cli_error(cmd, "%s already exists; refusing to overwrite it", out);
         return RM_EXIT_FAIL;
     }
+    {
+        /* Fail before touching the mat when the file cannot be created. */
+        char *dirbuf = strdup(out);
+        if (!dirbuf)
+            return rm_cli_fail(cmd, NULL, RM_ERR_NOMEM);
+        char *slash = strrchr(dirbuf, '/');
+        const char *d = slash ? (slash == dirbuf ? "/" : (*slash = 0, dirbuf)) : ".";
+        int ok = access(d, W_OK | X_OK) == 0;
+        int eno = errno;
+        if (!ok)
+            rm_cli_error(cmd, "%s: cannot create it in %s: %s", out, d, strerror(eno));
+        free(dirbuf);
+        if (!ok)
+            return RM_EXIT_FAIL;
+    }
     if (capture && replay && !strcmp(capture, replay))
         return rm_cli_usage_error(cmd, "--capture and --replay name the same file");
     FILE *cap = NULL;
@@ -373,7 +388,8 @@ int rm_cmd_record(int argc, char **argv)
     if (st != RM_OK)
         rc = rm_cli_fail(cmd, &e, st);
     const rm_decoder_stats *d = &res.decoder;
-    if (d->bytes || res.recorder.frames_out) {
+    /* The summary describes a file that exists. */
+    if ((d->bytes || res.recorder.frames_out) && stat(out, &sb) == 0) {
         printf("%s: %llu frames ok, %llu corrupt, %llu truncated, %llu gaps (%llu frames "
                "missing), %llu garbage bytes, %llu overruns",
                out, (unsigned long long)res.recorder.frames_out,

@@ -237,6 +237,12 @@ Test(acquire_replay, bad_inputs_give_one_line_errors)
     rc = rm_test_system("'%s' record --replay '%s/missing.bin' -o '%s/y.h5' -q 2>/dev/null",
                         rollmat(), dir, dir);
     cr_assert_eq(rc, 1);
+    rc = rm_test_system("'%s' record --replay '%s' -o '%s/no/such/dir.h5' -q > '%s/out.txt' "
+                        "2> '%s/err.txt'", rollmat(), junk, dir, dir, dir);
+    cr_assert_eq(rc, 1);
+    free(msg);
+    cr_assert_eq(rm_test_read_file(errp, &msg, &len), 0);
+    cr_assert(len > 0 && memmem(msg, len, "cannot create it in", 19), "%.*s", (int)len, msg);
     rc = rm_test_system("'%s' record --rate abc -o '%s/z.h5' 2>/dev/null", rollmat(), dir);
     cr_assert_eq(rc, 2);
     rc = rm_test_system("'%s' record 2>/dev/null", rollmat());
