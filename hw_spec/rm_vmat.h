@@ -144,6 +144,12 @@ const char *rm_vmat_segment(const rm_vmat *vm, int i, const char **group, double
 /* Duration of the scenario in seconds (total frames = ceil(duration * rate)). */
 double rm_vmat_duration(const rm_vmat *vm);
 
+/* The GET_STATUS block the mat would answer now: frames_sent = frames put
+ * on the wire since START (corrupt and truncated ones included: the damage
+ * is on the link), frames_dropped = device-side drops, uptime from
+ * power-up (device clock), temperature 23.5 degC. */
+void rm_vmat_dev_status(const rm_vmat *vm, rm_dev_status *st);
+
 /* What was injected so far. */
 void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts);
 

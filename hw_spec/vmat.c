@@ -645,3 +645,15 @@ const char *rm_vmat_segment(const rm_vmat *vm, int i, const char **group, double
 }
 
 double rm_vmat_duration(const rm_vmat *vm) { return vm->sc.total_s; }
+
+void rm_vmat_dev_status(const rm_vmat *vm, rm_dev_status *st)
+{
+    memset(st, 0, sizeof *st);
+    const rm_vmat_counts *k = &vm->counts;
+    st->frames_sent = (uint32_t)(k->frames_sent + k->frames_corrupt + k->frames_truncated);
+    st->frames_dropped = (uint32_t)k->frames_dropped;
+    uint64_t us = vm->next ? device_time_us(vm, vm->next - 1)
+                           : (uint64_t)(vm->sc.boot_s * 1e6);
+    st->uptime_s = (uint32_t)(us / 1000000u);
+    st->temperature_centi_c = 2350;
+}

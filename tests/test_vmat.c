@@ -168,6 +168,16 @@ Test(vmat, stream_decodes_to_the_simulated_frames_and_counts_match)
     cr_expect_eq(k.frames_sent + k.frames_corrupt + k.frames_truncated + k.frames_dropped,
                  k.frames_produced);
     cr_expect_gt(rc.flagged, 0);
+    rm_dev_status ds;
+    rm_vmat_dev_status(vm, &ds);
+    cr_expect_eq(ds.frames_sent, k.frames_sent + k.frames_corrupt + k.frames_truncated);
+    cr_expect_eq(ds.frames_dropped, k.frames_dropped);
+    cr_expect_geq(ds.uptime_s, 7);
+    uint8_t sb[RM_STATUS_LEN];
+    rm_dev_status_encode(&ds, sb);
+    rm_dev_status back;
+    cr_expect_eq(rm_dev_status_decode(sb, sizeof sb, &back, NULL), RM_OK);
+    cr_expect_eq(back.frames_sent, ds.frames_sent);
     /* the last frame is never faulted: the stream ends with it, intact */
     rm_frame_header h;
     size_t fl = rm_frame_wire_len(64, 48);
