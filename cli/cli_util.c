@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void rm_cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -82,4 +83,17 @@ void rm_cli_reset_getopt(void)
 {
     optind = 0; /* glibc: 0 also re-initialises internal state */
     opterr = 0; /* we print our own one-line errors */
+}
+
+int rm_cli_bad_option(const char *cmd, char **argv)
+{
+    /* After '?', optind has moved past the offending word (or its value). */
+    const char *word = optind > 0 ? argv[optind - 1] : NULL;
+    if (optopt && word && word[0] == '-' && word[1] != '-' && strchr(word, optopt))
+        return rm_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
+    if (word && word[0] == '-')
+        return rm_cli_usage_error(cmd, "unknown option or missing value: '%s'", word);
+    if (optopt)
+        return rm_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
+    return rm_cli_usage_error(cmd, "bad option");
 }

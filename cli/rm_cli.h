@@ -21,6 +21,11 @@ int rm_cli_fail(const char *cmd, const rm_err *err, rm_status st);
  * returns RM_EXIT_USAGE. */
 int rm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* For getopt_long's '?' (opterr = 0): names the offending option from
+ * optopt/optind ("unknown option '--frob'", "option '-o' needs a value")
+ * and returns RM_EXIT_USAGE. */
+int rm_cli_bad_option(const char *cmd, char **argv);
+
 /* Strict number parsing for options: the whole string must be a number in
  * [min, max]. Returns 0 on success, -1 otherwise. */
 int rm_cli_parse_double(const char *s, double min, double max, double *out);
