@@ -1,0 +1,204 @@
+/* test_batch.c - the batch helpers: file kinds, CSV rows (quoting, NA),
+ * up-to-date checks and the merge of shards. */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rm_analysis.h"
+#include "rm_batch.h"
+#include "test_util.h"
+
+static rm_results *two_sets(const char *label0)
+{
+    rm_results *r = rm_results_new();
+    cr_assert_not_null(r);
+    r->rows = 4;
+    r->cols = 3;
+    r->row_pitch_cm = r->col_pitch_cm = 1.27;
+    snprintf(r->profile, sizeof r->profile, "guide");
+    r->n_segments = 2;
+    r->segments = calloc(2, sizeof *r->segments);
+    cr_assert_not_null(r->segments);
+    for (int k = 0; k < 2; k++) {
+        rm_segment_result *s = &r->segments[k];
+        s->index = k;
+        s->start_s = 10.0 + 100 * k;
+        s->end_s = s->start_s + 75.5;
+        s->strokes = 6 + k;
+        s->mean_speed_cm_s = 2.5f;
+        s->body_weight_share = NAN;
+        s->score = k ? 1.0f : 0.5f;
+        s->set_verdict = 0;
+        s->speed_verdict = 1;
+        s->pass_verdict = s->hold_verdict = -2;
+    }
+    snprintf(r->segments[0].label, sizeof r->segments[0].label, "%s", label0);
+    snprintf(r->segments[1].label, sizeof r->segments[1].label, "quads");
+    return r;
+}
+
+static char *csv_of(const char *file, const rm_results *r, int header)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    cr_assert_not_null(m);
+    if (header)
+        cr_assert_eq(rm_batch_csv_header(m), 0);
+    cr_assert_eq(rm_batch_csv_rows(m, file, "s01", r), 0);
+    fclose(m);
+    return buf;
+}
+
+Test(batch, csv_rows_quote_and_mark_missing_values)
+{
+    rm_results *r = two_sets("calves, \"left\"");
+    char *csv = csv_of("study/a b,c.h5", r, 1);
+    /* header: every column once, in order */
+    size_t ncol = 1;
+    for (const char *p = csv; *p != '\n'; p++)
+        ncol += *p == ',';
+    cr_assert_eq(ncol, rm_batch_columns());
+    cr_assert(strncmp(csv, "file,subject,segment,label,", 27) == 0);
+    const char *row0 = strchr(csv, '\n') + 1;
+    const char *want = "\"study/a b,c.h5\",s01,0,\"calves, \"\"left\"\"\",10,75.5,";
+    cr_assert(strncmp(row0, want, strlen(want)) == 0, "%s", row0);
+    cr_assert(strstr(row0, ",NA,"), "NaN written as NA: %s", row0);
+    cr_assert(strstr(row0, ",inside,above,NA,NA,0.5,miss,guide\n"), "%s", row0);
+    const char *row1 = strchr(row0, '\n') + 1;
+    cr_assert(strstr(row1, ",1,pass,guide\n"), "%s", row1);
+    free(csv);
+    rm_results_free(r);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(batch, merge_sorts_and_refuses_duplicates_and_foreign_csv)
+{
+    char *dir = rm_test_tmpdir("batch");
+    rm_results *r = two_sets("calves");
+    char *a = csv_of("b.h5", r, 1), *b = csv_of("a.h5", r, 1), *whole_rows = NULL;
+    char *ra = csv_of("a.h5", r, 0), *rb = csv_of("b.h5", r, 0);
+    char *pa = rm_test_path(dir, "a.csv"), *pb = rm_test_path(dir, "b.csv"), *out = rm_test_path(dir, "m.csv");
+    write_text(pa, a);
+    write_text(pb, b);
+    const char *in[] = {pa, pb};
+    rm_err err = {0};
+    cr_assert_eq(rm_batch_merge(in, 2, out, &err), RM_OK, "%s", err.msg);
+    uint8_t *got;
+    size_t n;
+    cr_assert_eq(rm_test_read_file(out, &got, &n), 0);
+    /* header once, then a.h5's rows, then b.h5's */
+    size_t hl = (size_t)(strchr(a, '\n') - a) + 1;
+    size_t want_len = hl + strlen(ra) + strlen(rb);
+    whole_rows = malloc(want_len + 1);
+    memcpy(whole_rows, a, hl);
+    strcpy(whole_rows + hl, ra);
+    strcat(whole_rows, rb);
+    cr_assert_eq(n, want_len);
+    cr_assert(memcmp(got, whole_rows, n) == 0, "merged:\n%.*s", (int)n, (char *)got);
+    free(got);
+
+    const char *twice[] = {pa, pa};
+    cr_assert_eq(rm_batch_merge(twice, 2, out, &err), RM_ERR_VALUE);
+    cr_assert(strstr(err.msg, "b.h5") && strstr(err.msg, "a.csv"), "%s", err.msg);
+
+    char *pc = rm_test_path(dir, "c.csv");
+    write_text(pc, "file,subject\nx.h5,s\n");
+    const char *bad[] = {pa, pc};
+    cr_assert_eq(rm_batch_merge(bad, 2, out, &err), RM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "c.csv"), "%s", err.msg);
+    /* a quote left open is named with its record */
+    char *open_q = malloc(strlen(a) + 32);
+    memcpy(open_q, a, hl);
+    strcpy(open_q + hl, "\"x.h5,s01,0\n");
+    write_text(pc, open_q);
+    cr_assert_eq(rm_batch_merge(bad, 2, out, &err), RM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "c.csv: record 2"), "%s", err.msg);
+    free(open_q);
+    free(pc);
+    free(whole_rows);
+    free(a);
+    free(b);
+    free(ra);
+    free(rb);
+    free(pa);
+    free(pb);
+    free(out);
+    rm_results_free(r);
+    rm_test_rmtree(dir);
+    free(dir);
+}
+
+Test(batch, file_kinds_and_up_to_date)
+{
+    char *dir = rm_test_tmpdir("batch");
+    char *txt = rm_test_path(dir, "notes.h5"), *foreign = rm_test_path(dir, "foreign.h5"),
+         *res = rm_test_path(dir, "x.results.h5"), *rec = rm_test_path(dir, "rec.h5");
+    rm_file_kind k;
+    rm_err err = {0};
+    cr_assert_eq(rm_file_kind_of(txt, &k, &err), RM_ERR_NOT_FOUND);
+    write_text(txt, "not hdf5\n");
+    cr_assert_eq(rm_file_kind_of(txt, &k, &err), RM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "notes.h5") && strstr(err.msg, "not an HDF5 file"), "%s", err.msg);
+    hid_t f = H5Fcreate(foreign, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert(f >= 0);
+    H5Fclose(f);
+    cr_assert_eq(rm_file_kind_of(foreign, &k, &err), RM_ERR_FORMAT);
+    cr_assert(strstr(err.msg, "foreign.h5") && strstr(err.msg, "conventions"), "%s", err.msg);
+
+    cr_assert_eq(rm_test_system("'%s/cli/rollmat' simulate -s guide --time-scale 0.05 --rate 20 -q -o '%s'",
+                                RM_BUILD_DIR, rec), 0);
+    cr_assert_eq(rm_file_kind_of(rec, &k, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(k, RM_FILE_RECORDING);
+
+    int current = -1;
+    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "no results file yet");
+    rm_results *r = NULL;
+    cr_assert_eq(rm_analyze_session(rec, NULL, NULL, &r, &err), RM_OK, "%s", err.msg);
+    snprintf(r->software, sizeof r->software, "rollmat 9");
+    cr_assert_eq(rm_results_write(res, r, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_file_kind_of(res, &k, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(k, RM_FILE_RESULTS);
+    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 1);
+    cr_assert_eq(rm_batch_results_current(res, rec, "behm2020", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "another profile");
+    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 10", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "another version");
+    /* the recording made newer than its results: stale */
+    struct stat st;
+    cr_assert_eq(stat(res, &st), 0);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ts[1].tv_sec += 10;
+    cr_assert_eq(utimensat(AT_FDCWD, rec, ts, 0), 0);
+    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "recording newer than results");
+    rm_results_free(r);
+    free(txt);
+    free(foreign);
+    free(res);
+    free(rec);
+    rm_test_rmtree(dir);
+    free(dir);
+}
+
+Test(batch, atomic_write_names_the_failing_path)
+{
+    rm_err err = {0};
+    cr_assert_neq(rm_write_file_atomic("/nonexistent-dir/x.csv", "a", 1, &err), RM_OK);
+    cr_assert(strstr(err.msg, "/nonexistent-dir/x.csv"), "%s", err.msg);
+}
