@@ -15,7 +15,7 @@
 #include "test_util.h"
 
 typedef struct acc {
-    double x_rms_cm;
+    double x_rms_cm, y_rms_cm;
     double force_rel_rms;
     double missed_share;       /* loaded truth frames with no roller found */
     int strokes_truth, strokes_found;
@@ -70,6 +70,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
     uint16_t *raw = malloc(nsens * sizeof *raw);
     uint64_t total = rm_vmat_total_frames(vm);
     float *tx = malloc(total * sizeof *tx), *tf = malloc(total * sizeof *tf);
+    float *ty = malloc(total * sizeof *ty);
     int *tstate = malloc(total * sizeof *tstate);
     double *tt = malloc(total * sizeof *tt);
     cr_assert(raw && tx && tf && tstate && tt);
@@ -93,6 +94,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
         rm_live_metrics lm;
         cr_assert_eq(rm_analysis_push(a, tr.time_s, raw, &lm, &e), RM_OK, "%s", e.msg);
         tx[n] = (float)tr.roller_x_cm;
+        ty[n] = (float)tr.roller_y_cm;
         tf[n] = (float)tr.roller_force_n;
         tstate[n] = tr.state;
         tt[n] = tr.time_s;
@@ -105,7 +107,8 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
 
     /* per frame: x and force while the truth is loaded (force away from
      * the 0.3 s load ramps, where the share changes fastest) */
-    double sx = 0, sf = 0;
+    double sx = 0, sf = 0, sy = 0;
+    const float *ey = r->series[RM_SERIES_ROLLER_Y_CM];
     size_t nx = 0, nfr = 0, loaded = 0, missed = 0;
     const float *ex = r->series[RM_SERIES_ROLLER_X_CM], *ef = r->series[RM_SERIES_ROLLER_FORCE_N];
     for (size_t i = 0; i < n; i++) {
@@ -118,6 +121,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
         }
         double d = ex[i] - tx[i];
         sx += d * d;
+        sy += (ey[i] - ty[i]) * (ey[i] - ty[i]);
         nx++;
         int ramp = 0;
         for (long k = -40; k <= 40 && !ramp; k += 5) {
@@ -145,6 +149,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
         }
     }
     o->x_rms_cm = nx ? sqrt(sx / (double)nx) : NAN;
+    o->y_rms_cm = nx ? sqrt(sy / (double)nx) : NAN;
     o->force_rel_rms = nfr ? sqrt(sf / (double)nfr) : NAN;
     o->missed_share = loaded ? (double)missed / (double)loaded : 1;
 
@@ -216,10 +221,10 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
         }
     }
     fprintf(stderr,
-            "ACCURACY %-9s x_rms=%.3f cm force_rms=%.2f %% missed=%.2f %% strokes=%d/%d "
+            "ACCURACY %-9s x_rms=%.3f cm y_rms=%.3f cm force_rms=%.2f %% missed=%.2f %% strokes=%d/%d "
             "holds=%d/%d hold_err=%.2f s segments=%d/%d seg_err=%.2f s labels=%s "
             "cadence_err=%.2f %% (%d sets) stroke_cadence_err=%.2f %% hot=%d dead=%d\n",
-            scenario, o->x_rms_cm, 100 * o->force_rel_rms, 100 * o->missed_share,
+            scenario, o->x_rms_cm, o->y_rms_cm, 100 * o->force_rel_rms, 100 * o->missed_share,
             o->strokes_found, o->strokes_truth, o->holds_found, o->holds_truth, o->hold_err_max_s,
             o->segs_found, o->segs_truth, o->seg_err_max_s, o->labels_ok ? "ok" : "WRONG",
             100 * o->cadence_err_max, o->cadence_segments, 100 * o->stroke_cadence_err_max, o->hot,
@@ -231,6 +236,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
     json_decref(truth);
     free(raw);
     free(tx);
+    free(ty);
     free(tf);
     free(tstate);
     free(tt);
@@ -242,6 +248,7 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
 static void check(const acc *o)
 {
     cr_expect_leq(o->x_rms_cm, 0.3, "roller x RMS %.3f cm > 0.3", o->x_rms_cm);
+    cr_expect_leq(o->y_rms_cm, 0.3, "roller y (balance) RMS %.3f cm > 0.3", o->y_rms_cm);
     cr_expect_leq(o->force_rel_rms, 0.03, "roller force RMS %.2f %% > 3", 100 * o->force_rel_rms);
     cr_expect_leq(o->missed_share, 0.01, "roller missed in %.2f %% of loaded frames",
                   100 * o->missed_share);
