@@ -396,7 +396,7 @@ static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int 
             pg->skipped += j->skipped;
             if (j->failed) {
                 if (pg->tty && !pg->quiet)
-                    fputc('\n', stderr);
+                    fputs("\r\033[K", stderr); /* the bar's line gives way to the error */
                 const char *why = j->msg ? j->msg : "failed";
                 if (strstr(why, j->path))
                     rm_cli_error(CMD, "%s", why);
@@ -597,6 +597,8 @@ int rm_cmd_batch(int argc, char **argv)
     progress pg = {isatty(2) && !quiet, quiet, nj, 0, 0, 0, 0};
     if (jobs_n > (long)nj && nj > 0)
         jobs_n = (long)nj;
+    if (nj)
+        progress_show(&pg, NULL);
     if (nj && run_jobs(jobs, nj, (int)jobs_n, &prof, force, &pg) != 0)
         rc = RM_EXIT_FAIL;
 
