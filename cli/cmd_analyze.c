@@ -93,7 +93,7 @@ int rm_cmd_analyze(int argc, char **argv)
         case 'j': json = 1; break;
         case 'n': nowrite = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
-        default: return rm_cli_usage_error(CMD, "unknown option");
+        default: return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind >= argc)

@@ -85,7 +85,7 @@ int rm_cmd_report(int argc, char **argv)
             usage(stdout);
             return RM_EXIT_OK;
         default:
-            return rm_cli_usage_error(CMD, "unknown option");
+            return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind >= argc)

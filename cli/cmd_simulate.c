@@ -222,7 +222,7 @@ int rm_cmd_simulate(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
-        default: return rm_cli_usage_error(CMD, "unknown option");
+        default: return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind < argc)
