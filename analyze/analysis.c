@@ -598,7 +598,7 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
                           a->nf);
     if (a->nf == 0)
         a->t0 = time_s;
-    else if (time_s < (double)a->ser[RM_SERIES_TIME].v[a->nf - 1] + a->t0 - 1e-6)
+    else if (time_s < a->last_t - 1e-6)
         return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu time %.6f s goes back",
                           a->nf, time_s);
     const int n = a->n, C = a->cols;
@@ -747,8 +747,9 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
         v[RM_SERIES_COP_Y_CM] = (float)((fy / fsum + 0.5) * a->cp_cm);
     }
     /* speed is filled at the end (zero phase); keep NaN for now */
-    if (push_series(a, v))
+    if (!a->cfg.live_only && push_series(a, v))
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+    a->last_t = time_s;
 
     /* Maps: session, and the online set (see docs/metrics.md, Segments). */
     size_t N = (size_t)n;
@@ -851,6 +852,8 @@ rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_resul
         return rm_err_set(err, RM_ERR_ARG, "analysis finish: no analysis");
     if (a->finished)
         return rm_err_set(err, RM_ERR_STATE, "analysis finish: already finished");
+    if (a->cfg.live_only)
+        return rm_err_set(err, RM_ERR_STATE, "analysis finish: a live-only analysis keeps no series");
     a->finished = 1;
     if (a->in_seg && close_set(a) != RM_OK)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");

@@ -7,6 +7,8 @@
  * metrics at once; it keeps only per-frame series (a few floats a frame)
  * and per-sensel accumulators, never frames. rm_analysis_finish runs the
  * zero-phase filtering, strokes, holds, segments, spectra and scores.
+ * Memory: fixed per-mat state plus about 48 bytes a frame of series (17 MB
+ * an hour at 100 Hz); with cfg.live_only no series are kept.
  *
  * Ownership: rm_analysis_new copies the config, device and calibration;
  * the caller frees the analysis with rm_analysis_free. Profiles returned by
@@ -78,6 +80,8 @@ typedef struct rm_analysis_config {
     double live_speed_tau_s;     /* live (causal) speed smoothing (0.3) */
     double body_mass_kg;         /* 0: from the recording, or unknown */
     const char *labels;          /* "calves,quads": overrides label events */
+    int live_only;               /* 1: push only (daemon), no series kept, memory
+                                    constant; finish is then refused */
     unsigned threads;            /* offline reading: inflate threads (0 = 2) */
 } rm_analysis_config;
 

@@ -70,7 +70,7 @@ struct rm_analysis {
     /* series */
     size_t nf;
     rm_fvec ser[RM_SERIES_COUNT];
-    double t0;
+    double t0, last_t;
     int any_roller;
 
     /* maps */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rm_analysis.h"
+#include "rm_analysis_internal.h" /* white-box: live_only keeps no series */
 #include "test_util.h"
 
 #define R 40
@@ -363,4 +364,36 @@ Test(analyze, profiles)
     cr_expect_eq(rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 1 2 | a\nset_s = 1 2 | b\n",
                                   "t", &p, &e),
                  RM_ERR_FORMAT);
+}
+
+/* The daemon's use: live metrics per frame, no series kept. */
+Test(analyze, live_only)
+{
+    rm_device d = mat(50);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.live_only = 1;
+    rm_analysis *a = NULL;
+    rm_err e = {0};
+    cr_assert_eq(rm_analysis_new(&cfg, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
+    uint16_t raw[R * C];
+    rm_live_metrics m;
+    int rolling = 0;
+    for (int k = 0; k < 500; k++) {
+        double x = 10 + 2.0 * k / 50.0; /* 2 cm/s */
+        memset(raw, 0, sizeof raw);
+        strip(raw, x, 2.0, 3, 26, 40);
+        cr_assert_eq(rm_analysis_push(a, k / 50.0, raw, &m, &e), RM_OK, "%s", e.msg);
+        cr_assert(m.roller);
+        cr_assert_float_eq(m.roller_x_cm, x, 0.15);
+        cr_assert_float_eq(m.load_share, 1.0f, 1e-6);
+        rolling += m.state == RM_STATE_ROLLING;
+    }
+    cr_expect_float_eq(m.speed_cm_s, 2.0, 0.2, "live speed %g", m.speed_cm_s);
+    cr_expect_eq(rolling, 500);
+    cr_expect_eq(a->ser[RM_SERIES_TIME].n, 0, "series kept");
+    rm_results *r = NULL;
+    cr_expect_eq(rm_analysis_finish(a, NULL, &r, &e), RM_ERR_STATE);
+    cr_expect_null(r);
+    rm_analysis_free(a);
 }
