@@ -9,7 +9,7 @@ packages=(
   libjansson-dev libcairo2-dev libdeflate-dev
   libcriterion-dev umockdev libumockdev-dev usbutils
   netcdf-bin python3 python3-h5py python3-numpy python3-scipy
-  poppler-utils
+  poppler-utils time
 )
 
 missing=()
