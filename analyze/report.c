@@ -220,13 +220,35 @@ static void frame_panel(rm_report_panel *p, rm_report_panel_kind kind, int seg, 
     p->band_lo = p->band_hi = NAN;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The top of a series' axis: the 99.5th percentile of what is drawn, so one
+ * spike (a step onto the mat, an import's first frame) does not flatten
+ * the rest; the spike is clipped at the frame. */
 static double series_max(const rm_poly *p)
 {
-    double m = 0;
+    size_t n = 0;
+    double mx = 0;
+    double *v = malloc((p->n ? p->n : 1) * sizeof *v);
     for (size_t i = 0; i < p->n; i++)
-        if (isfinite(p->v[i]) && p->v[i] > m)
-            m = p->v[i];
-    return m;
+        if (isfinite(p->v[i])) {
+            if (v)
+                v[n++] = p->v[i];
+            if (p->v[i] > mx)
+                mx = p->v[i];
+        }
+    if (!v || n < 20) {
+        free(v);
+        return mx;
+    }
+    qsort(v, n, sizeof *v, cmp_double);
+    double q = v[(size_t)(0.995 * (double)(n - 1))];
+    free(v);
+    return fmin(q * 1.15, mx);
 }
 
 static size_t marks_in(const rm_results *r, double t0, double t1)

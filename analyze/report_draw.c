@@ -557,8 +557,11 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
     text(cr, p->px, ly + 11, 0,
-         "The long patch is the roller's contact; compact patches beside it are the supports "
-         "(hands, feet, forearms). White: unloaded.");
+         r->totals.roller_found
+             ? "The long patch is the roller's contact; compact patches beside it are the supports "
+               "(hands, feet, forearms). White: unloaded."
+             : "No roller was found in this recording: the map shows everything that pressed on the mat. "
+               "White: unloaded.");
     return 0;
 }
 
