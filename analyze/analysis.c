@@ -175,6 +175,14 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
     return RM_OK;
 }
 
+/* The hot loop's copy of the thresholds: loaded if raw > tm1 (uint16, so
+ * the compare vectorises); "never" is 65535. */
+static void sync_tm1(rm_analysis *a)
+{
+    for (int i = 0; i < a->n; i++)
+        a->tm1[i] = (uint16_t)(a->thr[i] >= THR_NEVER ? 65535 : a->thr[i] - 1);
+}
+
 rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
                           const rm_calib *calib, const uint8_t *mask, rm_analysis **out,
                           rm_err *err)
@@ -248,7 +256,9 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     size_t npad = (size_t)(a->rows + 2) * (size_t)(a->cols + 2);
     a->lab = malloc(npad * sizeof *a->lab);
     a->porig = malloc(npad * sizeof *a->porig);
-    a->loaded = malloc(n * sizeof *a->loaded);
+    a->loaded = malloc((n + 8) * sizeof *a->loaded);
+    a->tm1 = malloc(n * sizeof *a->tm1);
+    a->flag = calloc((n + 7) / 8 * 8, 1);
     a->queue = malloc(n * sizeof *a->queue);
     a->rowcount = calloc((size_t)a->rows, sizeof *a->rowcount);
     a->rowof = malloc(n * sizeof *a->rowof);
@@ -258,7 +268,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->all_contact = calloc(n, sizeof *a->all_contact);
     if (!a->lut || !a->gain || !a->zero || !a->thr || !a->thr_base || !a->mask || !a->lone_run ||
         !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
-        !a->lab || !a->porig || !a->loaded || !a->queue || !a->rowcount || !a->rowof || !a->colof || !a->all_sum || !a->all_peak ||
+        !a->lab || !a->porig || !a->loaded || !a->tm1 || !a->flag || !a->queue || !a->rowcount || !a->rowof || !a->colof || !a->all_sum || !a->all_peak ||
         !a->all_contact || span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
         goto nomem;
 
@@ -299,6 +309,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
         }
         a->thr[i] = a->thr_base[i] = thr;
     }
+    sync_tm1(a);
     a->hot_frames = (uint32_t)ceil(c.hot_after_s * a->rate_hz);
     a->dead_frames = (uint32_t)ceil(c.dead_after_s * a->rate_hz);
     if (a->hot_frames < 2)
@@ -323,6 +334,8 @@ void rm_analysis_free(rm_analysis *a)
     free(a->zero);
     free(a->thr);
     free(a->thr_base);
+    free(a->tm1);
+    free(a->flag);
     free(a->mask);
     free(a->lone_run);
     free(a->dead_run);
@@ -584,6 +597,7 @@ static void track_noise(rm_analysis *a, const uint16_t *raw)
             a->thr[i] = tn > t ? (tn > 65535 ? THR_NEVER : tn) : t;
         }
     }
+    sync_tm1(a);
 }
 
 rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
@@ -606,7 +620,6 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     const float *lut = a->lut;
     const float *gain = a->gain;
     const uint16_t *zero = a->zero;
-    const uint32_t *thr = a->thr;
     float *p = a->p;
     int32_t *loaded = a->loaded;
     const uint16_t *rowof = a->rowof, *colof = a->colof;
@@ -618,9 +631,19 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
      * without a branch (the index is written always, kept if loaded). */
     int nl = 0;
     double fsum = 0, fx = 0, fy = 0, peak = 0;
-    for (int i = 0; i < n; i++) {
-        loaded[nl] = i;
-        nl += raw[i] >= thr[i];
+    const uint16_t *tm1 = a->tm1;
+    uint8_t *flag = a->flag;
+    for (int i = 0; i < n; i++)
+        flag[i] = raw[i] > tm1[i];
+    for (int w = 0; w < n; w += 8) {
+        uint64_t word;
+        memcpy(&word, flag + w, 8);
+        if (!word)
+            continue; /* eight unloaded sensels at once */
+        for (int i = w; i < w + 8; i++) {
+            loaded[nl] = i;
+            nl += flag[i];
+        }
     }
     int32_t *lab = a->lab, *queue = a->queue;
     const int32_t *porig = a->porig;
@@ -680,6 +703,7 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
             if (a->lone_run[seed] >= a->hot_frames && !a->hot[seed]) {
                 a->hot[seed] = 1;
                 a->thr[seed] = THR_NEVER;
+                a->tm1[seed] = 65535;
                 a->n_hot++;
             }
             continue;

@@ -38,7 +38,9 @@ struct rm_analysis {
     float *gain;
     uint16_t *zero;
     uint32_t *thr;              /* loaded if raw >= thr[i]; > 65535 = never */
-    uint32_t *thr_base;         /* from noise_kpa alone */
+    uint32_t *thr_base;
+    uint16_t *tm1;              /* thr - 1 for the hot loop, 65535 = never */
+    uint8_t *flag;              /* per-frame loaded flags, padded to 8 */         /* from noise_kpa alone */
     double noise_sigma;         /* estimated sensor noise, counts */
     uint32_t thr_extra;         /* noise_sigmas * noise_sigma, counts */
     uint8_t *mask;
