@@ -11,6 +11,10 @@
 #include "rm_report.h"
 #include "test_util.h"
 
+/* cairo's and fontconfig's caches are released after each test (each runs
+ * in its own process), so the leak checker sees only our allocations */
+TestSuite(report, .fini = rm_report_shutdown);
+
 typedef struct fixture {
     char *dir, *rec;
     rm_profile prof;
@@ -292,4 +296,42 @@ Test(report, command_line)
     cr_assert_eq(rm_test_system("'%s' report 2>/dev/null", R), 2);
     free(res);
     unmake(&f);
+}
+
+Test(report, imported_recording_without_a_roller)
+{
+    /* a vendor export (PhysioNet pmat: a person lying on a mat, no roller) */
+    char *dir = rm_test_tmpdir("report");
+    char *rec = rm_test_path(dir, "pmat.h5");
+    cr_assert_eq(rm_test_system("'%s/cli/rollmat' import '%s/data/external/pmat_S1_1.txt' -o '%s' -q",
+                                RM_BUILD_DIR, RM_SHARED_DIR, rec),
+                 0);
+    rm_results *r = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_analyze_session(rec, NULL, NULL, &r, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(r->totals.roller_found, 0);
+    rm_report *rep = NULL;
+    cr_assert_eq(rm_report_build(r, NULL, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), r->n_segments ? r->n_segments : 1);
+    for (size_t i = 0; i < rep->n_pages; i++) {
+        const rm_report_page *pg = &rep->pages[i];
+        uint32_t *pix = NULL;
+        int w, h, s;
+        cr_assert_eq(rm_report_render(rep, i, 40, &pix, &w, &h, &s, &err), RM_OK, "%s", err.msg);
+        for (size_t j = 0; j < pg->n_panels; j++) {
+            const rm_report_panel *p = &pg->panels[j];
+            if (p->kind == RM_PANEL_MAP || p->kind == RM_PANEL_FORCE) {
+                /* the pressure and the force on the mat are there without a roller */
+                double ink_s = ink_share(pix, w, h, s, 40, p->px, p->py, p->pw, p->ph);
+                cr_assert(ink_s > 0.02, "page %zu %s: %.3f inked", i + 1, rm_report_panel_kind_name(p->kind),
+                          ink_s);
+            }
+        }
+        free(pix);
+    }
+    rm_report_free(rep);
+    rm_results_free(r);
+    rm_test_rmtree(dir);
+    free(rec);
+    free(dir);
 }
