@@ -251,7 +251,9 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
             cat(c, cap, "; no roller was found, so no pacing (strokes, holds, speed, cadence)");
             continue;
         }
-        rm_verdict v = judge(&P->set_s, dur);
+        /* Verdicts judge the numbers as the comment prints them, so "30 s"
+         * is never "longer than 20-30 s". */
+        rm_verdict v = judge(&P->set_s, round(dur));
         s->set_verdict = (int8_t)v;
         if (v != RM_VERDICT_NA) {
             band_text(bt, sizeof bt, &P->set_s);
@@ -262,7 +264,7 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
         }
         if (!isnan(s->mean_speed_cm_s)) {
             cat(c, cap, "; speed %.1f cm/s", s->mean_speed_cm_s);
-            v = judge(&P->speed_cm_s, s->mean_speed_cm_s);
+            v = judge(&P->speed_cm_s, round(s->mean_speed_cm_s * 10.0) / 10.0);
             s->speed_verdict = (int8_t)v;
             if (v != RM_VERDICT_NA) {
                 if (!isnan(P->speed_cm_s.target))
@@ -280,7 +282,7 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
             cat(c, cap, "; %d passes", s->strokes);
             if (!isnan(s->mean_pass_s)) {
                 cat(c, cap, " of %.1f s", s->mean_pass_s);
-                v = judge(&P->pass_s, s->mean_pass_s);
+                v = judge(&P->pass_s, round(s->mean_pass_s * 10.0) / 10.0);
                 s->pass_verdict = (int8_t)v;
                 if (v != RM_VERDICT_NA) {
                     band_text(bt, sizeof bt, &P->pass_s);
@@ -302,7 +304,7 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
             const rm_hold *h = &r->holds[i];
             if (h->segment != (int32_t)k)
                 continue;
-            double d = h->end_s - h->start_s;
+            double d = round(h->end_s - h->start_s);
             nh++;
             if (d < hmin)
                 hmin = d;
@@ -361,7 +363,7 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
     double on = T->rolling_s + T->holding_s;
     cat(c, cap, "session: %.1f min on the roller in %d set%s", on / 60.0, T->segments,
         T->segments == 1 ? "" : "s");
-    rm_verdict v = judge(&P->daily_s, on);
+    rm_verdict v = judge(&P->daily_s, round(on));
     T->total_verdict = (int8_t)v;
     if (v != RM_VERDICT_NA) {
         char lo[32], hi[32];
