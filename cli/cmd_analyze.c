@@ -30,7 +30,7 @@ static void usage(FILE *f)
             "  -s, --set OPT=VALUE   analysis option (docs/metrics.md), one of:\n"
             "                        ");
     for (size_t i = 0; rm_analysis_config_name(i); i++)
-        fprintf(f, "%s%s", rm_analysis_config_name(i), (i % 4 == 3) ? "\n                        " : " ");
+        fprintf(f, "%s%s", rm_analysis_config_name(i), (i % 4 == 3 && rm_analysis_config_name(i + 1)) ? "\n                        " : " ");
     fprintf(f,
             "\n  -j, --json            print the JSON summary instead of the text\n"
             "  -n, --no-write        write no files, only print\n"
