@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,17 +151,23 @@ static int run(char *const *argv, int silence_stdout)
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
 }
 
-/* The muscle groups of the scenario, as the operator would label them. */
-static char *scenario_labels(const char *scenario, unsigned long seed)
+/* The muscle groups of the scenario, as the operator would label them, and
+ * the number of frames the virtual mat will send. */
+static char *scenario_facts(const char *scenario, unsigned long seed, double time_scale,
+                            uint64_t *frames)
 {
     rm_vmat_config vc = {0};
     vc.scenario = scenario;
     vc.seed = seed;
-    vc.time_scale = 1;
+    vc.time_scale = time_scale;
     rm_vmat *vm = NULL;
     rm_err e = {0};
+    *frames = 0;
     if (rm_vmat_new(&vc, &vm, &e) != RM_OK)
         return NULL;
+    rm_device dev;
+    rm_vmat_device(vm, &dev);
+    *frames = (uint64_t)ceil(rm_vmat_duration(vm) * dev.rate_hz);
     size_t cap = 1024, n = 0;
     char *o = calloc(1, cap);
     for (int i = 0; o && i < rm_vmat_segment_count(vm); i++) {
@@ -186,27 +194,41 @@ static int usable_recording(const char *path)
     return rm_file_kind_of(path, &k, &e) == RM_OK && k == RM_FILE_RECORDING;
 }
 
-/* Whether the recording's time axis spans what its frames and rate say
- * (within 10 %). Accelerated USB pacing delivers minutes of frames in
- * seconds; a recorder that stamps frames with the host clock then squeezes
- * the session, and its analysis would be meaningless. */
-static int times_consistent(const char *path, double *span, double *expect)
+/* Whether the USB recording holds what the mat sent: nearly every frame
+ * of the scenario, and a time axis that spans what its frames and rate say
+ * (within 10 %). Accelerated pacing delivers minutes of frames in seconds:
+ * a recorder whose writer falls behind drops frames (ring overruns), and
+ * one that stamps frames with the host clock squeezes the session; either
+ * way the analysis would be meaningless. On failure `why` says which. */
+static int recording_complete(const char *path, uint64_t expect_frames, char *why, size_t cap)
 {
     rm_session *s = NULL;
     rm_err e = {0};
-    *span = *expect = 0;
-    if (rm_session_open(path, &s, &e) != RM_OK)
+    if (rm_session_open(path, &s, &e) != RM_OK) {
+        snprintf(why, cap, "%s", e.msg);
         return 0;
+    }
     uint64_t n = rm_session_frames(s);
     double rate = rm_session_device(s)->rate_hz, t0 = 0, t1 = 0;
     int ok = n > 1 && rate > 0 && rm_session_read(s, 0, 1, NULL, &t0, NULL, NULL, NULL, &e) == RM_OK &&
              rm_session_read(s, n - 1, 1, NULL, &t1, NULL, NULL, NULL, &e) == RM_OK;
     rm_session_close(s);
-    if (!ok)
+    if (!ok) {
+        snprintf(why, cap, "the recording holds %llu frames", (unsigned long long)n);
         return 0;
-    *span = t1 - t0;
-    *expect = (double)(n - 1) / rate;
-    return *span > 0.9 * *expect && *span < 1.1 * *expect;
+    }
+    if (expect_frames && (double)n < 0.95 * (double)expect_frames) {
+        snprintf(why, cap, "the recorder kept %llu of the %llu frames the mat sent",
+                 (unsigned long long)n, (unsigned long long)expect_frames);
+        return 0;
+    }
+    double span = t1 - t0, want = (double)(n - 1) / rate;
+    if (!(span > 0.9 * want && span < 1.1 * want)) {
+        snprintf(why, cap, "the recording's time axis spans %.1f s for %.1f s of frames (host clock)",
+                 span, want);
+        return 0;
+    }
+    return 1;
 }
 
 int rm_cmd_demo(int argc, char **argv)
@@ -269,7 +291,8 @@ int rm_cmd_demo(int argc, char **argv)
     rm_status st = rm_profile_load(profile_name, &prof, &err);
     if (st)
         return rm_cli_fail(CMD, &err, st);
-    char *labels = scenario_labels(scenario, (unsigned long)seed);
+    uint64_t expect_frames = 0;
+    char *labels = scenario_facts(scenario, (unsigned long)seed, atof(time_scale), &expect_frames);
     if (!labels) {
         /* the scenario itself is bad: say why before touching any folder */
         rm_vmat_config vc = {0};
@@ -319,11 +342,10 @@ int rm_cmd_demo(int argc, char **argv)
                       rec,         "-t",          title,        "-q",
                       NULL};
         int rc = run(av, 1);
-        double span, expect;
-        if (rc == 0 && usable_recording(rec) && !times_consistent(rec, &span, &expect)) {
-            printf("the USB recording's time axis spans %.1f s for %.1f s of frames (host clock "
-                   "under accelerated pacing): recording with rollmat simulate instead "
-                   "(--realtime keeps USB)\n", span, expect);
+        char why[256];
+        if (rc == 0 && usable_recording(rec) && !recording_complete(rec, expect_frames, why, sizeof why)) {
+            printf("the USB recording is not usable (%s%s): recording with rollmat simulate instead\n", why,
+                   realtime ? "" : ", under accelerated pacing; --realtime keeps USB");
             unlink(rec);
         } else if (rc == 0 && usable_recording(rec)) {
             how = "the real recorder (rollmat record) on emulated USB";
