@@ -700,9 +700,17 @@ static void publish_metric(rm_daemon *d)
     RMD_NUM("roller_force_n", m.roller_force_n);
     RMD_NUM("load_share", m.load_share);
     RMD_NUM("total_force_n", m.total_force_n);
-    /* From the frame's arrival at the daemon to this line leaving it. */
+    /* From the frame's arrival at the daemon's sink to this line leaving
+     * it; and the frame's age on the host clock (a USB source stamps
+     * time_s at arrival, so this includes the ring and the writer). */
     double delay_ms = (rmd_mono_now() - arrival) * 1e3;
     RMD_NUM("delay_ms", delay_ms);
+    rmd_tee_state ts;
+    rmd_tee_state_get(d->tee, &ts);
+    double age_ms = ts.created_unix > 0 && isfinite(m.time_s)
+                        ? (rmd_unix_now() - ts.created_unix - m.time_s) * 1e3
+                        : NAN;
+    RMD_NUM("age_ms", age_ms);
 #undef RMD_NUM
     broadcast(d, o);
 }
