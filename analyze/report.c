@@ -385,13 +385,24 @@ size_t rm_report_bins(const rm_report_panel *p)
     return n ? n : 1;
 }
 
-static size_t verdict_rows(const rm_report *rep)
+/* Heights on the summary pages, in points (report_draw.c draws to them). */
+#define TABLE_HEAD 50.0
+#define TABLE_ROW 15.0
+#define VERDICT_HEAD 40.0
+#define VERDICT_SET (16.0 + 12.5 * RM_REPORT_TARGETS)
+#define VERDICT_TOTAL 40.0
+
+static void plain_panel(rm_report_panel *p, rm_report_panel_kind kind, double x, double y, double w,
+                        double h)
 {
-    const rm_results *r = rep->results;
-    size_t n = 1; /* session total */
-    for (size_t k = 0; k < r->n_segments; k++)
-        n += 1 + RM_REPORT_TARGETS;
-    return n;
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->segment = -1;
+    p->x = p->px = x;
+    p->y = p->py = y;
+    p->w = p->pw = w;
+    p->h = p->ph = h;
+    p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
 }
 
 static rm_report_page *new_page(rm_report *rep, const char *fmt, const char *arg)
@@ -427,7 +438,8 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     snprintf(rep->title, sizeof rep->title, "Foam-rolling report: %s",
              r->source[0] ? rm_report_basename(r->source) : "recording");
     size_t nseg = r->n_segments;
-    rep->pages = calloc(2 + (nseg ? nseg : 1), sizeof *rep->pages);
+    /* overview, summary pages (a page holds ~10 sets' verdicts), a page per set */
+    rep->pages = calloc(6 + nseg + nseg / 8, sizeof *rep->pages);
     if (!rep->pages) {
         free(rep);
         return rm_err_set(err, RM_ERR_NOMEM, "report: out of memory");
@@ -461,31 +473,46 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph, W, ph);
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, -1, 0, tend, L, top + 2 * ph, W, ph);
 
-    /* 2: summary table and verdicts */
-    pg = new_page(rep, "%s", "Summary per set");
-    p = &pg->panels[pg->n_panels++];
-    memset(p, 0, sizeof *p);
-    p->kind = RM_PANEL_TABLE;
-    p->segment = -1;
-    p->x = p->px = L;
-    p->y = p->py = 30;
-    p->w = p->pw = W;
-    p->h = p->ph = 40 + 15.0 * (double)(nseg + 1);
-    p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
-    p->n_marks = nseg;
-    snprintf(p->title, sizeof p->title, "Numbers per set (profile %s)", r->profile);
-    double vy = p->y + p->h + 12;
-    p = &pg->panels[pg->n_panels++];
-    memset(p, 0, sizeof *p);
-    p->kind = RM_PANEL_VERDICTS;
-    p->segment = -1;
-    p->x = p->px = L;
-    p->y = p->py = vy;
-    p->w = p->pw = W;
-    p->h = p->ph = RM_REPORT_PAGE_H - 30 - vy;
-    p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
-    p->n_marks = verdict_rows(rep);
-    snprintf(p->title, sizeof p->title, "Each target in a coach's words");
+    /* 2: summary table and verdicts, continued on more pages as needed */
+    {
+        const double bottom_y = RM_REPORT_PAGE_H - 30;
+        size_t t_next = 0, v_next = 0;
+        int total_done = 0, first_page = 1;
+        while (t_next < nseg || v_next < nseg || !total_done) {
+            pg = new_page(rep, "%s", first_page ? "Summary per set" : "Summary per set (continued)");
+            double y = 30;
+            if (first_page || t_next < nseg) {
+                size_t fit = (size_t)((bottom_y - y - TABLE_HEAD) / TABLE_ROW);
+                size_t n = nseg - t_next < fit ? nseg - t_next : fit;
+                p = &pg->panels[pg->n_panels++];
+                plain_panel(p, RM_PANEL_TABLE, L, y, W, TABLE_HEAD + TABLE_ROW * (double)n);
+                p->first = t_next;
+                p->count = p->n_marks = n;
+                snprintf(p->title, sizeof p->title, "Numbers per set (profile %s)%s", r->profile,
+                         first_page ? "" : ", continued");
+                t_next += n;
+                y += p->h + 12;
+            }
+            first_page = 0;
+            if (t_next < nseg)
+                continue; /* the table fills this page */
+            double room = bottom_y - y - VERDICT_HEAD;
+            size_t fit = room > 0 ? (size_t)(room / VERDICT_SET) : 0;
+            size_t n = nseg - v_next < fit ? nseg - v_next : fit;
+            int total = v_next + n == nseg && room - (double)n * VERDICT_SET >= VERDICT_TOTAL;
+            if (n == 0 && !total)
+                continue; /* no room left here: the verdicts start on the next page */
+            p = &pg->panels[pg->n_panels++];
+            plain_panel(p, RM_PANEL_VERDICTS, L, y, W, bottom_y - y);
+            p->first = v_next;
+            p->count = n;
+            p->n_marks = n * (1 + RM_REPORT_TARGETS) + (size_t)total;
+            snprintf(p->title, sizeof p->title, "Each target in a coach's words%s",
+                     v_next ? ", continued" : "");
+            v_next += n;
+            total_done = total;
+        }
+    }
 
     /* 3+: a page per set */
     for (size_t k = 0; k < nseg; k++) {

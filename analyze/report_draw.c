@@ -670,7 +670,7 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
     cairo_line_to(cr, p->x + p->w, y);
     cairo_stroke(cr);
     font(cr, 8.5, 0);
-    for (size_t k = 0; k < r->n_segments; k++) {
+    for (size_t k = p->first; k < p->first + p->count && k < r->n_segments; k++) {
         const rm_segment_result *s = &r->segments[k];
         y += 15;
         if (k % 2 == 0) {
@@ -836,8 +836,7 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
     text(cr, cx[2], y, 0, "profile band");
     text(cr, cx[3], y, 0, "verdict");
     y += 4;
-    const double bottom = p->y + p->h - 8;
-    for (size_t k = 0; k < r->n_segments && y < bottom; k++) {
+    for (size_t k = p->first; k < p->first + p->count && k < r->n_segments; k++) {
         const rm_segment_result *s = &r->segments[k];
         verdict_row rows[RM_REPORT_TARGETS];
         size_t n = segment_rows(rep, k, rows);
@@ -856,7 +855,7 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
         snprintf(buf, sizeof buf, "%d of %d targets met", met, judged);
         font(cr, 8.5, 0);
         text(cr, p->x + p->w, y, 2, buf);
-        for (size_t i = 0; i < n && y < bottom; i++) {
+        for (size_t i = 0; i < n; i++) {
             y += 12.5;
             mark(cr, p->x + 2, y, rows[i].verdict);
             set_colour(cr, C_TEXT);
@@ -874,7 +873,8 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
     }
     /* the day's total */
     const rm_session_totals *T = &r->totals;
-    if (y + 30 < bottom + 8) {
+    /* the day's total closes the last verdicts panel (layout made room) */
+    if (p->n_marks > p->count * (1 + RM_REPORT_TARGETS)) {
         y += 22;
         set_colour(cr, C_TEXT);
         font(cr, 9.5, 1);

@@ -13,7 +13,8 @@
  *      and segment labels; speed against the profile's target band; roller
  *      force (and share of body weight when known);
  *   2  segment summary: a table of the numbers per segment, then each
- *      target judged in a coach's words with a pass/miss mark;
+ *      target judged in a coach's words with a pass/miss mark (more pages
+ *      when a routine has more sets than one page holds);
  *   3+ one page per segment: the mean-pressure map (kPa colour scale with a
  *      legend, mat axes in cm, roller track and holds drawn on it, the
  *      supports visible as the compact contacts) and the segment's position,
@@ -61,7 +62,9 @@ typedef struct rm_report_panel {
     double c_min, c_max;        /* map colour scale, kPa; NaN elsewhere */
     double band_lo, band_hi;    /* speed target band; NaN if none */
     size_t n_points;            /* vertices of the plotted lines, or map cells */
-    size_t n_marks;             /* strokes + holds marked, table rows, verdicts */
+    size_t n_marks;             /* strokes + holds marked, table rows, verdict rows */
+    size_t first, count;        /* table and verdicts: the sets [first, first+count)
+                                   they hold (long routines continue on more pages) */
     char title[128];
     char x_label[48], y_label[48], y2_label[48];
 } rm_report_panel;

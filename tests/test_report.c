@@ -335,3 +335,60 @@ Test(report, imported_recording_without_a_roller)
     free(rec);
     free(dir);
 }
+
+Test(report, a_long_routine_continues_on_more_summary_pages)
+{
+    fixture f;
+    make(&f, "guide");
+    rm_results *r = f.r;
+    /* 40 sets: the five of the routine, eight times over */
+    const size_t n = 40, cells = (size_t)r->rows * r->cols;
+    rm_segment_result *segs = calloc(n, sizeof *segs);
+    float *maps = calloc(n * cells, sizeof *maps);
+    cr_assert(segs && maps);
+    for (size_t k = 0; k < n; k++) {
+        segs[k] = r->segments[k % 5];
+        segs[k].index = (int32_t)k;
+        snprintf(segs[k].label, sizeof segs[k].label, "set %zu", k + 1);
+        memcpy(maps + k * cells, r->seg_mean_kpa + (k % 5) * cells, cells * sizeof *maps);
+    }
+    free(r->segments);
+    free(r->seg_mean_kpa);
+    r->segments = segs;
+    r->seg_mean_kpa = maps;
+    r->n_segments = n;
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    size_t table_sets = 0, verdict_sets = 0, verdict_pages = 0, next_t = 0, next_v = 0, totals = 0;
+    for (size_t i = 0; i < rep->n_pages; i++)
+        for (size_t j = 0; j < rep->pages[i].n_panels; j++) {
+            const rm_report_panel *p = &rep->pages[i].panels[j];
+            cr_assert(p->y + p->h <= rep->page_h, "page %zu: %s panel leaves the page", i + 1,
+                      rm_report_panel_kind_name(p->kind));
+            if (p->kind == RM_PANEL_TABLE) {
+                cr_assert_eq(p->first, next_t, "table rows continue in order");
+                next_t += p->count;
+                table_sets += p->count;
+            } else if (p->kind == RM_PANEL_VERDICTS) {
+                cr_assert_eq(p->first, next_v, "verdicts continue in order");
+                next_v += p->count;
+                verdict_sets += p->count;
+                verdict_pages++;
+                totals += p->n_marks - p->count * 5;
+            }
+        }
+    cr_assert_eq(table_sets, n, "every set has its table row");
+    cr_assert_eq(verdict_sets, n, "every set has its verdicts");
+    cr_assert_eq(totals, 1, "the day's total once");
+    cr_assert_gt(verdict_pages, 1);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), n);
+    for (size_t i = 1; i < rep->n_pages && i < 8; i++) {
+        uint32_t *pix = NULL;
+        int w, h, s;
+        cr_assert_eq(rm_report_render(rep, i, 30, &pix, &w, &h, &s, &err), RM_OK, "%s", err.msg);
+        free(pix);
+    }
+    rm_report_free(rep);
+    unmake(&f);
+}
