@@ -707,7 +707,7 @@ static void publish_metric(rm_daemon *d)
     RMD_NUM("delay_ms", delay_ms);
     rmd_tee_state ts;
     rmd_tee_state_get(d->tee, &ts);
-    double age_ms = ts.created_unix > 0 && isfinite(m.time_s)
+    double age_ms = ts.created_unix > 0 && !ts.replay && isfinite(m.time_s)
                         ? (rmd_unix_now() - ts.created_unix - m.time_s) * 1e3
                         : NAN;
     RMD_NUM("age_ms", age_ms);

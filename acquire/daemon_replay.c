@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "daemon_tee.h"
+#include "rm_capture.h"
 #include "rm_decoder.h"
 #include "rm_recorder.h"
 
@@ -18,6 +19,8 @@ typedef struct rmd_replay {
     char *path;
     double rate_hz;
     rm_calib *calib;
+    rm_device dev;          /* from the capture's sidecar (RAW.bin.dev) */
+    int have_dev;
 
     pthread_t thread;
     int running;            /* thread started and not joined */
@@ -75,6 +78,8 @@ static rm_status start_stream(rmd_replay *r, const rm_frame *f, rm_err *err)
     dev.adc_bits = 12;
     dev.row_pitch_mm = dev.col_pitch_mm = 12.7;
     dev.rate_hz = r->rate_hz > 0 ? r->rate_hz : 100.0;
+    if (r->have_dev)
+        dev = r->dev;
     /* Frames reach the daemon's sink the way a mat's do: through the
      * recorder's ring, on its writer thread. */
     rm_recorder_config rc;
@@ -137,6 +142,10 @@ static void *replay_thread(void *arg)
     rm_decoder_config dc;
     memset(&dc, 0, sizeof dc);
     dc.sink = &pace;
+    if (r->have_dev) {
+        dc.rows = r->dev.rows;
+        dc.cols = r->dev.cols;
+    }
     rm_decoder *dec = NULL;
     rm_status st = rm_decoder_new(&dc, &dec, &e);
     FILE *f = NULL;
@@ -257,6 +266,24 @@ rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm
         free(r->path);
         free(r);
         return rm_err_set(err, RM_ERR_NOMEM, "out of memory");
+    }
+    /* A capture's sidecar gives the mat's identity and calibration. */
+    rm_calib *side_calib = NULL;
+    rm_err se = {0};
+    rm_status st = rm_capture_read_device(path, &r->dev, &side_calib, &se);
+    if (st == RM_OK) {
+        r->have_dev = 1;
+        if (!r->calib)
+            r->calib = side_calib;
+        else
+            rm_calib_free(side_calib);
+    } else if (st != RM_ERR_NOT_FOUND) {
+        rm_calib_free(r->calib);
+        free(r->path);
+        free(r);
+        if (err)
+            *err = se;
+        return st;
     }
     pthread_mutex_init(&r->mu, NULL);
     pthread_condattr_t ca;

@@ -52,6 +52,7 @@ struct rmd_tee {
     rmd_label pending[RMD_MAX_PENDING];
     int n_pending;
     double created_unix;
+    int replay;               /* frame times are not host arrival times */
     uint64_t frames;
     uint64_t lost;
     rm_daemon_metrics latest;
@@ -282,6 +283,7 @@ static rm_status tee_receive(void *ctx, const rm_packet *pkt, rm_err *err)
         rm_status st = forward(t, RM_PKT_HEADER, &h, err);
         pthread_mutex_lock(&t->mu);
         t->created_unix = h.created_unix;
+        t->replay = !strncmp(h.source, "replay", 6);
         t->started = 1;
         pthread_cond_broadcast(&t->cv);
         pthread_mutex_unlock(&t->mu);
@@ -415,6 +417,7 @@ void rmd_tee_state_get(rmd_tee *t, rmd_tee_state *st)
     st->status = t->status;
     snprintf(st->error, sizeof st->error, "%s", t->error);
     st->created_unix = t->created_unix;
+    st->replay = t->replay;
     pthread_mutex_unlock(&t->mu);
 }
 

@@ -33,6 +33,7 @@ typedef struct rmd_tee_state {
     rm_status status;         /* first error of the recording, or RM_OK */
     char error[512];
     double created_unix;      /* 0 until the HEADER arrived */
+    int replay;               /* the source replays a file: no arrival times */
 } rmd_tee_state;
 
 /* Creates a tee owning params->out (on failure out.finish is called). */

@@ -173,11 +173,14 @@ void rm_daemon_conf_clear(rm_daemon_conf *conf);
 
 /* ---- replay source -----------------------------------------------------
  * A source that plays a saved raw byte stream (what a mat sends on its bulk
- * IN endpoint) as one recording: geometry from the first good frame,
+ * IN endpoint) as one recording: the mat's identity and calibration from
+ * the capture's sidecar RAW.bin.dev (rm_capture.h) if there is one (a
+ * damaged sidecar is an error), else geometry from the first good frame,
  * frames paced at rate_hz in real time (rate_hz 0: as fast as possible),
  * corrupt bytes skipped and counted. When the bytes run out it keeps the
  * recording open, like a mat that stopped sending, until stopped.
- * `calib` (may be NULL) is copied and sent as the CALIB packet. */
+ * `calib` (may be NULL) is copied and sent as the CALIB packet; it takes
+ * precedence over the sidecar's. */
 rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
                                       rm_daemon_source *out, rm_err *err);
 

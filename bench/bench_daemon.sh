@@ -105,7 +105,15 @@ assert r["ok"], r
 t_end = time.monotonic() + 1.0
 while time.monotonic() < t_end:
     sf.readline()
-t0, c0 = time.monotonic(), cpu_ticks(pid)
+def thread_ticks():
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            out[int(tid)] = cpu_ticks(f"{pid}/task/{tid}")
+        except OSError:
+            pass
+    return out
+t0, c0, th0 = time.monotonic(), cpu_ticks(pid), thread_ticks()
 delays, ages, lines, rollers = [], [], 0, 0
 while time.monotonic() - t0 < duration:
     m = json.loads(sf.readline())
@@ -115,7 +123,7 @@ while time.monotonic() - t0 < duration:
     if m.get("delay_ms") is not None: delays.append(m["delay_ms"])
     if m.get("age_ms") is not None: ages.append(m["age_ms"])
     if m.get("roller_x_cm") is not None: rollers += 1
-t1, c1 = time.monotonic(), cpu_ticks(pid)
+t1, c1, th1 = time.monotonic(), cpu_ticks(pid), thread_ticks()
 st = ask(cf, {"cmd": "status"})
 stop = ask(cf, {"cmd": "stop"})
 hwm = status_kb(pid, "VmHWM")
@@ -128,6 +136,11 @@ cpu = (c1 - c0) / hz / (t1 - t0) * 100
 print(f"rollmatd at {st.get('frames', 0) / max(st.get('elapsed_s', 1), 1e-9):.1f} frames/s for {t1 - t0:.1f} s "
       f"({stop.get('frames')} frames recorded, {st.get('lost')} lost)")
 print(f"CPU: {cpu:.2f} % of one core (target < 2 %)")
+# Per thread: the main thread is the control socket's poll loop; the
+# others are the source (USB events, decoder), the recorder's writer
+# (HDF5 + live analysis) and umockdev's preload (emulation only).
+shares = sorted(((th1[t] - th0.get(t, 0)) / hz / (t1 - t0) * 100, t) for t in th1)
+print("  per thread: " + ", ".join(f"{'main' if t == pid else t} {s:.2f} %" for s, t in reversed(shares)))
 print(f"peak memory (VmHWM): {hwm / 1024:.1f} MiB")
 print(f"live lines: {lines / (t1 - t0):.1f} per s, {rollers} with a roller position")
 print(f"delay_ms (sink -> socket): median {statistics.median(delays):.3f}, p99 {pct(delays, .99):.3f}, max {max(delays):.3f}")

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
     int no_analysis = 0, verbose = 0, c;
     rm_err e = {0};
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hvc:", opts, NULL)) != -1) {
         const char *key = NULL;
         switch (c) {
         case 'c': config_path = optarg; break;
