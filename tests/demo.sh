@@ -60,6 +60,16 @@ fi
 check_files out 5
 grep -q "calves" run2.out || fail "coach summary not printed"
 
+# the lab guide's Python examples run as written on the demo's files
+if [ -n "${RM_SOURCE_DIR:-}" ] && $PY -c 'import h5py' 2> /dev/null; then
+    ln -s out rollmat-demo
+    "$ROLLMAT" batch rollmat-demo -o summary.csv -q 2> /dev/null || fail "batch over the demo folder"
+    awk '/^```python/{p=1; next} /^```/{p=0} p' "$RM_SOURCE_DIR/docs/guide-lab.md" > lab.py
+    [ "$(grep -c . lab.py)" -gt 10 ] || fail "no Python examples found in docs/guide-lab.md"
+    $PY lab.py > lab.out 2>&1 || fail "docs/guide-lab.md Python examples: $(tail -5 lab.out)"
+    grep -q "calves" lab.out || fail "lab guide example printed no set: $(head lab.out)"
+fi
+
 # a folder with other files is refused and left alone
 mkdir other && echo keep > other/notes.txt
 "$ROLLMAT" demo -o other "${usb[@]}" > /dev/null 2> run3.err && fail "non-empty folder accepted"
