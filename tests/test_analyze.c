@@ -397,3 +397,48 @@ Test(analyze, live_only)
     cr_expect_null(r);
     rm_analysis_free(a);
 }
+
+/* Garbage in (random counts, extreme geometries, time gaps): no crash, a
+ * finished analysis whose series have one value a frame. */
+Test(analyze, random_frames_any_geometry)
+{
+    const int dims[][2] = {{1, 1}, {1, 40}, {40, 1}, {60, 21}, {32, 64}, {3, 256}};
+    uint64_t s = 12345;
+    for (size_t g = 0; g < sizeof dims / sizeof dims[0]; g++) {
+        rm_device d;
+        memset(&d, 0, sizeof d);
+        d.rows = (uint16_t)dims[g][0];
+        d.cols = (uint16_t)dims[g][1];
+        d.row_pitch_mm = 5.0 + (double)g;
+        d.col_pitch_mm = 7.5;
+        d.rate_hz = 30;
+        rm_analysis *a = NULL;
+        rm_err e = {0};
+        cr_assert_eq(rm_analysis_new(NULL, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
+        size_t n = (size_t)d.rows * d.cols;
+        uint16_t *raw = malloc(n * sizeof *raw);
+        double t = 0;
+        for (int k = 0; k < 300; k++) {
+            for (size_t i = 0; i < n; i++) {
+                s = s * 6364136223846793005ull + 1442695040888963407ull;
+                uint16_t v = (uint16_t)(s >> 48);
+                raw[i] = (k % 3 == 0) ? v : (uint16_t)(v & 0x3f); /* mostly quiet frames */
+            }
+            t += (k % 50 == 49) ? 2.0 : 1.0 / 30; /* some gaps */
+            cr_assert_eq(rm_analysis_push(a, t, raw, NULL, &e), RM_OK, "%s", e.msg);
+        }
+        rm_results *r = NULL;
+        cr_assert_eq(rm_analysis_finish(a, NULL, &r, &e), RM_OK, "%s", e.msg);
+        cr_expect_eq(r->n_frames, 300);
+        cr_expect_geq(r->n_segments, 1);
+        char *txt = rm_results_coach_text(r);
+        cr_expect_not_null(txt);
+        free(txt);
+        char *js = NULL;
+        cr_expect_eq(rm_results_json(r, &js, &e), RM_OK);
+        free(js);
+        rm_results_free(r);
+        rm_analysis_free(a);
+        free(raw);
+    }
+}
