@@ -62,6 +62,13 @@ typedef struct rm_source_config {
     size_t transfer_size;     /* 0 = RM_USB_DEFAULT_TRANSFER_SIZE */
     unsigned transfers;       /* 0 = RM_USB_DEFAULT_TRANSFERS */
     double reconnect_timeout_s; /* 0 = wait until stopped */
+    /* Emulated mats in accelerated time: the device clock runs faster than
+     * the host's, so time_s must come from the device clock (device_time),
+     * and the host may apply back-pressure instead of dropping frames when
+     * its ring is full (no_drop). A real mat wants neither: it never waits,
+     * and the host clock is the reference. */
+    int device_time;
+    int no_drop;
     /* replay only: the device to announce (the raw stream does not carry
      * it); NULL = one built from the first frame's geometry */
     const rm_device *replay_device;

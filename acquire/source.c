@@ -95,7 +95,7 @@ static rm_status start_run(run *r, const rm_header *hdr, const rm_device *dev,
         .rows = dev->rows,
         .cols = dev->cols,
         .capture = r->cfg->capture,
-        .wait_when_full = file_source,
+        .wait_when_full = file_source || r->cfg->no_drop,
         .log = r->cfg->log,
     };
     rm_status st = rm_recorder_new(&rc, sinks, nsinks, &r->rec, err);
@@ -105,8 +105,8 @@ static rm_status start_run(run *r, const rm_header *hdr, const rm_device *dev,
         .sink = rm_recorder_sink(r->rec),
         .rows = dev->rows,
         .cols = dev->cols,
-        .clock = file_source ? NULL : rm_clock_decoder_fn,
-        .clock_user = file_source ? NULL : &r->clock,
+        .clock = file_source || r->cfg->device_time ? NULL : rm_clock_decoder_fn,
+        .clock_user = file_source || r->cfg->device_time ? NULL : &r->clock,
     };
     st = rm_decoder_new(&dc, &r->dec, err);
     if (st != RM_OK)

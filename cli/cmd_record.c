@@ -158,6 +158,12 @@ static void usage(FILE *out)
             "      --transfers N        bulk transfers in flight (default %u)\n"
             "      --ring N             frames the host ring holds (default 4096)\n"
             "      --reconnect-timeout S  give up waiting for an unplugged mat (default: wait)\n"
+            "      --clock host|device  time axis from the host clock (default, drift\n"
+            "                           fitted) or the mat's own clock (accelerated\n"
+            "                           virtual mats, replays)\n"
+            "      --no-drop            when the disk falls behind, hold the mat back\n"
+            "                           instead of dropping frames (emulated mats only:\n"
+            "                           a real mat would overrun its own buffer)\n"
             "  -q, --quiet              no live status line\n",
             RM_USB_DEFAULT_TRANSFER_SIZE, RM_USB_DEFAULT_TRANSFERS);
 }
@@ -177,7 +183,7 @@ int rm_cmd_record(int argc, char **argv)
 {
     const char *cmd = "record";
     enum { O_VIDPID = 256, O_SUBJECT, O_MASS, O_CAPTURE, O_REPLAY, O_XSIZE, O_XFERS, O_RING,
-           O_RECON };
+           O_RECON, O_CLOCK, O_NODROP };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"duration", required_argument, NULL, 'd'},
@@ -194,6 +200,8 @@ int rm_cmd_record(int argc, char **argv)
         {"transfers", required_argument, NULL, O_XFERS},
         {"ring", required_argument, NULL, O_RING},
         {"reconnect-timeout", required_argument, NULL, O_RECON},
+        {"clock", required_argument, NULL, O_CLOCK},
+        {"no-drop", no_argument, NULL, O_NODROP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -259,11 +267,19 @@ int rm_cmd_record(int argc, char **argv)
                 return rm_cli_usage_error(cmd, "--reconnect-timeout '%s' is not seconds > 0",
                                           optarg);
             break;
+        case O_CLOCK:
+            if (!strcmp(optarg, "host"))
+                cfg.device_time = 0;
+            else if (!strcmp(optarg, "device"))
+                cfg.device_time = 1;
+            else
+                return rm_cli_usage_error(cmd, "--clock '%s' is not host or device", optarg);
+            break;
+        case O_NODROP: cfg.no_drop = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default:
-            return rm_cli_usage_error(cmd, "unknown option or missing value: '%s'",
-                                      argv[optind - 1]);
+            return rm_cli_bad_option(cmd, argv);
         }
     }
     if (optind < argc)
