@@ -550,10 +550,14 @@ Test(rollmatd, sigterm_while_recording_closes_the_file, .timeout = 300)
     write_stream(stream, 120, 2);
     char *argv[] = {(char *)rollmatd_path(), "--foreground", "--socket", sock, "--recordings",
                     rec, "--replay", stream, "--rate", "0", "--log", log, NULL};
+    /* Even started with a permissive umask, the socket is not
+     * world-accessible. */
+    mode_t old_umask = umask(0);
     proc p = spawn_daemon(argv);
+    umask(old_umask);
     struct stat st;
     cr_assert_eq(lstat(sock, &st), 0);
-    cr_expect_eq(st.st_mode & 0007, 0, "socket mode %o", st.st_mode & 0777);
+    cr_expect_eq(st.st_mode & 0777, 0660, "socket mode %o", st.st_mode & 0777);
 
     client *a = client_connect(sock), *b = client_connect(sock);
     json_t *r = ask(b, NULL, "{\"cmd\":\"subscribe\"}");
@@ -566,9 +570,18 @@ Test(rollmatd, sigterm_while_recording_closes_the_file, .timeout = 300)
     r = ask(a, NULL, "{\"cmd\":\"start\",\"name\":\"../escape\"}");
     cr_expect(!reply_ok(r));
     json_decref(r);
+    /* SIGHUP reopens the log (logrotate moved it away). */
+    char *old_log = rm_test_path(dir, "d.log.1");
+    cr_assert_eq(rename(log, old_log), 0);
+    cr_assert_eq(kill(p.pid, SIGHUP), 0);
+    for (int round = 0; round < 3000 && access(log, F_OK) != 0; round++)
+        poll(NULL, 0, 10);
+    cr_assert_eq(access(log, F_OK), 0, "SIGHUP did not reopen the log");
     r = ask(b, NULL, "{\"cmd\":\"label\",\"label\":\"quads\"}");
     cr_assert(reply_ok(r), "label: %s", reply_str(r, "error"));
     json_decref(r);
+    cr_expect_eq(rm_test_system("grep -q 'recording s01-day1.h5 started' '%s'", old_log), 0);
+    free(old_log);
     /* A live line proves frames flowed through the analysis. */
     for (;;) {
         json_t *j = client_recv(b, NULL);
