@@ -340,12 +340,15 @@ int rm_cmd_demo(int argc, char **argv)
                       "--end-signal", "TERM",     "--quiet",
                       "--",        self,          "record",     "-o",
                       rec,         "-t",          title,        "-q",
+                      /* accelerated: the mat's clock is the time axis, and
+                       * the emulated mat waits for the disk */
+                      realtime ? NULL : "--clock", "device", "--no-drop",
                       NULL};
         int rc = run(av, 1);
         char why[256];
         if (rc == 0 && usable_recording(rec) && !recording_complete(rec, expect_frames, why, sizeof why)) {
-            printf("the USB recording is not usable (%s%s): recording with rollmat simulate instead\n", why,
-                   realtime ? "" : ", under accelerated pacing; --realtime keeps USB");
+            printf("the USB recording is not usable (%s): recording with rollmat simulate instead\n",
+                   why);
             unlink(rec);
         } else if (rc == 0 && usable_recording(rec)) {
             how = "the real recorder (rollmat record) on emulated USB";
