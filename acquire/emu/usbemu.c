@@ -745,6 +745,8 @@ static void do_submit(rm_usbemu *emu, UMockdevIoctlClient *client, int pi)
             urb_set_result(u, 0, (b[0] & 0x80) ? r : wlen);
         }
         g_object_unref(buf); /* `ud` keeps it as a child until the reap */
+    } else if (u->buffer_length == 0) {
+        urb_set_result(u, 0, 0); /* nothing asked, nothing sent: done at once */
     }
     if (emu->urbs_tail)
         emu->urbs_tail->next = u;
