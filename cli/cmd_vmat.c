@@ -385,13 +385,15 @@ int rm_cmd_vmat(int argc, char **argv)
             rm_usbemu_stats s;
             rm_usbemu_get_stats(emu, &s);
             int over = s.stream_done || (s.unplugs > 0 && !s.plugged && ec.replug_after_s < 0);
-            if (over && !end_seen) {
+            if (!over) {
+                end_seen = 0;
+            } else if (!end_seen) {
                 /* Let the host come back to its event loop (it resubmits
                  * the last transfer) so the final bytes were processed. */
                 end_seen = 1;
                 submits_at_end = s.urbs_submitted;
                 clock_gettime(CLOCK_MONOTONIC, &end_at);
-            } else if (over) {
+            } else {
                 struct timespec now;
                 clock_gettime(CLOCK_MONOTONIC, &now);
                 double waited = (double)(now.tv_sec - end_at.tv_sec) +

@@ -119,8 +119,9 @@ typedef struct rm_usbemu_stats {
     unsigned unplugs;
     int plugged;               /* 1 while the device is present */
     int started;               /* 1 between START and STOP */
-    int stream_done;           /* the last stream is exhausted and every byte
-                                  read from it was delivered */
+    int stream_done;           /* the current stream is exhausted and every
+                                  byte read from it was delivered (0 while
+                                  unplugged) */
     rm_vmat_counts injected;   /* summed over every stream */
 } rm_usbemu_stats;
 void rm_usbemu_get_stats(rm_usbemu *emu, rm_usbemu_stats *stats);

@@ -1348,7 +1348,8 @@ void rm_usbemu_get_stats(rm_usbemu *emu, rm_usbemu_stats *stats)
     rm_vmat_counts c;
     stream_counts(emu, &c);
     counts_add(&stats->injected, &c);
-    stats->stream_done = (!emu->stream || emu->exhausted) && emu->stage_end == emu->stage_start;
+    /* no stream between an unplug and a replug: not done, just absent */
+    stats->stream_done = emu->stream && emu->exhausted && emu->stage_end == emu->stage_start;
     pthread_mutex_unlock(&emu->mu);
 }
 
