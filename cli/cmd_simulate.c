@@ -252,7 +252,26 @@ int rm_cmd_simulate(int argc, char **argv)
     if (!st && !buf)
         st = rm_err_set(&err, RM_ERR_NOMEM, "out of memory");
     uint64_t bytes = 0;
+    int next_label = 0;
     while (!st) {
+        /* An operator labels each set during the lift before it, as with
+         * rollmatd: one label event per segment, in time order. */
+        while (!st && o.dec && next_label < rm_vmat_segment_count(vm)) {
+            double start_s, end_s, prev_end = 0;
+            const char *group, *label = rm_vmat_segment(vm, next_label, &group, &start_s, &end_s);
+            if (next_label > 0)
+                rm_vmat_segment(vm, next_label - 1, &group, &prev_end, &prev_end);
+            double at = next_label > 0 ? (prev_end + start_s) / 2 : 0.0;
+            if (next_label > 0 && rm_decoder_last_time(o.dec) < at)
+                break;
+            rm_event ev;
+            memset(&ev, 0, sizeof ev);
+            ev.time_s = at;
+            snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
+            snprintf(ev.text, sizeof ev.text, "%s", label ? label : group);
+            st = rm_sink_send(&o.sink, RM_PKT_EVENT, &ev, &err);
+            next_label++;
+        }
         size_t n = rm_vmat_read_stream(vm, buf, cap);
         if (n == 0)
             break;
