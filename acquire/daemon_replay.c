@@ -85,6 +85,7 @@ static rm_status start_stream(rmd_replay *r, const rm_frame *f, rm_err *err)
     rm_recorder_config rc;
     memset(&rc, 0, sizeof rc);
     rc.ring_slots = 1024;
+    rc.wait_when_full = 1; /* a file can wait: replaying loses nothing */
     rc.rows = f->rows;
     rc.cols = f->cols;
     rm_status st = rm_recorder_new(&rc, &r->sink, 1, &r->rec, err);

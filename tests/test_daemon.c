@@ -236,7 +236,7 @@ Test(daemon_conf, parse_override_and_errors)
 
 /* ---- the daemon in-process ---------------------------------------------- */
 
-TestSuite(daemon, .init = daemon_setup, .fini = daemon_teardown, .timeout = 120);
+TestSuite(daemon, .init = daemon_setup, .fini = daemon_teardown);
 
 Test(daemon, socket_mode_is_not_world_accessible)
 {
@@ -539,7 +539,7 @@ static void check_recording(const char *file, uint64_t frames, const char *const
     rm_session_close(s);
 }
 
-Test(rollmatd, sigterm_while_recording_closes_the_file, .timeout = 300)
+Test(rollmatd, sigterm_while_recording_closes_the_file)
 {
     char *dir = rm_test_tmpdir("rollmatd");
     char *rec = rm_test_path(dir, "rec");
@@ -617,7 +617,7 @@ Test(rollmatd, sigterm_while_recording_closes_the_file, .timeout = 300)
     free(log);
 }
 
-Test(rollmatd, bad_options_and_paths_fail_with_one_line, .timeout = 120)
+Test(rollmatd, bad_options_and_paths_fail_with_one_line)
 {
     char *dir = rm_test_tmpdir("rollmatd");
     char *sock = rm_test_path(dir, "ctl.sock");
@@ -644,7 +644,7 @@ Test(rollmatd, bad_options_and_paths_fail_with_one_line, .timeout = 120)
     free(dir);
 }
 
-Test(rollmatd, a_source_that_cannot_start_fails_the_start_and_creates_nothing, .timeout = 120)
+Test(rollmatd, a_source_that_cannot_start_fails_the_start_and_creates_nothing)
 {
     char *dir = rm_test_tmpdir("rollmatd");
     char *rec = rm_test_path(dir, "rec");
@@ -682,4 +682,40 @@ Test(rollmatd, a_source_that_cannot_start_fails_the_start_and_creates_nothing, .
     free(sock);
     free(junk);
     free(conf);
+}
+
+Test(daemon_socket, a_replay_longer_than_the_ring_loses_nothing)
+{
+    char *dir = rm_test_tmpdir("dlong");
+    char *rec = rm_test_path(dir, "rec");
+    char *sock = rm_test_path(dir, "ctl.sock");
+    char *stream = rm_test_path(dir, "s.bin");
+    mkdir(rec, 0750);
+    write_stream(stream, 2500, 0); /* the replay's ring holds 1024 */
+    rm_daemon_config cfg = {0};
+    cfg.socket_path = sock;
+    cfg.recordings_dir = rec;
+    cfg.open_recording = mem_open;
+    cfg.open_user = &g_rec;
+    rm_err e = {0};
+    rm_daemon *d = NULL;
+    cr_assert_eq(rm_daemon_replay_source_new(stream, 0, NULL, &cfg.source, &e), RM_OK);
+    cr_assert_eq(rm_daemon_new(&cfg, &d, &e), RM_OK, "%s", e.msg);
+    client *c = client_connect(sock);
+    json_t *r = ask(c, d, "{\"cmd\":\"start\",\"name\":\"long\"}");
+    cr_assert(reply_ok(r), "%s", reply_str(r, "error"));
+    json_decref(r);
+    wait_frames(c, d, 2500);
+    r = ask(c, d, "{\"cmd\":\"stop\"}");
+    cr_expect_eq(json_integer_value(json_object_get(r, "frames")), 2500);
+    json_decref(r);
+    client_close(c);
+    rm_daemon_free(d);
+    cr_expect_eq(g_rec.frames, 2500);
+    cr_expect_eq(g_rec.gap_frames, 0);
+    rm_test_rmtree(dir);
+    free(dir);
+    free(rec);
+    free(sock);
+    free(stream);
 }

@@ -87,7 +87,7 @@ static void check_frames(rm_session *s, uint64_t first, size_t n)
 }
 
 Test(usb_daemon, two_clients_record_every_frame_with_labels, .init = setup_fast,
-     .fini = teardown, .timeout = 600)
+     .fini = teardown)
 {
     proc p = start_rollmatd();
     client *a = client_connect(sock), *b = client_connect(sock);
@@ -157,7 +157,7 @@ Test(usb_daemon, two_clients_record_every_frame_with_labels, .init = setup_fast,
 }
 
 Test(usb_daemon, sigterm_mid_recording_closes_the_file, .init = setup_realtime,
-     .fini = teardown, .timeout = 600)
+     .fini = teardown)
 {
     proc p = start_rollmatd();
     client *a = client_connect(sock);
