@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rm_results.h"
@@ -684,6 +685,7 @@ rm_status rm_results_write_json(const char *path, const rm_results *r, rm_err *e
         free(s);
         return rm_err_set(err, RM_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
     }
+    fchmod(fd, 0644); /* mkstemp makes 0600; the summary is for sharing like the .h5 */
     size_t len = strlen(s), off = 0;
     int bad = 0;
     while (off < len) {
