@@ -1066,7 +1066,7 @@ static rm_status plug_in(rm_usbemu *emu, rm_err *err)
         "A: product=%s\\n\n"
         "A: serial=%s\\n\n"
         "H: descriptors=%s\n",
-        EMU_SYSPATH + 4, EMU_BUS, p->devnum, p->devnode, emu->cfg.vid, emu->cfg.pid, emu->serial,
+        &EMU_SYSPATH[4], EMU_BUS, p->devnum, p->devnode, emu->cfg.vid, emu->cfg.pid, emu->serial,
         EMU_BUS, p->devnum, emu->cfg.vid, emu->cfg.pid, emu->manufacturer, emu->product,
         emu->serial, hex);
     int ok = umockdev_testbed_add_from_string(emu->tb, text, &gerr);
