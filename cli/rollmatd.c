@@ -92,7 +92,12 @@ static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *ca
 {
     (void)user;
     rm_analysis *a = NULL;
-    rm_status st = rm_analysis_new(NULL, dev, calib, NULL, &a, err);
+    /* The daemon only publishes live metrics: keep no per-frame series, so
+     * memory stays flat however long the daemon records. */
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.live_only = 1;
+    rm_status st = rm_analysis_new(&cfg, dev, calib, NULL, &a, err);
     *state = a;
     return st;
 }
