@@ -562,3 +562,37 @@ Test(usb_emu, realtime_delivers_whole_frames, .init = setup_realtime, .fini = te
     free(rx.refbuf);
     libusb_close(h);
 }
+
+/* STOP: the frame in progress still goes out, then nothing; START again:
+ * a new acquisition (seq from 0) that continues the scenario. */
+Test(usb_emu, stop_finishes_the_frame_and_start_restarts_seq, .init = setup_small,
+     .fini = teardown)
+{
+    libusb_device_handle *h = open_mat("SYN-0042");
+    size_t fl = rm_frame_wire_len(64, 48);
+    uint8_t *buf = malloc(65536);
+    cr_assert_not_null(buf);
+    int got = 0;
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, buf, 10000, &got, 5000), 0);
+    cr_assert_eq(got, 10000); /* one frame and part of the next */
+    cr_assert_eq(vendor_out(h, RM_REQ_STOP, 0), 0);
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, buf, 65536, &got, 5000), 0);
+    cr_assert_eq((size_t)got, 2 * fl - 10000, "after STOP: %d bytes", got);
+    /* then the mat is quiet: the read times out (and is cancelled) */
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, buf, 65536, &got, 300),
+                 LIBUSB_ERROR_TIMEOUT);
+    cr_assert_eq(got, 0);
+    rm_usbemu_stats st;
+    rm_usbemu_get_stats(emu, &st);
+    cr_assert(!st.started);
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, buf, (int)fl, &got, 5000), 0);
+    cr_assert_eq((size_t)got, fl);
+    cr_assert_arr_eq(buf, RM_FRAME_MAGIC, 4);
+    cr_assert_eq(rm_get_u32(buf + 8), 0, "seq restarts at 0 after START");
+    cr_assert_eq(rm_get_u64(buf + 16), st.injected.frames_produced * 10000u,
+                 "the scenario continues after the frames already produced");
+    free(buf);
+    libusb_close(h);
+}

@@ -99,6 +99,8 @@ struct rm_usbemu {
     void *stream;
     int exhausted;
     int started, ever_started;
+    int draining;                /* after STOP: the frame in progress goes out */
+    size_t drain_end;            /* stage offset where it ends */
     struct timespec t_start;
     uint64_t frames_released;
     uint8_t *stage;              /* bytes read from the stream, not yet sent */
@@ -228,6 +230,7 @@ static int stage_reserve(rm_usbemu *emu, size_t more)
         size_t n = emu->stage_end - emu->stage_start;
         memmove(emu->stage, emu->stage + emu->stage_start, n);
         emu->rel_end -= emu->stage_start;
+        emu->drain_end = emu->drain_end > emu->stage_start ? emu->drain_end - emu->stage_start : 0;
         emu->stage_end = n;
         emu->stage_start = 0;
     }
@@ -339,7 +342,42 @@ static int unplug_due(rm_usbemu *emu)
 
 static int can_stream(rm_usbemu *emu)
 {
-    return emu->plugged && emu->started && emu->stream && !unplug_due(emu);
+    return emu->plugged && (emu->started || emu->draining) && emu->stream && !unplug_due(emu);
+}
+
+/* STOP: "frames stop after the one in progress". The bytes up to the next
+ * frame start (magic) still go out, then nothing. */
+static void stop_streaming(rm_usbemu *emu)
+{
+    if (!emu->started)
+        return;
+    emu->started = 0;
+    size_t end;
+    if (emu->cfg.pacing == RM_USBEMU_REALTIME) {
+        end = emu->rel_end; /* released frames are whole */
+    } else {
+        size_t from = 0; /* relative to stage_start, which compaction moves */
+        for (;;) {
+            size_t i, found = 0;
+            for (i = emu->stage_start + from; i + 4 <= emu->stage_end; i++)
+                if (emu->stage[i] == 'R' && memcmp(emu->stage + i, RM_FRAME_MAGIC, 4) == 0) {
+                    found = 1;
+                    break;
+                }
+            if (found) {
+                end = i;
+                break;
+            }
+            size_t have = emu->stage_end - emu->stage_start;
+            from = have >= 3 ? have - 3 : 0;
+            if (stage_fill(emu, EMU_PROBE_BYTES) == 0) {
+                end = emu->stage_end;
+                break;
+            }
+        }
+    }
+    emu->drain_end = end;
+    emu->draining = end > emu->stage_start;
 }
 
 /* Bytes the device could put into a bulk IN transfer right now. */
@@ -347,6 +385,8 @@ static int data_available(rm_usbemu *emu)
 {
     if (!can_stream(emu))
         return 0;
+    if (emu->draining)
+        return emu->drain_end > emu->stage_start;
     if (emu->cfg.pacing == RM_USBEMU_REALTIME) {
         release_update(emu);
         return emu->rel_end > emu->stage_start;
@@ -362,7 +402,15 @@ static size_t bulk_fill(rm_usbemu *emu, uint8_t *buf, size_t len)
     if (!can_stream(emu))
         return 0;
     size_t n = 0;
-    if (emu->cfg.pacing == RM_USBEMU_REALTIME) {
+    if (emu->draining) {
+        n = emu->drain_end - emu->stage_start;
+        if (n > len)
+            n = len;
+        memcpy(buf, emu->stage + emu->stage_start, n);
+        emu->stage_start += n;
+        if (emu->stage_start >= emu->drain_end)
+            emu->draining = 0;
+    } else if (emu->cfg.pacing == RM_USBEMU_REALTIME) {
         release_update(emu);
         n = emu->rel_end - emu->stage_start;
         if (n > len)
@@ -411,7 +459,7 @@ static void stream_close(rm_usbemu *emu)
     emu->cfg.source.close(emu->cfg.source.user, emu->stream);
     emu->stream = NULL;
     emu->exhausted = 1;
-    emu->started = 0;
+    emu->started = emu->draining = 0;
     stage_reset(emu);
 }
 
@@ -663,13 +711,14 @@ static int control(rm_usbemu *emu, const uint8_t setup[8], uint8_t *data)
                 }
             }
             emu->started = emu->ever_started = 1;
+            emu->draining = 0;
             now_mono(&emu->t_start);
             stage_reset(emu);
             emu->stage_start = emu->stage_end = 0;
             pthread_cond_signal(&emu->timer_cv);
             return 0;
         case RM_REQ_STOP:
-            emu->started = 0;
+            stop_streaming(emu);
             return 0;
         default:
             return -1;
