@@ -11,6 +11,10 @@
 
 void rm_h5_quiet(void)
 {
+    /* No HDF5 clean-up at exit: after a failed write (disk full) the file
+     * cannot be closed, and HDF5's exit handler would crash flushing it.
+     * Files are closed explicitly; an abandoned one stays as last flushed. */
+    H5dont_atexit();
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 

@@ -950,7 +950,7 @@ static void abandon_file(rm_session_writer *w)
     if (H5Fget_vfd_handle(w->file, H5P_DEFAULT, &handle) < 0 || !handle)
         return;
     int fd = *(int *)handle;
-    int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (nul >= 0) {
         dup2(nul, fd);
         close(nul);
