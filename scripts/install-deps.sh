@@ -8,7 +8,7 @@ packages=(
   libusb-1.0-0-dev libfftw3-dev libhdf5-dev hdf5-tools zlib1g-dev
   libjansson-dev libcairo2-dev libdeflate-dev
   libcriterion-dev umockdev libumockdev-dev usbutils
-  netcdf-bin python3 python3-h5py python3-numpy python3-scipy
+  netcdf-bin python3 python3-h5py python3-numpy python3-scipy python3-xarray python3-netcdf4
   poppler-utils time
 )
 
