@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rm_analysis_internal.h"
 
@@ -159,7 +160,15 @@ rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
         for (const char *c = name; *c; c++)
             if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
                 return rm_err_set(err, RM_ERR_ARG, "profile \"%s\": not a profile name", name);
-        snprintf(path, sizeof path, "%s/%s.profile", RM_PROFILE_DIR, name);
+        /* $ROLLMAT_PROFILE_DIR, else the source tree, else the installed copies */
+        const char *dir = getenv("ROLLMAT_PROFILE_DIR");
+        if (!dir || !*dir)
+            dir = RM_PROFILE_DIR;
+#ifdef RM_PROFILE_INSTALL_DIR
+        if (access(dir, R_OK) != 0 && !getenv("ROLLMAT_PROFILE_DIR"))
+            dir = RM_PROFILE_INSTALL_DIR;
+#endif
+        snprintf(path, sizeof path, "%s/%s.profile", dir, name);
     }
     FILE *f = fopen(path, "rb");
     if (!f)

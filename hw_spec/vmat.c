@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmat_internal.h"
 
@@ -101,6 +102,11 @@ const char *rm_vmat_scenario_path(const char *name, char *buf, size_t cap)
 #ifdef RM_SCENARIO_DIR
     if (!dir || !*dir)
         dir = RM_SCENARIO_DIR;
+#endif
+#ifdef RM_SCENARIO_INSTALL_DIR
+    /* An installed binary whose source tree is gone: the installed copies. */
+    if (dir && access(dir, R_OK) != 0 && !getenv("ROLLMAT_SCENARIO_DIR"))
+        dir = RM_SCENARIO_INSTALL_DIR;
 #endif
     if (!dir || !*dir)
         dir = "scenarios";
