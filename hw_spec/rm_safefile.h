@@ -1,0 +1,64 @@
+/* rm_safefile.h - writing a file "the safe way": the bytes go to a
+ * temporary file beside the target ("<path>.tmp-XXXXXX", same folder so
+ * the rename stays on one file system), which is flushed, fsynced and then
+ * renamed over the target, and the folder is fsynced so the rename itself
+ * survives a power cut. A reader sees either the old file or the whole new
+ * one, never half of it; a failure leaves the old file untouched and no
+ * temporary behind.
+ *
+ * Errors name the target path. errno ENOSPC, EDQUOT and EFBIG (the file
+ * size limit, RLIMIT_FSIZE) map to RM_ERR_NO_SPACE, EACCES/EPERM/EROFS to
+ * RM_ERR_PERMISSION, everything else to RM_ERR_IO. */
+#ifndef RM_SAFEFILE_H
+#define RM_SAFEFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "rm_status.h"
+
+/* One file being written. Caller-owned struct (on the stack or inside the
+ * caller's own struct; it must not be copied or moved between open and
+ * commit/abort); everything it points to is owned by the module. A zeroed
+ * struct ({0}) is "closed": abort on it does nothing. */
+typedef struct rm_safefile {
+    FILE *f;         /* write here between open and commit/abort; owned */
+    char *path;      /* the target (a copy), owned */
+    char *tmp;       /* the temporary beside it, owned */
+    void *priv;      /* remembers the first write error; owned */
+} rm_safefile;
+
+/* Creates the temporary "<path>.tmp-XXXXXX" beside `path` with mode 0644
+ * and opens sf->f (fully buffered) for writing into it. The target is not
+ * touched until rm_safefile_commit. On failure *sf is left closed and
+ * `err` names path ("x.csv: cannot create a temporary file beside it:
+ * No such file or directory"). */
+rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err);
+
+/* Flushes, fsyncs and closes the temporary, renames it over the target and
+ * fsyncs the folder. Any write error seen since open (the first one, with
+ * its errno) fails the commit. On failure the temporary is removed and the
+ * file at the target is untouched. Either way *sf ends closed (rm_safefile_
+ * abort afterwards is a no-op). */
+rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err);
+
+/* Closes and removes the temporary; the target is untouched. No-op on a
+ * closed (zeroed, committed or aborted) struct, so it may be called twice. */
+void rm_safefile_abort(rm_safefile *sf);
+
+/* Writes the `len` bytes at `data` (borrowed) to `path` (open, write,
+ * commit). */
+rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_err *err);
+
+/* For files that another library creates itself (HDF5): writes into `tmp`
+ * (caller's buffer of `cap` bytes) a name "<path>.tmp-XXXXXX" beside
+ * `path` that did not exist at the time of the call. The file is NOT
+ * created: the caller creates it exclusively (e.g. H5F_ACC_EXCL), writes
+ * and closes it, then calls rm_safefile_publish, or removes it on failure. */
+rm_status rm_safefile_temp_name(const char *path, char *tmp, size_t cap, rm_err *err);
+
+/* Fsyncs the finished, closed file `tmp`, renames it over `path` and fsyncs
+ * the folder. On failure `tmp` is removed and the file at `path` untouched. */
+rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err);
+
+#endif

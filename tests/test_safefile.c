@@ -1,0 +1,264 @@
+/* test_safefile.c - the safe way to write a file (rm_safefile.h): the old
+ * file stays until commit, failures leave it and no temporary behind. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rm_safefile.h"
+#include "test_util.h"
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/* The whole file as a string (caller frees). */
+static char *slurp(const char *path)
+{
+    uint8_t *d = NULL;
+    size_t n = 0;
+    cr_assert_eq(rm_test_read_file(path, &d, &n), 0, "%s", path);
+    char *s = malloc(n + 1);
+    cr_assert_not_null(s);
+    memcpy(s, d, n);
+    s[n] = 0;
+    free(d);
+    return s;
+}
+
+static int n_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strstr(e->d_name, ".tmp-") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void assert_text(const char *path, const char *want)
+{
+    char *s = slurp(path);
+    cr_assert_str_eq(s, want, "%s", path);
+    free(s);
+}
+
+Test(safefile, commit_replaces_atomically)
+{
+    char *dir = rm_test_tmpdir("sf_commit");
+    char *path = rm_test_path(dir, "out.csv");
+    put(path, "old\n");
+    rm_safefile sf;
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
+    cr_assert_not_null(sf.f);
+    cr_assert_eq(n_temps(dir), 1);
+    for (int i = 0; i < 20000; i++)
+        fprintf(sf.f, "row %d\n", i);
+    cr_assert_eq(fflush(sf.f), 0);
+    assert_text(path, "old\n"); /* written and flushed, not yet committed */
+    cr_assert_eq(rm_safefile_commit(&sf, &e), RM_OK, "%s", e.msg);
+    cr_assert_null(sf.f);
+    cr_assert_eq(n_temps(dir), 0);
+    char *s = slurp(path);
+    size_t want = 0;
+    for (int i = 0; i < 20000; i++)
+        want += (size_t)snprintf(NULL, 0, "row %d\n", i);
+    cr_assert_eq(strlen(s), want);
+    cr_assert(!strncmp(s, "row 0\nrow 1\n", 12));
+    cr_assert_str_eq(s + want - 10, "row 19999\n");
+    free(s);
+    rm_safefile_abort(&sf); /* after commit: a no-op */
+    cr_assert_eq(access(path, F_OK), 0);
+    cr_assert_eq(rm_safefile_commit(&sf, &e), RM_ERR_STATE);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+Test(safefile, abort_keeps_old_file_and_leaves_no_temp)
+{
+    char *dir = rm_test_tmpdir("sf_abort");
+    char *path = rm_test_path(dir, "keep.json");
+    put(path, "{\"old\": 1}\n");
+    rm_safefile sf;
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
+    fputs("{\"new\": ", sf.f);
+    cr_assert_eq(fflush(sf.f), 0);
+    rm_safefile_abort(&sf);
+    rm_safefile_abort(&sf); /* twice is fine */
+    cr_assert_null(sf.f);
+    cr_assert_eq(n_temps(dir), 0);
+    assert_text(path, "{\"old\": 1}\n");
+    /* a zeroed struct counts as closed */
+    rm_safefile z = {0};
+    rm_safefile_abort(&z);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+Test(safefile, new_file_and_whole_buffer)
+{
+    char *dir = rm_test_tmpdir("sf_write");
+    char *path = rm_test_path(dir, "new.bin");
+    size_t n = 300000;
+    char *buf = malloc(n);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (char)(i * 7 + 1);
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_write(path, buf, n, &e), RM_OK, "%s", e.msg);
+    uint8_t *got = NULL;
+    size_t len = 0;
+    cr_assert_eq(rm_test_read_file(path, &got, &len), 0);
+    cr_assert_eq(len, n);
+    cr_assert_eq(memcmp(got, buf, n), 0);
+    cr_assert_eq(n_temps(dir), 0);
+    free(got);
+    free(buf);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+Test(safefile, mode_is_0644)
+{
+    char *dir = rm_test_tmpdir("sf_mode");
+    char *path = rm_test_path(dir, "m.txt");
+    mode_t old = umask(022);
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_write(path, "x", 1, &e), RM_OK, "%s", e.msg);
+    umask(old);
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0);
+    cr_assert_eq(sb.st_mode & 07777, 0644, "mode %o", (unsigned)(sb.st_mode & 07777));
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+Test(safefile, missing_folder_is_a_named_error)
+{
+    char *dir = rm_test_tmpdir("sf_missing");
+    char *path = rm_test_path(dir, "no-such-folder/out.csv");
+    rm_safefile sf;
+    rm_err e = {0};
+    rm_status st = rm_safefile_open(path, &sf, &e);
+    cr_assert_eq(st, RM_ERR_IO, "%s", rm_status_name(st));
+    cr_assert_eq(e.status, RM_ERR_IO);
+    cr_assert_not_null(strstr(e.msg, path), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, strerror(ENOENT)), "%s", e.msg);
+    cr_assert_null(sf.f);
+    rm_safefile_abort(&sf);
+    rm_err e2 = {0};
+    cr_assert_eq(rm_safefile_write(path, "x", 1, &e2), RM_ERR_IO);
+    cr_assert_not_null(strstr(e2.msg, path), "%s", e2.msg);
+    char tmp[64];
+    cr_assert_neq(rm_safefile_temp_name(path, tmp, sizeof tmp, &e2), RM_OK);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+/* A file another library writes (HDF5): reserve a name, write, publish. */
+Test(safefile, temp_name_and_publish)
+{
+    char *dir = rm_test_tmpdir("sf_publish");
+    char *path = rm_test_path(dir, "r.h5");
+    put(path, "old");
+    char tmp[4096];
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_temp_name(path, tmp, sizeof tmp, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(strncmp(tmp, path, strlen(path)), 0, "%s", tmp);
+    cr_assert_neq(access(tmp, F_OK), 0, "the name is reserved, not created");
+    put(tmp, "new");
+    assert_text(path, "old");
+    cr_assert_eq(rm_safefile_publish(tmp, path, &e), RM_OK, "%s", e.msg);
+    assert_text(path, "new");
+    cr_assert_eq(n_temps(dir), 0);
+    /* publishing a temp that is not there fails and keeps the target */
+    char *gone = rm_test_path(dir, "r.h5.tmp-gone00");
+    cr_assert_neq(rm_safefile_publish(gone, path, &e), RM_OK);
+    cr_assert_not_null(strstr(e.msg, path), "%s", e.msg);
+    assert_text(path, "new");
+    char small[8];
+    cr_assert_eq(rm_safefile_temp_name(path, small, sizeof small, &e), RM_ERR_ARG);
+    free(gone);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+/* The disk fills (RLIMIT_FSIZE with SIGXFSZ ignored stands in for it, in a
+ * child so the limit does not leak): RM_ERR_NO_SPACE naming the file, the
+ * old file intact, no temporary left. Both the buffer call and the stream
+ * (where stdio would otherwise forget the errno) are checked. */
+static void disk_full_case(int use_stream)
+{
+    char *dir = rm_test_tmpdir("sf_full");
+    char *path = rm_test_path(dir, "full.csv");
+    put(path, "old content\n");
+    size_t n = 1 << 20;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {64 * 1024, 64 * 1024};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(10);
+        char *buf = calloc(1, n);
+        if (!buf)
+            _exit(11);
+        rm_err e = {0};
+        rm_status st;
+        if (!use_stream)
+            st = rm_safefile_write(path, buf, n, &e);
+        else {
+            rm_safefile sf;
+            if (rm_safefile_open(path, &sf, &e) != RM_OK)
+                _exit(12);
+            for (size_t i = 0; i < n / 100; i++)
+                fwrite(buf, 1, 100, sf.f);
+            errno = 0; /* stdio's error must not depend on the last errno */
+            st = rm_safefile_commit(&sf, &e);
+        }
+        free(buf);
+        if (st == RM_ERR_NO_SPACE && e.status == RM_ERR_NO_SPACE && strstr(e.msg, path))
+            _exit(0);
+        _exit(20);
+    }
+    int ws = 0;
+    cr_assert_eq(waitpid(pid, &ws, 0), pid);
+    cr_assert(WIFEXITED(ws), "child died");
+    cr_assert_eq(WEXITSTATUS(ws), 0, "child status %d", WEXITSTATUS(ws));
+    assert_text(path, "old content\n");
+    cr_assert_eq(n_temps(dir), 0);
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
+Test(safefile, disk_full_buffer_keeps_old_file)
+{
+    disk_full_case(0);
+}
+
+Test(safefile, disk_full_stream_keeps_old_file)
+{
+    disk_full_case(1);
+}
