@@ -45,11 +45,16 @@ typedef struct rm_vmat_config {
 
 /* Counts of what the model injected into the stream so far. */
 typedef struct rm_vmat_counts {
-    uint64_t frames_produced;  /* = last seq + 1 */
+    uint64_t frames_produced;  /* every frame simulated since rm_vmat_new, over
+                                  all acquisitions (= the scenario index of the
+                                  next frame; = last seq + 1 only until the
+                                  first rm_vmat_restart_seq). For the stream:
+                                  sent + corrupt + truncated + dropped */
     uint64_t frames_sent;      /* sent intact */
     uint64_t frames_corrupt;
     uint64_t frames_truncated;
-    uint64_t frames_dropped;   /* device-side drops (seq gaps) */
+    uint64_t frames_dropped;   /* device-side drops (seq gaps; a drop right
+                                  before a restart leaves no gap) */
     uint64_t garbage_insertions;
     uint64_t garbage_bytes;
 } rm_vmat_counts;
@@ -145,13 +150,25 @@ const char *rm_vmat_segment(const rm_vmat *vm, int i, const char **group, double
 double rm_vmat_duration(const rm_vmat *vm);
 
 /* The GET_STATUS block the mat would answer now: frames_sent = frames put
- * on the wire since START (corrupt and truncated ones included: the damage
+ * on the wire since START (rm_vmat_new or the last rm_vmat_restart_seq) (corrupt and truncated ones included: the damage
  * is on the link), frames_dropped = device-side drops, uptime from
  * power-up (device clock), temperature 23.5 degC. */
 void rm_vmat_dev_status(const rm_vmat *vm, rm_dev_status *st);
 
-/* What was injected so far. */
+/* What was injected so far (since rm_vmat_new: a restart does not reset
+ * the counts, so they stay exact over several acquisitions). */
 void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts);
+
+/* START of a new acquisition (datasheet: "sequence number restarts at 0"):
+ * the next frame produced gets seq 0 and no RM_FLAG_DROPPED_BEFORE (a drop
+ * just before the restart stays counted in frames_dropped but is not
+ * flagged: the new acquisition starts clean), and rm_vmat_dev_status counts
+ * from here. The scenario (frame n of rm_vmat_truth_frame), the device clock
+ * (t_device_us), the noise and the fault draws go on as if nothing happened,
+ * and rm_vmat_get_counts keeps counting. Bytes of a frame already produced
+ * and not yet read from rm_vmat_read_stream still come first: call it
+ * between frames (after STOP let the frame in progress finish). */
+void rm_vmat_restart_seq(rm_vmat *vm);
 
 /* Ground truth of the whole scenario as JSON (per-frame series at the
  * frame rate, strokes, holds, segments with labels), written safely

@@ -22,7 +22,8 @@ struct rm_vmat {
     uint64_t seed;
     unsigned rate;
     uint64_t total;
-    uint64_t next;
+    uint64_t next;     /* scenario index of the next frame produced */
+    uint64_t seq_base; /* scenario index of the frame that gets seq 0 */
     rm_vmat_faults faults;
 
     rm_info info;
@@ -55,6 +56,7 @@ struct rm_vmat {
     size_t pend_len, pend_pos;
     uint16_t raw[NSENSELS];
     rm_vmat_counts counts;
+    rm_vmat_counts at_start; /* counts at the last restart (GET_STATUS) */
 };
 
 /* Acklam's rational approximation of the normal quantile function. */
@@ -487,7 +489,7 @@ rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw,
     hdr->header_len = RM_FRAME_HEADER_LEN;
     hdr->flags = (uint16_t)((sat ? RM_FLAG_SATURATED : 0) |
                             (vm->drop_pending ? RM_FLAG_DROPPED_BEFORE : 0));
-    hdr->seq = (uint32_t)n;
+    hdr->seq = (uint32_t)(n - vm->seq_base);
     hdr->payload_len = NSENSELS * 2;
     hdr->t_device_us = device_time_us(vm, n);
     hdr->rows = VM_ROWS;
@@ -627,6 +629,17 @@ size_t rm_vmat_read_stream(rm_vmat *vm, uint8_t *buf, size_t cap)
 
 void rm_vmat_get_counts(const rm_vmat *vm, rm_vmat_counts *counts) { *counts = vm->counts; }
 
+void rm_vmat_restart_seq(rm_vmat *vm)
+{
+    /* START of a new acquisition: the device clock and the person on the
+     * mat go on; only the numbering, the overrun flag and the GET_STATUS
+     * counters start over. Bytes of a frame already produced still go out
+     * first (callers restart between frames, as after STOP). */
+    vm->seq_base = vm->next;
+    vm->drop_pending = 0;
+    vm->at_start = vm->counts;
+}
+
 const vm_scenario *vm_scenario_of(const rm_vmat *vm) { return &vm->sc; }
 unsigned vm_rate_of(const rm_vmat *vm) { return vm->rate; }
 uint64_t vm_seed_of(const rm_vmat *vm) { return vm->seed; }
@@ -655,9 +668,10 @@ double rm_vmat_duration(const rm_vmat *vm) { return vm->sc.total_s; }
 void rm_vmat_dev_status(const rm_vmat *vm, rm_dev_status *st)
 {
     memset(st, 0, sizeof *st);
-    const rm_vmat_counts *k = &vm->counts;
-    st->frames_sent = (uint32_t)(k->frames_sent + k->frames_corrupt + k->frames_truncated);
-    st->frames_dropped = (uint32_t)k->frames_dropped;
+    const rm_vmat_counts *k = &vm->counts, *b = &vm->at_start;
+    st->frames_sent = (uint32_t)(k->frames_sent + k->frames_corrupt + k->frames_truncated -
+                                 b->frames_sent - b->frames_corrupt - b->frames_truncated);
+    st->frames_dropped = (uint32_t)(k->frames_dropped - b->frames_dropped);
     uint64_t us = vm->next ? device_time_us(vm, vm->next - 1)
                            : (uint64_t)(vm->sc.boot_s * 1e6);
     st->uptime_s = (uint32_t)(us / 1000000u);

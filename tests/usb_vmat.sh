@@ -129,8 +129,11 @@ cmp -s "$T/f.bin" "$T/fsim.bin" || fail "captured faulty stream differs from the
 ok "fault counts: corrupt $c_corrupt, truncated $c_trunc, dropped $c_drop, garbage $c_gbytes bytes"
 
 # 6. unplug at 20 s of mat time, replug 0.5 s later: one recording with a
-#    disconnect and a reconnect event, no frame invented (seq strictly
-#    increasing, no more frames than the mat sent).
+#    disconnect and a reconnect event. The host STARTs the replugged mat and
+#    its seq restarts at 0 (datasheet) while its clock goes on: no gap event
+#    for the restart, frames in device-time order, and exactly the frames
+#    the mat delivered whole (the one cut by the unplug is a truncated
+#    event), each equal to the model's frame at the same device time.
 "$ROLLMAT" vmat --fast --scenario guide --seed 2 --time-scale 0.2 \
     --fault unplug-at=20,replug-after=0.5 --end-signal TERM --counts "$T/u.json" -- \
     "$ROLLMAT" record -o "$T/u.h5" -q --ring 16384 2>"$T/u.err"
@@ -140,18 +143,48 @@ rc=$?
 "$ROLLMAT" export "$T/u.h5" --events -o "$T/u.csv" || fail "export --events failed"
 [ "$(grep -c ',disconnect,' "$T/u.csv")" -eq 1 ] || fail "want one disconnect event: $(cat "$T/u.csv")"
 [ "$(grep -c ',reconnect,' "$T/u.csv")" -eq 1 ] || fail "want one reconnect event: $(cat "$T/u.csv")"
+[ "$(grep -c ',gap,' "$T/u.csv")" -eq 0 ] || fail "the seq restart was recorded as a gap: $(grep ',gap,' "$T/u.csv")"
 u_sent=$(json_get "$T/u.json" frames_sent)
+u_bytes=$(json_get "$T/u.json" bulk_bytes)
 u_frames=$(sed -n 's/^frames: *\([0-9]*\)$/\1/p' <("$ROLLMAT" info "$T/u.h5"))
-[ "${u_frames:-0}" -gt 0 ] && [ "$u_frames" -le "$u_sent" ] || fail "recording has $u_frames frames, mat sent $u_sent"
+u_wire=$((32 + 64 * 48 * 2 + 4)) # header + payload + CRC of a 64x48 frame
+# a fault-free stream: every whole frame delivered is recorded; only the
+# frame the unplug cut short is missing
+[ "${u_frames:-0}" -gt 0 ] && [ "$u_frames" -eq $((u_bytes / u_wire)) ] && [ "$u_frames" -le "$u_sent" ] \
+    || fail "recording has ${u_frames:-?} frames, the mat delivered $((u_bytes / u_wire)) whole ($u_sent sent)"
 if [ -n "$PY" ]; then
-    $PY - "$T/u.h5" <<'EOF' || fail "seq not strictly increasing across the replug"
+    "$ROLLMAT" simulate --scenario guide --seed 2 --time-scale 0.2 -o "$T/usim.h5" -q \
+        || fail "simulate of the unplug scenario failed"
+    $PY - "$T/u.h5" "$T/usim.h5" <<'EOF' || fail "frames across the replug are not the mat's, in order"
 import sys, h5py, numpy as np
-s = h5py.File(sys.argv[1], "r")["frames/seq"][...].astype(np.int64)
-if len(s) < 2 or not np.all(np.diff(s) > 0):
-    sys.exit("seq not strictly increasing")
+a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+seq = a["frames/seq"][...].astype(np.int64)
+td = a["frames/t_device_us"][...].astype(np.int64)
+tm = a["frames/time"][...]
+# device time strictly increasing, host time never going back (--fast
+# delivers frames in bursts with one host time)
+if len(seq) < 2 or not np.all(np.diff(td) > 0) or not np.all(np.diff(tm) >= 0):
+    sys.exit("frames not in time order across the replug")
+back = np.nonzero(np.diff(seq) != 1)[0]
+if seq[0] != 0 or len(back) != 1 or seq[back[0] + 1] != 0:
+    sys.exit("want seq 0..a-1 then 0..b-1 (one restart at the replug), breaks at %s" % back)
+k = back[0] + 1  # first frame after the replug
+sim_td = b["frames/t_device_us"][...].astype(np.int64)
+idx = np.searchsorted(sim_td, td)
+if np.any(idx >= len(sim_td)) or not np.array_equal(sim_td[np.minimum(idx, len(sim_td) - 1)], td):
+    sys.exit("recorded device times that the model never produced")
+if not np.array_equal(idx[:k], np.arange(k)):
+    sys.exit("frames before the unplug are not the model's first %d" % k)
+if not np.array_equal(idx[k:], idx[k] + np.arange(len(idx) - k)) or idx[-1] != len(sim_td) - 1:
+    sys.exit("frames after the replug do not continue the scenario to its end")
+if not np.array_equal(seq[k:], idx[k:] - idx[k]):
+    sys.exit("seq after the replug does not count from 0 at START")
+for n in list(range(0, len(idx), 97)) + [k - 1, k, len(idx) - 1]:
+    if not np.array_equal(a["frames/raw"][n], b["frames/raw"][idx[n]]):
+        sys.exit("frame %d differs from the model's frame %d" % (n, idx[n]))
 EOF
 fi
-ok "unplug and replug: one recording, $u_frames frames"
+ok "unplug and replug: one recording, $u_frames frames, seq restarts at 0 without a gap"
 
 # 7. SIGTERM (test 4 ended the recorder so) closed the file cleanly; SIGKILL
 #    leaves a file that opens and holds frames equal to the model's, in order.

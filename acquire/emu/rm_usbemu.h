@@ -39,7 +39,9 @@ typedef struct rm_usbemu rm_usbemu;
 /* The mat behind the USB device. One stream ("power-up") is opened at
  * rm_usbemu_new and another at each replug and at a START that follows a
  * STOP; `skip_frames` is how many frames the earlier streams produced, so a
- * new stream can continue the scenario instead of restarting it. */
+ * new stream can continue the scenario instead of restarting it. Each
+ * stream serves exactly one acquisition (the host's START), so its first
+ * frame has seq 0 as the datasheet says; the device clock continues. */
 typedef struct rm_usbemu_source {
     void *user;  /* passed to open/close, not owned */
     /* Creates a stream object in *stream. */
@@ -137,7 +139,9 @@ size_t rm_usbemu_descriptors(const rm_usbemu *emu, uint8_t *buf, size_t cap);
 
 /* A source backed by the virtual mat (rm_vmat): each stream is a new
  * rm_vmat built from `cfg` (copied, with the scenario path string duplicated)
- * that skips the frames earlier streams produced. The mat's serial is
+ * that skips the frames earlier streams produced and then restarts seq
+ * (rm_vmat_restart_seq: seq 0, device clock and scenario go on; the counts
+ * reported are those of this stream alone). The mat's serial is
  * available through rm_usbemu_vmat_serial after creation.
  * *out is freed with rm_usbemu_vmat_source_free after the rm_usbemu. */
 typedef struct rm_usbemu_vmat_source rm_usbemu_vmat_source;

@@ -79,6 +79,10 @@ static rm_status v_open(void *user, uint64_t skip, void **out, rm_err *err)
         if (rm_vmat_next_frame(s->vm, &h, NULL, NULL) != RM_OK)
             break;
     rm_vmat_get_counts(s->vm, &s->base);
+    /* Every START uses a newly opened stream (power-up, replug, or START
+     * after STOP), so this is the START of the datasheet: seq restarts at
+     * 0, the device clock goes on. */
+    rm_vmat_restart_seq(s->vm);
     *out = s;
     return RM_OK;
 }
