@@ -665,3 +665,103 @@ Test(vmat, scenario_dir_from_environment)
     free(p);
     free(dir);
 }
+
+/* START of a new acquisition (rm_vmat_restart_seq): only the numbering, the
+ * overrun flag and GET_STATUS start over; the frames (content, device
+ * clock, faults) are those of a mat that never restarted. */
+Test(vmat, restart_seq_restarts_numbering_only)
+{
+    rm_vmat_faults f = {.drop_rate = 0.2};
+    rm_vmat *vm = open_vm("rushed", 5, 0.03, &f);
+    rm_vmat *twin = open_vm("rushed", 5, 0.03, &f);
+    rm_frame_header h, t;
+    uint16_t *raw = malloc(NS * sizeof *raw), *traw = malloc(NS * sizeof *traw);
+    cr_assert(raw && traw);
+    uint64_t base = 0, n = 0;
+    int restarted = 0, after_drop = 0, first = 1;
+    while (rm_vmat_next_frame(twin, &t, traw, NULL) == RM_OK) {
+        cr_assert_eq(rm_vmat_next_frame(vm, &h, raw, NULL), RM_OK);
+        cr_expect_eq(h.seq, (uint32_t)(n - base), "frame %llu", (unsigned long long)n);
+        cr_expect_eq(h.t_device_us, t.t_device_us, "the device clock goes on");
+        cr_expect_arr_eq(raw, traw, NS * sizeof *raw);
+        cr_expect_eq(h.flags & ~RM_FLAG_DROPPED_BEFORE, t.flags & ~RM_FLAG_DROPPED_BEFORE);
+        if (first)
+            cr_expect_eq(h.flags & RM_FLAG_DROPPED_BEFORE, 0, "a new acquisition starts clean");
+        else
+            cr_expect_eq(h.flags & RM_FLAG_DROPPED_BEFORE, t.flags & RM_FLAG_DROPPED_BEFORE);
+        cr_expect_eq(rm_vmat_last_fault(vm), rm_vmat_last_fault(twin), "fault draws go on");
+        n++;
+        first = 0;
+        /* restart every 50 frames, and right after the first few drops
+         * (whose DROPPED_BEFORE the next frame must not carry) */
+        int drop = rm_vmat_last_fault(vm) == RM_VMAT_FAULT_DROP && after_drop < 3;
+        if (n % 50 == 0 || drop) {
+            after_drop += drop;
+            rm_vmat_restart_seq(vm);
+            base = n;
+            first = 1;
+            restarted++;
+        }
+    }
+    cr_expect_eq(after_drop, 3, "restarts after drops were exercised");
+    cr_expect_gt(restarted, 5);
+    cr_expect_eq(rm_vmat_next_frame(vm, &h, raw, NULL), RM_ERR_NOT_FOUND, "same length");
+    rm_vmat_counts a, b;
+    rm_vmat_get_counts(vm, &a);
+    rm_vmat_get_counts(twin, &b);
+    cr_expect_eq(a.frames_produced, n, "frames_produced counts over all acquisitions");
+    cr_expect_eq(a.frames_produced, b.frames_produced);
+    free(raw);
+    free(traw);
+    rm_vmat_free(vm);
+    rm_vmat_free(twin);
+}
+
+/* The byte stream over restarts: fault counts stay exact (equal to a mat
+ * that never restarted), GET_STATUS counts from the last START. */
+Test(vmat, restart_seq_keeps_stream_counts_exact)
+{
+    rm_vmat_faults f = {.corrupt_rate = 0.02, .truncate_rate = 0.02, .garbage_rate = 0.05,
+                        .drop_rate = 0.02};
+    rm_vmat *vm = open_vm("faulty", 3, 0.05, &f);
+    rm_vmat *twin = open_vm("faulty", 3, 0.05, &f);
+    size_t tlen = 0;
+    uint8_t *tb = read_all(twin, &tlen);
+    uint8_t *buf = malloc(5000);
+    cr_assert_not_null(buf);
+    size_t len = 0, got;
+    int chunks = 0;
+    rm_vmat_counts at = {0}, k;
+    while ((got = rm_vmat_read_stream(vm, buf, 5000)) > 0) {
+        len += got;
+        if (++chunks % 40 == 0) {
+            rm_vmat_restart_seq(vm);
+            rm_vmat_get_counts(vm, &at);
+        }
+        rm_dev_status ds;
+        rm_vmat_dev_status(vm, &ds);
+        rm_vmat_get_counts(vm, &k);
+        cr_assert_eq(ds.frames_sent, (k.frames_sent + k.frames_corrupt + k.frames_truncated) -
+                                         (at.frames_sent + at.frames_corrupt +
+                                          at.frames_truncated));
+        cr_assert_eq(ds.frames_dropped, k.frames_dropped - at.frames_dropped);
+    }
+    cr_assert_gt(chunks, 80);
+    cr_expect_eq(len, tlen, "same bytes sent, only seq and CRC differ");
+    rm_vmat_counts b;
+    rm_vmat_get_counts(twin, &b);
+    cr_expect_eq(k.frames_produced, b.frames_produced);
+    cr_expect_eq(k.frames_sent, b.frames_sent);
+    cr_expect_eq(k.frames_corrupt, b.frames_corrupt);
+    cr_expect_eq(k.frames_truncated, b.frames_truncated);
+    cr_expect_eq(k.frames_dropped, b.frames_dropped);
+    cr_expect_eq(k.garbage_insertions, b.garbage_insertions);
+    cr_expect_eq(k.garbage_bytes, b.garbage_bytes);
+    cr_expect_gt(k.frames_dropped, 0);
+    cr_expect_eq(k.frames_sent + k.frames_corrupt + k.frames_truncated + k.frames_dropped,
+                 k.frames_produced);
+    free(buf);
+    free(tb);
+    rm_vmat_free(vm);
+    rm_vmat_free(twin);
+}

@@ -596,3 +596,174 @@ Test(usb_emu, stop_finishes_the_frame_and_start_restarts_seq, .init = setup_smal
     free(buf);
     libusb_close(h);
 }
+
+/* ---------- the virtual mat's seq across acquisitions (datasheet: START
+ * restarts seq at 0; the device clock and the scenario go on) ---------- */
+
+static rm_vmat_config seq_vc;
+
+static void setup_vmat_clean(void)
+{
+    rm_err e = {0};
+    static char path[512];
+    memset(&seq_vc, 0, sizeof seq_vc);
+    seq_vc.scenario = rm_vmat_scenario_path("guide", path, sizeof path);
+    seq_vc.seed = 11;
+    seq_vc.fault_override = 1; /* no faults: every frame read is whole */
+    seq_vc.time_scale = 0.05;
+    cr_assert_eq(rm_usbemu_vmat_source_new(&seq_vc, &vsrc, &e), RM_OK, "%s", e.msg);
+    rm_usbemu_vmat_source_bind(vsrc, &source);
+    snprintf(serial, sizeof serial, "%s", rm_usbemu_vmat_serial(vsrc));
+    rm_usbemu_config cfg;
+    rm_usbemu_config_init(&cfg);
+    cfg.pacing = RM_USBEMU_FAST;
+    start_emu(&cfg);
+}
+
+#define SEQ_N (64 * 48)
+
+/* The model's frame n (from 0) of the scenario, from a mat of its own. */
+static void model_frame(uint64_t n, rm_frame_header *hdr, uint16_t *raw)
+{
+    rm_err e = {0};
+    rm_vmat *vm = NULL;
+    cr_assert_eq(rm_vmat_new(&seq_vc, &vm, &e), RM_OK, "%s", e.msg);
+    cr_assert_lt(n, rm_vmat_total_frames(vm));
+    for (uint64_t i = 0; i <= n; i++)
+        cr_assert_eq(rm_vmat_next_frame(vm, hdr, raw, NULL), RM_OK);
+    rm_vmat_free(vm);
+}
+
+/* Reads exactly one frame from the bulk endpoint and decodes it. */
+static void read_frame(libusb_device_handle *h, rm_frame_header *hdr, uint16_t *raw)
+{
+    size_t fl = rm_frame_wire_len(64, 48);
+    uint8_t *buf = malloc(fl);
+    cr_assert_not_null(buf);
+    int got = 0;
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, buf, (int)fl, &got, 5000), 0);
+    cr_assert_eq((size_t)got, fl);
+    rm_err e = {0};
+    size_t flen = 0;
+    cr_assert_eq(rm_frame_decode(buf, fl, hdr, raw, SEQ_N, &flen, NULL, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(flen, fl);
+    free(buf);
+}
+
+/* The first frame of an acquisition: seq 0, no DROPPED_BEFORE, and the
+ * model's frame `n` of the scenario (device clock and content). */
+static void expect_first_frame(libusb_device_handle *h, uint64_t n)
+{
+    static uint16_t raw[SEQ_N], want_raw[SEQ_N];
+    rm_frame_header hdr, want;
+    read_frame(h, &hdr, raw);
+    model_frame(n, &want, want_raw);
+    cr_assert_eq(hdr.seq, 0, "first frame after START has seq %u", hdr.seq);
+    cr_assert_eq(hdr.flags & RM_FLAG_DROPPED_BEFORE, 0);
+    cr_assert_eq(hdr.t_device_us, want.t_device_us, "device clock of frame %llu",
+                 (unsigned long long)n);
+    cr_assert_eq(want.seq, (uint32_t)n, "the reference numbers from power-up");
+    cr_assert_arr_eq(raw, want_raw, sizeof raw, "content of frame %llu", (unsigned long long)n);
+}
+
+static void expect_frames_from(libusb_device_handle *h, uint32_t seq0, int count)
+{
+    static uint16_t raw[SEQ_N];
+    rm_frame_header hdr;
+    uint64_t last_t = 0;
+    for (int i = 0; i < count; i++) {
+        read_frame(h, &hdr, raw);
+        cr_assert_eq(hdr.seq, seq0 + (uint32_t)i);
+        cr_assert_eq(hdr.flags & RM_FLAG_DROPPED_BEFORE, 0);
+        cr_assert_gt(hdr.t_device_us, last_t);
+        last_t = hdr.t_device_us;
+    }
+}
+
+static rm_dev_status get_status(libusb_device_handle *h)
+{
+    uint8_t b[RM_STATUS_LEN];
+    cr_assert_eq(vendor_in(h, RM_REQ_GET_STATUS, 0, b, RM_STATUS_LEN), RM_STATUS_LEN);
+    rm_dev_status ds;
+    rm_err e = {0};
+    cr_assert_eq(rm_dev_status_decode(b, sizeof b, &ds, &e), RM_OK, "%s", e.msg);
+    return ds;
+}
+
+Test(usb_emu, vmat_stop_start_restarts_seq, .init = setup_vmat_clean, .fini = teardown,
+     .timeout = 300)
+{
+    libusb_device_handle *h = open_mat(serial);
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    expect_first_frame(h, 0);
+    expect_frames_from(h, 1, 6);
+    cr_assert_eq(vendor_out(h, RM_REQ_STOP, 0), 0);
+    /* whatever STOP still lets out, then quiet */
+    uint8_t *buf = malloc(65536);
+    cr_assert_not_null(buf);
+    int got = 0, r;
+    while ((r = libusb_bulk_transfer(h, RM_USB_EP_IN, buf, 65536, &got, 300)) == 0 && got > 0)
+        ;
+    cr_assert_eq(r, LIBUSB_ERROR_TIMEOUT);
+    free(buf);
+    rm_usbemu_stats st;
+    rm_usbemu_get_stats(emu, &st);
+    cr_assert(!st.started);
+    uint64_t produced = st.injected.frames_produced;
+    cr_assert_geq(produced, 7);
+
+    /* second acquisition: seq 0 again, the scenario where the mat left it */
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    expect_first_frame(h, produced);
+    expect_frames_from(h, 1, 4);
+    /* GET_STATUS counts since this START (5 frames read one at a time) */
+    rm_dev_status ds = get_status(h);
+    cr_assert_eq(ds.frames_sent, 5, "frames_sent %u since the second START", ds.frames_sent);
+    cr_assert_eq(ds.frames_dropped, 0);
+    rm_usbemu_get_stats(emu, &st);
+    cr_assert_eq(st.injected.frames_produced, produced + 5);
+    cr_assert_eq(st.injected.frames_sent, produced + 5, "no faults: every frame sent intact");
+    libusb_close(h);
+}
+
+Test(usb_emu, vmat_replug_start_restarts_seq, .init = setup_vmat_clean, .fini = teardown,
+     .timeout = 300)
+{
+    cr_assert(libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG));
+    libusb_hotplug_callback_handle cb;
+    cr_assert_eq(libusb_hotplug_register_callback(
+                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
+                     0, RM_USB_VID, RM_USB_PID, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb),
+                 0);
+    libusb_device_handle *h = open_mat(serial);
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    expect_first_frame(h, 0);
+    expect_frames_from(h, 1, 9);
+
+    rm_err e = {0};
+    cr_assert_eq(rm_usbemu_unplug(emu, &e), RM_OK, "%s", e.msg);
+    pump_flag(&hp_left, 1);
+    libusb_close(h);
+    rm_usbemu_stats st;
+    rm_usbemu_get_stats(emu, &st);
+    uint64_t produced = st.injected.frames_produced;
+    cr_assert_eq(produced, 10, "frames were read one at a time");
+    cr_assert_eq(rm_usbemu_replug(emu, &e), RM_OK, "%s", e.msg);
+    pump_flag(&hp_arrived, 1);
+
+    h = open_mat(serial);
+    /* before START the mat sends nothing */
+    uint8_t b[64];
+    int got = 0;
+    cr_assert_eq(libusb_bulk_transfer(h, RM_USB_EP_IN, b, sizeof b, &got, 300),
+                 LIBUSB_ERROR_TIMEOUT);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
+    expect_first_frame(h, produced);
+    expect_frames_from(h, 1, 3);
+    rm_dev_status ds = get_status(h);
+    cr_assert_eq(ds.frames_sent, 4, "frames_sent %u since the START after replug",
+                 ds.frames_sent);
+    libusb_hotplug_deregister_callback(ctx, cb);
+    libusb_close(h);
+}
