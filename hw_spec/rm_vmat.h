@@ -67,7 +67,8 @@ typedef enum rm_vmat_state {
 } rm_vmat_state;
 
 typedef struct rm_vmat_truth {
-    double time_s;          /* seconds since START, scenario (true) time = n / rate;
+    double time_s;          /* scenario (true) time = n / rate, seconds since the
+                               first START (rm_vmat_restart_seq does not reset it);
                                t_device_us maps to it with drift (PROTOCOL.md) */
     double roller_x_cm;     /* contact line position along the mat */
     double roller_y_cm;     /* load centre across the mat */
