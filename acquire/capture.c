@@ -1,5 +1,6 @@
 /* capture.c - the device sidecar of a raw capture (rm_capture.h). */
 #include "rm_capture.h"
+#include "rm_safefile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -44,11 +45,9 @@ rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev,
     size_t total = FIXED_LEN + clen + 4;
     uint8_t *b = calloc(1, total);
     char *path = side_path(raw_path);
-    char *tmp = path ? malloc(strlen(path) + 8) : NULL;
-    if (!b || !path || !tmp) {
+    if (!b || !path) {
         free(b);
         free(path);
-        free(tmp);
         return rm_err_set(err, RM_ERR_NOMEM, "capture: out of memory");
     }
     uint8_t *p = b;
@@ -73,31 +72,17 @@ rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev,
         rm_err_set(err, st, "%s: cannot encode the calibration", path);
     p += clen;
     rm_put_u32(p, rm_crc32(b, total - 4));
-    snprintf(tmp, strlen(path) + 8, "%s.tmp", path);
+    /* A sidecar is never replaced: it belongs to the .raw it was made with.
+     * Checked early for the plain case, and again atomically at the rename. */
     if (st == RM_OK && access(path, F_OK) == 0)
         st = rm_err_set(err, RM_ERR_IO, "%s already exists; refusing to overwrite it", path);
-    if (st == RM_OK) {
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            st = rm_err_set(err, RM_ERR_IO, "%s: %s", tmp, strerror(errno));
-        } else {
-            ssize_t n = write(fd, b, total);
-            int bad = n != (ssize_t)total || fsync(fd) != 0;
-            int e = errno;
-            if (close(fd) != 0 && !bad) {
-                bad = 1;
-                e = errno;
-            }
-            if (bad || rename(tmp, path) != 0) {
-                st = rm_err_set(err, e == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: %s", path,
-                                strerror(bad ? e : errno));
-                unlink(tmp);
-            }
-        }
+    rm_safefile sf;
+    if (st == RM_OK && (st = rm_safefile_open(path, &sf, err)) == RM_OK) {
+        fwrite(b, 1, total, sf.f); /* a short write fails the commit */
+        st = rm_safefile_commit_new(&sf, err);
     }
     free(b);
     free(path);
-    free(tmp);
     return st;
 }
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rm_batch.h"
+#include "rm_safefile.h"
 
 static const char *const columns[] = {
     "file",          "subject",          "segment",        "label",           "start_s",
@@ -480,64 +481,5 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
 
 rm_status rm_write_file_atomic(const char *path, const void *data, size_t len, rm_err *err)
 {
-    size_t pl = strlen(path);
-    char *tmp = malloc(pl + 16);
-    if (!tmp)
-        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, pl + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return rm_err_set(err, e == EACCES ? RM_ERR_PERMISSION : RM_ERR_IO,
-                          "%s: cannot create a temporary file beside it: %s", path, strerror(e));
-    }
-    fchmod(fd, 0644);
-    const char *p = data;
-    size_t left = len;
-    const char *step = NULL;
-    int e = 0;
-    while (left && !step) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            step = "writing";
-            e = errno;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (!step && fsync(fd) != 0) {
-        step = "fsync";
-        e = errno;
-    }
-    if (close(fd) != 0 && !step) {
-        step = "close";
-        e = errno;
-    }
-    if (!step && rename(tmp, path) != 0) {
-        step = "rename into place";
-        e = errno;
-    }
-    if (step) {
-        unlink(tmp);
-        free(tmp);
-        return rm_err_set(err, e == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: %s: %s", path, step,
-                          strerror(e));
-    }
-    free(tmp);
-    char *dir = strdup(path);
-    if (dir) {
-        char *slash = strrchr(dir, '/');
-        const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
-        int dfd = open(d, O_RDONLY | O_DIRECTORY);
-        if (dfd >= 0) {
-            fsync(dfd);
-            close(dfd);
-        }
-        free(dir);
-    }
-    return RM_OK;
+    return rm_safefile_write(path, data, len, err);
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "report_internal.h"
+#include "rm_safefile.h"
 
 #define FONT "DejaVu Sans"
 
@@ -963,34 +964,10 @@ rm_status rm_report_format_of(const char *path, rm_report_format *fmt, rm_err *e
     return RM_OK;
 }
 
-typedef struct sink {
-    int fd;
-    int failed;
-    int errnum;
-} sink;
-
-static cairo_status_t write_fd(void *closure, const unsigned char *data, unsigned int len)
+/* cairo's stream callback; the first failure is reported by the commit */
+static cairo_status_t write_stream(void *closure, const unsigned char *data, unsigned int len)
 {
-    sink *s = closure;
-    while (len) {
-        ssize_t n = write(s->fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            s->failed = 1;
-            s->errnum = errno;
-            return CAIRO_STATUS_WRITE_ERROR;
-        }
-        data += n;
-        len -= (unsigned)n;
-    }
-    return CAIRO_STATUS_SUCCESS;
-}
-
-static rm_status io_error(rm_err *err, const char *path, const char *step, int e)
-{
-    return rm_err_set(err, e == ENOSPC ? RM_ERR_NO_SPACE : e == EACCES ? RM_ERR_PERMISSION : RM_ERR_IO,
-                      "%s: %s: %s", path, step, strerror(e));
+    return fwrite(data, 1, len, closure) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
 rm_status rm_report_render(const rm_report *rep, size_t page, double dpi, uint32_t **pixels,
@@ -1038,20 +1015,10 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
         page = 0;
     if (!(dpi > 0))
         dpi = 110;
-    size_t plen = strlen(path);
-    char *tmp = malloc(plen + 16);
-    if (!tmp)
-        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rm_status st = io_error(err, path, "cannot create a temporary file beside it", errno);
-        free(tmp);
+    rm_safefile out;
+    rm_status st = rm_safefile_open(path, &out, err);
+    if (st)
         return st;
-    }
-    fchmod(fd, 0644);
-    sink out = {fd, 0, 0};
-    rm_status st = RM_OK;
     int draw_rc = 0;
     cairo_status_t cs = CAIRO_STATUS_SUCCESS;
     size_t first = page < 0 ? 0 : (size_t)page, last = page < 0 ? rep->n_pages : (size_t)page + 1;
@@ -1064,13 +1031,13 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
         cairo_destroy(cr);
         cs = cairo_surface_status(surf);
         if (cs == CAIRO_STATUS_SUCCESS)
-            cs = cairo_surface_write_to_png_stream(surf, write_fd, &out);
+            cs = cairo_surface_write_to_png_stream(surf, write_stream, out.f);
         cairo_surface_destroy(surf);
     } else {
         cairo_surface_t *surf =
             fmt == RM_REPORT_PDF
-                ? cairo_pdf_surface_create_for_stream(write_fd, &out, rep->page_w, rep->page_h)
-                : cairo_svg_surface_create_for_stream(write_fd, &out, rep->page_w, rep->page_h);
+                ? cairo_pdf_surface_create_for_stream(write_stream, out.f, rep->page_w, rep->page_h)
+                : cairo_svg_surface_create_for_stream(write_stream, out.f, rep->page_w, rep->page_h);
         if (fmt == RM_REPORT_PDF) {
             cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, rep->title);
             cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, rep->results->software);
@@ -1087,36 +1054,17 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
             cs = cairo_surface_status(surf);
         cairo_surface_destroy(surf);
     }
-    if (out.failed)
-        st = io_error(err, path, "writing", out.errnum);
-    else if (draw_rc)
+    if (ferror(out.f))
+        return rm_safefile_commit(&out, err); /* fails: names the write's errno, removes the temp */
+    if (draw_rc)
         st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory while drawing", path);
     else if (cs != CAIRO_STATUS_SUCCESS)
         st = rm_err_set(err, RM_ERR_IO, "%s: cairo: %s", path, cairo_status_to_string(cs));
-    if (!st && fsync(fd) != 0)
-        st = io_error(err, path, "fsync", errno);
-    if (close(fd) != 0 && !st)
-        st = io_error(err, path, "close", errno);
-    if (!st && rename(tmp, path) != 0)
-        st = io_error(err, path, "rename into place", errno);
-    if (st)
-        unlink(tmp);
-    else {
-        /* make the rename itself durable */
-        char *dir = strdup(path);
-        if (dir) {
-            char *slash = strrchr(dir, '/');
-            const char *d = slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".";
-            int dfd = open(d, O_RDONLY | O_DIRECTORY);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-            free(dir);
-        }
+    if (st) {
+        rm_safefile_abort(&out);
+        return st;
     }
-    free(tmp);
-    return st;
+    return rm_safefile_commit(&out, err);
 }
 
 void rm_report_shutdown(void)

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_safefile.h"
 #include "rm_session.h"
 #if __has_include("rm_results.h")
 #include "rm_results.h"
@@ -42,86 +42,44 @@ static void usage(FILE *out)
             "  -o OUT.csv  write there (temporary name, fsync, rename); default stdout\n");
 }
 
-/* Output: a buffered stream to a temp file or stdout. */
+/* Output: a buffered stream to a temp file (rm_safefile) or stdout. */
 typedef struct out_file {
     FILE *f;
-    char *final;
-    char *tmp;
+    rm_safefile sf; /* closed ({0}) for stdout */
 } out_file;
 
-static int out_open(out_file *o, const char *path)
+static rm_status out_open(out_file *o, const char *path, rm_err *err)
 {
     memset(o, 0, sizeof *o);
     if (!path) {
         o->f = stdout;
-        return 0;
+        return RM_OK;
     }
-    size_t n = strlen(path) + 16;
-    o->final = strdup(path);
-    o->tmp = malloc(n);
-    if (!o->final || !o->tmp)
-        return -1;
-    snprintf(o->tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0)
-        return -1;
-    fchmod(fd, 0644);
-    o->f = fdopen(fd, "w");
-    if (!o->f) {
-        close(fd);
-        unlink(o->tmp);
-        return -1;
-    }
+    rm_status st = rm_safefile_open(path, &o->sf, err);
+    if (st != RM_OK)
+        return st;
+    o->f = o->sf.f;
     setvbuf(o->f, NULL, _IOFBF, 1 << 20);
-    return 0;
+    return RM_OK;
 }
 
 static void out_abort(out_file *o)
 {
-    if (o->f && o->f != stdout) {
-        fclose(o->f);
-        unlink(o->tmp);
-    }
-    free(o->final);
-    free(o->tmp);
-    memset(o, 0, sizeof *o);
+    rm_safefile_abort(&o->sf);
+    o->f = NULL;
 }
 
 /* Flushes, fsyncs and renames into place (and fsyncs the folder). */
-static int out_commit(out_file *o)
+static rm_status out_commit(out_file *o, rm_err *err)
 {
     if (o->f == stdout) {
-        int rc = fflush(stdout) == 0 ? 0 : -1;
         o->f = NULL;
-        return rc;
+        if (fflush(stdout) != 0)
+            return rm_err_set(err, RM_ERR_IO, "stdout: cannot write (%s)", strerror(errno));
+        return RM_OK;
     }
-    int rc = 0;
-    if (fflush(o->f) != 0 || ferror(o->f) || fsync(fileno(o->f)) != 0)
-        rc = -1;
-    if (fclose(o->f) != 0)
-        rc = -1;
     o->f = NULL;
-    if (rc == 0 && rename(o->tmp, o->final) != 0)
-        rc = -1;
-    if (rc != 0) {
-        int e = errno;
-        unlink(o->tmp);
-        errno = e;
-    } else {
-        char *dcopy = strdup(o->final);
-        if (dcopy) {
-            int dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY);
-            if (dfd >= 0) {
-                fsync(dfd);
-                close(dfd);
-            }
-            free(dcopy);
-        }
-    }
-    free(o->final);
-    free(o->tmp);
-    o->final = o->tmp = NULL;
-    return rc;
+    return rm_safefile_commit(&o->sf, err);
 }
 
 /* Integers by hand: printf per value is the bottleneck of a long export. */
@@ -380,11 +338,9 @@ int rm_cmd_export(int argc, char **argv)
             return rm_cli_fail(CMD, &err, st);
     }
     out_file of;
-    if (out_open(&of, out) < 0) {
-        rm_cli_error(CMD, "%s: cannot create (%s)", out, strerror(errno));
-        out_abort(&of);
+    if ((st = out_open(&of, out, &err)) != RM_OK) {
         rm_session_close(s);
-        return RM_EXIT_FAIL;
+        return rm_cli_fail(CMD, &err, st);
     }
     int rc = 0;
     if (what == O_FRAMES)
@@ -397,15 +353,14 @@ int rm_cmd_export(int argc, char **argv)
 #endif
     rm_session_close(s);
     if (rc < 0) {
+        int e = errno;
         out_abort(&of);
         if (st != RM_OK)
             return rm_cli_fail(CMD, &err, st);
-        rm_cli_error(CMD, "%s: write failed (%s)", out ? out : "stdout", strerror(errno));
+        rm_cli_error(CMD, "%s: write failed (%s)", out ? out : "stdout", strerror(e));
         return RM_EXIT_FAIL;
     }
-    if (out_commit(&of) < 0) {
-        rm_cli_error(CMD, "%s: cannot write (%s)", out ? out : "stdout", strerror(errno));
-        return RM_EXIT_FAIL;
-    }
+    if ((st = out_commit(&of, &err)) != RM_OK)
+        return rm_cli_fail(CMD, &err, st);
     return RM_EXIT_OK;
 }

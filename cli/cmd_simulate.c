@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_safefile.h"
 #include "rm_decoder.h"
 #include "rm_session.h"
 #include "rm_vmat.h"
@@ -72,56 +73,22 @@ static int parse_faults(const char *s, rm_vmat_faults *f)
 }
 
 typedef struct outputs {
-    FILE *stream;
-    char *stream_tmp;
+    rm_safefile stream; /* --stream: closed ({0}) when not asked for */
     rm_decoder *dec;
     rm_sink sink;
     int sink_open;
 } outputs;
 
-static int open_stream(const char *path, outputs *o, rm_err *err)
+/* `keep`: the run succeeded, so the stream replaces the file at its path;
+ * otherwise it is dropped and an existing file stays as it was. */
+static rm_status close_stream(outputs *o, int keep, rm_err *err)
 {
-    size_t n = strlen(path) + 16;
-    o->stream_tmp = malloc(n);
-    if (!o->stream_tmp)
-        return rm_err_set(err, RM_ERR_NOMEM, "out of memory");
-    snprintf(o->stream_tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->stream_tmp);
-    if (fd >= 0)
-        fchmod(fd, 0644); /* mkstemp makes 0600; this is a plain data file */
-    if (fd < 0 || !(o->stream = fdopen(fd, "wb"))) {
-        if (fd >= 0)
-            close(fd);
-        free(o->stream_tmp);
-        o->stream_tmp = NULL;
-        return rm_err_set(err, RM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    }
-    return RM_OK;
-}
-
-static rm_status close_stream(const char *path, outputs *o, int keep, rm_err *err)
-{
-    if (!o->stream)
+    if (!o->stream.f)
         return RM_OK;
-    int bad = ferror(o->stream) || fflush(o->stream) != 0;
-    int saved = errno;
-    if (!bad && fsync(fileno(o->stream)) != 0)
-        bad = 1, saved = errno;
-    if (fclose(o->stream) != 0 && !bad)
-        bad = 1, saved = errno;
-    o->stream = NULL;
-    rm_status st = RM_OK;
-    if (keep && bad)
-        st = rm_err_set(err, saved == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: write failed: %s",
-                        path, strerror(saved ? saved : EIO));
-    else if (keep && rename(o->stream_tmp, path) != 0)
-        st = rm_err_set(err, RM_ERR_IO, "%s: cannot rename from %s: %s", path, o->stream_tmp,
-                        strerror(errno));
-    if (!keep || st)
-        unlink(o->stream_tmp);
-    free(o->stream_tmp);
-    o->stream_tmp = NULL;
-    return st;
+    if (keep)
+        return rm_safefile_commit(&o->stream, err);
+    rm_safefile_abort(&o->stream);
+    return RM_OK;
 }
 
 static rm_status open_session(const char *path, rm_vmat *vm, outputs *o, rm_err *err)
@@ -241,7 +208,7 @@ int rm_cmd_simulate(int argc, char **argv)
     }
     outputs o;
     memset(&o, 0, sizeof o);
-    if (stream_path && (st = open_stream(stream_path, &o, &err))) {
+    if (stream_path && (st = rm_safefile_open(stream_path, &o.stream, &err))) {
         rm_vmat_free(vm);
         return rm_cli_fail(CMD, &err, st);
     }
@@ -276,7 +243,7 @@ int rm_cmd_simulate(int argc, char **argv)
         if (n == 0)
             break;
         bytes += n;
-        if (o.stream && fwrite(buf, 1, n, o.stream) != n)
+        if (o.stream.f && fwrite(buf, 1, n, o.stream.f) != n)
             st = rm_err_set(&err, errno == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
                             "%s: write failed: %s", stream_path, strerror(errno));
         if (!st && o.dec)
@@ -286,7 +253,7 @@ int rm_cmd_simulate(int argc, char **argv)
     rm_status st2 = close_session(&o, st, &err);
     if (!st)
         st = st2;
-    st2 = close_stream(stream_path, &o, st == RM_OK, &err);
+    st2 = close_stream(&o, st == RM_OK, &err);
     if (!st)
         st = st2;
     if (st) {

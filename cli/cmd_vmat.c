@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_safefile.h"
 
 #ifdef RM_HAVE_UMOCKDEV
 #include <jansson.h>
@@ -150,20 +151,17 @@ static json_t *stats_json(const rm_usbemu_stats *st, const char *serial, int exi
 }
 
 /* Written to a temp name, then renamed, so a reader never sees half. */
-static int write_counts(const char *path, json_t *j)
+static rm_status write_counts(const char *path, json_t *j, rm_err *err)
 {
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return -1;
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    int rc = json_dump_file(j, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -1;
-    if (rc != 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
+    rm_safefile sf;
+    rm_status st = rm_safefile_open(path, &sf, err);
+    if (st != RM_OK)
+        return st;
+    if (json_dumpf(j, sf.f, JSON_INDENT(2) | JSON_SORT_KEYS) != 0 && !ferror(sf.f)) {
+        rm_safefile_abort(&sf);
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: cannot format the counts", path);
+    }
+    return rm_safefile_commit(&sf, err); /* a write error fails here, naming errno */
 }
 
 /* LD_PRELOAD gets libumockdev-preload.so.0 (once). */
@@ -426,8 +424,11 @@ int rm_cmd_vmat(int argc, char **argv)
     int rc = code;
     if (counts_path) {
         json_t *j = stats_json(&s, ec.serial, code);
-        if (!j || write_counts(counts_path, j) != 0) {
-            rm_cli_error(CMD, "cannot write %s: %s", counts_path, strerror(errno));
+        rm_err cerr = {0};
+        rm_status cst = j ? write_counts(counts_path, j, &cerr)
+                          : rm_err_set(&cerr, RM_ERR_NOMEM, "%s: out of memory", counts_path);
+        if (cst != RM_OK) {
+            rm_cli_error(CMD, "cannot write the counts: %s", rm_err_message(&cerr, cst));
             if (rc == 0)
                 rc = RM_EXIT_FAIL;
         }

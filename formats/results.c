@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rm_results.h"
+#include "rm_safefile.h"
 
 static const char *const series_names[RM_SERIES_COUNT] = {
     "time", "force_n", "area_cm2", "peak_kpa", "cop_x_cm", "cop_y_cm",
@@ -358,36 +359,6 @@ static void link_target(const char *results_path, const char *rec, char *out, si
     snprintf(out, cap, "%s", rec);
 }
 
-static int fsync_path(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    return fsync_path(dirname(tmp));
-}
-
-/* A unique temporary name next to `path`. */
-static int temp_name(const char *path, char *out, size_t cap)
-{
-    if (snprintf(out, cap, "%s.tmp-XXXXXX", path) >= (int)cap)
-        return -1;
-    int fd = mkstemp(out);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    unlink(out);
-    return 0;
-}
-
 static int write_series_group(hid_t f, const rm_results *r)
 {
     hid_t g = H5Gcreate2(f, "series", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -487,9 +458,8 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
     if (st != RM_OK)
         return st;
     char tmp[PATH_MAX];
-    if (temp_name(path, tmp, sizeof tmp))
-        return rm_err_set(err, RM_ERR_IO, "%s: cannot create a temporary file next to it: %s", path,
-                          strerror(errno));
+    if ((st = rm_safefile_temp_name(path, tmp, sizeof tmp, err)) != RM_OK)
+        return st;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
@@ -550,14 +520,7 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
         unlink(tmp);
         return st;
     }
-    if (fsync_path(tmp) || rename(tmp, path)) {
-        st = rm_err_set(err, RM_ERR_IO, "%s: cannot move the finished file into place: %s", path,
-                        strerror(errno));
-        unlink(tmp);
-        return st;
-    }
-    fsync_dir_of(path);
-    return RM_OK;
+    return rm_safefile_publish(tmp, path, err);
 }
 
 /* ---- JSON ---- */
@@ -675,45 +638,14 @@ rm_status rm_results_write_json(const char *path, const rm_results *r, rm_err *e
     rm_status st = rm_results_json(r, &s, err);
     if (st != RM_OK)
         return st;
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp) {
-        free(s);
-        return rm_err_set(err, RM_ERR_ARG, "%s: path too long", path);
+    rm_safefile sf;
+    if ((st = rm_safefile_open(path, &sf, err)) == RM_OK) {
+        fputs(s, sf.f); /* a write error fails the commit, naming errno */
+        fputc('\n', sf.f);
+        st = rm_safefile_commit(&sf, err);
     }
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        free(s);
-        return rm_err_set(err, RM_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; the summary is for sharing like the .h5 */
-    size_t len = strlen(s), off = 0;
-    int bad = 0;
-    while (off < len) {
-        ssize_t w = write(fd, s + off, len - off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            bad = errno;
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (!bad && write(fd, "\n", 1) != 1)
-        bad = errno ? errno : EIO;
-    if (!bad && fsync(fd))
-        bad = errno;
-    if (close(fd) && !bad)
-        bad = errno;
     free(s);
-    if (!bad && rename(tmp, path))
-        bad = errno;
-    if (bad) {
-        unlink(tmp);
-        return rm_err_set(err, bad == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO, "%s: writing the JSON summary: %s",
-                          path, strerror(bad));
-    }
-    fsync_dir_of(path);
-    return RM_OK;
+    return st;
 }
 
 /* ---- reader ---- */

@@ -42,6 +42,12 @@ rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err);
  * abort afterwards is a no-op). */
 rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err);
 
+/* Like rm_safefile_commit, but for files that must never be replaced: if
+ * something exists at the target by the time of the rename, fails with
+ * RM_ERR_IO "PATH already exists; refusing to overwrite it" (checked
+ * atomically with the rename, so two writers racing cannot both win). */
+rm_status rm_safefile_commit_new(rm_safefile *sf, rm_err *err);
+
 /* Closes and removes the temporary; the target is untouched. No-op on a
  * closed (zeroed, committed or aborted) struct, so it may be called twice. */
 void rm_safefile_abort(rm_safefile *sf);

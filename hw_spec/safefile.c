@@ -145,7 +145,21 @@ void rm_safefile_abort(rm_safefile *sf)
     memset(sf, 0, sizeof *sf);
 }
 
-rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err)
+/* Moves tmp to path only if nothing is at path (atomically). */
+static int rename_noreplace(const char *tmp, const char *path)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return -1;
+    /* the file system has no RENAME_NOREPLACE: a hard link is just as exclusive */
+    if (link(tmp, path) != 0)
+        return -1;
+    unlink(tmp);
+    return 0;
+}
+
+static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
 {
     if (!sf || !sf->f || !sf->priv)
         return rm_err_set(err, RM_ERR_STATE, "safefile: commit without an open file");
@@ -165,12 +179,14 @@ rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err)
         step = "close";
         e = k->err ? k->err : errno;
     }
-    if (!step && rename(sf->tmp, sf->path) != 0) {
+    if (!step && (replace ? rename(sf->tmp, sf->path) : rename_noreplace(sf->tmp, sf->path)) != 0) {
         step = "rename into place";
         e = errno;
     }
     rm_status st = RM_OK;
-    if (step)
+    if (step && e == EEXIST && !replace)
+        st = rm_err_set(err, RM_ERR_IO, "%s already exists; refusing to overwrite it", sf->path);
+    else if (step)
         st = fail(err, sf->path, step, e);
     else {
         free(sf->tmp); /* renamed: nothing left to remove */
@@ -179,6 +195,16 @@ rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err)
     }
     rm_safefile_abort(sf);
     return st;
+}
+
+rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err)
+{
+    return commit(sf, 1, err);
+}
+
+rm_status rm_safefile_commit_new(rm_safefile *sf, rm_err *err)
+{
+    return commit(sf, 0, err);
 }
 
 rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_err *err)

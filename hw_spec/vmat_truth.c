@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_safefile.h"
 #include "vmat_internal.h"
 
 static const char *const group_names[VM_NGROUPS] = {"calves", "hamstrings", "quads", "it_band",
@@ -131,25 +132,11 @@ rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err)
     const vm_scenario *sc = vm_scenario_of(vm);
     unsigned rate = vm_rate_of(vm);
     uint64_t total = rm_vmat_total_frames(vm);
-    size_t n = strlen(path) + 16;
-    char *tmp = malloc(n);
-    if (!tmp)
-        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    snprintf(tmp, n, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        rm_status st = rm_err_set(err, RM_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-        free(tmp);
+    rm_safefile sf;
+    rm_status st = rm_safefile_open(path, &sf, err);
+    if (st != RM_OK)
         return st;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; this is a plain data file */
-    FILE *f = fdopen(fd, "w");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        free(tmp);
-        return rm_err_set(err, RM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
+    FILE *f = sf.f;
     const char *base = strrchr(sc->path, '/');
     fputs("{\n  \"format\": \"rollmat-vmat-truth-1\",\n  \"scenario\": ", f);
     put_json_string(f, base ? base + 1 : sc->path);
@@ -168,27 +155,5 @@ rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err)
     write_holds(f, sc);
     write_segments(f, sc);
     fputs("}\n", f);
-    int bad = ferror(f);
-    if (fflush(f) != 0)
-        bad = 1;
-    int saved = errno;
-    if (!bad && fsync(fileno(f)) != 0)
-        bad = 1;
-    if (fclose(f) != 0)
-        bad = 1;
-    if (bad) {
-        unlink(tmp);
-        free(tmp);
-        return rm_err_set(err, saved == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
-                          "%s: write failed: %s", path, strerror(saved ? saved : EIO));
-    }
-    if (rename(tmp, path) != 0) {
-        rm_status st = rm_err_set(err, RM_ERR_IO, "%s: cannot rename %s: %s", path, tmp,
-                                  strerror(errno));
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    free(tmp);
-    return RM_OK;
+    return rm_safefile_commit(&sf, err); /* a write error fails here, naming errno */
 }

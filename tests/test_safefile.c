@@ -56,11 +56,27 @@ static void assert_text(const char *path, const char *want)
     free(s);
 }
 
+/* A fresh folder (*dir, caller frees) and the path of `name` in it (caller
+ * frees), holding `old` when not NULL. */
+static char *fresh(const char *tag, const char *name, const char *old, char **dir)
+{
+    *dir = rm_test_tmpdir(tag);
+    char *path = rm_test_path(*dir, name);
+    if (old)
+        put(path, old);
+    return path;
+}
+
+static void cleanup(char *dir, char *path)
+{
+    rm_test_rmtree(dir);
+    free(path);
+    free(dir);
+}
+
 Test(safefile, commit_replaces_atomically)
 {
-    char *dir = rm_test_tmpdir("sf_commit");
-    char *path = rm_test_path(dir, "out.csv");
-    put(path, "old\n");
+    char *dir, *path = fresh("sf_commit", "out.csv", "old\n", &dir);
     rm_safefile sf;
     rm_err e = {0};
     cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
@@ -84,16 +100,12 @@ Test(safefile, commit_replaces_atomically)
     rm_safefile_abort(&sf); /* after commit: a no-op */
     cr_assert_eq(access(path, F_OK), 0);
     cr_assert_eq(rm_safefile_commit(&sf, &e), RM_ERR_STATE);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 Test(safefile, abort_keeps_old_file_and_leaves_no_temp)
 {
-    char *dir = rm_test_tmpdir("sf_abort");
-    char *path = rm_test_path(dir, "keep.json");
-    put(path, "{\"old\": 1}\n");
+    char *dir, *path = fresh("sf_abort", "keep.json", "{\"old\": 1}\n", &dir);
     rm_safefile sf;
     rm_err e = {0};
     cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
@@ -107,15 +119,12 @@ Test(safefile, abort_keeps_old_file_and_leaves_no_temp)
     /* a zeroed struct counts as closed */
     rm_safefile z = {0};
     rm_safefile_abort(&z);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 Test(safefile, new_file_and_whole_buffer)
 {
-    char *dir = rm_test_tmpdir("sf_write");
-    char *path = rm_test_path(dir, "new.bin");
+    char *dir, *path = fresh("sf_write", "new.bin", NULL, &dir);
     size_t n = 300000;
     char *buf = malloc(n);
     cr_assert_not_null(buf);
@@ -131,15 +140,12 @@ Test(safefile, new_file_and_whole_buffer)
     cr_assert_eq(n_temps(dir), 0);
     free(got);
     free(buf);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 Test(safefile, mode_is_0644)
 {
-    char *dir = rm_test_tmpdir("sf_mode");
-    char *path = rm_test_path(dir, "m.txt");
+    char *dir, *path = fresh("sf_mode", "m.txt", NULL, &dir);
     mode_t old = umask(022);
     rm_err e = {0};
     cr_assert_eq(rm_safefile_write(path, "x", 1, &e), RM_OK, "%s", e.msg);
@@ -147,15 +153,12 @@ Test(safefile, mode_is_0644)
     struct stat sb;
     cr_assert_eq(stat(path, &sb), 0);
     cr_assert_eq(sb.st_mode & 07777, 0644, "mode %o", (unsigned)(sb.st_mode & 07777));
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 Test(safefile, missing_folder_is_a_named_error)
 {
-    char *dir = rm_test_tmpdir("sf_missing");
-    char *path = rm_test_path(dir, "no-such-folder/out.csv");
+    char *dir, *path = fresh("sf_missing", "no-such-folder/out.csv", NULL, &dir);
     rm_safefile sf;
     rm_err e = {0};
     rm_status st = rm_safefile_open(path, &sf, &e);
@@ -170,17 +173,13 @@ Test(safefile, missing_folder_is_a_named_error)
     cr_assert_not_null(strstr(e2.msg, path), "%s", e2.msg);
     char tmp[64];
     cr_assert_neq(rm_safefile_temp_name(path, tmp, sizeof tmp, &e2), RM_OK);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 /* A file another library writes (HDF5): reserve a name, write, publish. */
 Test(safefile, temp_name_and_publish)
 {
-    char *dir = rm_test_tmpdir("sf_publish");
-    char *path = rm_test_path(dir, "r.h5");
-    put(path, "old");
+    char *dir, *path = fresh("sf_publish", "r.h5", "old", &dir);
     char tmp[4096];
     rm_err e = {0};
     cr_assert_eq(rm_safefile_temp_name(path, tmp, sizeof tmp, &e), RM_OK, "%s", e.msg);
@@ -199,9 +198,7 @@ Test(safefile, temp_name_and_publish)
     char small[8];
     cr_assert_eq(rm_safefile_temp_name(path, small, sizeof small, &e), RM_ERR_ARG);
     free(gone);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 /* The disk fills (RLIMIT_FSIZE with SIGXFSZ ignored stands in for it, in a
@@ -210,9 +207,7 @@ Test(safefile, temp_name_and_publish)
  * (where stdio would otherwise forget the errno) are checked. */
 static void disk_full_case(int use_stream)
 {
-    char *dir = rm_test_tmpdir("sf_full");
-    char *path = rm_test_path(dir, "full.csv");
-    put(path, "old content\n");
+    char *dir, *path = fresh("sf_full", "full.csv", "old content\n", &dir);
     size_t n = 1 << 20;
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
@@ -248,9 +243,7 @@ static void disk_full_case(int use_stream)
     cr_assert_eq(WEXITSTATUS(ws), 0, "child status %d", WEXITSTATUS(ws));
     assert_text(path, "old content\n");
     cr_assert_eq(n_temps(dir), 0);
-    rm_test_rmtree(dir);
-    free(path);
-    free(dir);
+    cleanup(dir, path);
 }
 
 Test(safefile, disk_full_buffer_keeps_old_file)
@@ -261,4 +254,27 @@ Test(safefile, disk_full_buffer_keeps_old_file)
 Test(safefile, disk_full_stream_keeps_old_file)
 {
     disk_full_case(1);
+}
+
+/* commit_new never replaces: a file that appeared meanwhile wins, intact. */
+Test(safefile, commit_new_refuses_to_overwrite)
+{
+    char *dir, *path = fresh("sf_new", "side.dev", NULL, &dir);
+    rm_safefile sf;
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
+    fputs("second", sf.f);
+    put(path, "first"); /* another writer got there between open and commit */
+    cr_assert_eq(rm_safefile_commit_new(&sf, &e), RM_ERR_IO);
+    cr_assert_not_null(strstr(e.msg, "refusing to overwrite"), "%s", e.msg);
+    cr_assert_not_null(strstr(e.msg, path), "%s", e.msg);
+    assert_text(path, "first");
+    cr_assert_eq(n_temps(dir), 0);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(rm_safefile_open(path, &sf, &e), RM_OK, "%s", e.msg);
+    fputs("third", sf.f);
+    cr_assert_eq(rm_safefile_commit_new(&sf, &e), RM_OK, "%s", e.msg);
+    assert_text(path, "third");
+    cr_assert_eq(n_temps(dir), 0);
+    cleanup(dir, path);
 }
