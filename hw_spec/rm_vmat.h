@@ -103,7 +103,8 @@ void rm_vmat_header(const rm_vmat *vm, rm_header *hdr);
 /* Total number of frames the scenario produces at the current rate. */
 uint64_t rm_vmat_total_frames(const rm_vmat *vm);
 /* Changes the rate before the first frame (SET_RATE); RM_ERR_RANGE outside
- * min..max, RM_ERR_STATE once started. */
+ * min..max; once started, the current rate again is accepted (a host
+ * re-sends it after a replug) and another one is RM_ERR_STATE. */
 rm_status rm_vmat_set_rate(rm_vmat *vm, unsigned rate_hz);
 
 /* Simulates the next frame (every frame the device produces, including

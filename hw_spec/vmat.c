@@ -316,6 +316,10 @@ rm_status rm_vmat_set_rate(rm_vmat *vm, unsigned rate_hz)
 {
     if (rate_hz < VM_MIN_RATE || rate_hz > VM_MAX_RATE)
         return RM_ERR_RANGE;
+    /* A host re-sends its rate after a replug: the same rate is no change.
+     * Another rate mid-scenario would re-time frames already simulated. */
+    if ((vm->next > 0 || vm->pend_len > 0) && rate_hz == vm_rate_of(vm))
+        return RM_OK;
     if (vm->next > 0 || vm->pend_len > 0)
         return RM_ERR_STATE;
     set_rate(vm, rate_hz);

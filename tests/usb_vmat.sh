@@ -134,9 +134,11 @@ ok "fault counts: corrupt $c_corrupt, truncated $c_trunc, dropped $c_drop, garba
 #    for the restart, frames in device-time order, and exactly the frames
 #    the mat delivered whole (the one cut by the unplug is a truncated
 #    event), each equal to the model's frame at the same device time.
+#    --rate: the host sets the rate again on the replugged mat (a stopped
+#    mat accepts its own rate).
 "$ROLLMAT" vmat --fast --scenario guide --seed 2 --time-scale 0.2 \
     --fault unplug-at=20,replug-after=0.5 --end-signal TERM --counts "$T/u.json" -- \
-    "$ROLLMAT" record -o "$T/u.h5" -q --ring 16384 2>"$T/u.err"
+    "$ROLLMAT" record -o "$T/u.h5" -q --ring 16384 --rate 100 2>"$T/u.err"
 rc=$?
 [ $rc -eq 0 ] || fail "record across unplug exited $rc: $(tail -3 "$T/u.err")"
 [ "$(json_get "$T/u.json" plugs)" = 2 ] || fail "the mat was not plugged in twice"
