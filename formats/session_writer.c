@@ -631,7 +631,10 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
     double t = mono_now();
     if (w->buf_n == w->chunk) {
         rm_status st = write_buffer(w, err);
-        if (st == RM_OK && t - w->last_flush >= MIN_FLUSH_GAP_S)
+        /* The flush interval is a promise to readers: it wins over the gap
+         * that only saves time (when the interval is the shorter one). */
+        double gap = w->flush_interval < MIN_FLUSH_GAP_S ? w->flush_interval : MIN_FLUSH_GAP_S;
+        if (st == RM_OK && t - w->last_flush >= gap)
             st = do_flush(w, err);
         if (st != RM_OK)
             return st;
