@@ -441,7 +441,8 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
         }
     }
     if (!st) {
-        qsort(rows, nrows, sizeof *rows, row_cmp);
+        if (nrows > 1)
+            qsort(rows, nrows, sizeof *rows, row_cmp);
         for (size_t i = 1; i < nrows && !st; i++)
             if (!strcmp(rows[i].file, rows[i - 1].file) && rows[i].src != rows[i - 1].src)
                 st = rm_err_set(err, RM_ERR_VALUE, "merge: %s has rows in both %s and %s", rows[i].file,

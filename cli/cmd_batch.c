@@ -556,7 +556,8 @@ int rm_cmd_batch(int argc, char **argv)
             return RM_EXIT_FAIL;
         }
     }
-    qsort(files.v, files.n, sizeof *files.v, cmp_str);
+    if (files.n > 1) /* qsort wants a non-NULL array even for none */
+        qsort(files.v, files.n, sizeof *files.v, cmp_str);
     /* the same path named twice is one recording */
     size_t u = 0;
     for (size_t i = 0; i < files.n; i++) {

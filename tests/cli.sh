@@ -24,6 +24,17 @@ for c in simulate record devices vmat info export import analyze report batch de
   check 2 "$c with a bad option" "$ROLLMAT" "$c" --no-such-option
   grep -q "no-such-option" /tmp/rm_cli_err.$$ || { echo "FAIL: $c: bad option not named"; fail=1; }
 done
+# A missing input is named, with status 1, and nothing misbehaves on the way
+# (the sanitizers print "runtime error" on undefined behaviour).
+d=$(mktemp -d)
+for args in "info $d/none.h5" "analyze $d/none.h5" "export $d/none.h5 --events" \
+            "import $d/none.csv -o $d/o.h5" "report $d/none.h5" "batch $d/none -o $d/b.csv"; do
+  # shellcheck disable=SC2086
+  check 1 "$args" "$ROLLMAT" $args
+  grep -q "none" /tmp/rm_cli_err.$$ || { echo "FAIL: $args: missing file not named"; fail=1; }
+  grep -q "runtime error\|Sanitizer" /tmp/rm_cli_err.$$ && { echo "FAIL: $args: sanitizer report"; cat /tmp/rm_cli_err.$$; fail=1; }
+done
+rm -rf "$d"
 rm -f /tmp/rm_cli_out.$$ /tmp/rm_cli_err.$$
 [ $fail = 0 ] && echo "cli: all checks passed"
 exit $fail
