@@ -227,7 +227,7 @@ int rm_cmd_simulate(int argc, char **argv)
             double start_s, end_s, prev_end = 0;
             const char *group, *label = rm_vmat_segment(vm, next_label, &group, &start_s, &end_s);
             if (next_label > 0)
-                rm_vmat_segment(vm, next_label - 1, &group, &prev_end, &prev_end);
+                rm_vmat_segment(vm, next_label - 1, NULL, NULL, &prev_end);
             double at = next_label > 0 ? (prev_end + start_s) / 2 : 0.0;
             if (next_label > 0 && rm_decoder_last_time(o.dec) < at)
                 break;
