@@ -50,9 +50,12 @@ static int read_full(int fd, void *p, size_t n)
 }
 
 /* Child: writes `total` frames (forever if 0), flushing every `every`
- * frames and reporting the flushed count after each flush. */
-static void child_writer_opt(const char *path, int fd, uint64_t total, unsigned every,
-                             int explicit_flush, double flush_s)
+ * frames and reporting the flushed count after each flush. With an
+ * `ack_fd` (>= 0) it then waits for the parent's one-byte acknowledgement
+ * before writing on, so the parent has checked each flush while the file is
+ * still open for writing: the two run in lock step, whatever the timing. */
+static void child_writer_opt(const char *path, int fd, int ack_fd, uint64_t total,
+                             unsigned every, int explicit_flush, double flush_s)
 {
     rm_header h;
     rm_device d;
@@ -76,6 +79,9 @@ static void child_writer_opt(const char *path, int fd, uint64_t total, unsigned 
             uint64_t n = i + 1;
             if (write_full(fd, &n, sizeof n) < 0)
                 _exit(6);
+            char ack;
+            if (ack_fd >= 0 && read_full(ack_fd, &ack, 1) < 0)
+                _exit(8);
         }
         if (total == 0 && i > 200000)
             pause(); /* the parent kills us long before */
@@ -87,9 +93,16 @@ static void child_writer_opt(const char *path, int fd, uint64_t total, unsigned 
     _exit(0);
 }
 
-static void child_writer(const char *path, int fd, uint64_t total, unsigned every)
+static void child_writer(const char *path, int fd, int ack_fd, uint64_t total, unsigned every)
 {
-    child_writer_opt(path, fd, total, every, 1, 1000.0);
+    child_writer_opt(path, fd, ack_fd, total, every, 1, 1000.0);
+}
+
+/* Parent side of the handshake: lets the writer go on. */
+static void ack_writer(int ack_fd)
+{
+    char ack = 1;
+    cr_assert_eq(write_full(ack_fd, &ack, 1), 0, "writer gone before its acknowledgement");
 }
 
 static void check_frames(rm_session *s, uint64_t n)
@@ -112,15 +125,18 @@ Test(session_live, reader_follows_growing_recording)
 {
     char *dir = rm_test_tmpdir("sess_live");
     char *path = rm_test_path(dir, "live.h5");
-    int fds[2];
+    int fds[2], acks[2];
     cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(pipe(acks), 0);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         close(fds[0]);
-        child_writer(path, fds[1], 203, 5);
+        close(acks[1]);
+        child_writer(path, fds[1], acks[0], 203, 5);
     }
     close(fds[1]);
+    close(acks[0]);
     rm_session *s = NULL;
     rm_err e = {0};
     uint64_t n, checks = 0, last = 0;
@@ -136,7 +152,9 @@ Test(session_live, reader_follows_growing_recording)
         check_frames(s, n);
         checks++;
         last = n;
+        ack_writer(acks[1]);
     }
+    close(acks[1]);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer exit status %d",
@@ -167,7 +185,7 @@ Test(session_live, sigkill_keeps_flushed_frames)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         close(fds[0]);
-        child_writer(path, fds[1], 0, 13); /* 13: flushes fall mid-chunk too */
+        child_writer(path, fds[1], -1, 0, 13); /* 13: flushes fall mid-chunk too */
     }
     close(fds[1]);
     uint64_t n = 0, flushed = 0;
@@ -279,15 +297,18 @@ Test(session_live, time_based_flush)
 {
     char *dir = rm_test_tmpdir("sess_tflush");
     char *path = rm_test_path(dir, "tflush.h5");
-    int fds[2];
+    int fds[2], acks[2];
     cr_assert_eq(pipe(fds), 0);
+    cr_assert_eq(pipe(acks), 0);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         close(fds[0]);
-        child_writer_opt(path, fds[1], 30, 1, 0, 1e-9);
+        close(acks[1]);
+        child_writer_opt(path, fds[1], acks[0], 30, 1, 0, 1e-9);
     }
     close(fds[1]);
+    close(acks[0]);
     rm_session *s = NULL;
     rm_err e = {0};
     uint64_t n, seen = 0;
@@ -299,7 +320,9 @@ Test(session_live, time_based_flush)
         cr_assert_geq(rm_session_frames(s), n);
         check_frames(s, n);
         seen = n;
+        ack_writer(acks[1]);
     }
+    close(acks[1]);
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
