@@ -19,15 +19,16 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "rm_analysis.h"
 #include "rm_batch.h"
 #include "rm_cli.h"
+#include "rm_proto.h"
 #include "rm_session.h"
+#include "rm_version.h"
 
 #define CMD "batch"
-#define SOFTWARE "rollmat " RM_VERSION
+#define SOFTWARE RM_SOFTWARE
 
 static void usage(FILE *f)
 {
@@ -167,7 +168,7 @@ static char *results_name(const char *dir, const char *path, int clash)
         return NULL;
     if (clash)
         snprintf(o, n, "%s/%.*s-%08lx.results.h5", dir, (int)bl, b,
-                 crc32(0L, (const unsigned char *)path, (unsigned)strlen(path)));
+                 (unsigned long)rm_crc32(path, strlen(path)));
     else
         snprintf(o, n, "%s/%.*s.results.h5", dir, (int)bl, b);
     return o;

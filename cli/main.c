@@ -3,10 +3,8 @@
 #include <string.h>
 
 #include "rm_cli.h"
+#include "rm_version.h"
 
-#ifndef RM_VERSION
-#define RM_VERSION "0"
-#endif
 
 static const struct command {
     const char *name;

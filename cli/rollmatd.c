@@ -21,6 +21,7 @@
 #include "rm_cli.h"
 #include "rm_daemon.h"
 #include "rm_session.h"
+#include "rm_version.h"
 
 #define DEFAULT_SOCKET "/run/rollmat/rollmatd.sock"
 #define DEFAULT_RECORDINGS "/var/lib/rollmat/recordings"

@@ -675,7 +675,7 @@ void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
     if (hint)
         *hint = m;
     const vm_move *mv = &sc->moves[m];
-    double w = sc->body_mass_kg * 9.81;
+    double w = sc->body_mass_kg * RM_GRAVITY;
     memset(out, 0, sizeof *out);
     out->time_s = t;
     out->segment = mv->segment;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "report_internal.h"
-#include "rm_analysis_internal.h"
 
 static const char *const kind_names[RM_PANEL_KIND_COUNT] = {
     "header", "position", "speed", "force", "map", "table", "verdicts",

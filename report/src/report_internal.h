@@ -3,9 +3,10 @@
 #ifndef RM_REPORT_INTERNAL_H
 #define RM_REPORT_INTERNAL_H
 
+#include "rm_constants.h"
 #include "rm_report.h"
 
-#define RM_REPORT_G 9.80665      /* body weight = mass * g */
+#define RM_REPORT_G RM_GRAVITY   /* body weight = mass * g */
 #define RM_REPORT_TARGETS 4      /* set, speed, pass, hold rows per set */
 
 typedef enum rm_trace {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rm_calib.h"
 #include "rm_status.h"
 
 /* USB identity */
@@ -35,9 +36,6 @@ enum rm_request {
 #define RM_INFO_LEN 64
 #define RM_STATUS_LEN 16
 #define RM_CALIB_BLOCK_LEN 512
-#define RM_MAX_DIM 256
-#define RM_CALIB_MIN_KNOTS 2
-#define RM_CALIB_MAX_KNOTS 64
 #define RM_INFO_FLAG_CALIB 0x01
 
 /* Frame stream */
@@ -46,11 +44,6 @@ enum rm_request {
 #define RM_FRAME_HEADER_LEN 32 /* version 1; longer headers are skipped */
 #define RM_FRAME_CRC_LEN 4
 #define RM_FRAME_MAX_HEADER_LEN 4096 /* sanity bound for future versions */
-enum rm_frame_flag {
-    RM_FLAG_DROPPED_BEFORE = 0x0001,
-    RM_FLAG_SATURATED = 0x0002,
-    RM_FLAG_CALIB_CHANGED = 0x0004,
-};
 
 /* GET_INFO block, decoded. */
 typedef struct rm_info {
@@ -84,16 +77,6 @@ typedef struct rm_frame_header {
     uint16_t rows, cols;
 } rm_frame_header;
 
-/* Calibration: response curve plus per-sensel zero and gain.
- * Owns `zero` and `gain` (rows*cols each, row-major). */
-typedef struct rm_calib {
-    uint16_t n_knots;
-    float knot_raw[RM_CALIB_MAX_KNOTS]; /* strictly increasing */
-    float knot_kpa[RM_CALIB_MAX_KNOTS]; /* non-decreasing, [0] == 0 */
-    uint16_t rows, cols;
-    uint16_t *zero;  /* raw counts */
-    float *gain;     /* 1.0 nominal (wire: gain_q12 / 4096) */
-} rm_calib;
 
 /* CRC-32/IEEE as zlib's crc32(), over `len` bytes. */
 uint32_t rm_crc32(const void *data, size_t len);
@@ -110,17 +93,7 @@ rm_status rm_dev_status_decode(const uint8_t *buf, size_t len, rm_dev_status *ou
 /* Size of the calibration blob for a geometry and knot count. */
 size_t rm_calib_blob_len(uint16_t n_knots, uint16_t rows, uint16_t cols);
 
-/* Allocates a calibration of the given geometry with zero = 0, gain = 1 and
- * no knots. Caller frees with rm_calib_free. */
-rm_status rm_calib_new(uint16_t rows, uint16_t cols, rm_calib **out);
-/* Frees `calib` and what it owns; NULL is allowed. */
-void rm_calib_free(rm_calib *calib);
-/* Deep copy; caller frees the result. */
-rm_status rm_calib_copy(const rm_calib *src, rm_calib **out);
 
-/* Checks knots (count, strictly increasing raw, non-decreasing kPa,
- * knot_kpa[0] == 0, all finite) and gains (finite, >= 0). */
-rm_status rm_calib_validate(const rm_calib *calib, rm_err *err);
 
 /* Writes the blob into `out` (capacity `cap`, at least rm_calib_blob_len);
  * gains are rounded to Q12. Returns the length in *written. */
@@ -133,13 +106,6 @@ rm_status rm_calib_encode(const rm_calib *calib, uint8_t *out, size_t cap,
 rm_status rm_calib_decode(const uint8_t *buf, size_t len, uint16_t rows, uint16_t cols,
                           const uint32_t *expected_crc, rm_calib **out, rm_err *err);
 
-/* The response curve: kPa for a zero-corrected raw value, linear between
- * knots, clamped at the last knot (and 0 below the first). */
-float rm_calib_curve(const rm_calib *calib, float raw_minus_zero);
-
-/* Pressure of every sensel of one frame in kPa:
- * kpa[i] = gain[i] * curve(max(raw[i] - zero[i], 0)). */
-void rm_calib_pressure(const rm_calib *calib, const uint16_t *raw, float *kpa);
 
 /* Total length on the wire of a version-1 frame of rows x cols. */
 size_t rm_frame_wire_len(uint16_t rows, uint16_t cols);

@@ -31,7 +31,7 @@
 #include <stdio.h>
 
 #include "rm_packet.h"
-#include "rm_proto.h"
+#include "rm_calib.h"
 #include "rm_status.h"
 
 typedef enum rm_import_format {

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "rm_proto.h"
+#include "rm_calib.h"
 #include "rm_status.h"
 
 typedef enum rm_packet_type {

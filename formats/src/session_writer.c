@@ -22,11 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_version.h"
 #include "session_h5.h"
-
-#ifndef RM_VERSION
-#define RM_VERSION "0.1.0"
-#endif
 
 /* Measured (docs/format.md): 40 frames of 64x48 = 240 KiB chunks. */
 #define DEFAULT_CHUNK_BYTES (256u * 1024u)
@@ -247,7 +244,7 @@ static int write_header_attrs(rm_session_writer *w)
     const rm_header *h = &w->hdr;
     if (rm_h5_attr_str(f, "conventions", RM_SESSION_CONVENTIONS) < 0 ||
         rm_h5_attr_str(f, "created", h->created) < 0 ||
-        rm_h5_attr_str(f, "software", "rollmat " RM_VERSION) < 0 ||
+        rm_h5_attr_str(f, "software", RM_SOFTWARE) < 0 ||
         rm_h5_attr_str(f, "title", h->title) < 0 || rm_h5_attr_str(f, "source", h->source) < 0 ||
         rm_h5_attr_double(f, "created_unix", h->created_unix) < 0 || create_totals(f) < 0)
         return -1;

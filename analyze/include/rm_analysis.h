@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "rm_packet.h"
-#include "rm_proto.h"
+#include "rm_calib.h"
 #include "rm_results.h"
 #include "rm_status.h"
 
@@ -47,6 +47,11 @@ typedef struct rm_profile {
  * a file path (a name with '/' or ending in ".profile"). Errors name the
  * file and line. */
 rm_status rm_profile_load(const char *name_or_path, rm_profile *out, rm_err *err);
+
+/* Judges results against a profile again (comments, verdicts, scores of
+ * every segment and of the totals), in place: what a report does when it is
+ * asked for a different profile than the one the results were made with. */
+void rm_score_results(rm_results *r, const rm_profile *profile);
 /* Parses profile text (the file format of docs/metrics.md). `what` names
  * the text in error messages. */
 rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, rm_err *err);

@@ -149,7 +149,7 @@ rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err)
             "  \"duration_s\": %.4f,\n  \"body_mass_kg\": %.3f,\n  \"body_weight_n\": %.3f,\n"
             "  \"states\": [\"unloaded\", \"rolling\", \"holding\"],\n",
             (unsigned long long)vm_seed_of(vm), rate, (unsigned long long)total, sc->total_s,
-            sc->body_mass_kg, sc->body_mass_kg * 9.81);
+            sc->body_mass_kg, sc->body_mass_kg * RM_GRAVITY);
     write_series(f, sc, rate, total);
     write_strokes(f, sc);
     write_holds(f, sc);

@@ -279,13 +279,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     r->rate_hz = a->rate_hz;
     r->body_mass_kg = cfg->body_mass_kg;
     snprintf(r->profile, sizeof r->profile, "%s", profile ? profile->name : "guide");
-    snprintf(r->software, sizeof r->software, "rollmat %s",
-#ifdef RM_VERSION
-             RM_VERSION
-#else
-             "0.1.0"
-#endif
-    );
+    snprintf(r->software, sizeof r->software, "%s", RM_SOFTWARE);
 
     const float *t = a->ser[RM_SERIES_TIME].v;
     const float *x = a->ser[RM_SERIES_ROLLER_X_CM].v;
@@ -591,7 +585,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
         sg->peak_roller_kpa = nload ? (float)pk : NAN;
         sg->load_share = sftot > 0 ? (float)(sfr / sftot) : NAN;
         sg->body_weight_share = (nload && cfg->body_mass_kg > 0)
-                                    ? (float)(sg->mean_force_n / (cfg->body_mass_kg * 9.80665))
+                                    ? (float)(sg->mean_force_n / (cfg->body_mass_kg * RM_GRAVITY))
                                     : NAN;
 
         /* cadence: Welch PSD of filtered x over the rolling frames (holds
@@ -607,7 +601,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
             for (size_t q = 0; q < w.nbin; q++)
                 pos_acc[q] += seg_acc[q];
             pos_windows += nwin;
-            double f0 = psd_peak(seg_acc, w.nbin, df, 1.0 / 600.0, 3.0);
+            double f0 = psd_peak(seg_acc, w.nbin, df, RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ);
             sg->cadence_cpm = (float)(f0 * 60.0);
         }
         /* coverage of the stroke range */
@@ -769,7 +763,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     T->holds = (int32_t)holds.n;
     T->segments = (int32_t)nseg;
     T->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
-    T->cadence_cpm = pos_windows ? (float)(60.0 * psd_peak(pos_acc, w.nbin, df, 1.0 / 600.0, 3.0))
+    T->cadence_cpm = pos_windows ? (float)(60.0 * psd_peak(pos_acc, w.nbin, df, RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ))
                                  : NAN;
     T->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
     T->peak_kpa = (float)pk;

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "rm_constants.h"
 #include "rm_vmat.h"
 
 /* Reference geometry of the virtual mat (datasheet). */

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "rm_packet.h"
-#include "rm_proto.h"
+#include "rm_calib.h"
 #include "rm_status.h"
 
 #define RM_SESSION_CONVENTIONS "rollmat-session-1"

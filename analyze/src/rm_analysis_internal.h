@@ -6,6 +6,8 @@
 #include <stdint.h>
 
 #include "rm_analysis.h"
+#include "rm_constants.h"
+#include "rm_version.h"
 
 /* A growable array of floats (per-frame series). */
 typedef struct rm_fvec {
@@ -96,8 +98,5 @@ int rm_fvec_push(rm_fvec *f, float x);
 /* pacing.c: everything rm_analysis_finish does after the frames. */
 rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
                              rm_err *err);
-
-/* coach.c: fills comments and verdicts of segments and totals. */
-void rm_score_results(rm_results *r, const rm_profile *profile);
 
 #endif

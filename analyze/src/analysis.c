@@ -231,8 +231,8 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->rows = dev->rows;
     a->cols = dev->cols;
     a->n = a->rows * a->cols;
-    a->rp_cm = dev->row_pitch_mm / 10.0;
-    a->cp_cm = dev->col_pitch_mm / 10.0;
+    a->rp_cm = dev->row_pitch_mm / RM_MM_PER_CM;
+    a->cp_cm = dev->col_pitch_mm / RM_MM_PER_CM;
     a->sensel_cm2 = a->rp_cm * a->cp_cm;
     a->rate_hz = dev->rate_hz;
     size_t n = (size_t)a->n;
@@ -755,7 +755,7 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
         double ry = (best.sum_py / best.sum_p + 0.5) * a->cp_cm;
         v[RM_SERIES_ROLLER_X_CM] = (float)rx;
         v[RM_SERIES_ROLLER_Y_CM] = (float)ry;
-        v[RM_SERIES_ROLLER_FORCE_N] = (float)(best.sum_p * a->sensel_cm2 * 0.1);
+        v[RM_SERIES_ROLLER_FORCE_N] = (float)(best.sum_p * a->sensel_cm2 * RM_N_CM2_PER_KPA);
         v[RM_SERIES_ROLLER_AREA_CM2] = (float)(best.count * a->sensel_cm2);
         v[RM_SERIES_ROLLER_PEAK_KPA] = (float)best.peak;
         a->have_prev = 1;
@@ -763,7 +763,7 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
         a->prev_t = time_s;
         a->any_roller = 1;
     }
-    v[RM_SERIES_FORCE_N] = (float)(fsum * a->sensel_cm2 * 0.1);
+    v[RM_SERIES_FORCE_N] = (float)(fsum * a->sensel_cm2 * RM_N_CM2_PER_KPA);
     v[RM_SERIES_AREA_CM2] = (float)(nl * a->sensel_cm2);
     v[RM_SERIES_PEAK_KPA] = (float)peak;
     if (fsum > 0) {
