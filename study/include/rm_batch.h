@@ -38,7 +38,7 @@ int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_r
 
 /* Whether the results at `results_path` are up to date for `recording`:
  * they exist, are newer than the recording, and were made with `profile`
- * (name) by `software` (e.g. "rollmat 0.1.0"). *current is 1 or 0; a
+ * (name) by `software` (e.g. "rollmat 0.2.0", RM_SOFTWARE). *current is 1 or 0; a
  * results file that cannot be read counts as not current (no error). */
 rm_status rm_batch_results_current(const char *results_path, const char *recording,
                                    const char *profile, const char *software, int *current,
