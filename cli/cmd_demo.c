@@ -231,7 +231,16 @@ static int recording_complete(const char *path, uint64_t expect_frames, char *wh
     return 1;
 }
 
-int rm_cmd_demo(int argc, char **argv)
+/* What the command line asked for. Strings are borrowed from argv. */
+typedef struct demo_options {
+    const char *dir, *scenario, *profile_name, *time_scale;
+    int realtime, no_usb, quiet;
+    long seed;
+} demo_options;
+
+/* Parses the command line into *o. Returns -1 to go on, else the exit
+ * status (help printed, or a usage error reported). */
+static int parse_options(int argc, char **argv, demo_options *o)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"scenario", required_argument, NULL, 's'},
@@ -241,69 +250,155 @@ int rm_cmd_demo(int argc, char **argv)
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *dir = "rollmat-demo", *scenario = "guide", *profile_name = NULL;
-    int realtime = 0, no_usb = 0, quiet = 0, c;
-    long seed = 1;
-    const char *time_scale = "1";
+    *o = (demo_options){.dir = "rollmat-demo", .scenario = "guide", .time_scale = "1", .seed = 1};
+    int c;
     double ts;
     while ((c = getopt_long(argc, argv, "o:s:p:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            dir = optarg;
-            break;
-        case 's':
-            scenario = optarg;
-            break;
-        case 'p':
-            profile_name = optarg;
-            break;
-        case 'R':
-            realtime = 1;
-            break;
-        case 'N':
-            no_usb = 1;
-            break;
+        case 'o': o->dir = optarg; break;
+        case 's': o->scenario = optarg; break;
+        case 'p': o->profile_name = optarg; break;
+        case 'R': o->realtime = 1; break;
+        case 'N': o->no_usb = 1; break;
         case 'S':
-            if (rm_cli_parse_long(optarg, 0, 2000000000L, &seed))
+            if (rm_cli_parse_long(optarg, 0, 2000000000L, &o->seed))
                 return rm_cli_usage_error(CMD, "--seed %s: expected a number", optarg);
             break;
         case 'T':
             if (rm_cli_parse_double(optarg, 0.01, 100, &ts))
                 return rm_cli_usage_error(CMD, "--time-scale %s: expected 0.01..100", optarg);
-            time_scale = optarg;
+            o->time_scale = optarg;
             break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return RM_EXIT_OK;
-        default:
-            return rm_cli_bad_option(CMD, argv);
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        default: return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind < argc)
         return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!profile_name)
-        profile_name = !strcmp(scenario, "behm2020") ? "behm2020" : "guide";
+    if (!o->profile_name)
+        o->profile_name = !strcmp(o->scenario, "behm2020") ? "behm2020" : "guide";
+    return -1;
+}
+
+/* Records with the real recorder on emulated USB. Returns how it was
+ * recorded, or NULL (the caller falls back to rollmat simulate). */
+static const char *record_over_usb(const demo_options *o, char *self, const char *rec,
+                                   char *title, char *seed_s, uint64_t expect_frames)
+{
+    if (!o->quiet)
+        printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n",
+               o->scenario, o->realtime ? "real time" : "accelerated");
+    char *av[] = {self,        "vmat",        "--scenario", (char *)o->scenario,
+                  "--seed",    seed_s,        "--time-scale", (char *)o->time_scale,
+                  o->realtime ? "--realtime" : "--fast",
+                  "--end-signal", "TERM",     "--quiet",
+                  "--",        self,          "record",     "-o",
+                  (char *)rec, "-t",          title,        "-q",
+                  /* accelerated: the mat's clock is the time axis, and
+                   * the emulated mat waits for the disk */
+                  o->realtime ? NULL : "--clock", "device", "--no-drop",
+                  NULL};
+    int rc = run(av, 1);
+    char why[256];
+    if (rc == 0 && usable_recording(rec) &&
+        !recording_complete(rec, expect_frames, why, sizeof why)) {
+        printf("the USB recording is not usable (%s): recording with rollmat simulate instead\n",
+               why);
+        unlink(rec);
+        return NULL;
+    }
+    if (rc == 0 && usable_recording(rec))
+        return "the real recorder (rollmat record) on emulated USB";
+    printf("emulated USB path failed (rollmat vmat -- rollmat record exited with %d): "
+           "recording with rollmat simulate instead\n", rc);
+    unlink(rec);
+    return NULL;
+}
+
+/* Records with rollmat simulate. Returns how, or NULL after an error. */
+static const char *record_simulated(const demo_options *o, char *self, const char *rec,
+                                    char *seed_s)
+{
+    if (o->realtime && !o->quiet)
+        printf("(rollmat simulate writes the recording at once; --realtime applies to USB only)\n");
+    else if (!o->quiet && o->no_usb)
+        printf("recording scenario '%s' with rollmat simulate (no USB)...\n", o->scenario);
+    char *av[] = {self, "simulate", "--scenario", (char *)o->scenario, "--seed", seed_s,
+                  "--time-scale", (char *)o->time_scale, "-q", "-o", (char *)rec, NULL};
+    int rc = run(av, 1);
+    if (rc != 0 || !usable_recording(rec)) {
+        rm_cli_error(CMD, "recording failed (rollmat simulate exited with %d)", rc);
+        return NULL;
+    }
+    return "rollmat simulate (the virtual mat's stream through the decoder and writer)";
+}
+
+/* Analyses the recording and writes results, summary and report. */
+static rm_status analyse_and_report(const demo_options *o, const rm_profile *prof, char *labels,
+                                    const char *how, const char *rec, rm_err *err)
+{
+    char res[PATH_MAX], js[PATH_MAX], pdf[PATH_MAX];
+    snprintf(res, sizeof res, "%s/results.h5", o->dir);
+    snprintf(js, sizeof js, "%s/summary.json", o->dir);
+    snprintf(pdf, sizeof pdf, "%s/report.pdf", o->dir);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.labels = labels;
+    rm_results *r = NULL;
+    rm_report *rep = NULL;
+    rm_status st = rm_analyze_session(rec, &cfg, prof, &r, err);
+    if (!st)
+        st = rm_results_write(res, r, err);
+    if (!st)
+        st = rm_results_write_json(js, r, err);
+    if (!st)
+        st = rm_report_build(r, prof, &rep, err);
+    if (!st)
+        st = rm_report_write(rep, pdf, RM_REPORT_PDF, -1, 0, err);
+    if (!st) {
+        if (!o->quiet) {
+            char *text = rm_results_coach_text(r);
+            printf("\n%s\n", text ? text : "");
+            free(text);
+            printf("recorded with %s\n", how);
+        }
+        printf("files in %s/:\n  recording.h5  the recording (HDF5; rollmat info %s)\n"
+               "  results.h5    the analysis\n  summary.json  the summary\n"
+               "  report.pdf    the report (%zu pages)\n",
+               o->dir, rec, rep->n_pages);
+    }
+    rm_report_free(rep);
+    rm_results_free(r);
+    rm_report_shutdown();
+    return st;
+}
+
+int rm_cmd_demo(int argc, char **argv)
+{
+    demo_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
     rm_err err = {0};
     rm_profile prof;
-    rm_status st = rm_profile_load(profile_name, &prof, &err);
+    rm_status st = rm_profile_load(o.profile_name, &prof, &err);
     if (st)
         return rm_cli_fail(CMD, &err, st);
     uint64_t expect_frames = 0;
-    char *labels = scenario_facts(scenario, (unsigned long)seed, atof(time_scale), &expect_frames);
+    char *labels =
+        scenario_facts(o.scenario, (unsigned long)o.seed, atof(o.time_scale), &expect_frames);
     if (!labels) {
         /* the scenario itself is bad: say why before touching any folder */
         rm_vmat_config vc = {0};
-        vc.scenario = scenario;
+        vc.scenario = o.scenario;
         rm_vmat *vm = NULL;
         st = rm_vmat_new(&vc, &vm, &err);
         rm_vmat_free(vm);
         if (st)
             return rm_cli_fail(CMD, &err, st);
     }
-    if (prepare_dir(dir, quiet) != 0) {
+    if (prepare_dir(o.dir, o.quiet) != 0) {
         free(labels);
         return RM_EXIT_FAIL;
     }
@@ -315,94 +410,25 @@ int rm_cmd_demo(int argc, char **argv)
         return RM_EXIT_FAIL;
     }
     self[sl] = 0;
-    char rec[PATH_MAX], res[PATH_MAX], js[PATH_MAX], pdf[PATH_MAX], title[160], seed_s[32];
-    snprintf(rec, sizeof rec, "%s/recording.h5", dir);
-    snprintf(res, sizeof res, "%s/results.h5", dir);
-    snprintf(js, sizeof js, "%s/summary.json", dir);
-    snprintf(pdf, sizeof pdf, "%s/report.pdf", dir);
-    snprintf(title, sizeof title, "rollmat demo: scenario %s", scenario);
-    snprintf(seed_s, sizeof seed_s, "%ld", seed);
+    char rec[PATH_MAX], title[160], seed_s[32];
+    snprintf(rec, sizeof rec, "%s/recording.h5", o.dir);
+    snprintf(title, sizeof title, "rollmat demo: scenario %s", o.scenario);
+    snprintf(seed_s, sizeof seed_s, "%ld", o.seed);
 
     const char *how = NULL;
 #ifndef RM_HAVE_UMOCKDEV
-    if (!no_usb && !quiet)
+    if (!o.no_usb && !o.quiet)
         printf("emulated USB is not available in this build (umockdev missing): "
                "recording with rollmat simulate instead\n");
-    no_usb = 1;
+    o.no_usb = 1;
 #endif
-    if (!no_usb) {
-        if (!quiet)
-            printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n", scenario,
-                   realtime ? "real time" : "accelerated");
-        char *av[] = {self,        "vmat",        "--scenario", (char *)scenario,
-                      "--seed",    seed_s,        "--time-scale", (char *)time_scale,
-                      realtime ? "--realtime" : "--fast",
-                      "--end-signal", "TERM",     "--quiet",
-                      "--",        self,          "record",     "-o",
-                      rec,         "-t",          title,        "-q",
-                      /* accelerated: the mat's clock is the time axis, and
-                       * the emulated mat waits for the disk */
-                      realtime ? NULL : "--clock", "device", "--no-drop",
-                      NULL};
-        int rc = run(av, 1);
-        char why[256];
-        if (rc == 0 && usable_recording(rec) && !recording_complete(rec, expect_frames, why, sizeof why)) {
-            printf("the USB recording is not usable (%s): recording with rollmat simulate instead\n",
-                   why);
-            unlink(rec);
-        } else if (rc == 0 && usable_recording(rec)) {
-            how = "the real recorder (rollmat record) on emulated USB";
-        } else {
-            printf("emulated USB path failed (rollmat vmat -- rollmat record exited with %d): "
-                   "recording with rollmat simulate instead\n", rc);
-            unlink(rec);
-        }
+    if (!o.no_usb)
+        how = record_over_usb(&o, self, rec, title, seed_s, expect_frames);
+    if (!how && !(how = record_simulated(&o, self, rec, seed_s))) {
+        free(labels);
+        return RM_EXIT_FAIL;
     }
-    if (!how) {
-        if (realtime && !quiet)
-            printf("(rollmat simulate writes the recording at once; --realtime applies to USB only)\n");
-        else if (!quiet && no_usb)
-            printf("recording scenario '%s' with rollmat simulate (no USB)...\n", scenario);
-        char *av[] = {self, "simulate", "--scenario", (char *)scenario, "--seed", seed_s,
-                      "--time-scale", (char *)time_scale, "-q", "-o", rec, NULL};
-        int rc = run(av, 1);
-        if (rc != 0 || !usable_recording(rec)) {
-            rm_cli_error(CMD, "recording failed (rollmat simulate exited with %d)", rc);
-            free(labels);
-            return RM_EXIT_FAIL;
-        }
-        how = "rollmat simulate (the virtual mat's stream through the decoder and writer)";
-    }
-
-    rm_analysis_config cfg;
-    rm_analysis_config_default(&cfg);
-    cfg.labels = labels;
-    rm_results *r = NULL;
-    rm_report *rep = NULL;
-    st = rm_analyze_session(rec, &cfg, &prof, &r, &err);
-    if (!st)
-        st = rm_results_write(res, r, &err);
-    if (!st)
-        st = rm_results_write_json(js, r, &err);
-    if (!st)
-        st = rm_report_build(r, &prof, &rep, &err);
-    if (!st)
-        st = rm_report_write(rep, pdf, RM_REPORT_PDF, -1, 0, &err);
-    if (!st) {
-        if (!quiet) {
-            char *text = rm_results_coach_text(r);
-            printf("\n%s\n", text ? text : "");
-            free(text);
-            printf("recorded with %s\n", how);
-        }
-        printf("files in %s/:\n  recording.h5  the recording (HDF5; rollmat info %s)\n"
-               "  results.h5    the analysis\n  summary.json  the summary\n"
-               "  report.pdf    the report (%zu pages)\n",
-               dir, rec, rep->n_pages);
-    }
-    rm_report_free(rep);
-    rm_results_free(r);
-    rm_report_shutdown();
+    st = analyse_and_report(&o, &prof, labels, how, rec, &err);
     free(labels);
     if (st)
         return rm_cli_fail(CMD, &err, st);

@@ -140,7 +140,16 @@ static rm_status close_session(outputs *o, rm_status why, rm_err *err)
     return st;
 }
 
-int rm_cmd_simulate(int argc, char **argv)
+/* What the command line asked for. The strings are borrowed from argv. */
+typedef struct sim_options {
+    rm_vmat_config cfg;
+    const char *stream_path, *truth_path, *out_path;
+    int quiet;
+} sim_options;
+
+/* Parses the command line into *o. Returns -1 to go on, else the exit
+ * status (help printed, or a usage error reported). */
+static int parse_options(int argc, char **argv, sim_options *o)
 {
     static const struct option opts[] = {
         {"scenario", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'S'},
@@ -149,107 +158,164 @@ int rm_cmd_simulate(int argc, char **argv)
         {"fault", required_argument, NULL, 'f'},    {"time-scale", required_argument, NULL, 'T'},
         {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    rm_vmat_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.seed = 1;
-    const char *stream_path = NULL, *truth_path = NULL, *out_path = NULL;
-    int quiet = 0, c;
+    memset(o, 0, sizeof *o);
+    o->cfg.seed = 1;
+    int c;
     while ((c = getopt_long(argc, argv, "s:r:o:qh", opts, NULL)) != -1) {
         long l;
         double d;
         switch (c) {
-        case 's': cfg.scenario = optarg; break;
+        case 's': o->cfg.scenario = optarg; break;
         case 'S':
             if (rm_cli_parse_long(optarg, 0, 0x7FFFFFFFFFFFFFFFL, &l))
                 return rm_cli_usage_error(CMD, "--seed '%s': expected a whole number >= 0", optarg);
-            cfg.seed = (uint64_t)l;
+            o->cfg.seed = (uint64_t)l;
             break;
         case 'r':
             if (rm_cli_parse_double(optarg, 10, 1000, &d) || d != (double)(long)d)
                 return rm_cli_usage_error(CMD, "--rate '%s': expected a whole number of Hz in 10..1000",
                                           optarg);
-            cfg.rate_hz = d;
+            o->cfg.rate_hz = d;
             break;
-        case 'b': stream_path = optarg; break;
-        case 't': truth_path = optarg; break;
-        case 'o': out_path = optarg; break;
+        case 'b': o->stream_path = optarg; break;
+        case 't': o->truth_path = optarg; break;
+        case 'o': o->out_path = optarg; break;
         case 'f':
-            if (parse_faults(optarg, &cfg.faults))
+            if (parse_faults(optarg, &o->cfg.faults))
                 return rm_cli_usage_error(CMD,
                                           "--fault '%s': expected KIND=RATE[,...] with KIND "
                                           "corrupt, truncate, garbage or drop and RATE in 0..0.5",
                                           optarg);
-            cfg.fault_override = 1;
+            o->cfg.fault_override = 1;
             break;
         case 'T':
             if (rm_cli_parse_double(optarg, 0.001, 100, &d))
                 return rm_cli_usage_error(CMD, "--time-scale '%s': expected a number in 0.001..100",
                                           optarg);
-            cfg.time_scale = d;
+            o->cfg.time_scale = d;
             break;
-        case 'q': quiet = 1; break;
+        case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default: return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind < argc)
         return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
-    if (!cfg.scenario)
+    if (!o->cfg.scenario)
         return rm_cli_usage_error(CMD, "--scenario is required");
+    return -1;
+}
 
+/* An operator labels each set during the lift before it, as with
+ * rollmatd: one label event per segment, in time order, sent once the
+ * decoded stream has reached the middle of that lift. */
+static rm_status send_due_labels(rm_vmat *vm, outputs *o, int *next_label, rm_err *err)
+{
+    rm_status st = RM_OK;
+    while (!st && o->dec && *next_label < rm_vmat_segment_count(vm)) {
+        int k = *next_label;
+        double start_s, end_s, prev_end = 0;
+        const char *group, *label = rm_vmat_segment(vm, k, &group, &start_s, &end_s);
+        if (k > 0)
+            rm_vmat_segment(vm, k - 1, NULL, NULL, &prev_end);
+        double at = k > 0 ? (prev_end + start_s) / 2 : 0.0;
+        if (k > 0 && rm_decoder_last_time(o->dec) < at)
+            break;
+        rm_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.time_s = at;
+        snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
+        snprintf(ev.text, sizeof ev.text, "%s", label ? label : group);
+        st = rm_sink_send(&o->sink, RM_PKT_EVENT, &ev, err);
+        (*next_label)++;
+    }
+    return st;
+}
+
+/* Runs the mat to its end: every byte to the stream file and the decoder
+ * (which feeds the session writer). *bytes counts what the mat sent. */
+static rm_status run_mat(rm_vmat *vm, const sim_options *opt, outputs *o, uint64_t *bytes,
+                         rm_err *err)
+{
+    size_t cap = 1 << 16;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
+        return rm_err_set(err, RM_ERR_NOMEM, "out of memory");
+    rm_status st = RM_OK;
+    int next_label = 0;
+    while (!st) {
+        st = send_due_labels(vm, o, &next_label, err);
+        size_t n = st ? 0 : rm_vmat_read_stream(vm, buf, cap);
+        if (n == 0)
+            break;
+        *bytes += n;
+        if (o->stream.f && fwrite(buf, 1, n, o->stream.f) != n)
+            st = rm_err_set(err, errno == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
+                            "%s: write failed: %s", opt->stream_path, strerror(errno));
+        if (!st && o->dec)
+            st = rm_decoder_feed(o->dec, buf, n, err);
+    }
+    free(buf);
+    return st;
+}
+
+static void print_summary(rm_vmat *vm, const sim_options *opt, uint64_t bytes)
+{
+    rm_vmat_counts k;
+    rm_vmat_get_counts(vm, &k);
+    rm_header hdr;
+    rm_vmat_header(vm, &hdr);
+    const rm_info *info = rm_vmat_info(vm);
+    printf("scenario: %s (seed %llu)\n", hdr.title, (unsigned long long)opt->cfg.seed);
+    printf("frames: %llu at %u Hz, %.1f s, %ux%u sensels, %llu bytes\n",
+           (unsigned long long)k.frames_produced, info->rate_hz, rm_vmat_duration(vm), info->rows,
+           info->cols, (unsigned long long)bytes);
+    printf("segments: %d\n", rm_vmat_segment_count(vm));
+    for (int i = 0; i < rm_vmat_segment_count(vm); i++) {
+        const char *group;
+        double a, b;
+        const char *label = rm_vmat_segment(vm, i, &group, &a, &b);
+        printf("  %d %-12s %7.1f .. %7.1f s (%.0f s)\n", i, label, a, b, b - a);
+    }
+    printf("faults injected: corrupt %llu, truncated %llu, dropped %llu, garbage %llu "
+           "insertions (%llu bytes); sent intact %llu\n",
+           (unsigned long long)k.frames_corrupt, (unsigned long long)k.frames_truncated,
+           (unsigned long long)k.frames_dropped, (unsigned long long)k.garbage_insertions,
+           (unsigned long long)k.garbage_bytes, (unsigned long long)k.frames_sent);
+    if (opt->stream_path)
+        printf("stream: %s\n", opt->stream_path);
+    if (opt->truth_path)
+        printf("truth: %s\n", opt->truth_path);
+    if (opt->out_path)
+        printf("session: %s\n", opt->out_path);
+}
+
+int rm_cmd_simulate(int argc, char **argv)
+{
+    sim_options opt;
+    int rc = parse_options(argc, argv, &opt);
+    if (rc >= 0)
+        return rc;
     rm_err err = {0};
     rm_vmat *vm = NULL;
-    rm_status st = rm_vmat_new(&cfg, &vm, &err);
+    rm_status st = rm_vmat_new(&opt.cfg, &vm, &err);
     if (st)
         return rm_cli_fail(CMD, &err, st);
-    if (truth_path && (st = rm_vmat_write_truth(vm, truth_path, &err))) {
+    if (opt.truth_path && (st = rm_vmat_write_truth(vm, opt.truth_path, &err))) {
         rm_vmat_free(vm);
         return rm_cli_fail(CMD, &err, st);
     }
     outputs o;
     memset(&o, 0, sizeof o);
-    if (stream_path && (st = rm_safefile_open(stream_path, &o.stream, &err))) {
+    if (opt.stream_path && (st = rm_safefile_open(opt.stream_path, &o.stream, &err))) {
         rm_vmat_free(vm);
         return rm_cli_fail(CMD, &err, st);
     }
-    if (out_path && !st)
-        st = open_session(out_path, vm, &o, &err);
-    size_t cap = 1 << 16;
-    uint8_t *buf = st ? NULL : malloc(cap);
-    if (!st && !buf)
-        st = rm_err_set(&err, RM_ERR_NOMEM, "out of memory");
+    if (opt.out_path)
+        st = open_session(opt.out_path, vm, &o, &err);
     uint64_t bytes = 0;
-    int next_label = 0;
-    while (!st) {
-        /* An operator labels each set during the lift before it, as with
-         * rollmatd: one label event per segment, in time order. */
-        while (!st && o.dec && next_label < rm_vmat_segment_count(vm)) {
-            double start_s, end_s, prev_end = 0;
-            const char *group, *label = rm_vmat_segment(vm, next_label, &group, &start_s, &end_s);
-            if (next_label > 0)
-                rm_vmat_segment(vm, next_label - 1, NULL, NULL, &prev_end);
-            double at = next_label > 0 ? (prev_end + start_s) / 2 : 0.0;
-            if (next_label > 0 && rm_decoder_last_time(o.dec) < at)
-                break;
-            rm_event ev;
-            memset(&ev, 0, sizeof ev);
-            ev.time_s = at;
-            snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
-            snprintf(ev.text, sizeof ev.text, "%s", label ? label : group);
-            st = rm_sink_send(&o.sink, RM_PKT_EVENT, &ev, &err);
-            next_label++;
-        }
-        size_t n = rm_vmat_read_stream(vm, buf, cap);
-        if (n == 0)
-            break;
-        bytes += n;
-        if (o.stream.f && fwrite(buf, 1, n, o.stream.f) != n)
-            st = rm_err_set(&err, errno == ENOSPC ? RM_ERR_NO_SPACE : RM_ERR_IO,
-                            "%s: write failed: %s", stream_path, strerror(errno));
-        if (!st && o.dec)
-            st = rm_decoder_feed(o.dec, buf, n, &err);
-    }
-    free(buf);
+    if (!st)
+        st = run_mat(vm, &opt, &o, &bytes, &err);
     rm_status st2 = close_session(&o, st, &err);
     if (!st)
         st = st2;
@@ -260,35 +326,8 @@ int rm_cmd_simulate(int argc, char **argv)
         rm_vmat_free(vm);
         return rm_cli_fail(CMD, &err, st);
     }
-    if (!quiet) {
-        rm_vmat_counts k;
-        rm_vmat_get_counts(vm, &k);
-        rm_header hdr;
-        rm_vmat_header(vm, &hdr);
-        const rm_info *info = rm_vmat_info(vm);
-        printf("scenario: %s (seed %llu)\n", hdr.title, (unsigned long long)cfg.seed);
-        printf("frames: %llu at %u Hz, %.1f s, %ux%u sensels, %llu bytes\n",
-               (unsigned long long)k.frames_produced, info->rate_hz, rm_vmat_duration(vm),
-               info->rows, info->cols, (unsigned long long)bytes);
-        printf("segments: %d\n", rm_vmat_segment_count(vm));
-        for (int i = 0; i < rm_vmat_segment_count(vm); i++) {
-            const char *group;
-            double a, b;
-            const char *label = rm_vmat_segment(vm, i, &group, &a, &b);
-            printf("  %d %-12s %7.1f .. %7.1f s (%.0f s)\n", i, label, a, b, b - a);
-        }
-        printf("faults injected: corrupt %llu, truncated %llu, dropped %llu, garbage %llu "
-               "insertions (%llu bytes); sent intact %llu\n",
-               (unsigned long long)k.frames_corrupt, (unsigned long long)k.frames_truncated,
-               (unsigned long long)k.frames_dropped, (unsigned long long)k.garbage_insertions,
-               (unsigned long long)k.garbage_bytes, (unsigned long long)k.frames_sent);
-        if (stream_path)
-            printf("stream: %s\n", stream_path);
-        if (truth_path)
-            printf("truth: %s\n", truth_path);
-        if (out_path)
-            printf("session: %s\n", out_path);
-    }
+    if (!opt.quiet)
+        print_summary(vm, &opt, bytes);
     rm_vmat_free(vm);
     return RM_EXIT_OK;
 }
