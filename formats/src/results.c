@@ -15,6 +15,7 @@
 
 #include "rm_results.h"
 #include "rm_safefile.h"
+#include "session_h5.h"
 
 static const char *const series_names[RM_SERIES_COUNT] = {
     "time", "force_n", "area_cm2", "peak_kpa", "cop_x_cm", "cop_y_cm",
@@ -84,125 +85,7 @@ void rm_results_free(rm_results *r)
     free(r);
 }
 
-/* ---- HDF5 helpers ---- */
-
-typedef struct walk_ctx {
-    char msg[256];
-} walk_ctx;
-
-static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
-{
-    walk_ctx *w = data;
-    if (n == 0 && e->desc)
-        snprintf(w->msg, sizeof w->msg, "%s", e->desc);
-    return 0;
-}
-
-static rm_status h5_fail(rm_err *err, rm_status st, const char *what, const char *path)
-{
-    walk_ctx w = {{0}};
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, walk_cb, &w);
-    if (w.msg[0])
-        return rm_err_set(err, st, "%s: %s: %s", path, what, w.msg);
-    return rm_err_set(err, st, "%s: %s", path, what);
-}
-
-static int attr_str(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    size_t len = strlen(value);
-    H5Tset_size(t, len ? len : 1);
-    H5Tset_strpad(t, H5T_STR_NULLTERM);
-    if (!len)
-        H5Tset_size(t, 1);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 ? -1 : (H5Awrite(a, t, len ? value : "") < 0 ? -1 : 0);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return rc;
-}
-
-static int attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 ? -1 : (H5Awrite(a, mtype, v) < 0 ? -1 : 0);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return rc;
-}
-
-static int attr_d(hid_t obj, const char *name, double v)
-{
-    return attr_num(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &v);
-}
-
-static int attr_i(hid_t obj, const char *name, int v)
-{
-    return attr_num(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT, &v);
-}
-
-static int read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
-{
-    buf[0] = 0;
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    hid_t ft = H5Aget_type(a);
-    int rc = -2;
-    if (H5Tget_class(ft) == H5T_STRING) {
-        if (H5Tis_variable_str(ft) > 0) {
-            char *s = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            if (H5Aread(a, mt, &s) >= 0 && s) {
-                snprintf(buf, cap, "%s", s);
-                H5free_memory(s);
-                rc = 0;
-            }
-            H5Tclose(mt);
-        } else {
-            size_t sz = H5Tget_size(ft);
-            char *tmp = calloc(1, sz + 1);
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, sz + 1);
-            if (tmp && H5Aread(a, mt, tmp) >= 0) {
-                snprintf(buf, cap, "%s", tmp);
-                rc = 0;
-            }
-            free(tmp);
-            H5Tclose(mt);
-        }
-    }
-    H5Tclose(ft);
-    H5Aclose(a);
-    return rc;
-}
-
-static int read_attr_d(hid_t obj, const char *name, double *v)
-{
-    if (H5Aexists(obj, name) <= 0)
-        return -1;
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0)
-        return -1;
-    hid_t sp = H5Aget_space(a);
-    hid_t ft = H5Aget_type(a);
-    int rc = -2;
-    H5T_class_t cl = H5Tget_class(ft);
-    if ((cl == H5T_INTEGER || cl == H5T_FLOAT) && H5Sget_simple_extent_npoints(sp) == 1)
-        rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0 ? 0 : -2;
-    H5Tclose(ft);
-    H5Sclose(sp);
-    H5Aclose(a);
-    return rc;
-}
+/* ---- HDF5 helpers (attributes and errors: session_h5.h) ---- */
 
 /* A float32 (or uint8) dataset of rank 1..3, chunked and deflated when it
  * is big enough to matter. */
@@ -231,9 +114,9 @@ static int write_ds(hid_t loc, const char *name, hid_t ftype, hid_t mtype, int r
     if (d >= 0) {
         rc = (total == 0 || H5Dwrite(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0) ? 0 : -1;
         if (rc == 0 && units)
-            rc = attr_str(d, "units", units);
+            rc = h5x_attr_str(d, "units", units);
         if (rc == 0 && lname)
-            rc = attr_str(d, "long_name", lname);
+            rc = h5x_attr_str(d, "long_name", lname);
         H5Dclose(d);
     }
     H5Pclose(dcpl);
@@ -365,7 +248,7 @@ static int write_series_group(hid_t f, const rm_results *r)
     if (g < 0)
         return -1;
     hsize_t dims[1] = {r->n_frames};
-    int rc = attr_d(g, "rate_hz", r->rate_hz);
+    int rc = h5x_attr_double(g, "rate_hz", r->rate_hz);
     for (int s = 0; rc == 0 && s < RM_SERIES_COUNT; s++)
         rc = write_ds(g, series_names[s], H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, dims, r->series[s],
                       series_units[s], series_long[s]);
@@ -382,8 +265,8 @@ static int write_maps(hid_t f, const rm_results *r)
     if (g < 0)
         return -1;
     hsize_t d2[2] = {r->rows, r->cols}, d3[3] = {r->n_segments, r->rows, r->cols};
-    int rc = attr_d(g, "row_pitch_cm", r->row_pitch_cm);
-    rc = rc ? rc : attr_d(g, "col_pitch_cm", r->col_pitch_cm);
+    int rc = h5x_attr_double(g, "row_pitch_cm", r->row_pitch_cm);
+    rc = rc ? rc : h5x_attr_double(g, "col_pitch_cm", r->col_pitch_cm);
     rc = rc ? rc : write_ds(g, "mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_mean_kpa, "kPa", "mean pressure over the recording");
     rc = rc ? rc : write_ds(g, "peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_peak_kpa, "kPa", "peak pressure over the recording");
     rc = rc ? rc : write_ds(g, "contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_contact_s, "s", "time loaded over the recording");
@@ -413,24 +296,24 @@ static int write_totals(hid_t f, const rm_results *r)
     if (d < 0)
         return -1;
     const rm_session_totals *T = &r->totals;
-    int rc = attr_d(d, "duration_s", T->duration_s);
-    rc = rc ? rc : attr_d(d, "rolling_s", T->rolling_s);
-    rc = rc ? rc : attr_d(d, "holding_s", T->holding_s);
-    rc = rc ? rc : attr_d(d, "loaded_s", T->loaded_s);
-    rc = rc ? rc : attr_i(d, "strokes", T->strokes);
-    rc = rc ? rc : attr_i(d, "holds", T->holds);
-    rc = rc ? rc : attr_i(d, "segments", T->segments);
-    rc = rc ? rc : attr_d(d, "mean_speed_cm_s", T->mean_speed_cm_s);
-    rc = rc ? rc : attr_d(d, "cadence_cpm", T->cadence_cpm);
-    rc = rc ? rc : attr_d(d, "mean_force_n", T->mean_force_n);
-    rc = rc ? rc : attr_d(d, "peak_kpa", T->peak_kpa);
-    rc = rc ? rc : attr_d(d, "score", T->score);
-    rc = rc ? rc : attr_i(d, "total_verdict", T->total_verdict);
-    rc = rc ? rc : attr_i(d, "roller_found", T->roller_found);
-    rc = rc ? rc : attr_i(d, "hot_sensels", T->hot_sensels);
-    rc = rc ? rc : attr_i(d, "dead_sensels", T->dead_sensels);
-    rc = rc ? rc : attr_d(d, "body_mass_kg", r->body_mass_kg);
-    rc = rc ? rc : attr_str(d, "comment", T->comment);
+    int rc = h5x_attr_double(d, "duration_s", T->duration_s);
+    rc = rc ? rc : h5x_attr_double(d, "rolling_s", T->rolling_s);
+    rc = rc ? rc : h5x_attr_double(d, "holding_s", T->holding_s);
+    rc = rc ? rc : h5x_attr_double(d, "loaded_s", T->loaded_s);
+    rc = rc ? rc : h5x_attr_int(d, "strokes", T->strokes);
+    rc = rc ? rc : h5x_attr_int(d, "holds", T->holds);
+    rc = rc ? rc : h5x_attr_int(d, "segments", T->segments);
+    rc = rc ? rc : h5x_attr_double(d, "mean_speed_cm_s", T->mean_speed_cm_s);
+    rc = rc ? rc : h5x_attr_double(d, "cadence_cpm", T->cadence_cpm);
+    rc = rc ? rc : h5x_attr_double(d, "mean_force_n", T->mean_force_n);
+    rc = rc ? rc : h5x_attr_double(d, "peak_kpa", T->peak_kpa);
+    rc = rc ? rc : h5x_attr_double(d, "score", T->score);
+    rc = rc ? rc : h5x_attr_int(d, "total_verdict", T->total_verdict);
+    rc = rc ? rc : h5x_attr_int(d, "roller_found", T->roller_found);
+    rc = rc ? rc : h5x_attr_int(d, "hot_sensels", T->hot_sensels);
+    rc = rc ? rc : h5x_attr_int(d, "dead_sensels", T->dead_sensels);
+    rc = rc ? rc : h5x_attr_double(d, "body_mass_kg", r->body_mass_kg);
+    rc = rc ? rc : h5x_attr_str(d, "comment", T->comment);
     H5Dclose(d);
     return rc;
 }
@@ -460,18 +343,18 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
     char tmp[PATH_MAX];
     if ((st = rm_safefile_temp_name(path, tmp, sizeof tmp, err)) != RM_OK)
         return st;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5x_quiet();
     hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t f = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
     if (f < 0)
-        return h5_fail(err, RM_ERR_IO, "cannot create the results file", tmp);
+        return h5x_fail(err, RM_ERR_IO, "%s: cannot create the results file", tmp);
     const char *step = "root attributes";
-    int rc = attr_str(f, "conventions", RM_RESULTS_CONVENTIONS);
-    rc = rc ? rc : attr_str(f, "source", r->source);
-    rc = rc ? rc : attr_str(f, "profile", r->profile);
-    rc = rc ? rc : attr_str(f, "software", r->software);
+    int rc = h5x_attr_str(f, "conventions", RM_RESULTS_CONVENTIONS);
+    rc = rc ? rc : h5x_attr_str(f, "source", r->source);
+    rc = rc ? rc : h5x_attr_str(f, "profile", r->profile);
+    rc = rc ? rc : h5x_attr_str(f, "software", r->software);
     if (!rc && r->recording_path[0]) {
         step = "external link /recording";
         char target[PATH_MAX];
@@ -510,13 +393,13 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
         rc = write_spectra(f, r);
     }
     if (rc) {
-        st = h5_fail(err, RM_ERR_HDF5, step, tmp);
+        st = h5x_fail(err, RM_ERR_HDF5, "%s: %s", tmp, step);
         H5Fclose(f);
         unlink(tmp);
         return st;
     }
     if (H5Fclose(f) < 0) {
-        st = h5_fail(err, RM_ERR_IO, "closing", tmp);
+        st = h5x_fail(err, RM_ERR_IO, "%s: closing", tmp);
         unlink(tmp);
         return st;
     }
@@ -659,7 +542,7 @@ static rm_status read_ds(hid_t loc, const char *name, const char *path, int rank
         return rm_err_set(err, RM_ERR_FORMAT, "%s: %s is missing", path, name);
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
     if (d < 0)
-        return h5_fail(err, RM_ERR_FORMAT, name, path);
+        return h5x_fail(err, RM_ERR_FORMAT, "%s: %s", path, name);
     hid_t sp = H5Dget_space(d);
     hid_t ft = H5Dget_type(d);
     hsize_t got[8];
@@ -686,7 +569,7 @@ static rm_status read_ds(hid_t loc, const char *name, const char *path, int rank
             st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading %s", path, name);
         else if (total && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
             free(buf);
-            st = h5_fail(err, RM_ERR_HDF5, name, path);
+            st = h5x_fail(err, RM_ERR_HDF5, "%s: %s", path, name);
         } else
             *out = buf;
     }
@@ -705,7 +588,7 @@ static rm_status read_table(hid_t f, const char *name, const char *path, hid_t m
         return rm_err_set(err, RM_ERR_FORMAT, "%s: /%s is missing", path, name);
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d < 0)
-        return h5_fail(err, RM_ERR_FORMAT, name, path);
+        return h5x_fail(err, RM_ERR_FORMAT, "%s: %s", path, name);
     hid_t sp = H5Dget_space(d);
     hid_t ft = H5Dget_type(d);
     rm_status st = RM_OK;
@@ -719,7 +602,7 @@ static rm_status read_table(hid_t f, const char *name, const char *path, hid_t m
             st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading /%s", path, name);
         else if (dims[0] && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
             free(buf);
-            st = h5_fail(err, RM_ERR_FORMAT, name, path);
+            st = h5x_fail(err, RM_ERR_FORMAT, "%s: %s", path, name);
         } else {
             *out = buf;
             *n = (size_t)dims[0];
@@ -751,14 +634,14 @@ static size_t dim0(hid_t loc, const char *name)
 rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
 {
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    h5x_quiet();
     if (access(path, R_OK))
         return rm_err_set(err, RM_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
-        return h5_fail(err, RM_ERR_IO, "cannot open", path);
+        return h5x_fail(err, RM_ERR_IO, "%s: cannot open", path);
     rm_results *r = rm_results_new();
     rm_status st = RM_OK;
     char conv[64];
@@ -766,7 +649,7 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
         st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
         goto out;
     }
-    if (read_attr_str(f, "conventions", conv, sizeof conv) != 0) {
+    if (h5x_read_attr_str(f, "conventions", conv, sizeof conv) != 0) {
         st = rm_err_set(err, RM_ERR_FORMAT, "%s: no conventions attribute: not a rollmat results file", path);
         goto out;
     }
@@ -779,9 +662,9 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
                         conv, RM_RESULTS_CONVENTIONS);
         goto out;
     }
-    read_attr_str(f, "source", r->source, sizeof r->source);
-    read_attr_str(f, "profile", r->profile, sizeof r->profile);
-    read_attr_str(f, "software", r->software, sizeof r->software);
+    h5x_read_attr_str(f, "source", r->source, sizeof r->source);
+    h5x_read_attr_str(f, "profile", r->profile, sizeof r->profile);
+    h5x_read_attr_str(f, "software", r->software, sizeof r->software);
     if (H5Lexists(f, "recording", H5P_DEFAULT) > 0) {
         H5L_info_t li;
         if (H5Lget_info(f, "recording", &li, H5P_DEFAULT) >= 0 && li.type == H5L_TYPE_EXTERNAL) {
@@ -800,7 +683,7 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
         goto out;
     }
     hid_t g = H5Gopen2(f, "series", H5P_DEFAULT);
-    read_attr_d(g, "rate_hz", &r->rate_hz);
+    h5x_read_attr_double(g, "rate_hz", &r->rate_hz);
     r->n_frames = dim0(g, "time");
     hsize_t d1[1] = {r->n_frames};
     for (int s = 0; s < RM_SERIES_COUNT && st == RM_OK; s++)
@@ -833,7 +716,7 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
         rm_session_totals *T = &r->totals;
         double v;
 #define RD(name, field, cast)                 \
-    if (read_attr_d(d, name, &v) == 0)        \
+    if (h5x_read_attr_double(d, name, &v) == 0)        \
         T->field = (cast)v;
         RD("duration_s", duration_s, double)
         RD("rolling_s", rolling_s, double)
@@ -852,15 +735,15 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
         RD("hot_sensels", hot_sensels, int)
         RD("dead_sensels", dead_sensels, int)
 #undef RD
-        if (read_attr_d(d, "body_mass_kg", &v) == 0)
+        if (h5x_read_attr_double(d, "body_mass_kg", &v) == 0)
             r->body_mass_kg = v;
-        read_attr_str(d, "comment", T->comment, sizeof T->comment);
+        h5x_read_attr_str(d, "comment", T->comment, sizeof T->comment);
         H5Dclose(d);
     }
 
     g = H5Gopen2(f, "maps", H5P_DEFAULT);
-    read_attr_d(g, "row_pitch_cm", &r->row_pitch_cm);
-    read_attr_d(g, "col_pitch_cm", &r->col_pitch_cm);
+    h5x_read_attr_double(g, "row_pitch_cm", &r->row_pitch_cm);
+    h5x_read_attr_double(g, "col_pitch_cm", &r->col_pitch_cm);
     {
         hid_t d = H5Dopen2(g, "mean_kpa", H5P_DEFAULT);
         hsize_t dims[2] = {0, 0};

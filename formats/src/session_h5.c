@@ -1,4 +1,5 @@
-/* session_h5.c - HDF5 error reporting and attribute helpers. */
+/* session_h5.c - rm_formats' internal HDF5 layer: error translation,
+ * attribute helpers, read-only open (session_h5.h). */
 #include "session_h5.h"
 
 #include <errno.h>
@@ -9,7 +10,7 @@
 
 #include "rm_packet.h"
 
-void rm_h5_quiet(void)
+void h5x_quiet(void)
 {
     /* No HDF5 clean-up at exit: after a failed write (disk full) the file
      * cannot be closed, and HDF5's exit handler would crash flushing it.
@@ -34,7 +35,7 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *data)
     return 0;
 }
 
-void rm_h5_deepest(char *buf, size_t cap)
+void h5x_deepest(char *buf, size_t cap)
 {
     walk_ctx w = {buf, cap, 0};
     buf[0] = '\0';
@@ -46,7 +47,7 @@ void rm_h5_deepest(char *buf, size_t cap)
             *p = ' ';
 }
 
-rm_status rm_h5_fail(rm_err *err, rm_status fallback, const char *fmt, ...)
+rm_status h5x_fail(rm_err *err, rm_status fallback, const char *fmt, ...)
 {
     char deep[384];
     char prefix[256];
@@ -54,7 +55,7 @@ rm_status rm_h5_fail(rm_err *err, rm_status fallback, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    rm_h5_deepest(deep, sizeof deep);
+    h5x_deepest(deep, sizeof deep);
     rm_status st = fallback;
     if (strstr(deep, "No space left") || strstr(deep, "errno = 28") ||
         strstr(deep, "File too large") || strstr(deep, "errno = 27") ||
@@ -72,7 +73,7 @@ rm_status rm_h5_fail(rm_err *err, rm_status fallback, const char *fmt, ...)
     return rm_err_set(err, st, "%s", prefix);
 }
 
-int rm_h5_attr_num(hid_t obj, const char *name, hid_t type, const void *value)
+int h5x_attr_num(hid_t obj, const char *name, hid_t type, const void *value)
 {
     hid_t sp = H5Screate(H5S_SCALAR);
     if (sp < 0)
@@ -87,17 +88,22 @@ int rm_h5_attr_num(hid_t obj, const char *name, hid_t type, const void *value)
     return rc;
 }
 
-int rm_h5_attr_double(hid_t obj, const char *name, double value)
+int h5x_attr_double(hid_t obj, const char *name, double value)
 {
-    return rm_h5_attr_num(obj, name, H5T_NATIVE_DOUBLE, &value);
+    return h5x_attr_num(obj, name, H5T_NATIVE_DOUBLE, &value);
 }
 
-int rm_h5_attr_u64(hid_t obj, const char *name, uint64_t value)
+int h5x_attr_u64(hid_t obj, const char *name, uint64_t value)
 {
-    return rm_h5_attr_num(obj, name, H5T_NATIVE_UINT64, &value);
+    return h5x_attr_num(obj, name, H5T_NATIVE_UINT64, &value);
 }
 
-int rm_h5_attr_str(hid_t obj, const char *name, const char *value)
+int h5x_attr_int(hid_t obj, const char *name, int value)
+{
+    return h5x_attr_num(obj, name, H5T_NATIVE_INT, &value);
+}
+
+int h5x_attr_str(hid_t obj, const char *name, const char *value)
 {
     size_t len = strlen(value);
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -129,7 +135,7 @@ static int attr_single(hid_t a)
     return n == 1;
 }
 
-int rm_h5_read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
+int h5x_read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
 {
     buf[0] = '\0';
     if (H5Aexists(obj, name) <= 0)
@@ -171,7 +177,7 @@ int rm_h5_read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
     return rc;
 }
 
-int rm_h5_read_attr_double(hid_t obj, const char *name, double *out)
+int h5x_read_attr_double(hid_t obj, const char *name, double *out)
 {
     if (H5Aexists(obj, name) <= 0)
         return -1;
@@ -190,7 +196,20 @@ int rm_h5_read_attr_double(hid_t obj, const char *name, double *out)
     return rc;
 }
 
-hid_t rm_h5_event_type(void)
+hid_t h5x_open_ro(const char *path)
+{
+    hid_t f;
+    H5E_BEGIN_TRY
+    {
+        f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f < 0) /* a recording still being written (SWMR) */
+            f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    return f;
+}
+
+hid_t h5x_event_type(void)
 {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_event));
     hid_t k = H5Tcopy(H5T_C_S1);

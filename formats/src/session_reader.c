@@ -153,7 +153,7 @@ static rm_status open_ds(rm_session *s, const char *path, want_type w, int rank,
         return rm_err_set(err, RM_ERR_FORMAT, "%s: %s is not a dataset", s->path, path);
     hid_t d = H5Dopen2(s->file, path, H5P_DEFAULT);
     if (d < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot open %s", s->path, path);
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot open %s", s->path, path);
     hid_t t = H5Dget_type(d);
     if (t < 0 || !type_ok(t, w)) {
         char tn[32] = "unknown";
@@ -205,7 +205,7 @@ static double parse_iso(const char *iso)
 static rm_status read_header(rm_session *s, rm_err *err)
 {
     char conv[64];
-    int rc = rm_h5_read_attr_str(s->file, "conventions", conv, sizeof conv);
+    int rc = h5x_read_attr_str(s->file, "conventions", conv, sizeof conv);
     if (rc == -1)
         return rm_err_set(err, RM_ERR_FORMAT,
                           "%s: / has no 'conventions' attribute: not a rollmat recording", s->path);
@@ -228,11 +228,11 @@ static rm_status read_header(rm_session *s, rm_err *err)
                           "version 1)",
                           s->path, major);
     rm_header *h = &s->hdr;
-    if (rm_h5_read_attr_str(s->file, "created", h->created, sizeof h->created) < 0)
+    if (h5x_read_attr_str(s->file, "created", h->created, sizeof h->created) < 0)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: / has no 'created' attribute", s->path);
-    rm_h5_read_attr_str(s->file, "title", h->title, sizeof h->title);
-    rm_h5_read_attr_str(s->file, "source", h->source, sizeof h->source);
-    if (rm_h5_read_attr_double(s->file, "created_unix", &h->created_unix) < 0) {
+    h5x_read_attr_str(s->file, "title", h->title, sizeof h->title);
+    h5x_read_attr_str(s->file, "source", h->source, sizeof h->source);
+    if (h5x_read_attr_double(s->file, "created_unix", &h->created_unix) < 0) {
         h->created_unix = parse_iso(h->created);
         if (!isfinite(h->created_unix))
             h->created_unix = 0;
@@ -240,9 +240,9 @@ static rm_status read_header(rm_session *s, rm_err *err)
     if (path_exists(s->file, "/subject")) {
         hid_t g = H5Gopen2(s->file, "/subject", H5P_DEFAULT);
         if (g >= 0) {
-            rm_h5_read_attr_str(g, "id", h->subject_id, sizeof h->subject_id);
-            rm_h5_read_attr_str(g, "notes", h->subject_notes, sizeof h->subject_notes);
-            if (rm_h5_read_attr_double(g, "body_mass_kg", &h->body_mass_kg) < 0 ||
+            h5x_read_attr_str(g, "id", h->subject_id, sizeof h->subject_id);
+            h5x_read_attr_str(g, "notes", h->subject_notes, sizeof h->subject_notes);
+            if (h5x_read_attr_double(g, "body_mass_kg", &h->body_mass_kg) < 0 ||
                 !isfinite(h->body_mass_kg))
                 h->body_mass_kg = 0;
             H5Gclose(g);
@@ -250,16 +250,16 @@ static rm_status read_header(rm_session *s, rm_err *err)
     }
     /* Totals written at close; end_status 1 (or absent) means none. */
     double v;
-    if (rm_h5_read_attr_double(s->file, "end_status", &v) == 0 && v <= 0) {
+    if (h5x_read_attr_double(s->file, "end_status", &v) == 0 && v <= 0) {
         s->have_end = 1;
         s->end.status = (rm_status)(int)v;
-        if (rm_h5_read_attr_double(s->file, "frames_corrupt", &v) == 0)
+        if (h5x_read_attr_double(s->file, "frames_corrupt", &v) == 0)
             s->end.frames_corrupt = (uint64_t)v;
-        if (rm_h5_read_attr_double(s->file, "frames_truncated", &v) == 0)
+        if (h5x_read_attr_double(s->file, "frames_truncated", &v) == 0)
             s->end.frames_truncated = (uint64_t)v;
-        if (rm_h5_read_attr_double(s->file, "frames_missing", &v) == 0)
+        if (h5x_read_attr_double(s->file, "frames_missing", &v) == 0)
             s->end.frames_missing = (uint64_t)v;
-        if (rm_h5_read_attr_double(s->file, "garbage_bytes", &v) == 0)
+        if (h5x_read_attr_double(s->file, "garbage_bytes", &v) == 0)
             s->end.garbage_bytes = (uint64_t)v;
     }
     return RM_OK;
@@ -276,7 +276,7 @@ static rm_status read_device(rm_session *s, rm_err *err)
     static const char *const req[] = {"rows", "cols", "rate_hz"};
     double v[3];
     for (int i = 0; i < 3; i++) {
-        int rc = rm_h5_read_attr_double(g, req[i], &v[i]);
+        int rc = h5x_read_attr_double(g, req[i], &v[i]);
         if (rc < 0) {
             H5Gclose(g);
             return rm_err_set(err, RM_ERR_FORMAT, "%s: /device attribute %s is %s", s->path,
@@ -297,21 +297,21 @@ static rm_status read_device(rm_session *s, rm_err *err)
     d->cols = (uint16_t)v[1];
     d->rate_hz = v[2];
     double x;
-    if (rm_h5_read_attr_double(g, "vid", &x) == 0)
+    if (h5x_read_attr_double(g, "vid", &x) == 0)
         d->vid = (uint16_t)x;
-    if (rm_h5_read_attr_double(g, "pid", &x) == 0)
+    if (h5x_read_attr_double(g, "pid", &x) == 0)
         d->pid = (uint16_t)x;
-    if (rm_h5_read_attr_double(g, "protocol_version", &x) == 0)
+    if (h5x_read_attr_double(g, "protocol_version", &x) == 0)
         d->protocol_version = (uint16_t)x;
-    if (rm_h5_read_attr_double(g, "adc_bits", &x) == 0)
+    if (h5x_read_attr_double(g, "adc_bits", &x) == 0)
         d->adc_bits = (uint8_t)x;
-    if (rm_h5_read_attr_double(g, "row_pitch_mm", &x) == 0 && isfinite(x))
+    if (h5x_read_attr_double(g, "row_pitch_mm", &x) == 0 && isfinite(x))
         d->row_pitch_mm = x;
-    if (rm_h5_read_attr_double(g, "col_pitch_mm", &x) == 0 && isfinite(x))
+    if (h5x_read_attr_double(g, "col_pitch_mm", &x) == 0 && isfinite(x))
         d->col_pitch_mm = x;
-    rm_h5_read_attr_str(g, "serial", d->serial, sizeof d->serial);
-    rm_h5_read_attr_str(g, "model", d->model, sizeof d->model);
-    rm_h5_read_attr_str(g, "firmware", d->firmware, sizeof d->firmware);
+    h5x_read_attr_str(g, "serial", d->serial, sizeof d->serial);
+    h5x_read_attr_str(g, "model", d->model, sizeof d->model);
+    h5x_read_attr_str(g, "firmware", d->firmware, sizeof d->firmware);
     H5Gclose(g);
     s->px = (size_t)d->rows * d->cols;
     return RM_OK;
@@ -350,7 +350,7 @@ static rm_status read_calibration(rm_session *s, rm_err *err)
         H5Dread(kk, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->calib->knot_kpa) < 0 ||
         H5Dread(z, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->calib->zero) < 0 ||
         H5Dread(g, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->calib->gain) < 0) {
-        st = rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /calibration", s->path);
+        st = h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /calibration", s->path);
         goto out;
     }
     rm_err e2 = {0};
@@ -368,7 +368,7 @@ static rm_status read_calibration(rm_session *s, rm_err *err)
             goto out;
         }
         if (H5Dread(m, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, s->mask) < 0) {
-            st = rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /calibration/mask", s->path);
+            st = h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /calibration/mask", s->path);
             goto out;
         }
     }
@@ -388,7 +388,7 @@ static rm_status inspect_raw(rm_session *s, rm_err *err)
 {
     hid_t dcpl = H5Dget_create_plist(s->d_raw);
     if (dcpl < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot inspect /frames/raw", s->path);
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot inspect /frames/raw", s->path);
     rm_status st = RM_OK;
     s->fast = 1;
     s->shuffle_idx = s->deflate_idx = -1;
@@ -443,7 +443,7 @@ static rm_status read_events(rm_session *s, rm_err *err)
     hsize_t n = 0;
     hid_t sp = H5Dget_space(s->d_events);
     if (sp < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /events", s->path);
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /events", s->path);
     H5Sget_simple_extent_dims(sp, &n, NULL);
     H5Sclose(sp);
     if (n > MAX_EVENTS)
@@ -453,11 +453,11 @@ static rm_status read_events(rm_session *s, rm_err *err)
     if (!ev)
         return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory for %llu events", s->path,
                           (unsigned long long)n);
-    hid_t mt = rm_h5_event_type();
+    hid_t mt = h5x_event_type();
     if (n && H5Dread(s->d_events, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ev) < 0) {
         H5Tclose(mt);
         free(ev);
-        return rm_h5_fail(err, RM_ERR_TYPE, "%s: cannot read /events", s->path);
+        return h5x_fail(err, RM_ERR_TYPE, "%s: cannot read /events", s->path);
     }
     H5Tclose(mt);
     for (hsize_t i = 0; i < n; i++) {
@@ -548,12 +548,12 @@ static rm_status read_references(rm_session *s, rm_err *err)
             if (rc < 0) {
                 free(v);
                 H5Dclose(d);
-                st = rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read %s", s->path, path);
+                st = h5x_fail(err, RM_ERR_HDF5, "%s: cannot read %s", s->path, path);
                 break;
             }
         }
         snprintf(s->ref_name[s->nref], 64, "%s", name);
-        if (rm_h5_read_attr_str(d, "units", s->ref_units[s->nref], 64) < 0)
+        if (h5x_read_attr_str(d, "units", s->ref_units[s->nref], 64) < 0)
             s->ref_units[s->nref][0] = '\0';
         s->ref_vals[s->nref++] = v;
         H5Dclose(d);
@@ -566,14 +566,14 @@ static rm_status read_references(rm_session *s, rm_err *err)
  * one after the other); a closed file must have them equal. */
 static rm_status count_frames(rm_session *s, rm_err *err)
 {
-    static const char *const names[] = {RM_H5_RAW, RM_H5_TIME, RM_H5_SEQ, RM_H5_TDEV, RM_H5_FLAGS};
+    static const char *const names[] = {H5X_RAW, H5X_TIME, H5X_SEQ, H5X_TDEV, H5X_FLAGS};
     hid_t ds[5] = {s->d_raw, s->d_time, s->d_seq, s->d_tdev, s->d_flags};
     hsize_t len[5];
     for (int i = 0; i < 5; i++) {
         hsize_t dims[3];
         hid_t sp = H5Dget_space(ds[i]);
         if (sp < 0)
-            return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read the shape of %s", s->path, names[i]);
+            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read the shape of %s", s->path, names[i]);
         H5Sget_simple_extent_dims(sp, dims, NULL);
         H5Sclose(sp);
         len[i] = dims[0];
@@ -654,7 +654,7 @@ static rm_status open_file(rm_session *s, rm_err *err)
     if (s->file >= 0)
         return RM_OK;
     char deep[384];
-    rm_h5_deepest(deep, sizeof deep);
+    h5x_deepest(deep, sizeof deep);
     /* A live SWMR writer's file looks truncated (space is allocated before
      * it is written) or "already open for write" to a normal open. */
     int flags = superblock_flags(path);
@@ -666,14 +666,14 @@ static rm_status open_file(rm_session *s, rm_err *err)
                 s->live = 1;
                 return RM_OK;
             }
-            return rm_h5_fail(err, RM_ERR_BUSY, "%s: being written (SWMR) but unreadable", path);
+            return h5x_fail(err, RM_ERR_BUSY, "%s: being written (SWMR) but unreadable", path);
         }
         return rm_err_set(err, RM_ERR_BUSY,
                           "%s: open for writing without SWMR (a live writer, or one that "
                           "crashed: 'h5clear -s --increment' repairs a crashed one)",
                           path);
     }
-    return rm_h5_fail(err, RM_ERR_FORMAT, "%s: cannot open as HDF5", path);
+    return h5x_fail(err, RM_ERR_FORMAT, "%s: cannot open as HDF5", path);
 }
 
 rm_status rm_session_open(const char *path, rm_session **out, rm_err *err)
@@ -681,7 +681,7 @@ rm_status rm_session_open(const char *path, rm_session **out, rm_err *err)
     *out = NULL;
     if (!path)
         return rm_err_set(err, RM_ERR_ARG, "session path is NULL");
-    rm_h5_quiet();
+    h5x_quiet();
     rm_session *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
@@ -693,12 +693,12 @@ rm_status rm_session_open(const char *path, rm_session **out, rm_err *err)
     rm_status st;
     if ((st = open_file(s, err)) != RM_OK || (st = read_header(s, err)) != RM_OK ||
         (st = read_device(s, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_RAW, W_U16, 3, &s->d_raw, d3, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_TIME, W_F64, 1, &s->d_time, d1, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_SEQ, W_U32, 1, &s->d_seq, d1, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_TDEV, W_U64, 1, &s->d_tdev, d1, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_FLAGS, W_U16, 1, &s->d_flags, d1, err)) != RM_OK ||
-        (st = open_ds(s, RM_H5_EVENTS, W_COMPOUND, 1, &s->d_events, d1, err)) != RM_OK ||
+        (st = open_ds(s, H5X_RAW, W_U16, 3, &s->d_raw, d3, err)) != RM_OK ||
+        (st = open_ds(s, H5X_TIME, W_F64, 1, &s->d_time, d1, err)) != RM_OK ||
+        (st = open_ds(s, H5X_SEQ, W_U32, 1, &s->d_seq, d1, err)) != RM_OK ||
+        (st = open_ds(s, H5X_TDEV, W_U64, 1, &s->d_tdev, d1, err)) != RM_OK ||
+        (st = open_ds(s, H5X_FLAGS, W_U16, 1, &s->d_flags, d1, err)) != RM_OK ||
+        (st = open_ds(s, H5X_EVENTS, W_COMPOUND, 1, &s->d_events, d1, err)) != RM_OK ||
         (st = check_events_type(s, err)) != RM_OK || (st = count_frames(s, err)) != RM_OK ||
         (st = inspect_raw(s, err)) != RM_OK || (st = read_calibration(s, err)) != RM_OK ||
         (st = read_events(s, err)) != RM_OK || (st = read_references(s, err)) != RM_OK) {
@@ -741,13 +741,13 @@ rm_status rm_session_end_totals(const rm_session *s, rm_end *end)
 
 rm_status rm_session_refresh(rm_session *s, rm_err *err)
 {
-    rm_h5_quiet();
+    h5x_quiet();
     if (!s->live)
         return RM_OK;
     hid_t ds[6] = {s->d_raw, s->d_time, s->d_seq, s->d_tdev, s->d_flags, s->d_events};
     for (int i = 0; i < 6; i++)
         if (H5Drefresh(ds[i]) < 0)
-            return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot refresh", s->path);
+            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot refresh", s->path);
     s->cache_ci = -1; /* the last chunk may have grown */
     rm_status st = count_frames(s, err);
     if (st == RM_OK)
@@ -885,7 +885,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
                           double *time_s, uint32_t *seq, uint64_t *t_device_us,
                           uint16_t *flags, rm_err *err)
 {
-    rm_h5_quiet(); /* per thread: the caller may not be the opener */
+    h5x_quiet(); /* per thread: the caller may not be the opener */
     if (first > s->frames || n > s->frames - first)
         return rm_err_set(err, RM_ERR_RANGE, "%s: frames %llu..%llu requested, the file has %llu",
                           s->path, (unsigned long long)first,
@@ -896,7 +896,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
         read_1d(s->d_seq, H5T_NATIVE_UINT32, first, n, seq) < 0 ||
         read_1d(s->d_tdev, H5T_NATIVE_UINT64, first, n, t_device_us) < 0 ||
         read_1d(s->d_flags, H5T_NATIVE_UINT16, first, n, flags) < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
                           s->path, (unsigned long long)first);
     if (!raw)
         return RM_OK;
@@ -914,7 +914,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
             size_t zl = 0;
             got = fetch_chunk(s, ci, &s->zbuf, &s->zcap, &zl, &fm);
             if (got < 0)
-                return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
+                return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
                                   s->path, (unsigned long long)c0);
             if (got > 0) {
                 if (decode_chunk(&s->dc, s->zbuf, zl, fm, s->shuffle_idx, s->deflate_idx,
@@ -932,7 +932,7 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
         if (got > 0) {
             memcpy(dst, s->cache + o * s->px, take * s->px * 2);
         } else if (read_raw_slow(s, f, take, dst) < 0) {
-            return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu",
+            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu",
                               s->path, (unsigned long long)f);
         }
         f += take;
@@ -1153,13 +1153,13 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
         read_1d(s->d_seq, H5T_NATIVE_UINT32, f, n, sl->seq) < 0 ||
         read_1d(s->d_tdev, H5T_NATIVE_UINT64, f, n, sl->tdev) < 0 ||
         read_1d(s->d_flags, H5T_NATIVE_UINT16, f, n, sl->flags) < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
                           s->path, (unsigned long long)f);
     int got = 0;
     if (s->fast) {
         got = fetch_chunk(s, ci, &sl->z, &sl->zcap, &sl->zlen, &sl->fmask);
         if (got < 0)
-            return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
+            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
                               s->path, (unsigned long long)c0);
     }
     it->next = f + n;
@@ -1170,7 +1170,7 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
     }
     sl->off = 0;
     if (read_raw_slow(s, f, n, sl->raw) < 0)
-        return rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu", s->path,
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu", s->path,
                           (unsigned long long)f);
     sl->state = SLOT_READY;
     return RM_OK;
@@ -1178,7 +1178,7 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
 
 rm_status rm_session_iter_next(rm_session_iter *it, rm_session_batch *b, rm_err *err)
 {
-    rm_h5_quiet();
+    h5x_quiet();
     memset(b, 0, sizeof *b);
     pthread_mutex_lock(&it->mu);
     if (it->holding) {

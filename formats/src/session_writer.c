@@ -126,8 +126,8 @@ static hid_t dataset_create(hid_t loc, const char *name, hid_t type, int rank,
     H5Pclose(dcpl);
     if (d < 0)
         return -1;
-    if ((units && rm_h5_attr_str(d, "units", units) < 0) ||
-        (long_name && rm_h5_attr_str(d, "long_name", long_name) < 0)) {
+    if ((units && h5x_attr_str(d, "units", units) < 0) ||
+        (long_name && h5x_attr_str(d, "long_name", long_name) < 0)) {
         H5Dclose(d);
         return -1;
     }
@@ -224,7 +224,7 @@ static int write_calibration(rm_session_writer *w, const rm_calib *calib, hid_t 
     if (H5DSset_scale(kn, "knot") < 0 || H5DSattach_scale(kr, kn, 0) < 0 ||
         H5DSattach_scale(kk, kn, 0) < 0 || attach2(z, rs, cs, 0) < 0 || attach2(gn, rs, cs, 0) < 0)
         goto out;
-    if (identity && rm_h5_attr_str(g, "note", "identity: 1 kPa per count (no calibration given)") < 0)
+    if (identity && h5x_attr_str(g, "note", "identity: 1 kPa per count (no calibration given)") < 0)
         goto out;
     rc = 0;
 out:
@@ -242,37 +242,37 @@ static int write_header_attrs(rm_session_writer *w)
 {
     hid_t f = w->file;
     const rm_header *h = &w->hdr;
-    if (rm_h5_attr_str(f, "conventions", RM_SESSION_CONVENTIONS) < 0 ||
-        rm_h5_attr_str(f, "created", h->created) < 0 ||
-        rm_h5_attr_str(f, "software", RM_SOFTWARE) < 0 ||
-        rm_h5_attr_str(f, "title", h->title) < 0 || rm_h5_attr_str(f, "source", h->source) < 0 ||
-        rm_h5_attr_double(f, "created_unix", h->created_unix) < 0 || create_totals(f) < 0)
+    if (h5x_attr_str(f, "conventions", RM_SESSION_CONVENTIONS) < 0 ||
+        h5x_attr_str(f, "created", h->created) < 0 ||
+        h5x_attr_str(f, "software", RM_SOFTWARE) < 0 ||
+        h5x_attr_str(f, "title", h->title) < 0 || h5x_attr_str(f, "source", h->source) < 0 ||
+        h5x_attr_double(f, "created_unix", h->created_unix) < 0 || create_totals(f) < 0)
         return -1;
     hid_t g = group_create(f, "device");
     if (g < 0)
         return -1;
     const rm_device *d = &w->dev;
     uint8_t bits = d->adc_bits;
-    int bad = rm_h5_attr_num(g, "vid", H5T_NATIVE_UINT16, &d->vid) < 0 ||
-              rm_h5_attr_num(g, "pid", H5T_NATIVE_UINT16, &d->pid) < 0 ||
-              rm_h5_attr_str(g, "serial", d->serial) < 0 || rm_h5_attr_str(g, "model", d->model) < 0 ||
-              rm_h5_attr_str(g, "firmware", d->firmware) < 0 ||
-              rm_h5_attr_num(g, "protocol_version", H5T_NATIVE_UINT16, &d->protocol_version) < 0 ||
-              rm_h5_attr_num(g, "rows", H5T_NATIVE_UINT16, &d->rows) < 0 ||
-              rm_h5_attr_num(g, "cols", H5T_NATIVE_UINT16, &d->cols) < 0 ||
-              rm_h5_attr_double(g, "row_pitch_mm", d->row_pitch_mm) < 0 ||
-              rm_h5_attr_double(g, "col_pitch_mm", d->col_pitch_mm) < 0 ||
-              rm_h5_attr_num(g, "adc_bits", H5T_NATIVE_UINT8, &bits) < 0 ||
-              rm_h5_attr_double(g, "rate_hz", d->rate_hz) < 0;
+    int bad = h5x_attr_num(g, "vid", H5T_NATIVE_UINT16, &d->vid) < 0 ||
+              h5x_attr_num(g, "pid", H5T_NATIVE_UINT16, &d->pid) < 0 ||
+              h5x_attr_str(g, "serial", d->serial) < 0 || h5x_attr_str(g, "model", d->model) < 0 ||
+              h5x_attr_str(g, "firmware", d->firmware) < 0 ||
+              h5x_attr_num(g, "protocol_version", H5T_NATIVE_UINT16, &d->protocol_version) < 0 ||
+              h5x_attr_num(g, "rows", H5T_NATIVE_UINT16, &d->rows) < 0 ||
+              h5x_attr_num(g, "cols", H5T_NATIVE_UINT16, &d->cols) < 0 ||
+              h5x_attr_double(g, "row_pitch_mm", d->row_pitch_mm) < 0 ||
+              h5x_attr_double(g, "col_pitch_mm", d->col_pitch_mm) < 0 ||
+              h5x_attr_num(g, "adc_bits", H5T_NATIVE_UINT8, &bits) < 0 ||
+              h5x_attr_double(g, "rate_hz", d->rate_hz) < 0;
     H5Gclose(g);
     if (bad)
         return -1;
     g = group_create(f, "subject");
     if (g < 0)
         return -1;
-    bad = rm_h5_attr_str(g, "id", h->subject_id) < 0 ||
-          rm_h5_attr_double(g, "body_mass_kg", h->body_mass_kg) < 0 ||
-          rm_h5_attr_str(g, "notes", h->subject_notes) < 0;
+    bad = h5x_attr_str(g, "id", h->subject_id) < 0 ||
+          h5x_attr_double(g, "body_mass_kg", h->body_mass_kg) < 0 ||
+          h5x_attr_str(g, "notes", h->subject_notes) < 0;
     H5Gclose(g);
     return bad ? -1 : 0;
 }
@@ -306,7 +306,7 @@ static int create_frames(rm_session_writer *w, hid_t rs, hid_t cs)
         H5DSattach_scale(w->d_tdev, w->d_time, 0) < 0 ||
         H5DSattach_scale(w->d_flags, w->d_time, 0) < 0)
         return -1;
-    hid_t et = rm_h5_event_type();
+    hid_t et = h5x_event_type();
     hid_t ft = H5Tcopy(et);
     H5Tpack(ft);
     hsize_t ech = EVENT_CHUNK;
@@ -315,8 +315,8 @@ static int create_frames(rm_session_writer *w, hid_t rs, hid_t cs)
     H5Tclose(et);
     if (w->d_events < 0)
         return -1;
-    if (rm_h5_attr_str(w->d_events, "long_name", "recording events (gap, disconnect, label ...)") < 0 ||
-        rm_h5_attr_str(w->d_events, "units", "time: seconds since created") < 0)
+    if (h5x_attr_str(w->d_events, "long_name", "recording events (gap, disconnect, label ...)") < 0 ||
+        h5x_attr_str(w->d_events, "units", "time: seconds since created") < 0)
         return -1;
     return 0;
 }
@@ -379,7 +379,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
     if (access(path, F_OK) == 0)
         return rm_err_set(err, RM_ERR_IO, "%s: already exists (a recording is never overwritten)",
                           path);
-    rm_h5_quiet();
+    h5x_quiet();
     rm_session_writer *w = calloc(1, sizeof *w);
     if (!w)
         return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
@@ -449,7 +449,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
     H5Pclose(fcpl);
     H5Pclose(fapl);
     if (w->file < 0) {
-        st = rm_h5_fail(err, RM_ERR_IO, "%s: cannot create", path);
+        st = h5x_fail(err, RM_ERR_IO, "%s: cannot create", path);
         writer_free(w);
         return st;
     }
@@ -471,7 +471,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
     close_id(&rs, H5Dclose);
     close_id(&cs, H5Dclose);
     if (bad) {
-        st = rm_h5_fail(err, RM_ERR_HDF5, "%s: cannot create %s", path, what);
+        st = h5x_fail(err, RM_ERR_HDF5, "%s: cannot create %s", path, what);
         writer_free(w);
         unlink(path);
         return st;
@@ -484,7 +484,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
 static rm_status fail(rm_session_writer *w, rm_err *err, const char *what)
 {
     w->failed = 1;
-    return rm_h5_fail(err, RM_ERR_IO, "%s: %s", w->path, what);
+    return h5x_fail(err, RM_ERR_IO, "%s: %s", w->path, what);
 }
 
 static hid_t open_raw_dapl(const rm_session_writer *w)
@@ -512,13 +512,13 @@ static rm_status start_swmr(rm_session_writer *w, rm_err *err)
     if (H5Fstart_swmr_write(w->file) < 0)
         return fail(w, err, "cannot start SWMR writing");
     hid_t dapl = open_raw_dapl(w);
-    w->d_raw = H5Dopen2(w->file, RM_H5_RAW, dapl);
+    w->d_raw = H5Dopen2(w->file, H5X_RAW, dapl);
     H5Pclose(dapl);
-    w->d_time = H5Dopen2(w->file, RM_H5_TIME, H5P_DEFAULT);
-    w->d_seq = H5Dopen2(w->file, RM_H5_SEQ, H5P_DEFAULT);
-    w->d_tdev = H5Dopen2(w->file, RM_H5_TDEV, H5P_DEFAULT);
-    w->d_flags = H5Dopen2(w->file, RM_H5_FLAGS, H5P_DEFAULT);
-    w->d_events = H5Dopen2(w->file, RM_H5_EVENTS, H5P_DEFAULT);
+    w->d_time = H5Dopen2(w->file, H5X_TIME, H5P_DEFAULT);
+    w->d_seq = H5Dopen2(w->file, H5X_SEQ, H5P_DEFAULT);
+    w->d_tdev = H5Dopen2(w->file, H5X_TDEV, H5P_DEFAULT);
+    w->d_flags = H5Dopen2(w->file, H5X_FLAGS, H5P_DEFAULT);
+    w->d_events = H5Dopen2(w->file, H5X_EVENTS, H5P_DEFAULT);
     if (w->d_raw < 0 || w->d_time < 0 || w->d_seq < 0 || w->d_tdev < 0 || w->d_flags < 0 ||
         w->d_events < 0)
         return fail(w, err, "cannot reopen datasets after starting SWMR");
@@ -529,7 +529,7 @@ static rm_status usable(rm_session_writer *w, rm_err *err)
 {
     /* HDF5's error printing is a per-thread setting in thread-safe builds,
      * and a recorder may append from another thread than it created on. */
-    rm_h5_quiet();
+    h5x_quiet();
     if (!w)
         return rm_err_set(err, RM_ERR_ARG, "session writer is NULL");
     if (w->failed)
@@ -705,7 +705,7 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
 
 static rm_status extras_allowed(rm_session_writer *w, const char *what, rm_err *err)
 {
-    rm_h5_quiet();
+    h5x_quiet();
     if (!w)
         return rm_err_set(err, RM_ERR_ARG, "session writer is NULL");
     if (w->swmr_on)
@@ -759,7 +759,7 @@ rm_status rm_session_writer_set_calib_note(rm_session_writer *w, const char *not
         return fail(w, err, "cannot open /calibration");
     if (H5Aexists(g, "note") > 0)
         H5Adelete(g, "note");
-    if (rm_h5_attr_str(g, "note", note) < 0)
+    if (h5x_attr_str(g, "note", note) < 0)
         st = fail(w, err, "cannot write /calibration note");
     H5Gclose(g);
     return st;
@@ -836,7 +836,7 @@ rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, 
     row.kind[RM_EVENT_KIND_LEN - 1] = '\0';
     row.text[RM_EVENT_TEXT_LEN - 1] = '\0';
     hsize_t n = w->events + 1;
-    hid_t mt = rm_h5_event_type();
+    hid_t mt = h5x_event_type();
     int bad = H5Dset_extent(w->d_events, &n) < 0 || write_1d(w->d_events, mt, w->events, 1, &row) < 0;
     H5Tclose(mt);
     if (bad)
@@ -883,14 +883,14 @@ static int create_totals(hid_t f)
     memset(blank, ' ', TOTALS_CLOSED_LEN);
     blank[TOTALS_CLOSED_LEN] = '\0';
     int64_t unknown = 1;
-    return rm_h5_attr_str(f, "closed", blank) < 0 || rm_h5_attr_u64(f, "frames", 0) < 0 ||
-                   rm_h5_attr_u64(f, "events", 0) < 0 ||
-                   rm_h5_attr_double(f, "duration_s", 0.0) < 0 ||
-                   rm_h5_attr_u64(f, "frames_corrupt", 0) < 0 ||
-                   rm_h5_attr_u64(f, "frames_truncated", 0) < 0 ||
-                   rm_h5_attr_u64(f, "frames_missing", 0) < 0 ||
-                   rm_h5_attr_u64(f, "garbage_bytes", 0) < 0 ||
-                   rm_h5_attr_num(f, "end_status", H5T_NATIVE_INT64, &unknown) < 0
+    return h5x_attr_str(f, "closed", blank) < 0 || h5x_attr_u64(f, "frames", 0) < 0 ||
+                   h5x_attr_u64(f, "events", 0) < 0 ||
+                   h5x_attr_double(f, "duration_s", 0.0) < 0 ||
+                   h5x_attr_u64(f, "frames_corrupt", 0) < 0 ||
+                   h5x_attr_u64(f, "frames_truncated", 0) < 0 ||
+                   h5x_attr_u64(f, "frames_missing", 0) < 0 ||
+                   h5x_attr_u64(f, "garbage_bytes", 0) < 0 ||
+                   h5x_attr_num(f, "end_status", H5T_NATIVE_INT64, &unknown) < 0
                ? -1
                : 0;
 }
@@ -934,7 +934,7 @@ static rm_status write_totals(rm_session_writer *w, rm_err *err)
               set_attr(f, "end_status", H5T_NATIVE_INT64, &stv) < 0;
     }
     if (bad)
-        return rm_h5_fail(err, RM_ERR_IO, "%s: cannot write the totals", w->path);
+        return h5x_fail(err, RM_ERR_IO, "%s: cannot write the totals", w->path);
     return RM_OK;
 }
 
@@ -962,7 +962,7 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
 {
     if (!w)
         return RM_OK;
-    rm_h5_quiet();
+    h5x_quiet();
     rm_status st = RM_OK;
     if (!w->failed) {
         if (w->use_swmr && !w->swmr_on)
@@ -995,7 +995,7 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
                                 "%s: closed after a failed write; it holds what was flushed",
                                 w->path);
         } else if (rc < 0 && st == RM_OK) {
-            st = rm_h5_fail(err, RM_ERR_IO, "%s: cannot close", w->path);
+            st = h5x_fail(err, RM_ERR_IO, "%s: cannot close", w->path);
         }
     }
     writer_free(w);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rm_batch.h"
+#include "rm_filekind.h"
 #include "rm_safefile.h"
 
 static const char *const columns[] = {
@@ -35,64 +36,6 @@ const char *rm_batch_column(size_t i)
 
 /* ---- file kinds ---- */
 
-/* Reads a string attribute of the root group into buf; 0 or -1. */
-static int root_attr(hid_t f, const char *name, char *buf, size_t cap)
-{
-    int rc = -1;
-    H5E_BEGIN_TRY
-    {
-        if (H5Aexists(f, name) > 0) {
-            hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-            hid_t t = a >= 0 ? H5Aget_type(a) : -1;
-            if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
-                hid_t mt = H5Tcopy(H5T_C_S1);
-                if (H5Tis_variable_str(t) > 0) {
-                    char *v = NULL;
-                    H5Tset_size(mt, H5T_VARIABLE);
-                    if (H5Aread(a, mt, &v) >= 0 && v) {
-                        snprintf(buf, cap, "%s", v);
-                        rc = 0;
-                    }
-                    if (v) {
-                        hid_t sp = H5Aget_space(a);
-                        H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, &v);
-                        H5Sclose(sp);
-                    }
-                } else {
-                    size_t n = H5Tget_size(t);
-                    char *v = calloc(1, n + 1);
-                    H5Tset_size(mt, n + 1);
-                    if (v && H5Aread(a, mt, v) >= 0) {
-                        snprintf(buf, cap, "%s", v);
-                        rc = 0;
-                    }
-                    free(v);
-                }
-                H5Tclose(mt);
-            }
-            if (t >= 0)
-                H5Tclose(t);
-            if (a >= 0)
-                H5Aclose(a);
-        }
-    }
-    H5E_END_TRY;
-    return rc;
-}
-
-static hid_t open_ro(const char *path)
-{
-    hid_t f;
-    H5E_BEGIN_TRY
-    {
-        f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (f < 0) /* a recording still being written (SWMR) */
-            f = H5Fopen(path, H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, H5P_DEFAULT);
-    }
-    H5E_END_TRY;
-    return f;
-}
-
 rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
 {
     struct stat st;
@@ -112,15 +55,16 @@ rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
     if (is <= 0)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file (%lld bytes)", path,
                           (long long)st.st_size);
-    hid_t f = open_ro(path);
-    if (f < 0)
+    static const char *const names[] = {"conventions"};
+    char conv[128] = "";
+    char *const values[] = {conv};
+    rm_err e2 = {0};
+    rm_status rc = rm_file_root_strings(path, names, values, 1, sizeof conv, &e2);
+    if (rc == RM_ERR_FORMAT)
         return rm_err_set(err, RM_ERR_FORMAT,
                           "%s: HDF5 signature but the file cannot be opened (truncated or damaged?)",
                           path);
-    char conv[128] = "";
-    int rc = root_attr(f, "conventions", conv, sizeof conv);
-    H5Fclose(f);
-    if (rc != 0)
+    if (rc != RM_OK)
         return rm_err_set(err, RM_ERR_FORMAT,
                           "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file",
                           path);
@@ -150,13 +94,12 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
     if (rs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
         (rs.st_mtim.tv_sec == ss.st_mtim.tv_sec && rs.st_mtim.tv_nsec <= ss.st_mtim.tv_nsec))
         return RM_OK;
-    hid_t f = open_ro(results_path);
-    if (f < 0)
-        return RM_OK;
-    char conv[64] = "", prof[256] = "", soft[128] = "";
-    int ok = !root_attr(f, "conventions", conv, sizeof conv) && !root_attr(f, "profile", prof, sizeof prof) &&
-             !root_attr(f, "software", soft, sizeof soft);
-    H5Fclose(f);
+    /* one size for the three: longer than any profile name or version */
+    char conv[256] = "", prof[256] = "", soft[256] = "";
+    static const char *const names[] = {"conventions", "profile", "software"};
+    char *const values[] = {conv, prof, soft};
+    rm_err ignored = {0}; /* unreadable or incomplete: simply not current */
+    int ok = rm_file_root_strings(results_path, names, values, 3, sizeof conv, &ignored) == RM_OK;
     *current = ok && !strcmp(conv, RM_RESULTS_CONVENTIONS) && !strcmp(prof, profile) &&
                !strcmp(soft, software);
     return RM_OK;
