@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report_internal.h"
+#include "rpt_internal.h"
 
 static const char *const kind_names[RM_PANEL_KIND_COUNT] = {
     "header", "position", "speed", "force", "map", "table", "verdicts",
@@ -23,7 +23,7 @@ void rm_report_rescore(rm_results *r, const rm_profile *profile)
 
 /* ---- traces ---- */
 
-static int poly_push(rm_poly *p, double t, double v)
+static int poly_push(rpt_poly *p, double t, double v)
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 1024;
@@ -43,14 +43,14 @@ static int poly_push(rm_poly *p, double t, double v)
     return 0;
 }
 
-void rm_poly_free(rm_poly *p)
+void rpt_poly_free(rpt_poly *p)
 {
     free(p->t);
     free(p->v);
     memset(p, 0, sizeof *p);
 }
 
-size_t rm_poly_vertices(const rm_poly *p)
+size_t rpt_poly_vertices(const rpt_poly *p)
 {
     size_t n = 0;
     for (size_t i = 0; i < p->n; i++)
@@ -72,18 +72,18 @@ static size_t lower_bound(const float *t, size_t n, double v)
     return lo;
 }
 
-double rm_trace_value(const rm_results *r, rm_trace what, size_t i)
+double rpt_trace_value(const rm_results *r, rpt_trace what, size_t i)
 {
     switch (what) {
-    case RM_TRACE_POSITION:
+    case RPT_TRACE_POSITION:
         return r->series[RM_SERIES_ROLLER_X_CM][i];
-    case RM_TRACE_SPEED:
+    case RPT_TRACE_SPEED:
         if (r->state && r->state[i] == RM_STATE_UNLOADED)
             return NAN;
         return fabs(r->series[RM_SERIES_SPEED_CM_S][i]);
-    case RM_TRACE_ROLLER_FORCE:
+    case RPT_TRACE_ROLLER_FORCE:
         return r->series[RM_SERIES_ROLLER_FORCE_N][i];
-    case RM_TRACE_TOTAL_FORCE:
+    case RPT_TRACE_TOTAL_FORCE:
         return r->series[RM_SERIES_FORCE_N][i];
     }
     return NAN;
@@ -93,8 +93,8 @@ double rm_trace_value(const rm_results *r, rm_trace what, size_t i)
  * order they occur, so a 10-minute series draws as ~2 vertices a bin and
  * still shows every excursion. A bin without a finite value breaks the
  * line (NaN vertex). */
-int rm_trace_series(const rm_results *r, rm_trace what, double t0, double t1, size_t nbins,
-                    rm_poly *out)
+int rpt_trace_series(const rm_results *r, rpt_trace what, double t0, double t1, size_t nbins,
+                    rpt_poly *out)
 {
     memset(out, 0, sizeof *out);
     if (!r->n_frames || !r->series[RM_SERIES_TIME] || !(t1 > t0) || nbins == 0)
@@ -110,7 +110,7 @@ int rm_trace_series(const rm_results *r, rm_trace what, double t0, double t1, si
         double bend = t0 + (double)(bin + 1) * bw;
         double vmin = INFINITY, vmax = -INFINITY, tmin = 0, tmax = 0;
         for (; i < r->n_frames && t[i] <= t1 && (t[i] < bend || bin == nbins - 1); i++) {
-            double v = rm_trace_value(r, what, i);
+            double v = rpt_trace_value(r, what, i);
             if (!isfinite(v))
                 continue;
             if (v < vmin) {
@@ -146,7 +146,7 @@ int rm_trace_series(const rm_results *r, rm_trace what, double t0, double t1, si
 
 /* The roller's track on the mat (x, y) during [t0, t1], thinned to at most
  * max_points vertices; gaps break the line. */
-int rm_trace_track(const rm_results *r, double t0, double t1, size_t max_points, rm_poly *out)
+int rpt_trace_track(const rm_results *r, double t0, double t1, size_t max_points, rpt_poly *out)
 {
     memset(out, 0, sizeof *out);
     if (!r->n_frames || !r->series[RM_SERIES_TIME] || max_points == 0)
@@ -178,7 +178,7 @@ int rm_trace_track(const rm_results *r, double t0, double t1, size_t max_points,
 
 /* ---- numbers for axes ---- */
 
-double rm_nice_step(double range, int target_ticks)
+double rpt_nice_step(double range, int target_ticks)
 {
     if (!(range > 0) || !isfinite(range))
         return 1;
@@ -193,7 +193,7 @@ static double nice_ceil(double v)
 {
     if (!(v > 0) || !isfinite(v))
         return 1;
-    double step = rm_nice_step(v, 5);
+    double step = rpt_nice_step(v, 5);
     return ceil(v / step - 1e-9) * step;
 }
 
@@ -228,7 +228,7 @@ static int cmp_double(const void *a, const void *b)
 /* The top of a series' axis: the 99.5th percentile of what is drawn, so one
  * spike (a step onto the mat, an import's first frame) does not flatten
  * the rest; the spike is clipped at the frame. */
-static double series_max(const rm_poly *p)
+static double series_max(const rpt_poly *p)
 {
     size_t n = 0;
     double mx = 0;
@@ -269,17 +269,17 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
     p->x_min = t0;
     p->x_max = t1;
     snprintf(p->x_label, sizeof p->x_label, "time (s)");
-    rm_poly poly;
-    rm_trace what = kind == RM_PANEL_POSITION ? RM_TRACE_POSITION
-                    : kind == RM_PANEL_SPEED  ? RM_TRACE_SPEED
-                                              : RM_TRACE_ROLLER_FORCE;
-    if (rm_trace_series(r, what, t0, t1, rm_report_bins(p), &poly)) {
-        rm_poly_free(&poly);
+    rpt_poly poly;
+    rpt_trace what = kind == RM_PANEL_POSITION ? RPT_TRACE_POSITION
+                    : kind == RM_PANEL_SPEED  ? RPT_TRACE_SPEED
+                                              : RPT_TRACE_ROLLER_FORCE;
+    if (rpt_trace_series(r, what, t0, t1, rpt_bins(p), &poly)) {
+        rpt_poly_free(&poly);
         return -1;
     }
-    p->n_points = rm_poly_vertices(&poly);
+    p->n_points = rpt_poly_vertices(&poly);
     double vmax = series_max(&poly);
-    rm_poly_free(&poly);
+    rpt_poly_free(&poly);
     switch (kind) {
     case RM_PANEL_POSITION:
         snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Roller position along the mat" : "Roller position");
@@ -305,18 +305,18 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
     default: {
         snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Force on the roller" : "Roller force");
         snprintf(p->y_label, sizeof p->y_label, "force (N)");
-        rm_poly tot;
-        if (rm_trace_series(r, RM_TRACE_TOTAL_FORCE, t0, t1, rm_report_bins(p), &tot)) {
-            rm_poly_free(&tot);
+        rpt_poly tot;
+        if (rpt_trace_series(r, RPT_TRACE_TOTAL_FORCE, t0, t1, rpt_bins(p), &tot)) {
+            rpt_poly_free(&tot);
             return -1;
         }
         double tmax = series_max(&tot);
-        p->n_points += rm_poly_vertices(&tot);
-        rm_poly_free(&tot);
+        p->n_points += rpt_poly_vertices(&tot);
+        rpt_poly_free(&tot);
         p->y_min = 0;
         p->y_max = nice_ceil(fmax(vmax, tmax) * 1.05);
         if (r->body_mass_kg > 0) {
-            double bw = r->body_mass_kg * RM_REPORT_G;
+            double bw = r->body_mass_kg * RPT_G;
             p->y2_min = 0;
             p->y2_max = 100.0 * p->y_max / bw;
             snprintf(p->y2_label, sizeof p->y2_label, "%% of body weight");
@@ -377,7 +377,7 @@ const float *rm_report_map(const rm_results *r, int seg)
     return r->seg_mean_kpa + (size_t)seg * r->rows * r->cols;
 }
 
-size_t rm_report_bins(const rm_report_panel *p)
+size_t rpt_bins(const rm_report_panel *p)
 {
     /* two bins a point of plot width: finer than a 300 dpi print needs */
     size_t n = (size_t)(p->pw * 2);
@@ -388,7 +388,7 @@ size_t rm_report_bins(const rm_report_panel *p)
 #define TABLE_HEAD 50.0
 #define TABLE_ROW 15.0
 #define VERDICT_HEAD 40.0
-#define VERDICT_SET (16.0 + 12.5 * RM_REPORT_TARGETS)
+#define VERDICT_SET (16.0 + 12.5 * RPT_TARGETS)
 #define VERDICT_TOTAL 40.0
 
 static void plain_panel(rm_report_panel *p, rm_report_panel_kind kind, double x, double y, double w,
@@ -505,7 +505,7 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
             plain_panel(p, RM_PANEL_VERDICTS, L, y, W, bottom_y - y);
             p->first = v_next;
             p->count = n;
-            p->n_marks = n * (1 + RM_REPORT_TARGETS) + (size_t)total;
+            p->n_marks = n * (1 + RPT_TARGETS) + (size_t)total;
             snprintf(p->title, sizeof p->title, "Each target in a coach's words%s",
                      v_next ? ", continued" : "");
             v_next += n;

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "report_internal.h"
+#include "rpt_internal.h"
 #include "rm_safefile.h"
 
 #define FONT "DejaVu Sans"
@@ -152,8 +152,8 @@ static void axes(cairo_t *cr, const rm_report_panel *p, int grid)
     char buf[48];
     cairo_set_line_width(cr, 0.4);
     font(cr, 8, 0);
-    double xs = rm_nice_step(p->x_max - p->x_min, (int)(p->pw / 60));
-    double ys = rm_nice_step(p->y_max - p->y_min, (int)(p->ph / 28) > 2 ? (int)(p->ph / 28) : 2);
+    double xs = rpt_nice_step(p->x_max - p->x_min, (int)(p->pw / 60));
+    double ys = rpt_nice_step(p->y_max - p->y_min, (int)(p->ph / 28) > 2 ? (int)(p->ph / 28) : 2);
     for (double v = ceil(p->x_min / xs - 1e-9) * xs; v <= p->x_max + xs * 1e-6; v += xs) {
         double x = X(p, v);
         if (grid) {
@@ -185,7 +185,7 @@ static void axes(cairo_t *cr, const rm_report_panel *p, int grid)
         text(cr, p->px - 5, y + 3, 2, buf);
     }
     if (!isnan(p->y2_max) && p->y2_max > p->y2_min) {
-        double s2 = rm_nice_step(p->y2_max - p->y2_min, 4);
+        double s2 = rpt_nice_step(p->y2_max - p->y2_min, 4);
         for (double v = ceil(p->y2_min / s2 - 1e-9) * s2; v <= p->y2_max + s2 * 1e-6; v += s2) {
             double y = p->py + p->ph - (v - p->y2_min) / (p->y2_max - p->y2_min) * p->ph;
             cairo_move_to(cr, p->px + p->pw, y);
@@ -225,7 +225,7 @@ static void clip_plot(cairo_t *cr, const rm_report_panel *p)
     cairo_clip(cr);
 }
 
-static void draw_poly(cairo_t *cr, const rm_report_panel *p, const rm_poly *poly, colour c,
+static void draw_poly(cairo_t *cr, const rm_report_panel *p, const rpt_poly *poly, colour c,
                       double width)
 {
     set_colour(cr, c);
@@ -337,14 +337,14 @@ static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_pane
         cairo_rectangle(cr, x0, Y(p, h->x_cm + 2.5), x1 - x0, Y(p, h->x_cm - 2.5) - Y(p, h->x_cm + 2.5));
         cairo_fill(cr);
     }
-    rm_poly poly;
-    if (rm_trace_series(r, RM_TRACE_POSITION, p->x_min, p->x_max, rm_report_bins(p), &poly)) {
-        rm_poly_free(&poly);
+    rpt_poly poly;
+    if (rpt_trace_series(r, RPT_TRACE_POSITION, p->x_min, p->x_max, rpt_bins(p), &poly)) {
+        rpt_poly_free(&poly);
         cairo_restore(cr);
         return -1;
     }
     draw_poly(cr, p, &poly, C_LINE, 0.9);
-    rm_poly_free(&poly);
+    rpt_poly_free(&poly);
     set_colour(cr, C_STROKE);
     for (size_t i = 0; i < r->n_strokes; i++) {
         const rm_stroke *s = &r->strokes[i];
@@ -383,14 +383,14 @@ static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *
         cairo_stroke(cr);
         cairo_set_dash(cr, NULL, 0, 0);
     }
-    rm_poly poly;
-    if (rm_trace_series(r, RM_TRACE_SPEED, p->x_min, p->x_max, rm_report_bins(p), &poly)) {
-        rm_poly_free(&poly);
+    rpt_poly poly;
+    if (rpt_trace_series(r, RPT_TRACE_SPEED, p->x_min, p->x_max, rpt_bins(p), &poly)) {
+        rpt_poly_free(&poly);
         cairo_restore(cr);
         return -1;
     }
     draw_poly(cr, p, &poly, C_LINE, 0.8);
-    rm_poly_free(&poly);
+    rpt_poly_free(&poly);
     cairo_restore(cr);
     char buf[96];
     snprintf(buf, sizeof buf, "target %g-%g cm/s (%s)", p->band_lo, p->band_hi, rep->profile.name);
@@ -407,15 +407,15 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     cairo_restore(cr);
     axes(cr, p, 1);
     clip_plot(cr, p);
-    rm_poly tot, rol;
-    int rc = rm_trace_series(r, RM_TRACE_TOTAL_FORCE, p->x_min, p->x_max, rm_report_bins(p), &tot);
-    rc |= rm_trace_series(r, RM_TRACE_ROLLER_FORCE, p->x_min, p->x_max, rm_report_bins(p), &rol);
+    rpt_poly tot, rol;
+    int rc = rpt_trace_series(r, RPT_TRACE_TOTAL_FORCE, p->x_min, p->x_max, rpt_bins(p), &tot);
+    rc |= rpt_trace_series(r, RPT_TRACE_ROLLER_FORCE, p->x_min, p->x_max, rpt_bins(p), &rol);
     if (!rc) {
         draw_poly(cr, p, &tot, C_TOTAL, 0.7);
         draw_poly(cr, p, &rol, C_LINE, 0.8);
     }
-    rm_poly_free(&tot);
-    rm_poly_free(&rol);
+    rpt_poly_free(&tot);
+    rpt_poly_free(&rol);
     cairo_restore(cr);
     legend(cr, p, 2, (colour[]){C_LINE, C_TOTAL}, (int[]){0, 0},
            (const char *const[]){"on the roller", "whole mat"});
@@ -466,9 +466,9 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     /* the roller's track and holds over the map */
     double t0 = p->segment >= 0 ? r->segments[p->segment].start_s : 0;
     double t1 = p->segment >= 0 ? r->segments[p->segment].end_s : INFINITY;
-    rm_poly tr;
-    if (rm_trace_track(r, t0, t1, 4000, &tr)) {
-        rm_poly_free(&tr);
+    rpt_poly tr;
+    if (rpt_trace_track(r, t0, t1, 4000, &tr)) {
+        rpt_poly_free(&tr);
         return -1;
     }
     clip_plot(cr, p);
@@ -492,7 +492,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
         cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
         cairo_set_line_width(cr, 0.8);
     }
-    rm_poly_free(&tr);
+    rpt_poly_free(&tr);
     const float *ty = r->series[RM_SERIES_ROLLER_Y_CM];
     const float *tt = r->series[RM_SERIES_TIME];
     for (size_t i = 0; i < r->n_holds; i++) {
@@ -533,7 +533,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     cairo_rectangle(cr, bx, by, bw, bh);
     cairo_stroke(cr);
     font(cr, 8, 0);
-    double cs = rm_nice_step(cmax, 5);
+    double cs = rpt_nice_step(cmax, 5);
     char buf[48];
     for (double v = 0; v <= cmax + cs * 1e-6; v += cs) {
         double y = by + bh - v / cmax * bh;
@@ -722,7 +722,7 @@ typedef struct verdict_row {
 
 static const char *words_for(int target, int v)
 {
-    static const char *const w[RM_REPORT_TARGETS][3] = {
+    static const char *const w[RPT_TARGETS][3] = {
         {"too short for this muscle group", "good length", "longer than needed"},
         {"too slow", "good pace", "too fast: slow down"},
         {"passes too quick", "good pass length", "passes too slow"},
@@ -749,11 +749,11 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
     const rm_segment_result *s = &r->segments[k];
     const rm_profile *P = rep->has_profile ? &rep->profile : NULL;
     size_t n = 0;
-    const int verdicts[RM_REPORT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
+    const int verdicts[RPT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
                                              s->hold_verdict};
-    static const char *const what[RM_REPORT_TARGETS] = {"time on this muscle group", "rolling speed",
+    static const char *const what[RPT_TARGETS] = {"time on this muscle group", "rolling speed",
                                                         "one-way pass", "holds on tender spots"};
-    for (int t = 0; t < RM_REPORT_TARGETS; t++) {
+    for (int t = 0; t < RPT_TARGETS; t++) {
         const rm_band *b = !P ? NULL : t == 0 ? &P->set_s : t == 1 ? &P->speed_cm_s : t == 2 ? &P->pass_s : &P->hold_s;
         /* a target the profile does not set is left out, unless the
          * stored results judged it (profile unknown here) */
@@ -839,7 +839,7 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
     y += 4;
     for (size_t k = p->first; k < p->first + p->count && k < r->n_segments; k++) {
         const rm_segment_result *s = &r->segments[k];
-        verdict_row rows[RM_REPORT_TARGETS];
+        verdict_row rows[RPT_TARGETS];
         size_t n = segment_rows(rep, k, rows);
         y += 16;
         set_colour(cr, C_TEXT);
@@ -875,7 +875,7 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
     /* the day's total */
     const rm_session_totals *T = &r->totals;
     /* the day's total closes the last verdicts panel (layout made room) */
-    if (p->n_marks > p->count * (1 + RM_REPORT_TARGETS)) {
+    if (p->n_marks > p->count * (1 + RPT_TARGETS)) {
         y += 22;
         set_colour(cr, C_TEXT);
         font(cr, 9.5, 1);
