@@ -6,7 +6,10 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "rm_analysis.h"
@@ -216,5 +219,64 @@ Test(results, bad_files)
     free(nowhere);
     free(out);
     free(p);
+    free(dir);
+}
+
+/* Reads exactly n bytes (a pipe may return less per call); 0 or -1. */
+static int read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t k = read(fd, c, n);
+        if (k <= 0)
+            return -1;
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* The disk fills while the results file is written (RLIMIT_FSIZE stands
+ * in for a full disk, in a forked child so the limit stays there): the
+ * same named status as the session writer gives, the file named, and no
+ * temporary file or half a results file left behind. */
+Test(results, disk_full_is_reported_as_no_space)
+{
+    char *dir = rm_test_tmpdir("results_full");
+    char *out = rm_test_path(dir, "r.results.h5");
+    rm_results *r = analysed(); /* before the fork: cr_assert belongs to the parent */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGXFSZ, SIG_IGN); /* a write past the limit fails with EFBIG instead */
+        struct rlimit rl = {32 * 1024, 32 * 1024};
+        setrlimit(RLIMIT_FSIZE, &rl);
+        rm_err e = {0};
+        int32_t code = rm_results_write(out, r, &e);
+        char msg[sizeof e.msg];
+        snprintf(msg, sizeof msg, "%s", e.msg);
+        int bad = write(fds[1], &code, sizeof code) != (ssize_t)sizeof code ||
+                  write(fds[1], msg, sizeof msg) != (ssize_t)sizeof msg;
+        _exit(bad ? 3 : 0);
+    }
+    close(fds[1]);
+    int32_t code = 0;
+    char msg[sizeof((rm_err *)0)->msg] = "";
+    cr_assert_eq(read_full(fds[0], &code, sizeof code), 0);
+    cr_assert_eq(read_full(fds[0], msg, sizeof msg), 0);
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    cr_assert_eq(code, RM_ERR_NO_SPACE, "status %d (%s): %s", code, rm_status_name(code), msg);
+    cr_assert(strstr(msg, "r.results.h5"), "%s", msg);
+    cr_expect_neq(access(out, F_OK), 0, "a results file appeared");
+    cr_expect_eq(rm_test_system("test -z \"$(ls -A %s)\"", dir), 0, "a temporary file is left");
+    rm_results_free(r);
+    rm_test_rmtree(dir);
+    free(out);
     free(dir);
 }
