@@ -50,10 +50,24 @@ typedef enum rm_import_format {
 #define RM_IMPORT_MAX_VALUES (256ull << 20)   /* frames * rows * cols */
 #define RM_IMPORT_DETECT_BYTES 65536          /* what detection looks at */
 
+/* The known formats come from one importer table, in detection order
+ * (formats/src/import_registry.c): i = 0 .. rm_import_format_count()-1
+ * gives rm_import_format_at(i); anything that lists formats (help texts,
+ * messages) walks it instead of naming them. */
+size_t rm_import_format_count(void);
+/* The i-th format in table order; RM_IMPORT_UNKNOWN past the end. */
+rm_import_format rm_import_format_at(size_t i);
 /* "tekscan", "tekscan-csv", "xsensor", "emed", "pmat", "csv"; "unknown". */
 const char *rm_import_format_name(rm_import_format fmt);
+/* One line for a help text ("novel emed .lst ASCII export"); "" if unknown.
+ * Static storage. */
+const char *rm_import_format_description(rm_import_format fmt);
 /* Parses a format name as above; RM_ERR_ARG if it is none of them. */
 rm_status rm_import_format_parse(const char *name, rm_import_format *out);
+/* Writes "tekscan, tekscan-csv, ..." (table order) into buf (may be NULL
+ * when cap is 0; truncated, always NUL-terminated when cap > 0). Returns
+ * the full length, as snprintf does. */
+size_t rm_import_format_list(char *buf, size_t cap);
 
 /* Detects the format from the first bytes of a file (content first; the
  * file name, may be NULL, only breaks the tie between tekscan and

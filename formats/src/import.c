@@ -1,5 +1,6 @@
 /* import.c - the importers' common parts: line reading, numbers, units,
- * dates, result building, detection, quantisation and the packet source. */
+ * dates, result building, the entry points (the formats themselves come from
+ * the importer table, import_registry.c), quantisation and the packet source. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -8,31 +9,6 @@
 #include <time.h>
 
 #include "import_impl.h"
-
-static const char *const format_names[] = {
-    [RM_IMPORT_UNKNOWN] = "unknown",  [RM_IMPORT_TEKSCAN] = "tekscan",
-    [RM_IMPORT_TEKSCAN_CSV] = "tekscan-csv", [RM_IMPORT_XSENSOR] = "xsensor",
-    [RM_IMPORT_EMED] = "emed",        [RM_IMPORT_PMAT] = "pmat",
-    [RM_IMPORT_CSV] = "csv",
-};
-
-const char *rm_import_format_name(rm_import_format fmt)
-{
-    if ((unsigned)fmt >= sizeof format_names / sizeof format_names[0])
-        return "unknown";
-    return format_names[fmt];
-}
-
-rm_status rm_import_format_parse(const char *name, rm_import_format *out)
-{
-    for (unsigned i = RM_IMPORT_TEKSCAN; i <= RM_IMPORT_CSV; i++) {
-        if (name && !strcmp(name, format_names[i])) {
-            *out = (rm_import_format)i;
-            return RM_OK;
-        }
-    }
-    return RM_ERR_ARG;
-}
 
 /* ---- lines ---- */
 
@@ -292,7 +268,7 @@ int imp_parse_number(const char *s, double *out, int *decimals)
 
 /* ---- units ---- */
 
-static int unit_eq(const char *a, const char *b)
+int imp_unit_eq(const char *a, const char *b)
 {
     /* Compares ignoring case, blanks, '^' and a trailing '.', and reads the
      * UTF-8 superscript two (the exports write cm² in several ways). */
@@ -338,7 +314,7 @@ int imp_pressure_unit(const char *name, double *kpa_per_unit, int *raw, char *ca
         {"inh2o", "inH2O", 0.249089},  {"cmh2o", "cmH2O", 0.0980665},
     };
     *raw = 0;
-    if (unit_eq(name, "raw") || unit_eq(name, "raw sum") || unit_eq(name, "counts")) {
+    if (imp_unit_eq(name, "raw") || imp_unit_eq(name, "raw sum") || imp_unit_eq(name, "counts")) {
         *raw = 1;
         *kpa_per_unit = 1.0;
         if (canon)
@@ -346,7 +322,7 @@ int imp_pressure_unit(const char *name, double *kpa_per_unit, int *raw, char *ca
         return 0;
     }
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (unit_eq(name, units[i].name)) {
+        if (imp_unit_eq(name, units[i].name)) {
             *kpa_per_unit = units[i].kpa;
             if (canon)
                 snprintf(canon, cap, "%s", units[i].canon);
@@ -368,7 +344,7 @@ int imp_length_unit(const char *name, double *mm_per_unit)
         {"m", 1000.0},        {"meters", 1000.0},   {"metres", 1000.0},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (unit_eq(name, units[i].name)) {
+        if (imp_unit_eq(name, units[i].name)) {
             *mm_per_unit = units[i].mm;
             return 0;
         }
@@ -804,28 +780,9 @@ rm_status rm_import_parse_file(FILE *f, const char *name, rm_import_format fmt,
         return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", name);
     imp_lines l;
     imp_lines_init(&l, f, name);
-    rm_status st;
-    switch (fmt) {
-    case RM_IMPORT_TEKSCAN:
-    case RM_IMPORT_TEKSCAN_CSV:
-        st = imp_parse_tekscan(&l, r, opt, err);
-        break;
-    case RM_IMPORT_XSENSOR:
-        st = imp_parse_xsensor(&l, r, opt, err);
-        break;
-    case RM_IMPORT_EMED:
-        st = imp_parse_emed(&l, r, opt, err);
-        break;
-    case RM_IMPORT_PMAT:
-        st = imp_parse_pmat(&l, r, opt, err);
-        break;
-    case RM_IMPORT_CSV:
-        st = imp_parse_csv(&l, r, opt, err);
-        break;
-    default:
-        st = rm_err_set(err, RM_ERR_ARG, "%s: unknown import format %d", name, (int)fmt);
-        break;
-    }
+    const imp_importer *im = imp_importer_find(fmt);
+    rm_status st = im ? im->parse(&l, r, opt, err)
+                      : rm_err_set(err, RM_ERR_ARG, "%s: unknown import format %d", name, (int)fmt);
     imp_lines_free(&l);
     if (st != RM_OK) {
         rm_import_result_free(r);
@@ -895,26 +852,7 @@ rm_import_format rm_import_detect_bytes(const void *buf, size_t len, const char 
         len = RM_IMPORT_DETECT_BYTES;
     if (memchr(b, '\0', len))
         return RM_IMPORT_UNKNOWN;
-    int csv_frames = -1;
-    if (imp_looks_tekscan(b, len, &csv_frames)) {
-        if (csv_frames == 1)
-            return RM_IMPORT_TEKSCAN_CSV;
-        if (csv_frames == 0)
-            return RM_IMPORT_TEKSCAN;
-        const char *dot = name ? strrchr(name, '.') : NULL;
-        if (dot && unit_eq(dot, ".csv"))
-            return RM_IMPORT_TEKSCAN_CSV;
-        return RM_IMPORT_TEKSCAN;
-    }
-    if (imp_looks_csv(b, len))
-        return RM_IMPORT_CSV;
-    if (imp_looks_xsensor(b, len))
-        return RM_IMPORT_XSENSOR;
-    if (imp_looks_emed(b, len))
-        return RM_IMPORT_EMED;
-    if (imp_looks_pmat(b, len))
-        return RM_IMPORT_PMAT;
-    return RM_IMPORT_UNKNOWN;
+    return imp_detect_table(b, len, name);
 }
 
 rm_status rm_import_detect(const char *path, rm_import_format *out, rm_err *err)
@@ -942,11 +880,13 @@ rm_status rm_import_detect(const char *path, rm_import_format *out, rm_err *err)
     *out = rm_import_detect_bytes(buf, n, path);
     int binary = memchr(buf, '\0', n) != NULL;
     free(buf);
-    if (*out == RM_IMPORT_UNKNOWN)
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: %s", path,
-                          binary ? "binary data, not a text export"
-                                 : "not a known export format (tekscan, tekscan-csv, xsensor, "
-                                   "emed, pmat, csv)");
+    if (*out == RM_IMPORT_UNKNOWN && binary)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: binary data, not a text export", path);
+    if (*out == RM_IMPORT_UNKNOWN) {
+        char names[256];
+        rm_import_format_list(names, sizeof names);
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: not a known export format (%s)", path, names);
+    }
     return RM_OK;
 }
 

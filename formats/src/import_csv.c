@@ -301,8 +301,9 @@ out:
     return st;
 }
 
-int imp_looks_csv(const char *buf, size_t len)
+int imp_detect_csv(const char *buf, size_t len, const char *name)
 {
+    (void)name;
     static const char magic[] = "# rollmat-csv";
     size_t i = 0;
     int rows = 0, cols = 0;

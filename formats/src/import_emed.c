@@ -282,8 +282,9 @@ out:
     return st;
 }
 
-int imp_looks_emed(const char *buf, size_t len)
+int imp_detect_emed(const char *buf, size_t len, const char *name)
 {
+    (void)name;
     int pict = 0, matrix = 0, size = 0;
     size_t i = 0;
     while (i < len) {

@@ -52,6 +52,9 @@ int imp_parse_number(const char *s, double *out, int *decimals);
  * "g/cm2", "kg/cm2", "bar", "MPa", "Pa"); "raw" gives 1 with *raw = 1.
  * Returns 0 if known. */
 int imp_pressure_unit(const char *name, double *kpa_per_unit, int *raw, char *canon, size_t cap);
+/* Unit names equal ignoring case, blanks, '^' and a trailing '.', with the
+ * superscript two (UTF-8 or Latin-1) read as '2'. */
+int imp_unit_eq(const char *a, const char *b);
 /* Millimetres per unit of length ("mm", "cm", "centimeters", "in", "inches", "m"). */
 int imp_length_unit(const char *name, double *mm_per_unit);
 
@@ -102,6 +105,27 @@ void imp_copy_name(char *dst, size_t cap, const char *src, int basename, int str
 
 /* The parsers. Each reads to the end of `l` and fills r (then the caller
  * runs imp_result_finish unless the parser did). */
+typedef rm_status (*imp_parse_fn)(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
+                                  rm_err *err);
+/* The detectors: 1 if the first bytes of a file (buf, len <=
+ * RM_IMPORT_DETECT_BYTES, no NUL byte) look like the format. `name` (may be
+ * NULL) is the file name; only the Tekscan pair looks at it. */
+typedef int (*imp_detect_fn)(const char *buf, size_t len, const char *name);
+
+/* One row of the importer table (import_registry.c). */
+typedef struct imp_importer {
+    const char *name;        /* "tekscan": --format NAME, rm_import_format_name */
+    rm_import_format format; /* the public identity of the format */
+    const char *description; /* one line for the command's help */
+    imp_detect_fn detect;
+    imp_parse_fn parse;
+} imp_importer;
+
+/* The row of `fmt`, or NULL when the table has none. */
+const imp_importer *imp_importer_find(rm_import_format fmt);
+/* Runs the detectors in table order; the first that matches wins. */
+rm_import_format imp_detect_table(const char *buf, size_t len, const char *name);
+
 rm_status imp_parse_tekscan(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
                             rm_err *err);
 rm_status imp_parse_xsensor(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
@@ -113,11 +137,11 @@ rm_status imp_parse_pmat(imp_lines *l, rm_import_result *r, const rm_import_opti
 rm_status imp_parse_csv(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
                         rm_err *err);
 
-/* Content tests used by detection (buf is the start of the file). */
-int imp_looks_tekscan(const char *buf, size_t len, int *csv_frames);
-int imp_looks_xsensor(const char *buf, size_t len);
-int imp_looks_emed(const char *buf, size_t len);
-int imp_looks_pmat(const char *buf, size_t len);
-int imp_looks_csv(const char *buf, size_t len);
+int imp_detect_tekscan(const char *buf, size_t len, const char *name);
+int imp_detect_tekscan_csv(const char *buf, size_t len, const char *name);
+int imp_detect_xsensor(const char *buf, size_t len, const char *name);
+int imp_detect_emed(const char *buf, size_t len, const char *name);
+int imp_detect_pmat(const char *buf, size_t len, const char *name);
+int imp_detect_csv(const char *buf, size_t len, const char *name);
 
 #endif

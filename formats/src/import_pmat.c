@@ -71,8 +71,9 @@ out:
     return st;
 }
 
-int imp_looks_pmat(const char *buf, size_t len)
+int imp_detect_pmat(const char *buf, size_t len, const char *name)
 {
+    (void)name;
     /* The first line: exactly 2048 whitespace-separated numbers. */
     size_t i = 0, count = 0;
     int in_tok = 0;

@@ -363,10 +363,13 @@ out:
     return st;
 }
 
-int imp_looks_tekscan(const char *buf, size_t len, int *csv_frames)
+/* 0: not Tekscan; else the variant the first bytes show: RM_IMPORT_TEKSCAN
+ * or RM_IMPORT_TEKSCAN_CSV (a frame line with commas), the file name's
+ * extension breaking the tie when no frame line is within the bytes. */
+static rm_import_format tekscan_variant(const char *buf, size_t len, const char *name)
 {
     /* The header's first keys, then (if within the bytes) a frame line. */
-    *csv_frames = -1;
+    int csv_frames = -1;
     int keys = 0;
     size_t i = 0;
     while (i < len) {
@@ -383,10 +386,25 @@ int imp_looks_tekscan(const char *buf, size_t len, int *csv_frames)
                  (n >= 11 && !strncmp(ln, "ASCII_DATA ", 11)))
             keys++;
         else if (n > 6 && !strncmp(ln, "Frame ", 6) && keys >= 2) {
-            *csv_frames = memchr(ln, ',', n) != NULL;
+            csv_frames = memchr(ln, ',', n) != NULL;
             break;
         }
         i = j + 1;
     }
-    return keys >= 3;
+    if (keys < 3)
+        return RM_IMPORT_UNKNOWN;
+    if (csv_frames >= 0)
+        return csv_frames ? RM_IMPORT_TEKSCAN_CSV : RM_IMPORT_TEKSCAN;
+    const char *dot = name ? strrchr(name, '.') : NULL;
+    return dot && imp_unit_eq(dot, ".csv") ? RM_IMPORT_TEKSCAN_CSV : RM_IMPORT_TEKSCAN;
+}
+
+int imp_detect_tekscan(const char *buf, size_t len, const char *name)
+{
+    return tekscan_variant(buf, len, name) == RM_IMPORT_TEKSCAN;
+}
+
+int imp_detect_tekscan_csv(const char *buf, size_t len, const char *name)
+{
+    return tekscan_variant(buf, len, name) == RM_IMPORT_TEKSCAN_CSV;
 }

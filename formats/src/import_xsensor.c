@@ -492,8 +492,9 @@ out:
     return st;
 }
 
-int imp_looks_xsensor(const char *buf, size_t len)
+int imp_detect_xsensor(const char *buf, size_t len, const char *name)
 {
+    (void)name;
     int sensor = 0, sensels = 0, frame = 0;
     size_t i = 0;
     while (i < len) {
