@@ -278,3 +278,181 @@ Test(safefile, commit_new_refuses_to_overwrite)
     cr_assert_eq(n_temps(dir), 0);
     cleanup(dir, path);
 }
+
+/* A symbolic link to a regular file stays a link: the file it points to
+ * gets the new content (written the safe way beside it). */
+Test(safefile, symlink_is_written_through)
+{
+    char *dir = rm_test_tmpdir("sf_link");
+    char *real = rm_test_path(dir, "real.csv");
+    char *link = rm_test_path(dir, "link.csv");
+    put(real, "old\n");
+    cr_assert_eq(symlink("real.csv", link), 0);
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_write(link, "new\n", 4, &e), RM_OK, "%s", e.msg);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the link was replaced by a file");
+    char *s = slurp(real);
+    cr_assert_str_eq(s, "new\n");
+    free(s);
+    cr_assert_eq(n_temps(dir), 0);
+    /* HDF5-style: temp_name + publish through the link as well */
+    char tmp[4096];
+    cr_assert_eq(rm_safefile_temp_name(link, tmp, sizeof tmp, &e), RM_OK, "%s", e.msg);
+    cr_assert(strncmp(tmp, real, strlen(real)) == 0, "temporary %s is not beside %s", tmp, real);
+    put(tmp, "hdf5\n");
+    cr_assert_eq(rm_safefile_publish(tmp, link, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "publish replaced the link");
+    s = slurp(real);
+    cr_assert_str_eq(s, "hdf5\n");
+    free(s);
+    rm_test_rmtree(dir);
+    free(real);
+    free(link);
+    free(dir);
+}
+
+Test(safefile, dangling_link_and_folder_are_refused)
+{
+    char *dir = rm_test_tmpdir("sf_dangle");
+    char *link = rm_test_path(dir, "dangling.csv");
+    cr_assert_eq(symlink("nowhere/missing.csv", link), 0);
+    rm_err e = {0};
+    cr_assert_neq(rm_safefile_write(link, "x", 1, &e), RM_OK);
+    cr_assert(strstr(e.msg, "dangling.csv") && strstr(e.msg, "link"), "message: %s", e.msg);
+    struct stat st;
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode), "the dangling link was replaced");
+    e = (rm_err){0};
+    cr_assert_neq(rm_safefile_write(dir, "x", 1, &e), RM_OK);
+    cr_assert(strstr(e.msg, "folder"), "message: %s", e.msg);
+    cr_assert_eq(n_temps(dir), 0);
+    rm_test_rmtree(dir);
+    free(link);
+    free(dir);
+}
+
+/* A FIFO is written in place: a reader at the other end gets the bytes
+ * and the FIFO is still a FIFO afterwards (never renamed over). */
+Test(safefile, fifo_is_written_in_place)
+{
+    char *dir = rm_test_tmpdir("sf_fifo");
+    char *fifo = rm_test_path(dir, "out.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        FILE *f = fopen(fifo, "r");
+        char buf[64] = {0};
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        _exit(f && write(fds[1], buf, n) == (ssize_t)n ? 0 : 3);
+    }
+    close(fds[1]);
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_write(fifo, "through the fifo\n", 17, &e), RM_OK, "%s", e.msg);
+    char got[64] = {0};
+    ssize_t n = read(fds[0], got, sizeof got - 1);
+    close(fds[0]);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(n, 17);
+    cr_assert_str_eq(got, "through the fifo\n");
+    struct stat st;
+    cr_assert_eq(lstat(fifo, &st), 0);
+    cr_assert(S_ISFIFO(st.st_mode), "the FIFO was replaced by a regular file");
+    cr_assert_eq(n_temps(dir), 0);
+    /* an HDF5 output cannot go through a FIFO: refused, named, untouched */
+    char tmp[4096];
+    e = (rm_err){0};
+    cr_assert_neq(rm_safefile_temp_name(fifo, tmp, sizeof tmp, &e), RM_OK);
+    cr_assert(strstr(e.msg, "out.fifo") && strstr(e.msg, "regular file"), "message: %s", e.msg);
+    rm_test_rmtree(dir);
+    free(fifo);
+    free(dir);
+}
+
+/* A character device (/dev/null) and a link to one stay what they are. */
+Test(safefile, device_is_not_replaced)
+{
+    char *dir = rm_test_tmpdir("sf_dev");
+    char *link = rm_test_path(dir, "null-link");
+    cr_assert_eq(symlink("/dev/null", link), 0);
+    rm_err e = {0};
+    cr_assert_eq(rm_safefile_write("/dev/null", "x\n", 2, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_safefile_write(link, "x\n", 2, &e), RM_OK, "%s", e.msg);
+    struct stat st;
+    cr_assert_eq(stat("/dev/null", &st), 0);
+    cr_assert(S_ISCHR(st.st_mode), "/dev/null is no longer a device");
+    cr_assert_eq(lstat(link, &st), 0);
+    cr_assert(S_ISLNK(st.st_mode));
+    rm_test_rmtree(dir);
+    free(link);
+    free(dir);
+}
+
+/* "-" is standard output (checked in a child whose stdout is a file). */
+Test(safefile, dash_is_stdout)
+{
+    char *dir = rm_test_tmpdir("sf_dash");
+    char *out = rm_test_path(dir, "captured.txt");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        FILE *f = freopen(out, "w", stdout);
+        rm_err e = {0};
+        rm_status st = f ? rm_safefile_write("-", "to stdout\n", 10, &e) : RM_ERR_IO;
+        fflush(stdout);
+        _exit(st == RM_OK ? 0 : 3);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *s = slurp(out);
+    cr_assert_str_eq(s, "to stdout\n");
+    free(s);
+    struct stat st;
+    char *dash = rm_test_path(dir, "-");
+    cr_assert_neq(stat(dash, &st), 0, "a file named '-' was created");
+    free(dash);
+    rm_test_rmtree(dir);
+    free(out);
+    free(dir);
+}
+
+/* Same file by identity, whatever the spelling; not the same when only the
+ * names look alike. */
+Test(safefile, same_file_by_identity)
+{
+    char *dir = rm_test_tmpdir("sf_same");
+    char *a = rm_test_path(dir, "a.h5");
+    char *sub = rm_test_path(dir, "sub");
+    put(a, "rec");
+    cr_assert_eq(mkdir(sub, 0755), 0);
+    char buf[4096], cwd[4096];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    cr_assert_eq(chdir(dir), 0);
+    cr_assert(rm_safefile_same("a.h5", "./a.h5"));
+    cr_assert(rm_safefile_same("a.h5", "sub/../a.h5"));
+    snprintf(buf, sizeof buf, "%s/a.h5", dir);
+    cr_assert(rm_safefile_same("a.h5", buf));
+    cr_assert_eq(link("a.h5", "hard.h5"), 0);
+    cr_assert(rm_safefile_same("hard.h5", "a.h5"), "a hard link is the same file");
+    cr_assert_eq(symlink("a.h5", "soft.h5"), 0);
+    cr_assert(rm_safefile_same("soft.h5", "./a.h5"), "a symbolic link resolves to the file");
+    /* not existing yet: the resolved folder + name decide */
+    cr_assert(rm_safefile_same("new.h5", "sub/../new.h5"));
+    cr_assert(!rm_safefile_same("new.h5", "sub/new.h5"));
+    cr_assert(!rm_safefile_same("a.h5", "sub/a.h5"));
+    cr_assert(!rm_safefile_same("a.h5", "a.h5.results.h5"));
+    cr_assert_eq(chdir(cwd), 0);
+    rm_test_rmtree(dir);
+    free(a);
+    free(sub);
+    free(dir);
+}

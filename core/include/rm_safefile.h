@@ -6,6 +6,14 @@
  * one, never half of it; a failure leaves the old file untouched and no
  * temporary behind.
  *
+ * Targets that are not plain files are written THROUGH, never renamed over:
+ * - "-" is standard output;
+ * - an existing device, FIFO or socket (or a link to one) is opened and
+ *   written in place (no temporary, no rename, no fsync);
+ * - a symbolic link to a regular file: the temporary goes beside the file
+ *   the link resolves to and replaces that file, so the link stays a link;
+ *   a link to nothing (or a loop) is refused, as is a folder.
+ *
  * Errors name the target path. errno ENOSPC, EDQUOT and EFBIG (the file
  * size limit, RLIMIT_FSIZE) map to RM_ERR_NO_SPACE, EACCES/EPERM/EROFS to
  * RM_ERR_PERMISSION, everything else to RM_ERR_IO. */
@@ -64,7 +72,17 @@ rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_e
 rm_status rm_safefile_temp_name(const char *path, char *tmp, size_t cap, rm_err *err);
 
 /* Fsyncs the finished, closed file `tmp`, renames it over `path` and fsyncs
- * the folder. On failure `tmp` is removed and the file at `path` untouched. */
+ * the folder. On failure `tmp` is removed and the file at `path` untouched.
+ * As for rm_safefile_open, a symbolic link at `path` is followed (the file
+ * it points to is replaced); temp_name and publish refuse a device, FIFO or
+ * "-", which an HDF5 file cannot be written through. */
 rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err);
+
+/* 1 if `a` and `b` name the same file: by device and inode when both exist
+ * (so "./a.h5", "$PWD/a.h5", "sub/../a.h5" and hard links all match), and
+ * by the resolved folder plus name when one does not exist yet; else 0.
+ * Every command that writes checks its outputs against its inputs with
+ * this, never by comparing strings. */
+int rm_safefile_same(const char *a, const char *b);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,54 @@
 typedef struct sf_cookie {
     int fd;
     int err;
+    int direct;     /* writing straight into a device, FIFO or stdout: no rename */
+    char *target;   /* where the temporary is renamed to: the path, or the
+                     * regular file a symbolic link at the path points to */
 } sf_cookie;
+
+/* What is at an output path, and so how it is written. */
+typedef enum sf_kind {
+    SF_NEW,      /* nothing yet: temporary + rename */
+    SF_REGULAR,  /* a regular file (maybe behind links): temporary + rename onto it */
+    SF_DIRECT,   /* a device, FIFO or socket (maybe behind links): written in place */
+    SF_STDOUT,   /* "-": standard output */
+} sf_kind;
+
+/* Looks at `path` without changing anything. *target (caller frees) is the
+ * file a rename must replace: the path itself, or for a symbolic link the
+ * regular file it resolves to, so the link stays a link. */
+static rm_status sf_resolve(const char *path, sf_kind *kind, char **target, rm_err *err)
+{
+    *target = NULL;
+    if (!strcmp(path, "-")) {
+        *kind = SF_STDOUT;
+        return RM_OK;
+    }
+    struct stat ls, st;
+    if (lstat(path, &ls) != 0) {
+        if (errno != ENOENT)
+            return rm_err_set(err, RM_ERR_IO, "%s: %s", path, strerror(errno));
+        *kind = SF_NEW;
+    } else if (S_ISLNK(ls.st_mode)) {
+        char real[PATH_MAX];
+        if (!realpath(path, real) || stat(real, &st) != 0)
+            return rm_err_set(err, RM_ERR_IO,
+                              "%s is a symbolic link to nothing (or a loop of links); refusing "
+                              "to replace the link",
+                              path);
+        if (S_ISDIR(st.st_mode))
+            return rm_err_set(err, RM_ERR_IO, "%s is a folder (through a link), not a file", path);
+        *kind = S_ISREG(st.st_mode) ? SF_REGULAR : SF_DIRECT;
+        *target = strdup(real);
+        return *target ? RM_OK : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    } else if (S_ISDIR(ls.st_mode)) {
+        return rm_err_set(err, RM_ERR_IO, "%s is a folder, not a file", path);
+    } else {
+        *kind = S_ISREG(ls.st_mode) ? SF_REGULAR : SF_DIRECT;
+    }
+    *target = strdup(path);
+    return *target ? RM_OK : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+}
 
 static ssize_t cookie_write(void *c, const char *buf, size_t len)
 {
@@ -45,6 +93,13 @@ static int cookie_close(void *c)
     int rc = k->fd >= 0 ? close(k->fd) : 0;
     k->fd = -1;
     return rc;
+}
+
+static void cookie_free(sf_cookie *k)
+{
+    if (k)
+        free(k->target);
+    free(k);
 }
 
 static rm_status status_of(int e)
@@ -91,32 +146,9 @@ static char *tmp_pattern(const char *path)
     return t;
 }
 
-rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err)
+/* The stream over an open descriptor, writing through the cookie. */
+static rm_status sf_stream(rm_safefile *sf, sf_cookie *k, const char *path, rm_err *err)
 {
-    if (!sf)
-        return rm_err_set(err, RM_ERR_ARG, "safefile: NULL argument");
-    memset(sf, 0, sizeof *sf);
-    if (!path || !*path)
-        return rm_err_set(err, RM_ERR_ARG, "safefile: no path");
-    sf_cookie *k = calloc(1, sizeof *k);
-    sf->path = strdup(path);
-    sf->tmp = tmp_pattern(path);
-    if (!k || !sf->path || !sf->tmp) {
-        free(k);
-        rm_safefile_abort(sf);
-        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    }
-    k->fd = mkstemp(sf->tmp);
-    if (k->fd < 0) {
-        int e = errno;
-        free(k);
-        free(sf->tmp);
-        sf->tmp = NULL; /* nothing was created: abort must not unlink */
-        rm_safefile_abort(sf);
-        return fail(err, path, "cannot create a temporary file beside it", e);
-    }
-    /* mkstemp makes 0600; these are plain data files meant for sharing */
-    fchmod(k->fd, 0644);
     sf->priv = k;
     cookie_io_functions_t io = {.write = cookie_write, .close = cookie_close};
     sf->f = fopencookie(k, "w", io);
@@ -126,6 +158,67 @@ rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err)
     }
     setvbuf(sf->f, NULL, _IOFBF, 1 << 16);
     return RM_OK;
+}
+
+/* A device, FIFO or standard output: written in place, never renamed over
+ * (as root, a rename over /dev/stdout would replace the system's link). */
+static rm_status sf_open_direct(rm_safefile *sf, sf_cookie *k, sf_kind kind, const char *path,
+                                rm_err *err)
+{
+    k->direct = 1;
+    k->fd = kind == SF_STDOUT ? dup(STDOUT_FILENO)
+                              : open(k->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (k->fd < 0) {
+        int e = errno;
+        cookie_free(k);
+        rm_safefile_abort(sf);
+        return fail(err, path, "cannot open for writing", e);
+    }
+    return sf_stream(sf, k, path, err);
+}
+
+rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err)
+{
+    if (!sf)
+        return rm_err_set(err, RM_ERR_ARG, "safefile: NULL argument");
+    memset(sf, 0, sizeof *sf);
+    if (!path || !*path)
+        return rm_err_set(err, RM_ERR_ARG, "safefile: no path");
+    sf_kind kind;
+    char *target = NULL;
+    rm_status st = sf_resolve(path, &kind, &target, err);
+    if (st != RM_OK)
+        return st;
+    sf_cookie *k = calloc(1, sizeof *k);
+    sf->path = strdup(path);
+    if (!k || !sf->path) {
+        free(k);
+        free(target);
+        rm_safefile_abort(sf);
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    k->target = target;
+    k->fd = -1;
+    if (kind == SF_DIRECT || kind == SF_STDOUT)
+        return sf_open_direct(sf, k, kind, path, err);
+    sf->tmp = tmp_pattern(k->target);
+    if (!sf->tmp) {
+        cookie_free(k);
+        rm_safefile_abort(sf);
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    k->fd = mkstemp(sf->tmp);
+    if (k->fd < 0) {
+        int e = errno;
+        cookie_free(k);
+        free(sf->tmp);
+        sf->tmp = NULL; /* nothing was created: abort must not unlink */
+        rm_safefile_abort(sf);
+        return fail(err, path, "cannot create a temporary file beside it", e);
+    }
+    /* mkstemp makes 0600; these are plain data files meant for sharing */
+    fchmod(k->fd, 0644);
+    return sf_stream(sf, k, path, err);
 }
 
 void rm_safefile_abort(rm_safefile *sf)
@@ -139,7 +232,7 @@ void rm_safefile_abort(rm_safefile *sf)
         close(k->fd);
     if (sf->tmp)
         unlink(sf->tmp);
-    free(k);
+    cookie_free(k);
     free(sf->tmp);
     free(sf->path);
     memset(sf, 0, sizeof *sf);
@@ -169,7 +262,7 @@ static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
     if (fflush(sf->f) != 0 || ferror(sf->f) || k->err) {
         step = "writing";
         e = k->err ? k->err : errno ? errno : EIO;
-    } else if (fsync(k->fd) != 0) {
+    } else if (!k->direct && fsync(k->fd) != 0) {
         step = "fsync";
         e = errno;
     }
@@ -179,7 +272,10 @@ static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
         step = "close";
         e = k->err ? k->err : errno;
     }
-    if (!step && (replace ? rename(sf->tmp, sf->path) : rename_noreplace(sf->tmp, sf->path)) != 0) {
+    if (k->direct) {
+        /* written in place: nothing to rename, nothing to remove */
+    } else if (!step &&
+               (replace ? rename(sf->tmp, k->target) : rename_noreplace(sf->tmp, k->target)) != 0) {
         step = "rename into place";
         e = errno;
     }
@@ -188,10 +284,10 @@ static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
         st = rm_err_set(err, RM_ERR_IO, "%s already exists; refusing to overwrite it", sf->path);
     else if (step)
         st = fail(err, sf->path, step, e);
-    else {
+    else if (!k->direct) {
         free(sf->tmp); /* renamed: nothing left to remove */
         sf->tmp = NULL;
-        fsync_folder_of(sf->path);
+        fsync_folder_of(k->target);
     }
     rm_safefile_abort(sf);
     return st;
@@ -219,11 +315,34 @@ rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_e
     return rm_safefile_commit(&sf, err);
 }
 
+/* The regular file an HDF5 output at `path` ends up as (caller frees), or
+ * an error for a target HDF5 cannot write through (a device, FIFO, "-"). */
+static rm_status sf_file_target(const char *path, char **target, rm_err *err)
+{
+    sf_kind kind;
+    rm_status st = sf_resolve(path, &kind, target, err);
+    if (st == RM_OK && (kind == SF_DIRECT || kind == SF_STDOUT)) {
+        free(*target);
+        *target = NULL;
+        st = rm_err_set(err, RM_ERR_IO,
+                        "%s is not a regular file (a device, FIFO or standard output): this "
+                        "output is an HDF5 file and needs a regular file",
+                        path);
+    }
+    return st;
+}
+
 rm_status rm_safefile_temp_name(const char *path, char *tmp, size_t cap, rm_err *err)
 {
     if (!path || !tmp)
         return rm_err_set(err, RM_ERR_ARG, "safefile: NULL argument");
-    if ((size_t)snprintf(tmp, cap, "%s" TMP_SUFFIX, path) >= cap)
+    char *target = NULL;
+    rm_status st = sf_file_target(path, &target, err);
+    if (st != RM_OK)
+        return st;
+    int n = snprintf(tmp, cap, "%s" TMP_SUFFIX, target);
+    free(target);
+    if (n < 0 || (size_t)n >= cap)
         return rm_err_set(err, RM_ERR_ARG, "%s: path too long", path);
     int fd = mkstemp(tmp);
     if (fd < 0)
@@ -237,6 +356,12 @@ rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err)
 {
     if (!tmp || !path)
         return rm_err_set(err, RM_ERR_ARG, "safefile: NULL argument");
+    char *target = NULL;
+    rm_status st = sf_file_target(path, &target, err);
+    if (st != RM_OK) {
+        unlink(tmp);
+        return st;
+    }
     const char *step = NULL;
     int e = 0;
     int fd = open(tmp, O_RDONLY | O_CLOEXEC);
@@ -250,14 +375,54 @@ rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err)
         }
         close(fd);
     }
-    if (!step && rename(tmp, path) != 0) {
+    if (!step && rename(tmp, target) != 0) {
         step = "cannot move the finished file into place";
         e = errno;
     }
     if (step) {
         unlink(tmp);
+        free(target);
         return fail(err, path, step, e);
     }
-    fsync_folder_of(path);
+    fsync_folder_of(target);
+    free(target);
     return RM_OK;
+}
+
+/* Splits `path` into its folder's real path and its last name, for a file
+ * that does not exist yet. Returns 0 on success. */
+static int real_parent(const char *path, char *out, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else if ((size_t)(slash - path) < sizeof dir)
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    else
+        return -1;
+    if (!*base || !strcmp(base, ".") || !strcmp(base, "..") || !realpath(dir, real))
+        return -1;
+    int n = snprintf(out, cap, "%s%s%s", real, strcmp(real, "/") ? "/" : "", base);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int rm_safefile_same(const char *a, const char *b)
+{
+    if (!a || !b)
+        return 0;
+    struct stat sa, sb;
+    int ha = stat(a, &sa) == 0, hb = stat(b, &sb) == 0;
+    if (ha && hb)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    /* One does not exist yet: compare where each would be. */
+    char ra[PATH_MAX], rb[PATH_MAX];
+    if (!(ha ? realpath(a, ra) != NULL : real_parent(a, ra, sizeof ra) == 0))
+        return 0;
+    if (!(hb ? realpath(b, rb) != NULL : real_parent(b, rb, sizeof rb) == 0))
+        return 0;
+    return strcmp(ra, rb) == 0;
 }
