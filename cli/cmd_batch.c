@@ -23,6 +23,7 @@
 #include "rm_analysis.h"
 #include "rm_batch.h"
 #include "rm_cli.h"
+#include "rm_filekind.h"
 #include "rm_proto.h"
 #include "rm_session.h"
 #include "rm_version.h"

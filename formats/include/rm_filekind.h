@@ -1,12 +1,25 @@
 /* rm_filekind.h - what a file on disk is, without opening it as a
- * recording or a results file: its root attributes. For rooms above
- * formats (study, cli) that must not see the HDF5 layer. */
+ * recording or a results file: its kind and its root attributes. For rooms
+ * above formats (study, cli) that must not see the HDF5 layer. */
 #ifndef RM_FILEKIND_H
 #define RM_FILEKIND_H
 
 #include <stddef.h>
 
 #include "rm_status.h"
+
+typedef enum rm_file_kind {
+    RM_FILE_RECORDING = 1,  /* conventions "rollmat-session-1" (RM_SESSION_CONVENTIONS) */
+    RM_FILE_RESULTS = 2,    /* conventions "rollmat-results-1" (RM_RESULTS_CONVENTIONS) */
+} rm_file_kind;
+
+/* Looks at a file's root "conventions" attribute (a recording still being
+ * written counts too) and sets *kind. Errors name the file and what is
+ * wrong: missing (RM_ERR_NOT_FOUND), not a regular file (RM_ERR_ARG),
+ * unreadable (RM_ERR_PERMISSION / RM_ERR_IO), not HDF5 or damaged
+ * (RM_ERR_FORMAT), an HDF5 file of another kind (RM_ERR_FORMAT), a rollmat
+ * file of a version this software does not read (RM_ERR_VERSION). */
+rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err);
 
 /* Reads the scalar string attributes names[0..n) of the root group of the
  * HDF5 file at `path` (also a recording still being written) into

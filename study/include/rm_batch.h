@@ -1,6 +1,6 @@
-/* rm_batch.h - helpers of batch analysis: what kind of file a path is, the
- * tidy CSV (a row per segment), whether stored results are up to date, and
- * the merge of shards' CSVs. The process pool and the progress display live
+/* rm_batch.h - helpers of batch analysis: the tidy CSV (a row per segment),
+ * whether stored results are up to date, and the merge of shards' CSVs.
+ * (What kind of file a path is: rm_filekind.h, in formats.) The process pool and the progress display live
  * in the command (cli/cmd_batch.c).
  *
  * The CSV (RFC 4180, header line, "NA" for a missing number, numbers in C
@@ -13,18 +13,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "rm_filekind.h" /* rm_file_kind_of: batch callers tell recordings from results */
 #include "rm_results.h"
 #include "rm_status.h"
-
-typedef enum rm_file_kind {
-    RM_FILE_RECORDING = 1,  /* conventions "rollmat-session-1" */
-    RM_FILE_RESULTS = 2,    /* conventions "rollmat-results-1" */
-} rm_file_kind;
-
-/* Looks at a file's root "conventions" attribute. Errors name the file and
- * what is wrong: missing (RM_ERR_NOT_FOUND), not HDF5 or unreadable
- * (RM_ERR_FORMAT / RM_ERR_IO), an HDF5 file of another kind (RM_ERR_FORMAT). */
-rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err);
 
 /* Number of CSV columns and the name of column i (NULL outside). */
 size_t rm_batch_columns(void);

@@ -1,8 +1,7 @@
-/* batch.c - file kinds, the tidy CSV of segments, up-to-date checks and the
+/* batch.c - the tidy CSV of segments, up-to-date checks and the
  * merge of shards (rm_batch.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,52 +31,6 @@ size_t rm_batch_columns(void)
 const char *rm_batch_column(size_t i)
 {
     return i < NCOL ? columns[i] : NULL;
-}
-
-/* ---- file kinds ---- */
-
-rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s", path,
-                          strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return rm_err_set(err, RM_ERR_ARG, "%s: not a regular file", path);
-    if (access(path, R_OK) != 0)
-        return rm_err_set(err, RM_ERR_PERMISSION, "%s: %s", path, strerror(errno));
-    htri_t is;
-    H5E_BEGIN_TRY
-    {
-        is = H5Fis_hdf5(path);
-    }
-    H5E_END_TRY;
-    if (is <= 0)
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file (%lld bytes)", path,
-                          (long long)st.st_size);
-    static const char *const names[] = {"conventions"};
-    char conv[128] = "";
-    char *const values[] = {conv};
-    rm_err e2 = {0};
-    rm_status rc = rm_file_root_strings(path, names, values, 1, sizeof conv, &e2);
-    if (rc == RM_ERR_FORMAT)
-        return rm_err_set(err, RM_ERR_FORMAT,
-                          "%s: HDF5 signature but the file cannot be opened (truncated or damaged?)",
-                          path);
-    if (rc != RM_OK)
-        return rm_err_set(err, RM_ERR_FORMAT,
-                          "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file",
-                          path);
-    if (!strcmp(conv, RM_RESULTS_CONVENTIONS))
-        *kind = RM_FILE_RESULTS;
-    else if (!strcmp(conv, "rollmat-session-1"))
-        *kind = RM_FILE_RECORDING;
-    else if (!strncmp(conv, "rollmat-", 8))
-        return rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\" is a version this software does not read",
-                          path, conv);
-    else
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path, conv);
-    return RM_OK;
 }
 
 rm_status rm_batch_results_current(const char *results_path, const char *recording,
