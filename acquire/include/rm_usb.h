@@ -17,8 +17,9 @@
  * RM_ERR_TIMEOUT, NOT_FOUND -> RM_ERR_NOT_FOUND, BUSY -> RM_ERR_BUSY, others
  * RM_ERR_USB) and the message keeps libusb_error_name.
  *
- * Ownership: rm_usb_open returns an rm_usb the caller ends with rm_usb_close
- * (which stops streaming, sends STOP and releases the interface). Pointers
+ * Ownership: rm_usb_open returns an rm_usb (one libusb context, one open
+ * mat) the caller ends with rm_usb_close (which stops streaming, sends STOP
+ * and releases the interface). Pointers
  * returned by accessors are owned by the rm_usb. rm_usb_list returns an
  * array the caller frees with free(). */
 #ifndef RM_USB_H
@@ -70,7 +71,26 @@ typedef struct rm_usb_options {
  * do and no serial was given: the message lists their serials), claims
  * interface 0, reads GET_INFO and the calibration. */
 rm_status rm_usb_open(const rm_usb_options *opt, rm_usb **out, rm_err *err);
+/* Stops streaming (see rm_usb_stop), releases the interface, closes the
+ * device and ends the libusb context. NULL is allowed. */
 void rm_usb_close(rm_usb *u);
+
+/* Reconnects after an unplug: stops streaming if needed, lets go of the
+ * device and finds and opens the same mat again (the serial of the one
+ * opened before, else the rm_usb_options'), on the same libusb context,
+ * reading GET_INFO and the calibration anew. The rate is the mat's own
+ * (call rm_usb_set_rate again), the counters go on. On failure (typically
+ * RM_ERR_NOT_FOUND while the mat is away) u holds no device: only another
+ * rm_usb_reopen, rm_usb_serial or rm_usb_close may follow.
+ * Why not rm_usb_close + rm_usb_open: libusb 1.0.26 (and its master of August
+ * 2026) leaks the libusb_device of a mat whose "remove" uevent is handled
+ * while a new context sits between its device scan and its hotplug set-up
+ * in libusb_init (usbi_disconnect_device unlinks the device, and the
+ * LEFT notice that would hold its reference is not made yet): 404 bytes in
+ * 4 allocations per time. A context per reconnect attempt opens that
+ * window exactly while the mat comes and goes; one context for the whole
+ * run opens it once, at rm_usb_open. */
+rm_status rm_usb_reopen(rm_usb *u, rm_err *err);
 
 const rm_info *rm_usb_info(const rm_usb *u);
 /* NULL when the mat has no calibration blob. */
@@ -101,8 +121,12 @@ rm_status rm_usb_handle_events(rm_usb *u, int timeout_ms, rm_err *err);
 /* 1 if the mat went away (a transfer ended with NO_DEVICE). */
 int rm_usb_gone(const rm_usb *u);
 
-/* Cancels the transfers, waits for them, then sends STOP (skipped if the
- * mat is gone). Data still arriving before the cancel is delivered. */
+/* Cancels the transfers, waits for every one to come back (also when the
+ * mat is gone: they return as NO_DEVICE) and frees them, then sends STOP
+ * (skipped if the mat is gone). Data still arriving before the cancel is
+ * delivered. A transfer still out after 5 s (a device that never answers)
+ * is logged, kept (never freed under the kernel) and the result is
+ * RM_ERR_TIMEOUT. */
 rm_status rm_usb_stop(rm_usb *u, rm_err *err);
 
 /* Transfer counters: completed transfers and bytes. */

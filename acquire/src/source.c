@@ -201,8 +201,10 @@ static void sleep_s(double s)
         return; /* a signal: let the caller look at its stop flag */
 }
 
-/* Waits for the same mat to come back; *u is the reopened, streaming mat. */
-static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_usb **u,
+/* Waits for the same mat to come back and streams it again. The rm_usb
+ * (and its one libusb context) lives through the whole run: see
+ * rm_usb_reopen for the libusb leak a context per attempt would risk. */
+static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_usb *u,
                            rm_err *err)
 {
     const rm_source_config *cfg = r->cfg;
@@ -217,22 +219,19 @@ static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_
                               "mat %s did not come back within %.0f s (last: %s)", serial,
                               cfg->reconnect_timeout_s, last.msg[0] ? last.msg : "not found");
         report_status(r, 0);
-        rm_status st = open_mat(cfg, serial, u, &last);
+        rm_status st = rm_usb_reopen(u, &last);
+        if (st == RM_OK && cfg->rate_hz)
+            st = rm_usb_set_rate(u, cfg->rate_hz, &last);
         if (st == RM_OK) {
-            const rm_info *in = rm_usb_info(*u);
-            if (in->rows != dev->rows || in->cols != dev->cols) {
-                rm_usb_close(*u);
-                *u = NULL;
+            const rm_info *in = rm_usb_info(u);
+            if (in->rows != dev->rows || in->cols != dev->cols)
                 return rm_err_set(err, RM_ERR_TYPE,
                                   "mat %s came back as %ux%u, the recording is %ux%u", serial,
                                   in->rows, in->cols, dev->rows, dev->cols);
-            }
             rm_clock_device_reset(&r->clock);
-            st = rm_usb_start(*u, cfg->transfer_size, cfg->transfers, on_usb_data, r, &last);
+            st = rm_usb_start(u, cfg->transfer_size, cfg->transfers, on_usb_data, r, &last);
             if (st == RM_OK)
                 return RM_OK;
-            rm_usb_close(*u);
-            *u = NULL;
         } else if (st == RM_ERR_STALL) {
             return rm_err_set(err, st, "%s", last.msg);
         }
@@ -306,13 +305,11 @@ rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, s
         rm_status es = rm_decoder_restart(r.dec, err);
         if (es == RM_OK)
             es = rm_recorder_event(r.rec, now, RM_EVENT_DISCONNECT, 0, serial, err);
-        rm_usb_close(u);
-        u = NULL;
         if (es != RM_OK) {
             why = es;
             break;
         }
-        rm_status rs = reconnect(&r, serial, &dev, &u, err);
+        rm_status rs = reconnect(&r, serial, &dev, u, err);
         if (rs != RM_OK) {
             why = rs == RM_ERR_INTERRUPTED ? RM_OK : rs;
             break;

@@ -11,9 +11,10 @@
 struct rm_usb {
     libusb_context *ctx;
     libusb_device_handle *h;
-    rm_usb_options opt;
+    rm_usb_options opt;     /* opt.serial points at want_serial */
+    char want_serial[64];   /* the serial asked for ("" = the only mat) */
     uint16_t vid, pid;
-    char serial[64];
+    char serial[64];        /* the serial of the mat opened */
     rm_info info;
     rm_calib *calib;
     int claimed;
@@ -266,25 +267,28 @@ static rm_status read_calib(rm_usb *u, rm_err *err)
     return st;
 }
 
-rm_status rm_usb_open(const rm_usb_options *opt, rm_usb **out, rm_err *err)
+/* Lets go of the device (interface, handle, calibration); the context
+ * stays. Transfers must have been stopped. */
+static void detach(rm_usb *u)
 {
-    if (!out)
-        return rm_err_set(err, RM_ERR_ARG, "usb: NULL argument");
-    *out = NULL;
-    rm_usb *u = calloc(1, sizeof *u);
-    if (!u)
-        return rm_err_set(err, RM_ERR_NOMEM, "usb: out of memory");
-    if (opt)
-        u->opt = *opt;
-    u->vid = u->opt.vid;
-    u->pid = u->opt.pid;
-    defaults(&u->vid, &u->pid);
-    int rc = libusb_init(&u->ctx);
-    if (rc < 0) {
-        free(u);
-        return rm_usb_error(rc, err, "libusb_init");
+    if (u->h) {
+        if (u->claimed)
+            libusb_release_interface(u->h, RM_USB_INTERFACE);
+        libusb_close(u->h);
     }
+    u->h = NULL;
+    u->claimed = 0;
+    u->streaming = 0;
+    rm_calib_free(u->calib);
+    u->calib = NULL;
+}
+
+/* Finds, opens and sets up the mat on u->ctx: claim, GET_INFO, calibration.
+ * On failure u holds no device handle. */
+static rm_status attach(rm_usb *u, rm_err *err)
+{
     rm_status st = find_and_open(u, err);
+    int rc;
     if (st == RM_OK) {
         /* Detach a kernel driver by hand: auto-detach needs the
          * DISCONNECT_CLAIM ioctl, which not every usbfs offers. */
@@ -306,14 +310,65 @@ rm_status rm_usb_open(const rm_usb_options *opt, rm_usb **out, rm_err *err)
     if (st == RM_OK)
         st = read_calib(u, err);
     if (st != RM_OK) {
-        rm_usb_close(u);
+        detach(u);
         return st;
     }
     rm_log(&u->opt.log, RM_LOG_INFO, "opened mat %04x:%04x serial %s: %s %s, %ux%u, %u Hz",
            u->vid, u->pid, u->serial, u->info.model, u->info.firmware, u->info.rows,
            u->info.cols, u->info.rate_hz);
+    return RM_OK;
+}
+
+rm_status rm_usb_open(const rm_usb_options *opt, rm_usb **out, rm_err *err)
+{
+    if (!out)
+        return rm_err_set(err, RM_ERR_ARG, "usb: NULL argument");
+    *out = NULL;
+    rm_usb *u = calloc(1, sizeof *u);
+    if (!u)
+        return rm_err_set(err, RM_ERR_NOMEM, "usb: out of memory");
+    if (opt)
+        u->opt = *opt;
+    u->vid = u->opt.vid;
+    u->pid = u->opt.pid;
+    defaults(&u->vid, &u->pid);
+    /* The serial string is the caller's: keep a copy for rm_usb_reopen. */
+    snprintf(u->want_serial, sizeof u->want_serial, "%s", u->opt.serial ? u->opt.serial : "");
+    u->opt.serial = u->want_serial;
+    int rc = libusb_init(&u->ctx);
+    if (rc < 0) {
+        free(u);
+        return rm_usb_error(rc, err, "libusb_init");
+    }
+    rm_status st = attach(u, err);
+    if (st != RM_OK) {
+        rm_usb_close(u);
+        return st;
+    }
     *out = u;
     return RM_OK;
+}
+
+rm_status rm_usb_reopen(rm_usb *u, rm_err *err)
+{
+    if (!u)
+        return rm_err_set(err, RM_ERR_ARG, "usb: NULL argument");
+    if (u->xfers)
+        rm_usb_stop(u, NULL);
+    if (u->xfers) /* never closed under transfers in flight */
+        return rm_err_set(err, RM_ERR_STATE, "usb: transfers of mat %s are still in flight",
+                          u->serial);
+    detach(u);
+    /* Hand libusb its pending hotplug notices: the departed mat's device
+     * is released here rather than kept until rm_usb_close. */
+    struct timeval zero = {0, 0};
+    libusb_handle_events_timeout_completed(u->ctx, &zero, NULL);
+    /* The same mat: once a serial is known, only that one will do. */
+    if (u->serial[0])
+        snprintf(u->want_serial, sizeof u->want_serial, "%s", u->serial);
+    u->gone = u->fatal = 0;
+    u->consecutive_errors = 0;
+    return attach(u, err);
 }
 
 const rm_info *rm_usb_info(const rm_usb *u) { return &u->info; }
@@ -506,6 +561,12 @@ rm_status rm_usb_handle_events(rm_usb *u, int timeout_ms, rm_err *err)
     return RM_OK;
 }
 
+/* How long rm_usb_stop waits for cancelled transfers. The kernel gives
+ * every URB back, also after a disconnect (usbfs reaps them with
+ * -ESHUTDOWN, libusb reports NO_DEVICE), so this only bounds a device or
+ * driver that never answers. */
+#define STOP_WAIT_S 5.0
+
 rm_status rm_usb_stop(rm_usb *u, rm_err *err)
 {
     if (!u)
@@ -514,22 +575,32 @@ rm_status rm_usb_stop(rm_usb *u, rm_err *err)
     for (unsigned i = 0; i < u->nxfers; i++)
         if (u->xfers[i])
             libusb_cancel_transfer(u->xfers[i]); /* NOT_FOUND if not in flight: fine */
-    /* Every transfer must come back before its memory is freed. */
-    for (int spins = 0; u->in_flight > 0 && spins < 500; spins++) {
+    /* Every transfer must come back before its memory is freed, also when
+     * the mat is gone: those come back too, as NO_DEVICE. */
+    double deadline = rm_clock_monotonic() + STOP_WAIT_S;
+    while (u->in_flight > 0 && rm_clock_monotonic() < deadline) {
         struct timeval tv = {0, 10000};
-        if (libusb_handle_events_timeout_completed(u->ctx, &tv, NULL) < 0 && u->gone)
-            break;
+        libusb_handle_events_timeout_completed(u->ctx, &tv, NULL);
     }
     rm_status st = RM_OK;
-    if (u->streaming && !u->gone) {
+    if (u->streaming && !u->gone && u->h) {
         int rc = libusb_control_transfer(u->h, RM_REQTYPE_OUT, RM_REQ_STOP, 0, 0, NULL, 0,
                                          timeout_of(&u->opt));
         if (rc < 0 && rc != LIBUSB_ERROR_NO_DEVICE)
             st = rm_usb_error(rc, err, "STOP");
     }
     u->streaming = 0;
-    if (u->in_flight == 0)
+    if (u->in_flight == 0) {
         free_transfers(u);
+    } else {
+        rm_log(&u->opt.log, RM_LOG_WARN,
+               "usb: %u transfers did not come back within %.0f s of their cancel", u->in_flight,
+               STOP_WAIT_S);
+        if (st == RM_OK)
+            st = rm_err_set(err, RM_ERR_TIMEOUT,
+                            "usb: %u transfers did not come back within %.0f s of their cancel",
+                            u->in_flight, STOP_WAIT_S);
+    }
     return st;
 }
 
@@ -539,15 +610,11 @@ void rm_usb_close(rm_usb *u)
         return;
     if (u->xfers)
         rm_usb_stop(u, NULL);
-    if (u->h) {
-        if (u->claimed)
-            libusb_release_interface(u->h, RM_USB_INTERFACE);
-        libusb_close(u->h);
-    }
-    /* Transfers still in flight (a device that never answered the cancel)
-     * are leaked rather than freed under the kernel's feet. */
+    detach(u);
+    /* Transfers still in flight (a device that never answered the cancel:
+     * rm_usb_stop logged it) are leaked rather than freed under the
+     * kernel's feet. */
     if (u->ctx)
         libusb_exit(u->ctx);
-    rm_calib_free(u->calib);
     free(u);
 }
