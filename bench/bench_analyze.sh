@@ -9,7 +9,10 @@
 # if it has no rollmat yet; MINUTES default to "10 60". The recordings are
 # made by `rollmat simulate` in $RM_BENCH_DIR (default: a temporary folder,
 # removed at the end). Numbers depend on the machine and its load: compare
-# within one run.
+# within one run. The per-frame cost of rm_analysis_push alone (frames in
+# memory, no HDF5): bench_analysis RECORDING.h5, or under
+# `valgrind --tool=callgrind bench_analysis REC.h5 --runs 1 --frames N` for
+# instruction counts that repeat on a busy machine.
 set -eu
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$SRC/build/bench}
