@@ -1,6 +1,8 @@
 /* rollmat export FILE --frames|--events|--series [-o OUT.csv]: tidy CSV for
  * R and pandas. A file is written to a temporary name in the same folder,
- * fsynced and renamed, so a reader never sees half a CSV. */
+ * fsynced and renamed, so a reader never sees half a CSV. Text and missing
+ * values follow rm_csv.h (NA); --frames formats its integers by hand for
+ * speed (only numbers, never missing: the same rules trivially). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "rm_cli.h"
+#include "rm_csv.h"
 #include "rm_safefile.h"
 #include "rm_session.h"
 #if __has_include("rm_results.h")
@@ -103,22 +106,6 @@ static char *put_kpa(char *p, float v)
         return p;
     }
     return p + snprintf(p, 32, "%.4g", (double)v);
-}
-
-/* CSV text field: quoted when it holds a comma, quote or newline. */
-static void put_text(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n\r")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
 }
 
 static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int with_kpa,
@@ -217,17 +204,20 @@ static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int wit
 
 static int export_events(rm_session *s, FILE *f)
 {
-    fputs("time_s,kind,value,text\n", f);
+    static const char *const head[] = {"time_s", "kind", "value", "text"};
+    rm_csv c;
+    rm_csv_open(&c, f);
+    rm_csv_header(&c, head, 4);
     for (size_t i = 0; i < rm_session_event_count(s); i++) {
         rm_event ev;
         rm_session_event(s, i, &ev);
-        fprintf(f, "%.6f,", ev.time_s);
-        put_text(f, ev.kind);
-        fprintf(f, ",%lld,", (long long)ev.value);
-        put_text(f, ev.text);
-        fputc('\n', f);
+        rm_csv_fixed(&c, ev.time_s, 6);
+        rm_csv_text(&c, ev.kind);
+        rm_csv_int(&c, (long long)ev.value);
+        rm_csv_text(&c, ev.text);
+        rm_csv_end_row(&c);
     }
-    return ferror(f) ? -1 : 0;
+    return rm_csv_failed(&c) ? -1 : 0;
 }
 
 #ifdef HAVE_RESULTS
@@ -237,31 +227,24 @@ static int export_series(const char *path, FILE *f, rm_err *err, rm_status *st)
     *st = rm_results_open(path, &r, err);
     if (*st != RM_OK)
         return -1;
-    fputs("frame", f);
-    for (int k = 0; k < RM_SERIES_COUNT; k++) {
-        fputc(',', f);
-        fputs(rm_series_name((rm_series_id)k), f);
-        if (k == RM_SERIES_TIME)
-            fputs("_s", f);
-    }
+    rm_csv c;
+    rm_csv_open(&c, f);
+    rm_csv_text(&c, "frame");
+    for (int k = 0; k < RM_SERIES_COUNT; k++)
+        rm_csv_text(&c, k == RM_SERIES_TIME ? "time_s" : rm_series_name((rm_series_id)k));
     if (r->state)
-        fputs(",state", f);
-    fputc('\n', f);
-    for (size_t i = 0; i < r->n_frames; i++) {
-        fprintf(f, "%zu", i);
-        for (int k = 0; k < RM_SERIES_COUNT; k++) {
-            float v = r->series[k] ? r->series[k][i] : NAN;
-            if (isfinite(v))
-                fprintf(f, ",%.7g", (double)v);
-            else
-                fputs(",", f); /* empty cell: NA in R, NaN in pandas */
-        }
+        rm_csv_text(&c, "state");
+    rm_csv_end_row(&c);
+    for (size_t i = 0; i < r->n_frames && !rm_csv_failed(&c); i++) {
+        rm_csv_int(&c, (long long)i);
+        for (int k = 0; k < RM_SERIES_COUNT; k++) /* NaN: NA, as in rollmat batch */
+            rm_csv_number(&c, r->series[k] ? r->series[k][i] : NAN, 7);
         if (r->state)
-            fprintf(f, ",%u", r->state[i]);
-        fputc('\n', f);
+            rm_csv_int(&c, r->state[i]);
+        rm_csv_end_row(&c);
     }
     rm_results_free(r);
-    return ferror(f) ? -1 : 0;
+    return rm_csv_failed(&c) ? -1 : 0;
 }
 #endif
 

@@ -57,12 +57,14 @@ Test(session_export, series_csv)
     for (char *p = t; *p; p++)
         lines += *p == '\n';
     cr_assert_eq(lines, 6, "%s", t);
-    /* frame 3: time 3, force 13, ..., state 1; frame 2 has an empty speed */
+    /* frame 3: time 3, force 13, ..., state 1; frame 2's speed is missing:
+     * NA, as in rollmat batch (rm_csv.h) */
     cr_assert(strstr(t, "\n3,3,13,23,"), "%s", t);
     cr_assert(strstr(t, ",1\n4,"), "%s", t);
     char want[64];
-    snprintf(want, sizeof want, ",%d,,0\n", (RM_SERIES_SPEED_CM_S - 1) * 10 + 2);
-    cr_assert(strstr(t, want), "no empty speed cell %s in %s", want, t);
+    snprintf(want, sizeof want, ",%d,NA,0\n", (RM_SERIES_SPEED_CM_S - 1) * 10 + 2);
+    cr_assert(strstr(t, want), "no NA speed cell %s in %s", want, t);
+    cr_assert_null(strstr(t, ",,"), "an empty cell: %s", t);
     /* a recording is not a results file: a named error, exit 1 */
     char *bad[] = {"export", csv, "--series", NULL};
     cr_assert_eq(run_export(3, bad), RM_EXIT_FAIL);

@@ -1,11 +1,11 @@
 /* rm_batch.h - helpers of batch analysis: the tidy CSV (a row per segment),
  * whether stored results are up to date, and the merge of shards' CSVs.
- * (What kind of file a path is: rm_filekind.h, in formats.) The process pool and the progress display live
- * in the command (cli/cmd_batch.c).
+ * What kind of file a path is: rm_filekind.h (formats). The process pool
+ * and the progress display live in the command (cli/cmd_batch.c).
  *
- * The CSV (RFC 4180, header line, "NA" for a missing number, numbers in C
- * locale with %.6g) has the columns of rm_batch_column(0..); docs/guide-lab.md
- * describes them. Rows are sorted by file (byte order) then segment index,
+ * The CSV (rm_csv.h's rules: RFC 4180, "NA" for a missing value; a header
+ * line; numbers with %.6g) has the columns of rm_batch_column(0..);
+ * docs/guide-lab.md describes them. Rows are sorted by file (byte order) then segment index,
  * so a merge of shards equals the unsharded CSV byte for byte. */
 #ifndef RM_BATCH_H
 #define RM_BATCH_H

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "rm_batch.h"
+#include "rm_csv.h"
 #include "rm_filekind.h"
 #include "rm_safefile.h"
 
@@ -58,99 +59,71 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
     return RM_OK;
 }
 
-/* ---- CSV ---- */
+/* ---- CSV (the rules: rm_csv.h) ---- */
 
-static int put_field(FILE *f, const char *s)
-{
-    if (strpbrk(s, ",\"\r\n") == NULL)
-        return fputs(s, f) < 0 ? -1 : 0;
-    if (fputc('"', f) == EOF)
-        return -1;
-    for (; *s; s++) {
-        if (*s == '"' && fputc('"', f) == EOF)
-            return -1;
-        if (fputc(*s, f) == EOF)
-            return -1;
-    }
-    return fputc('"', f) == EOF ? -1 : 0;
-}
-
-static void num(char *o, size_t cap, double v)
-{
-    if (!isfinite(v))
-        snprintf(o, cap, "NA");
-    else
-        snprintf(o, cap, "%.6g", v);
-}
-
-static const char *verdict_word(int v)
+/* A verdict as a word, or NA when nothing was judged. */
+static int put_verdict(rm_csv *c, int v)
 {
     switch (v) {
-    case -1:
-        return "below";
-    case 0:
-        return "inside";
-    case 1:
-        return "above";
+    case RM_VERDICT_BELOW:
+        return rm_csv_text(c, "below");
+    case RM_VERDICT_INSIDE:
+        return rm_csv_text(c, "inside");
+    case RM_VERDICT_ABOVE:
+        return rm_csv_text(c, "above");
     default:
-        return "NA";
+        return rm_csv_na(c);
     }
 }
 
 int rm_batch_csv_header(FILE *f)
 {
-    for (size_t i = 0; i < NCOL; i++)
-        if (fprintf(f, "%s%s", i ? "," : "", columns[i]) < 0)
-            return -1;
-    return fputc('\n', f) == EOF ? -1 : 0;
+    rm_csv c;
+    rm_csv_open(&c, f);
+    return rm_csv_header(&c, columns, NCOL);
 }
 
 int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r)
 {
+    rm_csv c;
+    rm_csv_open(&c, f);
     for (size_t k = 0; k < r->n_segments; k++) {
         const rm_segment_result *s = &r->segments[k];
-        char v[NCOL][64];
-        num(v[2], 64, (double)k);
-        num(v[4], 64, s->start_s);
-        num(v[5], 64, s->end_s - s->start_s);
-        num(v[6], 64, s->rolling_s);
-        num(v[7], 64, s->holding_s);
-        num(v[8], 64, s->strokes);
-        num(v[9], 64, s->cadence_cpm);
-        num(v[10], 64, s->stroke_cadence_cpm);
-        num(v[11], 64, s->mean_speed_cm_s);
-        num(v[12], 64, s->mean_pass_s);
-        num(v[13], 64, s->holds);
-        num(v[14], 64, s->mean_force_n);
-        num(v[15], 64, s->mean_roller_kpa);
-        num(v[16], 64, s->peak_roller_kpa);
-        num(v[17], 64, s->roller_area_cm2);
-        num(v[18], 64, s->load_share);
-        num(v[19], 64, s->body_weight_share);
-        num(v[20], 64, s->steadiness);
-        num(v[21], 64, s->coverage);
-        num(v[22], 64, s->range_cm);
-        snprintf(v[23], 64, "%s", verdict_word(s->set_verdict));
-        snprintf(v[24], 64, "%s", verdict_word(s->speed_verdict));
-        snprintf(v[25], 64, "%s", verdict_word(s->pass_verdict));
-        snprintf(v[26], 64, "%s", verdict_word(s->hold_verdict));
-        num(v[27], 64, s->score);
+        rm_csv_text(&c, file);
+        rm_csv_text(&c, subject ? subject : "");
+        rm_csv_number(&c, (double)k, 6);
+        rm_csv_text(&c, s->label);
+        rm_csv_number(&c, s->start_s, 6);
+        rm_csv_number(&c, s->end_s - s->start_s, 6);
+        rm_csv_number(&c, s->rolling_s, 6);
+        rm_csv_number(&c, s->holding_s, 6);
+        rm_csv_number(&c, s->strokes, 6);
+        rm_csv_number(&c, s->cadence_cpm, 6);
+        rm_csv_number(&c, s->stroke_cadence_cpm, 6);
+        rm_csv_number(&c, s->mean_speed_cm_s, 6);
+        rm_csv_number(&c, s->mean_pass_s, 6);
+        rm_csv_number(&c, s->holds, 6);
+        rm_csv_number(&c, s->mean_force_n, 6);
+        rm_csv_number(&c, s->mean_roller_kpa, 6);
+        rm_csv_number(&c, s->peak_roller_kpa, 6);
+        rm_csv_number(&c, s->roller_area_cm2, 6);
+        rm_csv_number(&c, s->load_share, 6);
+        rm_csv_number(&c, s->body_weight_share, 6);
+        rm_csv_number(&c, s->steadiness, 6);
+        rm_csv_number(&c, s->coverage, 6);
+        rm_csv_number(&c, s->range_cm, 6);
+        put_verdict(&c, s->set_verdict);
+        put_verdict(&c, s->speed_verdict);
+        put_verdict(&c, s->pass_verdict);
+        put_verdict(&c, s->hold_verdict);
+        rm_csv_number(&c, s->score, 6);
         /* pass: every judged target met; miss: at least one missed */
-        snprintf(v[28], 64, "%s", !isfinite(s->score) ? "NA" : s->score >= 1.0f ? "pass" : "miss");
-        int rc = put_field(f, file);
-        rc |= fputc(',', f) == EOF;
-        rc |= put_field(f, subject ? subject : "");
-        for (size_t i = 2; i < NCOL; i++) {
-            rc |= fputc(',', f) == EOF;
-            if (i == 3)
-                rc |= put_field(f, s->label);
-            else if (i == NCOL - 1)
-                rc |= put_field(f, r->profile);
-            else
-                rc |= put_field(f, v[i]);
-        }
-        rc |= fputc('\n', f) == EOF;
-        if (rc)
+        if (!isfinite(s->score))
+            rm_csv_na(&c);
+        else
+            rm_csv_text(&c, s->score >= 1.0f ? "pass" : "miss");
+        rm_csv_text(&c, r->profile);
+        if (rm_csv_end_row(&c))
             return -1;
     }
     return 0;
