@@ -418,6 +418,77 @@ Test(import_detect, names_and_unknown)
     cr_expect_null(r);
 }
 
+/* The importer table is the one list: names, descriptions and the list
+ * text all come from it, in detection order. */
+Test(import_detect, format_table)
+{
+    size_t n = rm_import_format_count();
+    cr_assert_eq(n, 6);
+    char list[256];
+    size_t len = rm_import_format_list(list, sizeof list);
+    cr_expect_eq(len, strlen(list));
+    cr_expect_str_eq(list, "tekscan, tekscan-csv, csv, xsensor, emed, pmat");
+    for (size_t i = 0; i < n; i++) {
+        rm_import_format f = rm_import_format_at(i), g;
+        cr_expect_neq(f, RM_IMPORT_UNKNOWN);
+        cr_expect_gt(strlen(rm_import_format_description(f)), 0);
+        cr_expect_eq(rm_import_format_parse(rm_import_format_name(f), &g), RM_OK);
+        cr_expect_eq(g, f);
+    }
+    cr_expect_eq(rm_import_format_at(n), RM_IMPORT_UNKNOWN);
+    cr_expect_str_eq(rm_import_format_description(RM_IMPORT_UNKNOWN), "");
+    char small[8];
+    cr_expect_eq(rm_import_format_list(small, sizeof small), len);
+    cr_expect_str_eq(small, "tekscan");
+}
+
+/* Line ends: LF, CRLF and lone CR (old Mac) give the same result and the
+ * same detection; a byte-order mark changes nothing. */
+Test(import_detect, line_endings_and_bom)
+{
+    for (size_t i = 0; i < N_FIXTURES; i++) {
+        uint8_t *data;
+        size_t len;
+        cr_assert_eq(rm_test_read_file(fixtures[i].file, &data, &len), 0);
+        char *lf = malloc(len + 3), *cr = malloc(len + 3), *bom = malloc(len + 3);
+        cr_assert(lf && cr && bom);
+        size_t m = 0;
+        for (size_t k = 0; k < len; k++) /* normalise to LF first (pmat is CRLF) */
+            if (!(data[k] == '\r' && k + 1 < len && data[k + 1] == '\n'))
+                lf[m++] = (char)data[k];
+        for (size_t k = 0; k < m; k++)
+            cr[k] = lf[k] == '\n' ? '\r' : lf[k];
+        memcpy(bom, "\xEF\xBB\xBF", 3);
+        memcpy(bom + 3, lf, m);
+        const char *bufs[3] = {lf, cr, bom};
+        size_t lens[3] = {m, m, m + 3};
+        rm_import_result *r[3] = {NULL, NULL, NULL};
+        for (int v = 0; v < 3; v++) {
+            cr_expect_eq(rm_import_detect_bytes(bufs[v], lens[v], "x.txt"), fixtures[i].fmt,
+                         "%s variant %d", fixtures[i].file, v);
+            rm_err e = {0};
+            rm_status st = rm_import_parse_buffer(bufs[v], lens[v], "v.txt", fixtures[i].fmt, NULL,
+                                                  &r[v], &e);
+            cr_expect_eq(st, RM_OK, "%s variant %d: %s", fixtures[i].file, v, e.msg);
+        }
+        for (int v = 1; v < 3; v++) {
+            if (!r[0] || !r[v])
+                continue;
+            size_t per = (size_t)r[0]->device.rows * r[0]->device.cols;
+            cr_expect_eq(r[v]->n_frames, r[0]->n_frames, "%s variant %d", fixtures[i].file, v);
+            if (r[v]->n_frames == r[0]->n_frames)
+                cr_expect_eq(memcmp(r[v]->kpa, r[0]->kpa, r[0]->n_frames * per * sizeof(float)), 0,
+                             "%s variant %d", fixtures[i].file, v);
+        }
+        for (int v = 0; v < 3; v++)
+            rm_import_result_free(r[v]);
+        free(lf);
+        free(cr);
+        free(bom);
+        free(data);
+    }
+}
+
 /* ---- malformed inputs ---- */
 
 static void expect_error(const char *text, rm_import_format fmt, rm_status want,

@@ -1,4 +1,4 @@
-/* import.c - the importers' common parts: line reading, numbers, units,
+/* import.c - the importers' common parts: fields, numbers, units,
  * dates, result building, the entry points (the formats themselves come from
  * the importer table, import_registry.c), quantisation and the packet source. */
 #include <ctype.h>
@@ -9,87 +9,6 @@
 #include <time.h>
 
 #include "import_impl.h"
-
-/* ---- lines ---- */
-
-void imp_lines_init(imp_lines *l, FILE *f, const char *name)
-{
-    memset(l, 0, sizeof *l);
-    l->f = f;
-    l->name = name ? name : "input";
-}
-
-void imp_lines_free(imp_lines *l)
-{
-    free(l->buf);
-    l->buf = NULL;
-    l->cap = 0;
-}
-
-int imp_lines_next(imp_lines *l, char **line, size_t *len, rm_err *err)
-{
-    size_t n = 0;
-    int c;
-    int got = 0;
-    for (;;) {
-        c = getc_unlocked(l->f); /* one reader per stream: no locking per byte */
-        if (c == EOF)
-            break;
-        got = 1;
-        if (c == '\n')
-            break;
-        if (c == '\0') {
-            rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: binary data (NUL byte), not a text export",
-                       l->name, l->lineno + 1);
-            return RM_ERR_FORMAT;
-        }
-        if (n + 2 > l->cap) {
-            if (l->cap >= RM_IMPORT_MAX_LINE) {
-                rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: longer than %u bytes", l->name,
-                           l->lineno + 1, (unsigned)RM_IMPORT_MAX_LINE);
-                return RM_ERR_FORMAT;
-            }
-            size_t cap = l->cap ? l->cap * 2 : 4096;
-            if (cap > RM_IMPORT_MAX_LINE)
-                cap = RM_IMPORT_MAX_LINE;
-            char *nb = realloc(l->buf, cap);
-            if (!nb) {
-                rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading line %zu", l->name,
-                           l->lineno + 1);
-                return RM_ERR_NOMEM;
-            }
-            l->buf = nb;
-            l->cap = cap;
-        }
-        l->buf[n++] = (char)c;
-    }
-    if (ferror(l->f)) {
-        rm_err_set(err, RM_ERR_IO, "%s: read error after line %zu: %s", l->name, l->lineno,
-                   strerror(errno));
-        return RM_ERR_IO;
-    }
-    if (!got)
-        return 0;
-    if (!l->buf) {
-        l->buf = malloc(64);
-        if (!l->buf)
-            return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", l->name);
-        l->cap = 64;
-    }
-    while (n > 0 && (l->buf[n - 1] == '\r' || l->buf[n - 1] == '\n'))
-        n--;
-    l->buf[n] = '\0';
-    l->lineno++;
-    char *s = l->buf;
-    if (l->lineno == 1 && n >= 3 && (unsigned char)s[0] == 0xEF &&
-        (unsigned char)s[1] == 0xBB && (unsigned char)s[2] == 0xBF) {
-        s += 3;
-        n -= 3;
-    }
-    *line = s;
-    *len = n;
-    return 1;
-}
 
 /* ---- fields ---- */
 

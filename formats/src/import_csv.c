@@ -304,30 +304,24 @@ out:
 int imp_detect_csv(const char *buf, size_t len, const char *name)
 {
     (void)name;
-    static const char magic[] = "# rollmat-csv";
-    size_t i = 0;
     int rows = 0, cols = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && buf[j] != '\n')
-            j++;
-        const char *ln = buf + i;
-        size_t n = j - i;
+    imp_walk w;
+    const char *ln;
+    size_t n;
+    imp_walk_init(&w, buf, len, RM_IMPORT_DETECT_BYTES);
+    while (imp_walk_next(&w, &ln, &n)) {
         while (n > 0 && (*ln == ' ' || *ln == '\t')) {
             ln++;
             n--;
         }
-        if (n >= sizeof magic - 1 && !strncmp(ln, magic, sizeof magic - 1))
+        if (imp_line_starts(ln, n, "# rollmat-csv"))
             return 1;
-        if (n && ln[0] != '#' && ln[0] != '\r') {
-            if (!memchr(ln, '=', n))
-                break; /* data starts */
-            if (n >= 5 && !strncmp(ln, "rows=", 5))
-                rows = 1;
-            else if (n >= 5 && !strncmp(ln, "cols=", 5))
-                cols = 1;
-        }
-        i = j + 1;
+        if (!n || ln[0] == '#')
+            continue;
+        if (!memchr(ln, '=', n))
+            break; /* data starts */
+        rows |= imp_line_starts(ln, n, "rows=");
+        cols |= imp_line_starts(ln, n, "cols=");
     }
     return rows && cols;
 }

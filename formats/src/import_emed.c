@@ -286,24 +286,16 @@ int imp_detect_emed(const char *buf, size_t len, const char *name)
 {
     (void)name;
     int pict = 0, matrix = 0, size = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && buf[j] != '\n')
-            j++;
-        size_t n = j - i;
-        const char *ln = buf + i;
-        for (size_t k = 0; k + 9 <= n; k++) {
-            if (!strncmp(ln + k, "Pict-No.:", 9))
-                pict = 1;
-            else if (!strncmp(ln + k, "Matrix:", 7))
-                matrix = 1;
-            else if (k + 12 <= n && !strncmp(ln + k, "Sensor size:", 12))
-                size = 1;
-        }
+    imp_walk w;
+    const char *ln;
+    size_t n;
+    imp_walk_init(&w, buf, len, RM_IMPORT_DETECT_BYTES);
+    while (imp_walk_next(&w, &ln, &n)) {
+        pict |= imp_line_has(ln, n, "Pict-No.:");
+        matrix |= imp_line_has(ln, n, "Matrix:");
+        size |= imp_line_has(ln, n, "Sensor size:");
         if (pict && matrix && size)
             return 1;
-        i = j + 1;
     }
     return 0;
 }

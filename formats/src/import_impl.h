@@ -9,14 +9,40 @@
 
 #include "rm_import.h"
 
-/* Line reader: bounded lines (RM_IMPORT_MAX_LINE), trailing CR/LF stripped,
- * a UTF-8 byte-order mark dropped from line 1, NUL bytes refused (binary). */
+/* Line walker over a buffer, for the detectors (and any code that holds the
+ * bytes). Lines end at LF, CRLF (any CRs right before an LF included) or a
+ * lone CR; the terminator is not part of
+ * the line; a UTF-8 byte-order mark at the start is skipped. Borrowed: the
+ * buffer must outlive the walker. Rules shared with imp_lines. */
+typedef struct imp_walk {
+    const char *p, *end; /* what is left to walk */
+    size_t lineno;       /* number of the line last returned (1-based) */
+    int unterminated;    /* the last line ran to the end of the bytes (it may
+                          * go on past a byte limit) */
+} imp_walk;
+
+/* Walks buf[0 .. min(len, limit)) (limit 0: no limit; buf may be NULL when
+ * len is 0). */
+void imp_walk_init(imp_walk *w, const void *buf, size_t len, size_t limit);
+/* 1: *line (not NUL-terminated, no terminator) and *n set; 0: no more lines. */
+int imp_walk_next(imp_walk *w, const char **line, size_t *n);
+
+/* Tests on a walked line (line, n): begins with `prefix` / holds `needle`
+ * (exact bytes, case-sensitive). */
+int imp_line_starts(const char *line, size_t n, const char *prefix);
+int imp_line_has(const char *line, size_t n, const char *needle);
+
+/* Line reader over a stream, for the parsers: bounded lines
+ * (RM_IMPORT_MAX_LINE), ending at LF, CRLF or a lone CR like imp_walk's,
+ * a UTF-8 byte-order mark dropped from line 1, NUL bytes refused (binary).
+ * No returned line holds a CR or LF. */
 typedef struct imp_lines {
     FILE *f;
     const char *name;  /* for messages */
     size_t lineno;     /* number of the line last returned (1-based) */
     char *buf;
     size_t cap;
+    size_t empty_owed; /* empty lines still to return (a run of lone CRs) */
 } imp_lines;
 
 void imp_lines_init(imp_lines *l, FILE *f, const char *name);

@@ -73,24 +73,28 @@ out:
 
 int imp_detect_pmat(const char *buf, size_t len, const char *name)
 {
-    (void)name;
     /* The first line: exactly 2048 whitespace-separated numbers. */
-    size_t i = 0, count = 0;
+    (void)name;
+    imp_walk w;
+    const char *ln;
+    size_t n, count = 0;
     int in_tok = 0;
-    for (; i < len && buf[i] != '\n'; i++) {
-        char c = buf[i];
-        if (c == ' ' || c == '\t' || c == '\r') {
+    imp_walk_init(&w, buf, len, RM_IMPORT_DETECT_BYTES);
+    if (!imp_walk_next(&w, &ln, &n))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = ln[i];
+        if (c == ' ' || c == '\t') {
             in_tok = 0;
         } else if ((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' ||
                    c == 'E') {
-            if (!in_tok)
-                count++;
+            count += !in_tok;
             in_tok = 1;
         } else {
             return 0;
         }
     }
-    if (i == len && len == RM_IMPORT_DETECT_BYTES)
+    if (w.unterminated && len >= RM_IMPORT_DETECT_BYTES)
         return 0; /* the line did not fit: not pmat */
     return count == PMAT_ROWS * PMAT_COLS;
 }

@@ -369,27 +369,24 @@ out:
 static rm_import_format tekscan_variant(const char *buf, size_t len, const char *name)
 {
     /* The header's first keys, then (if within the bytes) a frame line. */
+    static const char *const keys1[] = {"ROWS ", "COLS ", "ROW_SPACING ", "SECONDS_PER_FRAME ",
+                                        "ASCII_DATA "};
     int csv_frames = -1;
     int keys = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && buf[j] != '\n')
-            j++;
-        size_t n = j - i;
-        const char *ln = buf + i;
-        if (n >= 9 && !strncmp(ln, "DATA_TYPE", 9))
+    imp_walk w;
+    const char *ln;
+    size_t n;
+    imp_walk_init(&w, buf, len, RM_IMPORT_DETECT_BYTES);
+    while (csv_frames < 0 && imp_walk_next(&w, &ln, &n)) {
+        int key = 0;
+        for (size_t k = 0; k < sizeof keys1 / sizeof keys1[0]; k++)
+            key |= imp_line_starts(ln, n, keys1[k]);
+        if (imp_line_starts(ln, n, "DATA_TYPE"))
             keys += 2;
-        else if ((n >= 5 && !strncmp(ln, "ROWS ", 5)) || (n >= 5 && !strncmp(ln, "COLS ", 5)) ||
-                 (n >= 12 && !strncmp(ln, "ROW_SPACING ", 12)) ||
-                 (n >= 18 && !strncmp(ln, "SECONDS_PER_FRAME ", 18)) ||
-                 (n >= 11 && !strncmp(ln, "ASCII_DATA ", 11)))
+        else if (key)
             keys++;
-        else if (n > 6 && !strncmp(ln, "Frame ", 6) && keys >= 2) {
+        else if (n > 6 && imp_line_starts(ln, n, "Frame ") && keys >= 2)
             csv_frames = memchr(ln, ',', n) != NULL;
-            break;
-        }
-        i = j + 1;
     }
     if (keys < 3)
         return RM_IMPORT_UNKNOWN;

@@ -496,27 +496,16 @@ int imp_detect_xsensor(const char *buf, size_t len, const char *name)
 {
     (void)name;
     int sensor = 0, sensels = 0, frame = 0;
-    size_t i = 0;
-    while (i < len) {
-        size_t j = i;
-        while (j < len && buf[j] != '\n')
-            j++;
-        const char *ln = buf + i;
-        size_t n = j - i;
-        if (n >= 3 && (unsigned char)ln[0] == 0xEF && (unsigned char)ln[1] == 0xBB &&
-            (unsigned char)ln[2] == 0xBF) {
-            ln += 3;
-            n -= 3;
-        }
-        if (n >= 7 && !strncmp(ln, "SENSOR,", 7))
-            sensor = 1;
-        else if (n >= 8 && !strncmp(ln, "SENSELS,", 8))
-            sensels = 1;
-        else if (n >= 6 && !strncmp(ln, "FRAME,", 6))
-            frame = 1;
+    imp_walk w;
+    const char *ln;
+    size_t n;
+    imp_walk_init(&w, buf, len, RM_IMPORT_DETECT_BYTES);
+    while (imp_walk_next(&w, &ln, &n)) {
+        sensor |= imp_line_starts(ln, n, "SENSOR,");
+        sensels |= imp_line_starts(ln, n, "SENSELS,");
+        frame |= imp_line_starts(ln, n, "FRAME,");
         if (sensor && sensels && frame)
             return 1;
-        i = j + 1;
     }
     return 0;
 }
