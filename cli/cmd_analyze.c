@@ -7,6 +7,7 @@
 
 #include "rm_analysis.h"
 #include "rm_cli.h"
+#include "rm_safefile.h"
 #include "rm_results.h"
 
 static const char *const CMD = "analyze";
@@ -118,10 +119,16 @@ int rm_cmd_analyze(int argc, char **argv)
             rm_cli_error(CMD, "out of memory");
             return RM_EXIT_FAIL;
         }
-        if (!strcmp(out_path, rec)) {
+        /* by identity, not spelling: ./a.h5, $PWD/a.h5, sub/../a.h5, links */
+        const char *clash = rm_safefile_same(out_path, rec)    ? out_path
+                            : rm_safefile_same(json_path, rec) ? json_path
+                                                               : NULL;
+        if (clash) {
+            rm_cli_usage_error(CMD, "%s is the recording %s itself; refusing to overwrite it",
+                               clash, rec);
             free(out_path);
             free(json_path);
-            return rm_cli_usage_error(CMD, "-o %s would overwrite the recording", rec);
+            return RM_EXIT_USAGE;
         }
     }
 

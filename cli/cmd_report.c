@@ -9,6 +9,7 @@
 #include "rm_batch.h"
 #include "rm_cli.h"
 #include "rm_report.h"
+#include "rm_safefile.h"
 
 #define CMD "report"
 
@@ -101,6 +102,12 @@ int rm_cmd_report(int argc, char **argv)
             return RM_EXIT_FAIL;
         }
         output = out_alloc;
+    }
+    if (rm_safefile_same(output, input)) {
+        rm_cli_usage_error(CMD, "%s is the input %s itself; refusing to overwrite it", output,
+                           input);
+        free(out_alloc);
+        return RM_EXIT_USAGE;
     }
     rm_err err = {0};
     rm_report_format fmt;

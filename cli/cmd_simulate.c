@@ -203,6 +203,12 @@ static int parse_options(int argc, char **argv, sim_options *o)
         return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->cfg.scenario)
         return rm_cli_usage_error(CMD, "--scenario is required");
+    /* three outputs: no two may be one file (by identity, not spelling) */
+    const char *outs[3] = {o->stream_path, o->truth_path, o->out_path};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (outs[i] && outs[j] && rm_safefile_same(outs[i], outs[j]))
+                return rm_cli_usage_error(CMD, "%s and %s are the same file", outs[i], outs[j]);
     return -1;
 }
 
