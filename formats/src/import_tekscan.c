@@ -160,206 +160,246 @@ static int is_frame_line(const char *line)
     return !strncmp(line, "Frame", 5) && (line[5] == ' ' || line[5] == '\t');
 }
 
+/* The parse of one file: the header's facts, where the line walk is, and
+ * what the frames gathered so far. */
+typedef struct tk_parse {
+    tk_state s;
+    imp_lines *l;
+    const char *name;
+    rm_import_result *r;
+    rm_err *err;
+    imp_fields fl;
+    int in_data, ended, saw_header;
+    long row;             /* rows read of the current frame */
+    long frame_no;
+    size_t frame_line;    /* line of the current "Frame N", 0 before the first */
+    float *values;        /* the current frame */
+    uint8_t *seen;        /* 1 where a number (not B) appeared in any frame */
+    int all_times;
+    long raw_sum_ref;     /* -2: not decided; -1: none */
+    size_t per;
+} tk_parse;
+
+/* A header line, or "@@" before any frame (an export without frames). */
+static rm_status tk_header(tk_parse *p, char *t)
+{
+    p->saw_header = 1;
+    if (!strcmp(t, "@@")) {
+        p->ended = 1;
+        return RM_OK;
+    }
+    return header_line(&p->s, p->r, t, p->name, p->l->lineno, p->err);
+}
+
+/* The first frame line: the header is complete, the geometry known. */
+static rm_status tk_start_data(tk_parse *p)
+{
+    if (p->s.rows < 1 || p->s.cols < 1)
+        return rm_err_set(p->err, RM_ERR_FORMAT, "%s: line %zu: frame data before ROWS and COLS",
+                          p->name, p->l->lineno);
+    rm_status st = imp_result_geometry(p->r, p->name, p->l->lineno, p->s.rows, p->s.cols, p->err);
+    if (st != RM_OK)
+        return st;
+    p->per = (size_t)p->s.rows * (size_t)p->s.cols;
+    p->seen = calloc(p->per, 1);
+    if (!p->seen)
+        return rm_err_set(p->err, RM_ERR_NOMEM, "%s: out of memory", p->name);
+    if (!p->s.have_units) { /* no UNITS: never claim kPa */
+        snprintf(p->r->units, sizeof p->r->units, "raw");
+        p->r->calibrated = 0;
+        p->r->unit_kpa = 1.0;
+    }
+    p->in_data = 1;
+    return RM_OK;
+}
+
+/* The number in the first non-empty field after field k; `prev` when there
+ * is none, NaN when it is not a number. */
+static double number_after(const imp_fields *fl, size_t k, double prev)
+{
+    for (size_t j = k + 1; j < fl->n; j++) {
+        double v;
+        if (fl->v[j][0])
+            return imp_parse_number(fl->v[j], &v, NULL) == 0 ? v : NAN;
+    }
+    return prev;
+}
+
+/* The CSV variant's "Raw Sum=,,310" (the last such label wins); NaN if none. */
+static double raw_sum_of(const imp_fields *fl)
+{
+    double raw_sum = NAN;
+    for (size_t k = 0; k + 1 < fl->n; k++)
+        if (!strcmp(fl->v[k], "Raw Sum="))
+            raw_sum = number_after(fl, k, raw_sum);
+    return raw_sum;
+}
+
+/* A frame with no row before the next "Frame N" or "@@" is cut short. */
+static rm_status tk_check_rows(const tk_parse *p)
+{
+    if (p->row == 0 && p->frame_line)
+        return rm_err_set(p->err, RM_ERR_TRUNCATED, "%s: line %zu: frame %ld has no rows",
+                          p->name, p->l->lineno, p->frame_no);
+    return RM_OK;
+}
+
+/* "Frame N[, time,, date,,,Raw Sum=,,S]": starts the next frame. */
+static rm_status tk_frame_line(tk_parse *p, char *t)
+{
+    rm_status st = tk_check_rows(p);
+    if (st != RM_OK)
+        return st;
+    if ((st = imp_split_char(&p->fl, t, ',')) != RM_OK)
+        return rm_err_set(p->err, st, "%s: out of memory", p->name);
+    double num;
+    char *f0 = p->fl.v[0];
+    if (imp_parse_number(imp_trim(f0 + 5), &num, NULL) != 0 || num < 0 || num > 4e9 ||
+        num != floor(num))
+        return rm_err_set(p->err, RM_ERR_FORMAT, "%s: line %zu: bad frame number in '%.40s'",
+                          p->name, p->l->lineno, f0);
+    p->frame_no = (long)num;
+    double tsec = NAN;
+    if (p->fl.n > 1 && imp_parse_number(p->fl.v[1], &tsec, NULL) != 0)
+        tsec = NAN;
+    if (isnan(tsec))
+        p->all_times = 0;
+    double raw_sum = raw_sum_of(&p->fl);
+    if (p->raw_sum_ref == -2)
+        p->raw_sum_ref = isnan(raw_sum) ? -1
+                                        : imp_result_ref(p->r, "raw_sum", "raw",
+                                                         "Tekscan Raw Sum (vendor)");
+    st = imp_result_add_frame(p->r, p->name, p->l->lineno, (uint32_t)p->frame_no,
+                              isnan(tsec) ? 0 : tsec, &p->values, p->err);
+    if (st != RM_OK)
+        return st;
+    if (p->raw_sum_ref >= 0 && !isnan(raw_sum))
+        p->r->refs[p->raw_sum_ref].values[p->r->n_frames - 1] = raw_sum;
+    p->frame_line = p->l->lineno;
+    p->row = 0;
+    return RM_OK;
+}
+
+/* One row of COLS values of the current frame ("B": not a sensel). */
+static rm_status tk_row(tk_parse *p, char *t)
+{
+    rm_status st = imp_split_char(&p->fl, t, ',');
+    if (st != RM_OK)
+        return rm_err_set(p->err, st, "%s: out of memory", p->name);
+    imp_fields_rstrip(&p->fl);
+    if ((long)p->fl.n != p->s.cols)
+        return rm_err_set(p->err, RM_ERR_LENGTH, "%s: line %zu: expected %ld values, found %zu",
+                          p->name, p->l->lineno, p->s.cols, p->fl.n);
+    for (long c = 0; c < p->s.cols; c++) {
+        const char *f = p->fl.v[c];
+        size_t i = (size_t)p->row * (size_t)p->s.cols + (size_t)c;
+        if (f[0] == 'B' && f[1] == '\0')
+            continue;
+        st = imp_store_field(p->r, p->values, i, f, p->name, p->l->lineno, (size_t)c + 1, p->err);
+        if (st != RM_OK)
+            return st;
+        p->seen[i] = 1;
+    }
+    p->row++;
+    return RM_OK;
+}
+
+/* A line between frames (or right after a frame line): "Frame N", "@@",
+ * or the first row of the frame. */
+static rm_status tk_between_frames(tk_parse *p, char *t)
+{
+    if (!strcmp(t, "@@")) {
+        p->ended = 1;
+        return tk_check_rows(p);
+    }
+    if (is_frame_line(t))
+        return tk_frame_line(p, t);
+    if (p->row == p->s.rows || !p->frame_line)
+        return rm_err_set(p->err, RM_ERR_FORMAT,
+                          "%s: line %zu: expected 'Frame N' or '@@', found '%.32s'", p->name,
+                          p->l->lineno, t);
+    return tk_row(p, t);
+}
+
+/* One trimmed line. Blank lines are skipped everywhere; nothing after the
+ * closing "@@" is read. */
+static rm_status tk_line(tk_parse *p, char *t)
+{
+    if (p->ended || !*t)
+        return RM_OK;
+    if (!p->in_data) {
+        if (!is_frame_line(t))
+            return tk_header(p, t);
+        rm_status st = tk_start_data(p);
+        if (st != RM_OK)
+            return st;
+    }
+    if (p->row == 0 || p->row >= p->s.rows)
+        return tk_between_frames(p, t);
+    /* inside a frame: the next row */
+    if (is_frame_line(t) || !strcmp(t, "@@"))
+        return rm_err_set(p->err, RM_ERR_TRUNCATED,
+                          "%s: line %zu: frame %ld has %ld rows, expected %ld", p->name,
+                          p->l->lineno, p->frame_no, p->row, p->s.rows);
+    return tk_row(p, t);
+}
+
+/* After the last line: the cross-checks, the mask and the device. */
+static rm_status tk_finish(tk_parse *p, const rm_import_options *opt)
+{
+    rm_import_result *r = p->r;
+    const tk_state *s = &p->s;
+    if (p->in_data && p->row < s->rows)
+        return rm_err_set(p->err, RM_ERR_TRUNCATED,
+                          "%s: line %zu: input ends inside frame %ld after %ld of %ld rows",
+                          p->name, p->l->lineno, p->frame_no, p->row, s->rows);
+    if (!r->n_frames)
+        return rm_err_set(p->err, RM_ERR_FORMAT, "%s: line %zu: no 'Frame N' blocks found%s",
+                          p->name, p->l->lineno, p->saw_header ? "" : " (empty input)");
+    if (s->start_frame >= 0 && s->end_frame >= s->start_frame &&
+        (size_t)(s->end_frame - s->start_frame + 1) != r->n_frames)
+        return rm_err_set(p->err, RM_ERR_TRUNCATED,
+                          "%s: header says frames %ld..%ld (%ld), found %zu frames", p->name,
+                          s->start_frame, s->end_frame, s->end_frame - s->start_frame + 1,
+                          r->n_frames);
+    for (size_t i = 0; i < p->per; i++)
+        r->mask[i] = p->seen[i];
+    r->device.row_pitch_mm = s->row_mm;
+    r->device.col_pitch_mm = s->col_mm;
+    if (s->spf > 0)
+        r->device.rate_hz = 1.0 / s->spf;
+    snprintf(r->device.model, sizeof r->device.model, "Tekscan %.8s", s->sensor);
+    snprintf(r->device.firmware, sizeof r->device.firmware, "%.16s", s->version);
+    snprintf(r->device.serial, sizeof r->device.serial, "%s", s->hardware);
+    if (s->comments[0])
+        snprintf(r->header.title, sizeof r->header.title, "%s", s->comments);
+    else if (s->filename[0])
+        snprintf(r->header.title, sizeof r->header.title, "%s", s->filename);
+    return imp_result_finish(r, p->name, opt, p->all_times && s->spf <= 0, p->err);
+}
+
 rm_status imp_parse_tekscan(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
                             rm_err *err)
 {
-    const char *name = l->name;
-    tk_state s;
-    memset(&s, 0, sizeof s);
-    s.start_frame = s.end_frame = -1;
-    imp_fields fl = {0};
+    tk_parse p;
+    memset(&p, 0, sizeof p);
+    p.s.start_frame = p.s.end_frame = -1;
+    p.l = l;
+    p.name = l->name;
+    p.r = r;
+    p.err = err;
+    p.all_times = 1;
+    p.raw_sum_ref = -2;
     rm_status st = RM_OK;
     char *line;
     size_t len;
-    int rc;
-    int in_data = 0, ended = 0, saw_header = 0;
-    long row = 0;           /* rows read of the current frame */
-    long frame_no = 0;
-    size_t frame_line = 0;
-    float *values = NULL;
-    uint8_t *seen = NULL;   /* 1 where a number (not B) appeared in any frame */
-    int all_times = 1;
-    long raw_sum_ref = -2;  /* -2: not decided; -1: none */
-    size_t per = 0;
-
-    while ((rc = imp_lines_next(l, &line, &len, err)) > 0) {
-        char *t = imp_trim(line);
-        if (ended)
-            continue;
-        if (!in_data) {
-            if (!*t)
-                continue;
-            if (!is_frame_line(t)) {
-                saw_header = 1;
-                if (!strcmp(t, "@@")) {
-                    ended = 1;
-                    continue;
-                }
-                if ((st = header_line(&s, r, t, name, l->lineno, err)) != RM_OK)
-                    goto out;
-                continue;
-            }
-            /* first frame line: the header is complete */
-            if (s.rows < 1 || s.cols < 1) {
-                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: frame data before ROWS and COLS",
-                                name, l->lineno);
-                goto out;
-            }
-            if ((st = imp_result_geometry(r, name, l->lineno, s.rows, s.cols, err)) != RM_OK)
-                goto out;
-            per = (size_t)s.rows * (size_t)s.cols;
-            seen = calloc(per, 1);
-            if (!seen) {
-                st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", name);
-                goto out;
-            }
-            if (!s.have_units) { /* no UNITS: never claim kPa */
-                snprintf(r->units, sizeof r->units, "raw");
-                r->calibrated = 0;
-                r->unit_kpa = 1.0;
-            }
-            in_data = 1;
-        }
-        if (row > 0 && row < s.rows) {
-            /* inside a frame: the next row */
-            if (!*t)
-                continue;
-            if (is_frame_line(t) || !strcmp(t, "@@")) {
-                st = rm_err_set(err, RM_ERR_TRUNCATED,
-                                "%s: line %zu: frame %ld has %ld rows, expected %ld", name,
-                                l->lineno, frame_no, row, s.rows);
-                goto out;
-            }
-        } else {
-            if (!*t)
-                continue;
-            if (!strcmp(t, "@@")) {
-                if (row == 0 && frame_line) {
-                    st = rm_err_set(err, RM_ERR_TRUNCATED, "%s: line %zu: frame %ld has no rows",
-                                    name, l->lineno, frame_no);
-                    goto out;
-                }
-                ended = 1;
-                continue;
-            }
-            if (is_frame_line(t)) {
-                if (row == 0 && frame_line) {
-                    st = rm_err_set(err, RM_ERR_TRUNCATED, "%s: line %zu: frame %ld has no rows",
-                                    name, l->lineno, frame_no);
-                    goto out;
-                }
-                if ((st = imp_split_char(&fl, t, ',')) != RM_OK) {
-                    rm_err_set(err, st, "%s: out of memory", name);
-                    goto out;
-                }
-                double num;
-                const char *p = fl.v[0] + 5;
-                if (imp_parse_number(imp_trim((char *)p), &num, NULL) != 0 || num < 0 ||
-                    num > 4e9 || num != floor(num)) {
-                    st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: bad frame number in '%.40s'",
-                                    name, l->lineno, fl.v[0]);
-                    goto out;
-                }
-                frame_no = (long)num;
-                double tsec = NAN;
-                if (fl.n > 1 && imp_parse_number(fl.v[1], &tsec, NULL) != 0)
-                    tsec = NAN;
-                if (isnan(tsec))
-                    all_times = 0;
-                double raw_sum = NAN;
-                for (size_t k = 0; k + 1 < fl.n; k++) {
-                    if (!strcmp(fl.v[k], "Raw Sum=")) {
-                        for (size_t j = k + 1; j < fl.n; j++) {
-                            if (fl.v[j][0]) {
-                                if (imp_parse_number(fl.v[j], &raw_sum, NULL) != 0)
-                                    raw_sum = NAN;
-                                break;
-                            }
-                        }
-                    }
-                }
-                if (raw_sum_ref == -2)
-                    raw_sum_ref = isnan(raw_sum) ? -1
-                                                 : imp_result_ref(r, "raw_sum", "raw",
-                                                                  "Tekscan Raw Sum (vendor)");
-                if ((st = imp_result_add_frame(r, name, l->lineno, (uint32_t)frame_no,
-                                               isnan(tsec) ? 0 : tsec, &values, err)) != RM_OK)
-                    goto out;
-                if (raw_sum_ref >= 0 && !isnan(raw_sum))
-                    r->refs[raw_sum_ref].values[r->n_frames - 1] = raw_sum;
-                frame_line = l->lineno;
-                row = 0;
-                continue;
-            }
-            if (row == s.rows || !frame_line) {
-                st = rm_err_set(err, RM_ERR_FORMAT,
-                                "%s: line %zu: expected 'Frame N' or '@@', found '%.32s'", name,
-                                l->lineno, t);
-                goto out;
-            }
-        }
-        /* a row of values */
-        if ((st = imp_split_char(&fl, t, ',')) != RM_OK) {
-            rm_err_set(err, st, "%s: out of memory", name);
-            goto out;
-        }
-        imp_fields_rstrip(&fl);
-        if ((long)fl.n != s.cols) {
-            st = rm_err_set(err, RM_ERR_LENGTH, "%s: line %zu: expected %ld values, found %zu",
-                            name, l->lineno, s.cols, fl.n);
-            goto out;
-        }
-        for (long c = 0; c < s.cols; c++) {
-            const char *f = fl.v[c];
-            size_t i = (size_t)row * (size_t)s.cols + (size_t)c;
-            if (f[0] == 'B' && f[1] == '\0')
-                continue;
-            if ((st = imp_store_field(r, values, i, f, name, l->lineno, (size_t)c + 1, err)) !=
-                RM_OK)
-                goto out;
-            seen[i] = 1;
-        }
-        row++;
-    }
-    if (rc < 0) {
-        st = (rm_status)rc;
-        goto out;
-    }
-    if (in_data && row < s.rows) {
-        st = rm_err_set(err, RM_ERR_TRUNCATED,
-                        "%s: line %zu: input ends inside frame %ld after %ld of %ld rows", name,
-                        l->lineno, frame_no, row, s.rows);
-        goto out;
-    }
-    if (!r->n_frames) {
-        st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: no 'Frame N' blocks found%s", name,
-                        l->lineno, saw_header ? "" : " (empty input)");
-        goto out;
-    }
-    if (s.start_frame >= 0 && s.end_frame >= s.start_frame &&
-        (size_t)(s.end_frame - s.start_frame + 1) != r->n_frames) {
-        st = rm_err_set(err, RM_ERR_TRUNCATED,
-                        "%s: header says frames %ld..%ld (%ld), found %zu frames", name,
-                        s.start_frame, s.end_frame, s.end_frame - s.start_frame + 1, r->n_frames);
-        goto out;
-    }
-    for (size_t i = 0; i < per; i++)
-        r->mask[i] = seen[i];
-    r->device.row_pitch_mm = s.row_mm;
-    r->device.col_pitch_mm = s.col_mm;
-    if (s.spf > 0)
-        r->device.rate_hz = 1.0 / s.spf;
-    snprintf(r->device.model, sizeof r->device.model, "Tekscan %.8s", s.sensor);
-    snprintf(r->device.firmware, sizeof r->device.firmware, "%.16s", s.version);
-    snprintf(r->device.serial, sizeof r->device.serial, "%s", s.hardware);
-    if (s.comments[0])
-        snprintf(r->header.title, sizeof r->header.title, "%s", s.comments);
-    else if (s.filename[0])
-        snprintf(r->header.title, sizeof r->header.title, "%s", s.filename);
-    st = imp_result_finish(r, name, opt, all_times && s.spf <= 0, err);
-out:
-    free(seen);
-    imp_fields_free(&fl);
+    int rc = 0;
+    while (st == RM_OK && (rc = imp_lines_next(l, &line, &len, err)) > 0)
+        st = tk_line(&p, imp_trim(line));
+    if (st == RM_OK)
+        st = rc < 0 ? (rm_status)rc : tk_finish(&p, opt);
+    free(p.seen);
+    imp_fields_free(&p.fl);
     return st;
 }
 
