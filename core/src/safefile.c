@@ -48,17 +48,26 @@ static rm_status sf_resolve(const char *path, sf_kind *kind, char **target, rm_e
             return rm_err_set(err, RM_ERR_IO, "%s: %s", path, strerror(errno));
         *kind = SF_NEW;
     } else if (S_ISLNK(ls.st_mode)) {
-        char real[PATH_MAX];
-        if (!realpath(path, real) || stat(real, &st) != 0)
+        if (stat(path, &st) != 0)
             return rm_err_set(err, RM_ERR_IO,
                               "%s is a symbolic link to nothing (or a loop of links); refusing "
                               "to replace the link",
                               path);
         if (S_ISDIR(st.st_mode))
             return rm_err_set(err, RM_ERR_IO, "%s is a folder (through a link), not a file", path);
-        *kind = S_ISREG(st.st_mode) ? SF_REGULAR : SF_DIRECT;
-        *target = strdup(real);
-        return *target ? RM_OK : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+        if (!S_ISREG(st.st_mode)) {
+            /* /dev/stdout -> /proc/self/fd/1 -> a pipe has no path to
+             * resolve: open the link itself, which follows it */
+            *kind = SF_DIRECT;
+        } else {
+            char real[PATH_MAX];
+            if (!realpath(path, real))
+                return rm_err_set(err, RM_ERR_IO, "%s: cannot resolve the link: %s", path,
+                                  strerror(errno));
+            *kind = SF_REGULAR;
+            *target = strdup(real);
+            return *target ? RM_OK : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+        }
     } else if (S_ISDIR(ls.st_mode)) {
         return rm_err_set(err, RM_ERR_IO, "%s is a folder, not a file", path);
     } else {
