@@ -21,6 +21,7 @@
 #include "rm_batch.h"
 #include "rm_cli.h"
 #include "rm_report.h"
+#include "rm_safefile.h"
 #include "rm_session.h"
 #include "rm_vmat.h"
 
@@ -52,17 +53,83 @@ static void usage(FILE *f)
 static const char *const demo_files[] = {"recording.h5", "results.h5", "summary.json", "report.pdf"};
 #define N_DEMO_FILES (sizeof demo_files / sizeof demo_files[0])
 
+/* The demo marks the folders it makes: only a folder with this marker is
+ * "a previous demo's folder" whose files may be replaced. File names alone
+ * prove nothing: a user's own recording.h5 must never be deleted. */
+#define DEMO_MARKER ".rollmat-demo"
+
 static int is_demo_file(const char *name)
 {
     for (size_t i = 0; i < N_DEMO_FILES; i++)
         if (!strcmp(name, demo_files[i]))
             return 1;
-    /* a temporary left by an interrupted write of one of them */
+    /* a temporary left by an interrupted write of one of them (rm_safefile) */
     for (size_t i = 0; i < N_DEMO_FILES; i++) {
         size_t n = strlen(demo_files[i]);
-        if (!strncmp(name, demo_files[i], n) && !strncmp(name + n, ".tmp.", 5))
+        if (!strncmp(name, demo_files[i], n) && !strncmp(name + n, ".tmp-", 5))
             return 1;
     }
+    return 0;
+}
+
+static int write_marker(const char *dir)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/" DEMO_MARKER, dir);
+    rm_err e = {0};
+    static const char text[] = "This folder was made by `rollmat demo`; a later demo with -o this "
+                               "folder replaces recording.h5, results.h5, summary.json and "
+                               "report.pdf here.\n";
+    if (rm_safefile_write(p, text, sizeof text - 1, &e) != RM_OK) {
+        rm_cli_error(CMD, "%s", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Counts the folder's entries: the demo's own files, the marker, and the
+ * first other name (in *first). Returns -1 if it cannot be read. */
+static int survey_dir(const char *dir, int *previous, int *marked, int *foreign, char *first,
+                      size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    *previous = *marked = *foreign = 0;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (!strcmp(e->d_name, DEMO_MARKER))
+            *marked = 1;
+        else if (is_demo_file(e->d_name))
+            (*previous)++;
+        else if (!(*foreign)++)
+            snprintf(first, cap, "%s", e->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+static int remove_previous_demo(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!is_demo_file(e->d_name))
+            continue;
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (unlink(p) != 0 && errno != ENOENT) {
+            rm_cli_error(CMD, "%s: cannot remove: %s", p, strerror(errno));
+            closedir(d);
+            return -1;
+        }
+    }
+    if (d)
+        closedir(d);
     return 0;
 }
 
@@ -76,54 +143,31 @@ static int prepare_dir(const char *dir, int quiet)
             rm_cli_error(CMD, "%s: cannot create the folder: %s", dir, strerror(errno));
             return -1;
         }
-        return 0;
+        return write_marker(dir);
     }
     if (!S_ISDIR(st.st_mode)) {
         rm_cli_error(CMD, "%s exists and is not a folder", dir);
         return -1;
     }
-    DIR *d = opendir(dir);
-    if (!d) {
-        rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    int foreign = 0, previous = 0;
+    int previous, marked, foreign;
     char first[256] = "";
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (is_demo_file(e->d_name))
-            previous++;
-        else if (!foreign++)
-            snprintf(first, sizeof first, "%s", e->d_name);
-    }
-    closedir(d);
-    if (foreign) {
-        rm_cli_error(CMD, "%s is not empty (it holds %s%s) and not a previous demo's folder: "
-                          "choose another with -o DIR",
+    if (survey_dir(dir, &previous, &marked, &foreign, first, sizeof first) != 0)
+        return -1;
+    if (!marked && previous && !foreign)
+        snprintf(first, sizeof first, "%s", "a recording.h5, report.pdf ... of its own");
+    if (foreign || (previous && !marked)) {
+        rm_cli_error(CMD, "%s is not empty (it holds %s%s) and not a folder an earlier demo made "
+                          "(no " DEMO_MARKER " in it): choose another with -o DIR",
                      dir, first, foreign > 1 ? " and more" : "");
         return -1;
     }
     if (previous) {
         if (!quiet)
             printf("%s holds a previous demo's files: replacing them\n", dir);
-        d = opendir(dir);
-        while (d && (e = readdir(d))) {
-            if (!is_demo_file(e->d_name))
-                continue;
-            char p[PATH_MAX];
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            if (unlink(p) != 0 && errno != ENOENT) {
-                rm_cli_error(CMD, "%s: cannot remove: %s", p, strerror(errno));
-                closedir(d);
-                return -1;
-            }
-        }
-        if (d)
-            closedir(d);
+        if (remove_previous_demo(dir) != 0)
+            return -1;
     }
-    return 0;
+    return marked ? 0 : write_marker(dir);
 }
 
 /* Runs argv, stdout/stderr inherited (stdout optionally silenced).

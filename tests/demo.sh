@@ -76,6 +76,16 @@ mkdir other && echo keep > other/notes.txt
 grep -q "notes.txt" run3.err || fail "refusal does not say why: $(cat run3.err)"
 [ "$(ls other)" = "notes.txt" ] || fail "refused folder changed: $(ls other)"
 
+# a user's own folder holding files with the demo's names (no marker: not
+# made by a demo) is refused, and not one byte of it is deleted
+mkdir mine && echo "my own recording" > mine/recording.h5 && echo "my report" > mine/report.pdf \
+    && echo "{}" > mine/summary.json
+"$ROLLMAT" demo -o mine "${usb[@]}" > /dev/null 2> run4.err && fail "a user's folder with recording.h5 accepted"
+grep -q "mine" run4.err && grep -q "rollmat-demo" run4.err || fail "refusal does not say why: $(cat run4.err)"
+[ "$(cat mine/recording.h5)" = "my own recording" ] && [ "$(cat mine/report.pdf)" = "my report" ] \
+    && [ -f mine/summary.json ] || fail "the user's own files were changed or deleted: $(ls -la mine)"
+[ -f out/.rollmat-demo ] || fail "the demo did not mark its own folder"
+
 # a bad scenario: an error, no folder made
 "$ROLLMAT" demo -o never --scenario no-such-scenario "${usb[@]}" > /dev/null 2>&1 && fail "bad scenario accepted"
 [ ! -e never ] || fail "folder made for a bad scenario"
