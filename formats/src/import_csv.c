@@ -26,6 +26,18 @@ typedef struct csv_state {
     int time_first;
     int have_units;
     char units[32];
+    /* the parse: the input, the result, where the data walk is */
+    imp_lines *l;
+    const char *name;
+    rm_import_result *r;
+    rm_err *err;
+    imp_fields fl;
+    int in_data;
+    long row;            /* rows read of a block frame; 0 = between frames */
+    size_t block_line;   /* where the current block frame started */
+    float *values;       /* the current frame */
+    uint8_t *seen;       /* 1 where a number (not B) appeared in any frame */
+    size_t per;
 } csv_state;
 
 static rm_status key_number(const char *key, const char *v, double min, double max, double *out,
@@ -146,158 +158,158 @@ static rm_status start_data(csv_state *s, rm_import_result *r, const char *name,
     return RM_OK;
 }
 
+/* Value `f` (in `units` x scale) at index i of the current frame; `col`
+ * (1-based) names it in messages. "B" is not a sensel. */
+static rm_status csv_store(csv_state *s, size_t i, const char *f, size_t col)
+{
+    if (f[0] == 'B' && !f[1])
+        return RM_OK;
+    double v;
+    int dec;
+    if (imp_parse_number(f, &v, &dec) != 0)
+        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: value %zu '%.24s' is not a number",
+                          s->name, s->l->lineno, col, f);
+    imp_note_decimals(s->r, dec);
+    rm_status st = imp_store_value(s->r, s->values, i, v * s->scale, s->name, s->l->lineno, s->err);
+    if (st == RM_OK)
+        s->seen[i] = 1;
+    return st;
+}
+
+/* A header line "key=value", or the first data line (then *data is set). */
+static rm_status csv_header_line(csv_state *s, char *t, int *data)
+{
+    *data = 0;
+    char *eq = strchr(t, '=');
+    if (eq) {
+        *eq = '\0';
+        return header_kv(s, s->r, imp_trim(t), imp_trim(eq + 1), s->name, s->l->lineno, s->err);
+    }
+    rm_status st = start_data(s, s->r, s->name, s->l->lineno, s->err);
+    if (st != RM_OK)
+        return st;
+    s->per = (size_t)s->rows * (size_t)s->cols;
+    s->seen = calloc(s->per, 1);
+    if (!s->seen)
+        return rm_err_set(s->err, RM_ERR_NOMEM, "%s: out of memory", s->name);
+    s->in_data = 1;
+    *data = 1;
+    return RM_OK;
+}
+
+/* A whole frame on one line (its time first with time=first). */
+static rm_status csv_frame_line(csv_state *s, size_t tcol)
+{
+    double tsec = 0;
+    if (tcol && imp_parse_number(s->fl.v[0], &tsec, NULL) != 0)
+        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: time '%.24s' is not a number",
+                          s->name, s->l->lineno, s->fl.v[0]);
+    rm_status st = imp_result_add_frame(s->r, s->name, s->l->lineno, (uint32_t)s->r->n_frames,
+                                        tsec, &s->values, s->err);
+    for (size_t i = 0; st == RM_OK && i < s->per; i++)
+        st = csv_store(s, i, s->fl.v[i + tcol], i + 1 + tcol);
+    return st;
+}
+
+/* One row of a block frame (`rows` lines of `cols` values). */
+static rm_status csv_block_row(csv_state *s)
+{
+    rm_status st;
+    if (s->fl.n != (size_t)s->cols && s->row == 0)
+        return rm_err_set(s->err, RM_ERR_LENGTH,
+                          "%s: line %zu: expected %zu values (a frame) or %ld (a row), found %zu",
+                          s->name, s->l->lineno, s->per, s->cols, s->fl.n);
+    if (s->fl.n != (size_t)s->cols)
+        return rm_err_set(s->err, RM_ERR_LENGTH, "%s: line %zu: expected %ld values, found %zu",
+                          s->name, s->l->lineno, s->cols, s->fl.n);
+    if (s->row == 0) {
+        st = imp_result_add_frame(s->r, s->name, s->l->lineno, (uint32_t)s->r->n_frames, 0,
+                                  &s->values, s->err);
+        if (st != RM_OK)
+            return st;
+        s->block_line = s->l->lineno;
+    }
+    size_t start = (size_t)s->row * (size_t)s->cols;
+    for (size_t c = 0; c < (size_t)s->cols; c++)
+        if ((st = csv_store(s, start + c, s->fl.v[c], c + 1)) != RM_OK)
+            return st;
+    s->row++;
+    if (s->row == s->rows)
+        s->row = 0;
+    return RM_OK;
+}
+
+/* One trimmed line: comments and blank lines skipped, the header, then
+ * data in either layout. */
+static rm_status csv_line(csv_state *s, char *t)
+{
+    if (!*t || t[0] == '#')
+        return RM_OK;
+    rm_status st;
+    if (!s->in_data) {
+        int data;
+        if ((st = csv_header_line(s, t, &data)) != RM_OK || !data)
+            return st;
+        if (!strcmp(t, "data"))
+            return RM_OK;
+    }
+    for (char *p = t; *p; p++)
+        if (*p == ',' || *p == ';')
+            *p = ' ';
+    if ((st = imp_split_ws(&s->fl, t)) != RM_OK)
+        return rm_err_set(s->err, st, "%s: out of memory", s->name);
+    size_t tcol = s->time_first ? 1 : 0;
+    if (s->row == 0 && s->fl.n == s->per + tcol)
+        return csv_frame_line(s, tcol);
+    if (tcol && s->row == 0)
+        return rm_err_set(s->err, RM_ERR_LENGTH,
+                          "%s: line %zu: expected %zu values (time and a frame), found %zu",
+                          s->name, s->l->lineno, s->per + 1, s->fl.n);
+    return csv_block_row(s);
+}
+
+/* After the last line: no frame cut short, the mask and the device. */
+static rm_status csv_finish(csv_state *s, const rm_import_options *opt)
+{
+    rm_import_result *r = s->r;
+    if (s->row != 0)
+        return rm_err_set(s->err, RM_ERR_TRUNCATED,
+                          "%s: line %zu: input ends inside the frame that starts on line %zu (%ld "
+                          "of %ld rows)",
+                          s->name, s->l->lineno, s->block_line, s->row, s->rows);
+    if (!r->n_frames)
+        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: no frames found", s->name,
+                          s->l->lineno);
+    for (size_t i = 0; i < s->per; i++)
+        r->mask[i] = s->seen[i];
+    r->device.row_pitch_mm = s->row_mm;
+    r->device.col_pitch_mm = s->col_mm;
+    r->device.rate_hz = s->rate;
+    if (!r->device.model[0])
+        snprintf(r->device.model, sizeof r->device.model, "lab mat");
+    return imp_result_finish(r, s->name, opt, s->time_first && !(s->rate > 0), s->err);
+}
+
 rm_status imp_parse_csv(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
                         rm_err *err)
 {
-    const char *name = l->name;
     csv_state s;
     memset(&s, 0, sizeof s);
     s.scale = 1.0;
-    imp_fields fl = {0};
+    s.l = l;
+    s.name = l->name;
+    s.r = r;
+    s.err = err;
     rm_status st = RM_OK;
     char *line;
     size_t len;
-    int rc;
-    int in_data = 0;
-    long row = 0;            /* rows read of a block frame; 0 = between frames */
-    size_t block_line = 0;
-    float *values = NULL;
-    uint8_t *seen = NULL;
-    size_t per = 0;
-
-    while ((rc = imp_lines_next(l, &line, &len, err)) > 0) {
-        char *t = imp_trim(line);
-        if (!*t || t[0] == '#')
-            continue;
-        if (!in_data) {
-            char *eq = strchr(t, '=');
-            if (eq) {
-                *eq = '\0';
-                if ((st = header_kv(&s, r, imp_trim(t), imp_trim(eq + 1), name, l->lineno,
-                                    err)) != RM_OK)
-                    goto out;
-                continue;
-            }
-            if ((st = start_data(&s, r, name, l->lineno, err)) != RM_OK)
-                goto out;
-            per = (size_t)s.rows * (size_t)s.cols;
-            seen = calloc(per, 1);
-            if (!seen) {
-                st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", name);
-                goto out;
-            }
-            in_data = 1;
-            if (!strcmp(t, "data"))
-                continue;
-        }
-        for (char *p = t; *p; p++)
-            if (*p == ',' || *p == ';')
-                *p = ' ';
-        if ((st = imp_split_ws(&fl, t)) != RM_OK) {
-            rm_err_set(err, st, "%s: out of memory", name);
-            goto out;
-        }
-        size_t tcol = s.time_first ? 1 : 0;
-        if (row == 0 && fl.n == per + tcol) {
-            double tsec = 0;
-            if (tcol && imp_parse_number(fl.v[0], &tsec, NULL) != 0) {
-                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: time '%.24s' is not a number",
-                                name, l->lineno, fl.v[0]);
-                goto out;
-            }
-            if ((st = imp_result_add_frame(r, name, l->lineno, (uint32_t)r->n_frames, tsec,
-                                           &values, err)) != RM_OK)
-                goto out;
-            for (size_t i = 0; i < per; i++) {
-                const char *f = fl.v[i + tcol];
-                if (f[0] == 'B' && !f[1])
-                    continue;
-                double v;
-                int dec;
-                if (imp_parse_number(f, &v, &dec) != 0) {
-                    st = rm_err_set(err, RM_ERR_FORMAT,
-                                    "%s: line %zu: value %zu '%.24s' is not a number", name,
-                                    l->lineno, i + 1 + tcol, f);
-                    goto out;
-                }
-                imp_note_decimals(r, dec);
-                if ((st = imp_store_value(r, values, i, v * s.scale, name, l->lineno, err)) !=
-                    RM_OK)
-                    goto out;
-                seen[i] = 1;
-            }
-            continue;
-        }
-        if (tcol && row == 0) {
-            st = rm_err_set(err, RM_ERR_LENGTH,
-                            "%s: line %zu: expected %zu values (time and a frame), found %zu", name,
-                            l->lineno, per + 1, fl.n);
-            goto out;
-        }
-        if (fl.n != (size_t)s.cols) {
-            if (row == 0)
-                st = rm_err_set(err, RM_ERR_LENGTH,
-                                "%s: line %zu: expected %zu values (a frame) or %ld (a row), found %zu",
-                                name, l->lineno, per, s.cols, fl.n);
-            else
-                st = rm_err_set(err, RM_ERR_LENGTH, "%s: line %zu: expected %ld values, found %zu",
-                                name, l->lineno, s.cols, fl.n);
-            goto out;
-        }
-        if (row == 0) {
-            if ((st = imp_result_add_frame(r, name, l->lineno, (uint32_t)r->n_frames, 0, &values,
-                                           err)) != RM_OK)
-                goto out;
-            block_line = l->lineno;
-        }
-        size_t start = (size_t)row * (size_t)s.cols;
-        for (size_t c = 0; c < (size_t)s.cols; c++) {
-            const char *f = fl.v[c];
-            if (f[0] == 'B' && !f[1])
-                continue;
-            double v;
-            int dec;
-            if (imp_parse_number(f, &v, &dec) != 0) {
-                st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: value %zu '%.24s' is not a number",
-                                name, l->lineno, c + 1, f);
-                goto out;
-            }
-            imp_note_decimals(r, dec);
-            if ((st = imp_store_value(r, values, start + c, v * s.scale, name, l->lineno, err)) !=
-                RM_OK)
-                goto out;
-            seen[start + c] = 1;
-        }
-        row++;
-        if (row == s.rows)
-            row = 0;
-    }
-    if (rc < 0) {
-        st = (rm_status)rc;
-        goto out;
-    }
-    if (row != 0) {
-        st = rm_err_set(err, RM_ERR_TRUNCATED,
-                        "%s: line %zu: input ends inside the frame that starts on line %zu (%ld of "
-                        "%ld rows)",
-                        name, l->lineno, block_line, row, s.rows);
-        goto out;
-    }
-    if (!r->n_frames) {
-        st = rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: no frames found", name, l->lineno);
-        goto out;
-    }
-    for (size_t i = 0; i < per; i++)
-        r->mask[i] = seen[i];
-    r->device.row_pitch_mm = s.row_mm;
-    r->device.col_pitch_mm = s.col_mm;
-    r->device.rate_hz = s.rate;
-    if (!r->device.model[0])
-        snprintf(r->device.model, sizeof r->device.model, "lab mat");
-    st = imp_result_finish(r, name, opt, s.time_first && !(s.rate > 0), err);
-out:
-    free(seen);
-    imp_fields_free(&fl);
+    int rc = 0;
+    while (st == RM_OK && (rc = imp_lines_next(l, &line, &len, err)) > 0)
+        st = csv_line(&s, imp_trim(line));
+    if (st == RM_OK)
+        st = rc < 0 ? (rm_status)rc : csv_finish(&s, opt);
+    free(s.seen);
+    imp_fields_free(&s.fl);
     return st;
 }
 
