@@ -280,3 +280,57 @@ Test(results, disk_full_is_reported_as_no_space)
     free(out);
     free(dir);
 }
+
+/* The segment-column table drives the /segments compound and the JSON:
+ * the same names, in the same order, and values read through it equal the
+ * struct's fields. */
+Test(results, segment_columns_drive_file_and_json)
+{
+    char *dir = rm_test_tmpdir("results_cols");
+    char *out = rm_test_path(dir, "r.results.h5");
+    rm_results *r = analysed();
+    rm_err e = {0};
+    cr_assert_eq(rm_results_write(out, r, &e), RM_OK, "%s", e.msg);
+    size_t n = 0;
+    const rm_segment_column *col = rm_segment_columns(&n);
+    cr_assert_gt(n, 20);
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
+    hid_t t = H5Dget_type(d);
+    cr_assert_eq((size_t)H5Tget_nmembers(t), n);
+    for (size_t i = 0; i < n; i++) {
+        char *name = H5Tget_member_name(t, (unsigned)i);
+        cr_expect_str_eq(name, col[i].name);
+        H5free_memory(name);
+        cr_expect_eq(rm_segment_column_find(col[i].name), &col[i]);
+    }
+    H5Tclose(t);
+    H5Dclose(d);
+    H5Fclose(f);
+    char *js = NULL;
+    cr_assert_eq(rm_results_json(r, &js, &e), RM_OK, "%s", e.msg);
+    json_t *j = json_loads(js, 0, NULL);
+    json_t *seg = json_array_get(json_object_get(j, "segments"), 0);
+    cr_assert_eq(json_object_size(seg), n);
+    size_t i = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(seg, key, v) { /* jansson keeps insertion order */
+        cr_expect_str_eq(key, col[i].name);
+        i++;
+    }
+    const rm_segment_result *s = &r->segments[0];
+    cr_expect_eq(rm_segment_value(s, rm_segment_column_find("strokes")), s->strokes);
+    cr_expect_eq(rm_segment_value(s, rm_segment_column_find("start_s")), s->start_s);
+    cr_expect_eq(rm_segment_value(s, rm_segment_column_find("mean_force_n")), s->mean_force_n);
+    cr_expect_eq(rm_segment_value(s, rm_segment_column_find("hold_verdict")), s->hold_verdict);
+    cr_expect_str_eq(rm_segment_text(s, rm_segment_column_find("label")), "calves");
+    cr_expect_null(rm_segment_text(s, rm_segment_column_find("score")));
+    cr_expect_null(rm_segment_column_find("no_such_column"));
+    json_decref(j);
+    free(js);
+    rm_results_free(r);
+    rm_test_rmtree(dir);
+    free(out);
+    free(dir);
+}

@@ -98,6 +98,79 @@ typedef struct rm_segment_result {
     char comment[RM_RESULTS_COMMENT_LEN]; /* in a coach's words */
 } rm_segment_result;
 
+/* The segment columns, described once: each row drives the member of the
+ * /segments compound (in this order), the key in the JSON "segments"
+ * objects (same order), the batch CSV column of that name
+ * (study/src/batch.c) and the report's table (report/src/report_draw.c).
+ * A new segment column is a field of rm_segment_result plus one row here,
+ * in the struct's order. Row: X(field, unit, kind); the name is the field's.
+ * Kinds: how the field is stored, and so how each output writes it:
+ *   INT32    int32_t    HDF5 int32,   JSON integer,            CSV %.6g
+ *   FLOAT    float      HDF5 float32, JSON number (NaN: null), CSV %.6g (NaN: NA)
+ *   DOUBLE   double     HDF5 float64, JSON number (NaN: null), CSV %.6g (NaN: NA)
+ *   VERDICT  int8_t     HDF5 int8,    JSON "below"/"inside"/"above" or null,
+ *                                     CSV the same word or NA (rm_verdict)
+ *   TEXT     char[N]    HDF5 fixed string of N (NUL-terminated), JSON and CSV text */
+#define RM_SEGMENT_COLUMNS(X)                     \
+    X(index, "", INT32)                           \
+    X(label, "", TEXT)                            \
+    X(start_s, "s", DOUBLE)                       \
+    X(end_s, "s", DOUBLE)                         \
+    X(rolling_s, "s", FLOAT)                      \
+    X(holding_s, "s", FLOAT)                      \
+    X(strokes, "1", INT32)                        \
+    X(holds, "1", INT32)                          \
+    X(cadence_cpm, "1/min", FLOAT)                \
+    X(stroke_cadence_cpm, "1/min", FLOAT)         \
+    X(mean_speed_cm_s, "cm/s", FLOAT)             \
+    X(mean_pass_s, "s", FLOAT)                    \
+    X(mean_force_n, "N", FLOAT)                   \
+    X(mean_roller_kpa, "kPa", FLOAT)              \
+    X(roller_area_cm2, "cm2", FLOAT)              \
+    X(peak_roller_kpa, "kPa", FLOAT)              \
+    X(load_share, "1", FLOAT)                     \
+    X(body_weight_share, "1", FLOAT)              \
+    X(steadiness, "1", FLOAT)                     \
+    X(coverage, "1", FLOAT)                       \
+    X(range_cm, "cm", FLOAT)                      \
+    X(set_verdict, "", VERDICT)                   \
+    X(speed_verdict, "", VERDICT)                 \
+    X(pass_verdict, "", VERDICT)                  \
+    X(hold_verdict, "", VERDICT)                  \
+    X(score, "1", FLOAT)                          \
+    X(comment, "", TEXT)
+
+typedef enum rm_segcol_kind {
+    RM_SEGCOL_INT32,
+    RM_SEGCOL_FLOAT,
+    RM_SEGCOL_DOUBLE,
+    RM_SEGCOL_VERDICT,
+    RM_SEGCOL_TEXT,
+} rm_segcol_kind;
+
+typedef struct rm_segment_column {
+    const char *name;       /* the field's name: HDF5 member, JSON key, CSV column */
+    const char *unit;       /* UDUNITS-style: "s", "1/min", "1" (a count or ratio), "" (none) */
+    size_t offset;          /* offsetof(rm_segment_result, field) */
+    size_t size;            /* sizeof the field (TEXT: its buffer, NUL included) */
+    rm_segcol_kind kind;
+} rm_segment_column;
+
+/* The table above, in order; *n (if not NULL) gets the number of rows.
+ * Static, constant storage: never freed. */
+const rm_segment_column *rm_segment_columns(size_t *n);
+/* The row named `name`, NULL if there is none. */
+const rm_segment_column *rm_segment_column_find(const char *name);
+/* A numeric column's value in s as a double (INT32, FLOAT, DOUBLE, and
+ * VERDICT as its rm_verdict number); NaN for a TEXT column. */
+double rm_segment_value(const rm_segment_result *s, const rm_segment_column *c);
+/* A TEXT column's value in s (NUL-terminated within its buffer by
+ * rm_results_open and the analysis); NULL for a numeric column. */
+const char *rm_segment_text(const rm_segment_result *s, const rm_segment_column *c);
+/* The word of a verdict ("below", "inside", "above"); NULL for
+ * RM_VERDICT_NA or anything else (nothing judged). */
+const char *rm_verdict_name(int v);
+
 /* Session totals (JSON "session", and root attributes of /segments). */
 typedef struct rm_session_totals {
     double duration_s;          /* recording length */

@@ -58,6 +58,87 @@ int rm_series_lookup(const char *name)
     return -1;
 }
 
+/* ---- the segment-column table (rm_results.h) ---- */
+
+/* The kind must match the field's C type: checked at compile time below. */
+#define RM_SEGCOL_ROW(field, unit, kind)                                                       \
+    {#field, unit, offsetof(rm_segment_result, field),                                        \
+     sizeof(((rm_segment_result *)0)->field), RM_SEGCOL_##kind},
+static const rm_segment_column segment_columns[] = {RM_SEGMENT_COLUMNS(RM_SEGCOL_ROW)};
+#undef RM_SEGCOL_ROW
+
+#define SEGCOL_CHECK(field, unit, kind) SEGCOL_CHECK_##kind(field)
+#define SEGCOL_CHECK_INT32(f) SEGCOL_CHECK_NUM(f, int32_t)
+#define SEGCOL_CHECK_FLOAT(f) SEGCOL_CHECK_NUM(f, float)
+#define SEGCOL_CHECK_DOUBLE(f) SEGCOL_CHECK_NUM(f, double)
+#define SEGCOL_CHECK_VERDICT(f) SEGCOL_CHECK_NUM(f, int8_t)
+#define SEGCOL_CHECK_NUM(f, type)                                                             \
+    _Static_assert(_Generic(((rm_segment_result *)0)->f, type: 1, default: 0),                \
+                   "segment column " #f ": kind does not match its C type");
+#define SEGCOL_CHECK_TEXT(f)                                                                  \
+    _Static_assert(_Generic(&((rm_segment_result *)0)->f[0], char *: 1, default: 0),          \
+                   "segment column " #f ": TEXT needs a char array");
+RM_SEGMENT_COLUMNS(SEGCOL_CHECK)
+
+const rm_segment_column *rm_segment_columns(size_t *n)
+{
+    if (n)
+        *n = sizeof segment_columns / sizeof segment_columns[0];
+    return segment_columns;
+}
+
+const rm_segment_column *rm_segment_column_find(const char *name)
+{
+    size_t n;
+    const rm_segment_column *c = rm_segment_columns(&n);
+    for (size_t i = 0; name && i < n; i++)
+        if (!strcmp(c[i].name, name))
+            return &c[i];
+    return NULL;
+}
+
+double rm_segment_value(const rm_segment_result *s, const rm_segment_column *c)
+{
+    const char *p = (const char *)s + c->offset;
+    switch (c->kind) {
+    case RM_SEGCOL_INT32: {
+        int32_t v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    case RM_SEGCOL_FLOAT: {
+        float v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    case RM_SEGCOL_DOUBLE: {
+        double v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    case RM_SEGCOL_VERDICT:
+        return (int8_t)*p;
+    case RM_SEGCOL_TEXT:
+        break;
+    }
+    return NAN;
+}
+
+const char *rm_segment_text(const rm_segment_result *s, const rm_segment_column *c)
+{
+    return c->kind == RM_SEGCOL_TEXT ? (const char *)s + c->offset : NULL;
+}
+
+const char *rm_verdict_name(int v)
+{
+    switch (v) {
+    case RM_VERDICT_BELOW: return "below";
+    case RM_VERDICT_INSIDE: return "inside";
+    case RM_VERDICT_ABOVE: return "above";
+    default: return NULL;
+    }
+}
+
 rm_results *rm_results_new(void)
 {
     return calloc(1, sizeof(rm_results));
@@ -160,41 +241,27 @@ static hid_t hold_type(void)
     return t;
 }
 
+/* The /segments compound, member by member from the segment-column table
+ * (rm_results.h). */
 static hid_t segment_type(void)
 {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_segment_result));
-    hid_t lab = str_type(RM_RESULTS_LABEL_LEN), com = str_type(RM_RESULTS_COMMENT_LEN);
-#define F(name, type) H5Tinsert(t, #name, HOFFSET(rm_segment_result, name), type)
-    F(index, H5T_NATIVE_INT32);
-    F(label, lab);
-    F(start_s, H5T_NATIVE_DOUBLE);
-    F(end_s, H5T_NATIVE_DOUBLE);
-    F(rolling_s, H5T_NATIVE_FLOAT);
-    F(holding_s, H5T_NATIVE_FLOAT);
-    F(strokes, H5T_NATIVE_INT32);
-    F(holds, H5T_NATIVE_INT32);
-    F(cadence_cpm, H5T_NATIVE_FLOAT);
-    F(stroke_cadence_cpm, H5T_NATIVE_FLOAT);
-    F(mean_speed_cm_s, H5T_NATIVE_FLOAT);
-    F(mean_pass_s, H5T_NATIVE_FLOAT);
-    F(mean_force_n, H5T_NATIVE_FLOAT);
-    F(mean_roller_kpa, H5T_NATIVE_FLOAT);
-    F(roller_area_cm2, H5T_NATIVE_FLOAT);
-    F(peak_roller_kpa, H5T_NATIVE_FLOAT);
-    F(load_share, H5T_NATIVE_FLOAT);
-    F(body_weight_share, H5T_NATIVE_FLOAT);
-    F(steadiness, H5T_NATIVE_FLOAT);
-    F(coverage, H5T_NATIVE_FLOAT);
-    F(range_cm, H5T_NATIVE_FLOAT);
-    F(set_verdict, H5T_NATIVE_INT8);
-    F(speed_verdict, H5T_NATIVE_INT8);
-    F(pass_verdict, H5T_NATIVE_INT8);
-    F(hold_verdict, H5T_NATIVE_INT8);
-    F(score, H5T_NATIVE_FLOAT);
-    F(comment, com);
-#undef F
-    H5Tclose(lab);
-    H5Tclose(com);
+    size_t n;
+    const rm_segment_column *col = rm_segment_columns(&n);
+    for (size_t i = 0; i < n; i++) {
+        const rm_segment_column *c = &col[i];
+        hid_t mt = -1;
+        switch (c->kind) {
+        case RM_SEGCOL_INT32: mt = H5T_NATIVE_INT32; break;
+        case RM_SEGCOL_FLOAT: mt = H5T_NATIVE_FLOAT; break;
+        case RM_SEGCOL_DOUBLE: mt = H5T_NATIVE_DOUBLE; break;
+        case RM_SEGCOL_VERDICT: mt = H5T_NATIVE_INT8; break;
+        case RM_SEGCOL_TEXT: mt = str_type(c->size); break;
+        }
+        H5Tinsert(t, c->name, c->offset, mt);
+        if (c->kind == RM_SEGCOL_TEXT)
+            H5Tclose(mt);
+    }
     return t;
 }
 
@@ -413,52 +480,30 @@ static json_t *jnum(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static const char *verdict_name(int v)
-{
-    switch (v) {
-    case RM_VERDICT_BELOW: return "below";
-    case RM_VERDICT_INSIDE: return "inside";
-    case RM_VERDICT_ABOVE: return "above";
-    default: return NULL;
-    }
-}
-
 static json_t *jverdict(int v)
 {
-    const char *s = verdict_name(v);
+    const char *s = rm_verdict_name(v);
     return s ? json_string(s) : json_null();
 }
 
+/* One "segments" object: the segment-column table's rows, in order. */
 static json_t *segment_json(const rm_segment_result *s)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "index", json_integer(s->index));
-    json_object_set_new(o, "label", json_string(s->label));
-    json_object_set_new(o, "start_s", jnum(s->start_s));
-    json_object_set_new(o, "end_s", jnum(s->end_s));
-    json_object_set_new(o, "rolling_s", jnum(s->rolling_s));
-    json_object_set_new(o, "holding_s", jnum(s->holding_s));
-    json_object_set_new(o, "strokes", json_integer(s->strokes));
-    json_object_set_new(o, "holds", json_integer(s->holds));
-    json_object_set_new(o, "cadence_cpm", jnum(s->cadence_cpm));
-    json_object_set_new(o, "stroke_cadence_cpm", jnum(s->stroke_cadence_cpm));
-    json_object_set_new(o, "mean_speed_cm_s", jnum(s->mean_speed_cm_s));
-    json_object_set_new(o, "mean_pass_s", jnum(s->mean_pass_s));
-    json_object_set_new(o, "mean_force_n", jnum(s->mean_force_n));
-    json_object_set_new(o, "mean_roller_kpa", jnum(s->mean_roller_kpa));
-    json_object_set_new(o, "roller_area_cm2", jnum(s->roller_area_cm2));
-    json_object_set_new(o, "peak_roller_kpa", jnum(s->peak_roller_kpa));
-    json_object_set_new(o, "load_share", jnum(s->load_share));
-    json_object_set_new(o, "body_weight_share", jnum(s->body_weight_share));
-    json_object_set_new(o, "steadiness", jnum(s->steadiness));
-    json_object_set_new(o, "coverage", jnum(s->coverage));
-    json_object_set_new(o, "range_cm", jnum(s->range_cm));
-    json_object_set_new(o, "set_verdict", jverdict(s->set_verdict));
-    json_object_set_new(o, "speed_verdict", jverdict(s->speed_verdict));
-    json_object_set_new(o, "pass_verdict", jverdict(s->pass_verdict));
-    json_object_set_new(o, "hold_verdict", jverdict(s->hold_verdict));
-    json_object_set_new(o, "score", jnum(s->score));
-    json_object_set_new(o, "comment", json_string(s->comment));
+    size_t n;
+    const rm_segment_column *col = rm_segment_columns(&n);
+    for (size_t i = 0; i < n; i++) {
+        const rm_segment_column *c = &col[i];
+        json_t *v = NULL;
+        switch (c->kind) {
+        case RM_SEGCOL_INT32: v = json_integer((json_int_t)rm_segment_value(s, c)); break;
+        case RM_SEGCOL_FLOAT:
+        case RM_SEGCOL_DOUBLE: v = jnum(rm_segment_value(s, c)); break;
+        case RM_SEGCOL_VERDICT: v = jverdict((int)rm_segment_value(s, c)); break;
+        case RM_SEGCOL_TEXT: v = json_string(rm_segment_text(s, c)); break;
+        }
+        json_object_set_new(o, c->name, v);
+    }
     return o;
 }
 

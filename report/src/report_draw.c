@@ -647,6 +647,18 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
                                        "s",     "",      "s",     "N",     "wt %",  "kPa",
                                        "%"};
     enum { NC = 13 };
+    /* columns 3.. show segment columns (the table in rm_results.h), scaled
+     * (shares as %) and rounded for reading */
+    static const struct {
+        const char *column;
+        double scale;
+        int decimals;
+    } shown[NC - 3] = {
+        {"strokes", 1, 0},      {"cadence_cpm", 1, 1},  {"mean_speed_cm_s", 1, 1},
+        {"mean_pass_s", 1, 1},  {"holds", 1, 0},        {"holding_s", 1, 0},
+        {"mean_force_n", 1, 0}, {"body_weight_share", 100, 0}, {"mean_roller_kpa", 1, 1},
+        {"score", 100, 0},
+    };
     double w[NC] = {84, 34, 30, 40, 36, 34, 30, 32, 30, 34, 32, 36, 0};
     double used = 0;
     for (int i = 0; i < NC - 1; i++)
@@ -684,16 +696,11 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
         snprintf(c[0], sizeof c[0], "%zu %s", k + 1, s->label);
         snprintf(c[1], sizeof c[1], "%d:%02d", (int)(s->start_s / 60), (int)fmod(s->start_s, 60));
         fmt_num(c[2], sizeof c[2], s->end_s - s->start_s, 0);
-        snprintf(c[3], sizeof c[3], "%d", s->strokes);
-        fmt_num(c[4], sizeof c[4], s->cadence_cpm, 1);
-        fmt_num(c[5], sizeof c[5], s->mean_speed_cm_s, 1);
-        fmt_num(c[6], sizeof c[6], s->mean_pass_s, 1);
-        snprintf(c[7], sizeof c[7], "%d", s->holds);
-        fmt_num(c[8], sizeof c[8], s->holding_s, 0);
-        fmt_num(c[9], sizeof c[9], s->mean_force_n, 0);
-        fmt_num(c[10], sizeof c[10], 100.0 * s->body_weight_share, 0);
-        fmt_num(c[11], sizeof c[11], s->mean_roller_kpa, 1);
-        fmt_num(c[12], sizeof c[12], 100.0 * s->score, 0);
+        for (int i = 3; i < NC; i++) {
+            const rm_segment_column *sc = rm_segment_column_find(shown[i - 3].column);
+            double v = sc ? rm_segment_value(s, sc) : NAN;
+            fmt_num(c[i], sizeof c[i], shown[i - 3].scale * v, shown[i - 3].decimals);
+        }
         x = p->x;
         for (int i = 0; i < NC; i++) {
             if (i == 0) {

@@ -14,6 +14,9 @@
 #include "rm_filekind.h"
 #include "rm_safefile.h"
 
+/* The CSV's columns, in the published order (docs/guide-lab.md). A name of
+ * the segment-column table (rm_results.h) takes its value from there; the
+ * others are derived in put_derived. */
 static const char *const columns[] = {
     "file",          "subject",          "segment",        "label",           "start_s",
     "duration_s",    "rolling_s",        "holding_s",      "strokes",         "cadence_cpm",
@@ -61,19 +64,36 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
 
 /* ---- CSV (the rules: rm_csv.h) ---- */
 
-/* A verdict as a word, or NA when nothing was judged. */
-static int put_verdict(rm_csv *c, int v)
+/* A column of the segment-column table (rm_results.h): written as its kind
+ * says, numbers with %.6g, verdicts as words. */
+static int put_segment_column(rm_csv *c, const rm_segment_result *s, const rm_segment_column *col)
 {
-    switch (v) {
-    case RM_VERDICT_BELOW:
-        return rm_csv_text(c, "below");
-    case RM_VERDICT_INSIDE:
-        return rm_csv_text(c, "inside");
-    case RM_VERDICT_ABOVE:
-        return rm_csv_text(c, "above");
-    default:
-        return rm_csv_na(c);
-    }
+    if (col->kind == RM_SEGCOL_TEXT)
+        return rm_csv_text(c, rm_segment_text(s, col));
+    double v = rm_segment_value(s, col);
+    if (col->kind == RM_SEGCOL_VERDICT)
+        return rm_verdict_name((int)v) ? rm_csv_text(c, rm_verdict_name((int)v)) : rm_csv_na(c);
+    return rm_csv_number(c, v, 6);
+}
+
+/* The columns that are not segment columns: the row's context and values
+ * derived from a segment. */
+static int put_derived(rm_csv *c, const char *name, size_t k, const rm_segment_result *s,
+                       const char *file, const char *subject, const rm_results *r)
+{
+    if (!strcmp(name, "file"))
+        return rm_csv_text(c, file);
+    if (!strcmp(name, "subject"))
+        return rm_csv_text(c, subject ? subject : "");
+    if (!strcmp(name, "segment")) /* the row's position, as the merge sorts it */
+        return rm_csv_number(c, (double)k, 6);
+    if (!strcmp(name, "duration_s"))
+        return rm_csv_number(c, s->end_s - s->start_s, 6);
+    if (!strcmp(name, "verdict")) /* pass: every judged target met; miss: one missed */
+        return !isfinite(s->score) ? rm_csv_na(c) : rm_csv_text(c, s->score >= 1.0f ? "pass" : "miss");
+    if (!strcmp(name, "profile"))
+        return rm_csv_text(c, r->profile);
+    return rm_csv_na(c);
 }
 
 int rm_batch_csv_header(FILE *f)
@@ -85,44 +105,18 @@ int rm_batch_csv_header(FILE *f)
 
 int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r)
 {
+    const rm_segment_column *col[NCOL]; /* NULL: a derived column */
+    for (size_t i = 0; i < NCOL; i++)
+        col[i] = rm_segment_column_find(columns[i]);
     rm_csv c;
     rm_csv_open(&c, f);
     for (size_t k = 0; k < r->n_segments; k++) {
         const rm_segment_result *s = &r->segments[k];
-        rm_csv_text(&c, file);
-        rm_csv_text(&c, subject ? subject : "");
-        rm_csv_number(&c, (double)k, 6);
-        rm_csv_text(&c, s->label);
-        rm_csv_number(&c, s->start_s, 6);
-        rm_csv_number(&c, s->end_s - s->start_s, 6);
-        rm_csv_number(&c, s->rolling_s, 6);
-        rm_csv_number(&c, s->holding_s, 6);
-        rm_csv_number(&c, s->strokes, 6);
-        rm_csv_number(&c, s->cadence_cpm, 6);
-        rm_csv_number(&c, s->stroke_cadence_cpm, 6);
-        rm_csv_number(&c, s->mean_speed_cm_s, 6);
-        rm_csv_number(&c, s->mean_pass_s, 6);
-        rm_csv_number(&c, s->holds, 6);
-        rm_csv_number(&c, s->mean_force_n, 6);
-        rm_csv_number(&c, s->mean_roller_kpa, 6);
-        rm_csv_number(&c, s->peak_roller_kpa, 6);
-        rm_csv_number(&c, s->roller_area_cm2, 6);
-        rm_csv_number(&c, s->load_share, 6);
-        rm_csv_number(&c, s->body_weight_share, 6);
-        rm_csv_number(&c, s->steadiness, 6);
-        rm_csv_number(&c, s->coverage, 6);
-        rm_csv_number(&c, s->range_cm, 6);
-        put_verdict(&c, s->set_verdict);
-        put_verdict(&c, s->speed_verdict);
-        put_verdict(&c, s->pass_verdict);
-        put_verdict(&c, s->hold_verdict);
-        rm_csv_number(&c, s->score, 6);
-        /* pass: every judged target met; miss: at least one missed */
-        if (!isfinite(s->score))
-            rm_csv_na(&c);
-        else
-            rm_csv_text(&c, s->score >= 1.0f ? "pass" : "miss");
-        rm_csv_text(&c, r->profile);
+        for (size_t i = 0; i < NCOL; i++)
+            if (col[i])
+                put_segment_column(&c, s, col[i]);
+            else
+                put_derived(&c, columns[i], k, s, file, subject, r);
         if (rm_csv_end_row(&c))
             return -1;
     }
