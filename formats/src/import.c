@@ -303,79 +303,95 @@ int imp_parse_clock(const char *s, double *sec)
     return 0;
 }
 
-int imp_parse_datetime(const char *s, double *unix_s)
+/* What a date/time string gave so far (-1: not seen). */
+typedef struct dt_parts {
+    long y, mo, d;
+    double clock; /* seconds into the day */
+    int pm;       /* 1 pm, 0 am */
+} dt_parts;
+
+/* A token of digits and ":./-": a clock, a d/m/y or m/d/y date, an ISO
+ * y-m-d date, a year or a day. */
+static void dt_number(const char *tok, dt_parts *dt)
+{
+    long a, b, c;
+    if (strchr(tok, ':')) {
+        double clk;
+        if (imp_parse_clock(tok, &clk) == 0)
+            dt->clock = clk;
+    } else if (strchr(tok, '/')) {
+        if (sscanf(tok, "%ld/%ld/%ld", &a, &b, &c) != 3)
+            return;
+        int day_first = a > 12;
+        dt->d = day_first ? a : b;
+        dt->mo = day_first ? b : a;
+        dt->y = c < 100 ? c + 2000 : c;
+    } else if (strchr(tok, '-')) {
+        if (sscanf(tok, "%ld-%ld-%ld", &a, &b, &c) == 3 && a >= 1000) {
+            dt->y = a;
+            dt->mo = b;
+            dt->d = c;
+        }
+    } else {
+        long v = strtol(tok, NULL, 10);
+        if (v >= 1000)
+            dt->y = v;
+        else if (dt->d < 0)
+            dt->d = v;
+    }
+}
+
+/* A word: "am"/"pm" (dots ignored: "a.m.") or a month name (3 letters on). */
+static void dt_word(const char *w, size_t n, dt_parts *dt)
 {
     static const char *const months[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                          "jul", "aug", "sep", "oct", "nov", "dec"};
-    long y = -1, mo = -1, d = -1;
-    double clock = -1;
-    int pm = -1;
-    const char *p = s;
-    while (*p) {
-        if (isdigit((unsigned char)*p)) {
-            char tok[48];
-            size_t n = 0;
-            while (*p && (isdigit((unsigned char)*p) || *p == ':' || *p == '.' || *p == '/' ||
-                          *p == '-')) {
-                if (n < sizeof tok - 1)
-                    tok[n++] = *p;
-                p++;
-            }
-            tok[n] = '\0';
-            while (n > 0 && (tok[n - 1] == '.' || tok[n - 1] == '-'))
-                tok[--n] = '\0';
-            if (strchr(tok, ':')) {
-                double c;
-                if (imp_parse_clock(tok, &c) == 0)
-                    clock = c;
-            } else if (strchr(tok, '/')) {
-                long a, b, c;
-                if (sscanf(tok, "%ld/%ld/%ld", &a, &b, &c) == 3) {
-                    if (a > 12) { /* day first */
-                        d = a;
-                        mo = b;
-                    } else {
-                        mo = a;
-                        d = b;
-                    }
-                    y = c < 100 ? c + 2000 : c;
-                }
-            } else if (strchr(tok, '-')) {
-                long a, b, c;
-                if (sscanf(tok, "%ld-%ld-%ld", &a, &b, &c) == 3 && a >= 1000) {
-                    y = a;
-                    mo = b;
-                    d = c;
-                }
-            } else {
-                long v = strtol(tok, NULL, 10);
-                if (v >= 1000)
-                    y = v;
-                else if (d < 0)
-                    d = v;
-            }
-        } else if (isalpha((unsigned char)*p)) {
-            char w[32];
-            size_t n = 0;
-            while (*p && (isalpha((unsigned char)*p) || *p == '.')) {
-                if (*p != '.' && n < sizeof w - 1)
-                    w[n++] = (char)tolower((unsigned char)*p);
-                p++;
-            }
-            w[n] = '\0';
-            if (!strcmp(w, "am"))
-                pm = 0;
-            else if (!strcmp(w, "pm"))
-                pm = 1;
-            else if (n >= 3 && mo < 0) {
-                for (int i = 0; i < 12; i++)
-                    if (!strncmp(w, months[i], 3))
-                        mo = i + 1;
-            }
-        } else {
-            p++;
-        }
+    if (!strcmp(w, "am"))
+        dt->pm = 0;
+    else if (!strcmp(w, "pm"))
+        dt->pm = 1;
+    else if (n >= 3 && dt->mo < 0) {
+        for (int i = 0; i < 12; i++)
+            if (!strncmp(w, months[i], 3))
+                dt->mo = i + 1;
     }
+}
+
+/* Reads the token at *pp (a number-like or a word; anything else is
+ * skipped) into dt and moves past it. */
+static void dt_token(const char **pp, dt_parts *dt)
+{
+    const char *p = *pp;
+    char tok[48];
+    size_t n = 0;
+    if (isdigit((unsigned char)*p)) {
+        for (; *p && (isdigit((unsigned char)*p) || strchr(":./-", *p)); p++)
+            if (n < sizeof tok - 1)
+                tok[n++] = *p;
+        tok[n] = '\0';
+        while (n > 0 && (tok[n - 1] == '.' || tok[n - 1] == '-'))
+            tok[--n] = '\0';
+        dt_number(tok, dt);
+    } else if (isalpha((unsigned char)*p)) {
+        for (; *p && (isalpha((unsigned char)*p) || *p == '.'); p++)
+            if (*p != '.' && n < 31)
+                tok[n++] = (char)tolower((unsigned char)*p);
+        tok[n] = '\0';
+        dt_word(tok, n, dt);
+    } else {
+        p++;
+    }
+    *pp = p;
+}
+
+int imp_parse_datetime(const char *s, double *unix_s)
+{
+    dt_parts dt = {-1, -1, -1, -1, -1};
+    for (const char *p = s; *p;)
+        dt_token(&p, &dt);
+    long y = dt.y, mo = dt.mo, d = dt.d;
+    double clock = dt.clock;
+    int pm = dt.pm;
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > 31)
         return -1;
     double sec = clock < 0 ? 0 : clock;
