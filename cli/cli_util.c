@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void rm_cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -96,4 +97,52 @@ int rm_cli_bad_option(const char *cmd, char **argv)
     if (optopt)
         return rm_cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
     return rm_cli_usage_error(cmd, "bad option");
+}
+
+const char *rm_cli_printable(const char *s, char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (!cap)
+        return "";
+    for (; s && *s && o + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < 0x20 || c == 0x7f) {
+            if (o + 5 >= cap)
+                break;
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+static const char *kind_of_mode(mode_t m)
+{
+    return S_ISFIFO(m)  ? "a FIFO"
+           : S_ISCHR(m) ? "a character device"
+           : S_ISBLK(m) ? "a block device"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISDIR(m) ? "a folder"
+                        : "not a regular file";
+}
+
+int rm_cli_check_input(const char *cmd, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || S_ISREG(st.st_mode))
+        return 0;
+    rm_cli_error(cmd, "%s is %s, not a file: give a recording or results file", path,
+                 kind_of_mode(st.st_mode));
+    return RM_EXIT_FAIL;
+}
+
+int rm_cli_refuse_existing(const char *cmd, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    rm_cli_error(cmd, "%s already exists; refusing to overwrite it", path);
+    return RM_EXIT_FAIL;
 }

@@ -102,6 +102,8 @@ int rm_cmd_analyze(int argc, char **argv)
     if (optind + 1 < argc)
         return rm_cli_usage_error(CMD, "one recording at a time (got \"%s\" too)", argv[optind + 1]);
     const char *rec = argv[optind];
+    if (rm_cli_check_input(CMD, rec))
+        return RM_EXIT_FAIL;
     cfg.labels = labels;
 
     rm_profile prof;

@@ -100,27 +100,31 @@ static void print_text(rm_session *s, const char *path, const facts *f)
 {
     const rm_header *h = rm_session_header(s);
     const rm_device *d = rm_session_device(s);
-    printf("file:        %s\n", path);
+    /* text from the file goes to a terminal: no escape sequences through */
+    char b1[512], b2[512], b3[512], b4[512];
+    printf("file:        %s\n", rm_cli_printable(path, b1, sizeof b1));
     printf("status:      %s\n", rm_session_is_live(s)
                                     ? "live (still being written, or its writer stopped "
                                       "without closing it)"
                                     : "closed");
     if (h->title[0])
-        printf("title:       %s\n", h->title);
+        printf("title:       %s\n", rm_cli_printable(h->title, b1, sizeof b1));
     printf("created:     %s\n", h->created);
     if (h->source[0])
-        printf("source:      %s\n", h->source);
+        printf("source:      %s\n", rm_cli_printable(h->source, b1, sizeof b1));
     printf("device:      %s, serial %s, firmware %s, USB %04x:%04x, %u x %u sensels, "
            "pitch %g x %g mm, %u-bit\n",
-           d->model[0] ? d->model : "unknown model", d->serial[0] ? d->serial : "-",
-           d->firmware[0] ? d->firmware : "-", d->vid, d->pid, d->rows, d->cols,
+           d->model[0] ? rm_cli_printable(d->model, b2, sizeof b2) : "unknown model",
+           d->serial[0] ? rm_cli_printable(d->serial, b3, sizeof b3) : "-",
+           d->firmware[0] ? rm_cli_printable(d->firmware, b4, sizeof b4) : "-", d->vid, d->pid, d->rows, d->cols,
            d->row_pitch_mm, d->col_pitch_mm, d->adc_bits);
     if (h->subject_id[0] || h->body_mass_kg > 0 || h->subject_notes[0]) {
-        printf("subject:     %s", h->subject_id[0] ? h->subject_id : "(no id)");
+        printf("subject:     %s",
+               h->subject_id[0] ? rm_cli_printable(h->subject_id, b1, sizeof b1) : "(no id)");
         if (h->body_mass_kg > 0)
             printf(", %g kg", h->body_mass_kg);
         if (h->subject_notes[0])
-            printf(", %s", h->subject_notes);
+            printf(", %s", rm_cli_printable(h->subject_notes, b1, sizeof b1));
         printf("\n");
     }
     printf("frames:      %llu\n", (unsigned long long)f->frames);
@@ -139,7 +143,8 @@ static void print_text(rm_session *s, const char *path, const facts *f)
            cor && cor->value_sum == 1 ? "" : "s");
     printf("events:      %zu", rm_session_event_count(s));
     for (size_t k = 0; k < f->nkinds; k++)
-        printf("%s%s %zu", k ? ", " : " (", f->kinds[k].kind, f->kinds[k].n);
+        printf("%s%s %zu", k ? ", " : " (", rm_cli_printable(f->kinds[k].kind, b1, sizeof b1),
+               f->kinds[k].n);
     printf("%s\n", f->nkinds ? ")" : "");
     char a[32], b[32], c[32];
     human_bytes(f->stored, a, sizeof a);
@@ -164,7 +169,8 @@ static void print_text(rm_session *s, const char *path, const facts *f)
     for (size_t i = 0; i < rm_session_reference_count(s); i++) {
         const char *name, *units;
         rm_session_reference(s, i, &name, &units, NULL);
-        printf("reference:   %s (%s)\n", name, units);
+        printf("reference:   %s (%s)\n", rm_cli_printable(name, b1, sizeof b1),
+               rm_cli_printable(units, b2, sizeof b2));
     }
 }
 
@@ -274,6 +280,8 @@ int rm_cmd_info(int argc, char **argv)
     if (optind + 1 < argc)
         return rm_cli_usage_error(CMD, "one recording at a time ('%s' is extra)", argv[optind + 1]);
     const char *path = argv[optind];
+    if (rm_cli_check_input(CMD, path))
+        return RM_EXIT_FAIL;
     rm_session *s = NULL;
     rm_err err = {0};
     rm_status st = rm_session_open(path, &s, &err);

@@ -94,6 +94,8 @@ int rm_cmd_report(int argc, char **argv)
     if (optind + 1 < argc)
         return rm_cli_usage_error(CMD, "one input only (got '%s' too)", argv[optind + 1]);
     const char *input = argv[optind];
+    if (rm_cli_check_input(CMD, input))
+        return RM_EXIT_FAIL;
     char *out_alloc = NULL;
     if (!output) {
         out_alloc = default_output(input);

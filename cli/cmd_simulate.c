@@ -302,6 +302,12 @@ int rm_cmd_simulate(int argc, char **argv)
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
+    /* like -o (a recording is never replaced), the stream and the truth
+     * are new files: refuse before the mat runs, not after */
+    if ((opt.stream_path && rm_cli_refuse_existing(CMD, opt.stream_path)) ||
+        (opt.truth_path && rm_cli_refuse_existing(CMD, opt.truth_path)) ||
+        (opt.out_path && rm_cli_refuse_existing(CMD, opt.out_path)))
+        return RM_EXIT_FAIL;
     rm_err err = {0};
     rm_vmat *vm = NULL;
     rm_status st = rm_vmat_new(&opt.cfg, &vm, &err);

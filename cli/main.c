@@ -59,6 +59,8 @@ int main(int argc, char **argv)
         printf("rollmat %s\n", RM_VERSION);
         return RM_EXIT_OK;
     }
+    if (!strcmp(name, "analyse")) /* the British spelling, as the docs use it */
+        name = "analyze";
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(commands[i].name, name)) {
             rm_cli_reset_getopt();

@@ -34,6 +34,22 @@ int rm_cli_parse_long(const char *s, long min, long max, long *out);
 /* A logger that prints "rollmat: level: msg" on stderr (levels <= max). */
 rm_logger rm_cli_stderr_logger(rm_log_level *max_level);
 
+/* Text from a file made safe for a terminal: control characters (escape
+ * sequences, carriage returns, bells...) become \xNN. Writes into `buf`
+ * (`cap` bytes, cut at the end if needed) and returns it. */
+const char *rm_cli_printable(const char *s, char *buf, size_t cap);
+
+/* An input the command will read must be a regular file (through links):
+ * a FIFO or device named *.h5 would otherwise block or be misread. Returns
+ * 0 if it is, or if it does not exist (the reader then names the problem);
+ * else prints one line naming what it is and returns RM_EXIT_FAIL. */
+int rm_cli_check_input(const char *cmd, const char *path);
+
+/* For outputs that are never replaced: 0 if nothing regular is at `path`
+ * (a FIFO or device is written through); else prints "PATH already
+ * exists; refusing to overwrite it" and returns RM_EXIT_FAIL. */
+int rm_cli_refuse_existing(const char *cmd, const char *path);
+
 /* Resets getopt for a subcommand (getopt_long keeps global state). */
 void rm_cli_reset_getopt(void);
 
