@@ -55,7 +55,11 @@ grep -q "keep.bin already exists" err.txt || fail "simulate --stream: message: $
 "$ROLLMAT" simulate --scenario guide --time-scale 0.05 --truth keep.json -q 2>err.txt && fail "simulate replaced --truth keep.json"
 [ "$(cat keep.bin)" = precious ] && [ "$(cat keep.json)" = precious ] || fail "existing files were changed"
 
-# 4. the British spelling
+# 4. a mistyped scenario name lists the shipped ones
+"$ROLLMAT" simulate --scenario gude -q 2>err.txt && fail "simulate --scenario gude succeeded"
+grep -q "guide" err.txt && grep -q "behm2020" err.txt || fail "mistyped scenario: names not listed: $(cat err.txt)"
+
+# 5. the British spelling
 "$ROLLMAT" analyse a.h5 --no-write >/dev/null 2>err.txt || fail "rollmat analyse: $(cat err.txt)"
 
 [ $fails -eq 0 ] && echo "ok: non-regular inputs refused, escapes neutralised, no silent overwrite, analyse"

@@ -1,6 +1,7 @@
 /* vmat.c - the virtual mat: body -> pressure map -> sensor -> frames ->
  * byte stream with faults. The physics and the fault rules are documented
  * in hw_spec/PROTOCOL.md ("Virtual mat"). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,38 @@ const char *rm_vmat_scenario_path(const char *name, char *buf, size_t cap)
     if (w < 0 || (size_t)w >= cap)
         return name;
     return buf;
+}
+
+/* After a shipped name was not found: the names that are there, appended
+ * to the error ("... (scenarios here: behm2020, faulty, guide, rushed)"),
+ * so a typo is fixed without reading the docs. */
+static void list_scenarios(const char *path, rm_err *err)
+{
+    const char *slash = strrchr(path, '/');
+    if (!err || !slash)
+        return;
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char names[256] = "";
+    size_t used = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n <= 5 || strcmp(e->d_name + n - 5, ".json") || e->d_name[0] == '.')
+            continue;
+        int w = snprintf(names + used, sizeof names - used, "%s%.*s", used ? ", " : "",
+                         (int)(n - 5), e->d_name);
+        if (w < 0 || (size_t)w >= sizeof names - used)
+            break;
+        used += (size_t)w;
+    }
+    closedir(d);
+    size_t m = strlen(err->msg);
+    if (used && m + 32 < sizeof err->msg)
+        snprintf(err->msg + m, sizeof err->msg - m, " (scenarios there: %s)", names);
 }
 
 static rm_status build_sensor(rm_vmat *vm, rm_err *err)
@@ -239,6 +272,8 @@ rm_status rm_vmat_new(const rm_vmat_config *cfg, rm_vmat **out, rm_err *err)
     vm->seed = cfg->seed;
     rm_status st = vm_scenario_load(path, ts, cfg->seed, &vm->sc, err);
     if (st) {
+        if (path == buf && access(path, F_OK) != 0)
+            list_scenarios(path, err);
         free(vm);
         return st;
     }
