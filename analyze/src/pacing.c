@@ -258,447 +258,579 @@ static const char *label_for(const rm_analysis *a, size_t k, double prev_end, do
     return buf;
 }
 
-rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
-                             rm_err *err)
-{
-    const rm_analysis_config *cfg = &a->cfg;
-    const size_t nf = a->nf, N = (size_t)a->n;
-    rm_status st = RM_OK;
-    double *xf = NULL, *xs = NULL, *vv = NULL, *ext = NULL, *buf = NULL;
-    double *pos_acc = NULL, *frc_acc = NULL, *seg_acc = NULL;
-    uint8_t *state = NULL;
+/* Everything rm_analysis_pacing works on, so its stages can be separate
+ * functions without a dozen parameters each. Arrays are nf long (at least
+ * one element), owned here until they move into the results. */
+typedef struct pacing {
+    rm_analysis *a;
+    const rm_analysis_config *cfg;
+    rm_results *r;
+    size_t nf, N, alloc_n, pad;
+    const float *t, *x, *fr;
+    double fs, dt, maxgap;
+    double b[3], fa[3];              /* the low-pass */
+    double *xf;                      /* roller x, short gaps bridged */
+    double *xs, *vv;                 /* filtered x, speed */
+    double *ext, *buf;               /* scratch */
+    uint8_t *state;
+    dyn strokes, holds;
+    size_t nseg;
+    int whole;                       /* one segment: the whole recording */
     welch w;
-    memset(&w, 0, sizeof w);
-    dyn strokes = {NULL, 0, 0, sizeof(rm_stroke)};
-    dyn holds = {NULL, 0, 0, sizeof(rm_hold)};
+    double df;
+    double *pos_acc, *frc_acc, *seg_acc;
+    int pos_windows, frc_windows;
+} pacing;
 
+/* The results' description of the mat and the run, before any metric. */
+static void pacing_header(pacing *P, const rm_profile *profile)
+{
+    const rm_analysis *a = P->a;
+    rm_results *r = P->r;
     r->rows = (uint16_t)a->rows;
     r->cols = (uint16_t)a->cols;
     r->row_pitch_cm = a->rp_cm;
     r->col_pitch_cm = a->cp_cm;
     r->rate_hz = a->rate_hz;
-    r->body_mass_kg = cfg->body_mass_kg;
+    r->body_mass_kg = P->cfg->body_mass_kg;
     snprintf(r->profile, sizeof r->profile, "%s", profile ? profile->name : "guide");
     snprintf(r->software, sizeof r->software, "%s", RM_SOFTWARE);
+}
 
-    const float *t = a->ser[RM_SERIES_TIME].v;
-    const float *x = a->ser[RM_SERIES_ROLLER_X_CM].v;
-    const float *fr = a->ser[RM_SERIES_ROLLER_FORCE_N].v;
-    const double fs = a->rate_hz, dt = 1.0 / fs;
-    size_t pad = (size_t)ceil(fs / cfg->lowpass_hz);
-    const double maxgap = cfg->fill_gap_s > 1.5 * dt ? cfg->fill_gap_s : 1.5 * dt;
+/* All the per-frame work arrays at once, so no later stage can fail on them. */
+static int pacing_alloc(pacing *P)
+{
+    size_t n = P->alloc_n;
+    P->xf = malloc(n * sizeof *P->xf);
+    P->xs = malloc(n * sizeof *P->xs);
+    P->vv = calloc(n, sizeof *P->vv);
+    P->ext = malloc((n + 2 * P->pad) * sizeof *P->ext);
+    P->buf = malloc(n * sizeof *P->buf);
+    P->state = calloc(n, 1);
+    return (P->xf && P->xs && P->vv && P->ext && P->buf && P->state) ? 0 : -1;
+}
 
-    size_t alloc_n = nf ? nf : 1;
-    xf = malloc(alloc_n * sizeof *xf);
-    xs = malloc(alloc_n * sizeof *xs);
-    vv = calloc(alloc_n, sizeof *vv);
-    ext = malloc((alloc_n + 2 * pad) * sizeof *ext);
-    buf = malloc(alloc_n * sizeof *buf);
-    state = calloc(alloc_n, 1);
-    if (!xf || !xs || !vv || !ext || !buf || !state)
-        goto nomem;
-
-    /* Bridge short roller gaps (a frame or two lost in noise) linearly. */
+/* Bridge short roller gaps (a frame or two lost in noise) linearly, so a
+ * run of roller frames is not cut into pieces the filter sees apart. */
+static void bridge_gaps(pacing *P)
+{
+    const size_t nf = P->nf;
+    const float *t = P->t;
+    double *xf = P->xf;
     for (size_t i = 0; i < nf; i++)
-        xf[i] = isnan(x[i]) ? NAN : x[i];
-    {
-        size_t i = 0;
-        while (i < nf) {
-            if (!isnan(xf[i])) {
-                i++;
-                continue;
+        xf[i] = isnan(P->x[i]) ? NAN : P->x[i];
+    size_t i = 0;
+    while (i < nf) {
+        if (!isnan(xf[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < nf && isnan(xf[j]))
+            j++;
+        if (i > 0 && j < nf && t[j] - t[i - 1] <= P->cfg->fill_gap_s + 1e-6) {
+            for (size_t k = i; k < j; k++) {
+                double u = (t[k] - t[i - 1]) / (t[j] - t[i - 1]);
+                xf[k] = xf[i - 1] + u * (xf[j] - xf[i - 1]);
             }
-            size_t j = i;
-            while (j < nf && isnan(xf[j]))
-                j++;
-            if (i > 0 && j < nf && t[j] - t[i - 1] <= cfg->fill_gap_s + 1e-6) {
-                for (size_t k = i; k < j; k++) {
-                    double u = (t[k] - t[i - 1]) / (t[j] - t[i - 1]);
-                    xf[k] = xf[i - 1] + u * (xf[j] - xf[i - 1]);
-                }
-            }
-            i = j;
+        }
+        i = j;
+    }
+}
+
+/* Zero-phase filtered x and its central-difference speed over one run of
+ * roller frames [s, e); every frame of the run starts as rolling. */
+static void run_filter(pacing *P, size_t s, size_t e)
+{
+    const float *t = P->t;
+    double *xs = P->xs, *vv = P->vv;
+    filtfilt(P->xf + s, e - s, xs + s, P->ext, P->pad, P->b, P->fa);
+    for (size_t i = s; i < e; i++) {
+        size_t i0 = i > s ? i - 1 : i, i1 = i + 1 < e ? i + 1 : i;
+        double span = (double)t[i1] - (double)t[i0];
+        vv[i] = (i1 > i0 && span > 0) ? (xs[i1] - xs[i0]) / span : 0.0;
+        P->state[i] = RM_STATE_ROLLING;
+    }
+}
+
+/* Records the hold [i, j) (already widened to its edges) and marks its frames. */
+static int add_hold(pacing *P, size_t i, size_t j)
+{
+    rm_hold *h = dyn_push(&P->holds);
+    if (!h)
+        return -1;
+    const float *fr = P->fr;
+    double sx = 0, sf = 0;
+    size_t nfv = 0;
+    for (size_t k = i; k < j; k++) {
+        P->state[k] = RM_STATE_HOLDING;
+        sx += P->xs[k];
+        if (!isnan(fr[k])) {
+            sf += fr[k];
+            nfv++;
         }
     }
+    h->start_s = P->t[i];
+    h->end_s = P->t[j - 1];
+    h->x_cm = (float)(sx / (double)(j - i));
+    h->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
+    h->segment = -1;
+    return 0;
+}
 
-    double b[3], fa[3];
-    double fc = cfg->lowpass_hz < 0.45 * fs ? cfg->lowpass_hz : 0.45 * fs;
-    butter2(fc, fs, b, fa);
+/* Holds of one run [s, e): the speed stays below the rolling speed for
+ * hold_min_s or longer. */
+static int run_holds(pacing *P, size_t s, size_t e)
+{
+    const rm_analysis_config *cfg = P->cfg;
+    const float *t = P->t;
+    const double *vv = P->vv, *xf = P->xf;
+    for (size_t i = s; i < e;) {
+        if (fabs(vv[i]) >= cfg->rolling_speed_cm_s) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < e && fabs(vv[j]) < cfg->rolling_speed_cm_s)
+            j++;
+        if ((double)t[j - 1] - (double)t[i] >= cfg->hold_min_s - P->dt - 1e-6) {
+            /* The filtered speed crosses the threshold a little inside
+             * the stay; its edges are where the unfiltered x leaves the
+             * spot by more than hold_edge_cm. */
+            size_t q0 = i + (j - i) / 4, q1 = j - (j - i) / 4;
+            double hx = 0;
+            for (size_t k = q0; k < q1; k++)
+                hx += xf[k];
+            hx /= (double)(q1 - q0);
+            while (i > s && P->state[i - 1] != RM_STATE_HOLDING &&
+                   fabs(xf[i - 1] - hx) <= cfg->hold_edge_cm)
+                i--;
+            while (j < e && fabs(xf[j] - hx) <= cfg->hold_edge_cm)
+                j++;
+            if (add_hold(P, i, j))
+                return -1;
+        }
+        i = j;
+    }
+    return 0;
+}
 
-    /* Runs of roller frames: filter, speed, states, holds, strokes. */
+/* Turning points of the moving piece [ps, pe), found with hysteresis
+ * min_excursion_cm: writes ps, the turning points, pe-1 to bd; returns
+ * how many. */
+static size_t turning_points(const pacing *P, size_t ps, size_t pe, size_t *bd)
+{
+    const double *xs = P->xs;
+    const double exc = P->cfg->min_excursion_cm;
+    size_t nb = 0;
+    bd[nb++] = ps;
+    int dir = 0;
+    size_t ext_i = ps;
+    for (size_t i = ps + 1; i < pe; i++) {
+        if (dir == 0) {
+            if (xs[i] - xs[ps] >= exc) {
+                dir = 1;
+                ext_i = i;
+            } else if (xs[ps] - xs[i] >= exc) {
+                dir = -1;
+                ext_i = i;
+            }
+        } else if (dir > 0) {
+            if (xs[i] > xs[ext_i])
+                ext_i = i;
+            else if (xs[ext_i] - xs[i] >= exc) {
+                bd[nb++] = ext_i;
+                dir = -1;
+                ext_i = i;
+            }
+        } else {
+            if (xs[i] < xs[ext_i])
+                ext_i = i;
+            else if (xs[i] - xs[ext_i] >= exc) {
+                bd[nb++] = ext_i;
+                dir = 1;
+                ext_i = i;
+            }
+        }
+    }
+    if (bd[nb - 1] != pe - 1)
+        bd[nb++] = pe - 1;
+    return nb;
+}
+
+/* Records the stroke [a0, a1] of length len. */
+static int add_stroke(pacing *P, size_t a0, size_t a1, double len)
+{
+    rm_stroke *sk = dyn_push(&P->strokes);
+    if (!sk)
+        return -1;
+    const double *vv = P->vv;
+    const float *fr = P->fr, *t = P->t;
+    double pk = 0, sf = 0;
+    size_t nfv = 0;
+    for (size_t i = a0; i <= a1; i++) {
+        if (fabs(vv[i]) > pk)
+            pk = fabs(vv[i]);
+        if (!isnan(fr[i])) {
+            sf += fr[i];
+            nfv++;
+        }
+    }
+    sk->start_s = t[a0];
+    sk->end_s = t[a1];
+    sk->from_x_cm = (float)P->xs[a0];
+    sk->to_x_cm = (float)P->xs[a1];
+    sk->length_cm = (float)len;
+    double dur = (double)t[a1] - (double)t[a0];
+    sk->mean_speed_cm_s = dur > 0 ? (float)(len / dur) : NAN;
+    sk->peak_speed_cm_s = (float)pk;
+    sk->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
+    sk->segment = -1;
+    return 0;
+}
+
+/* Strokes of one moving piece [ps, pe) between holds: cut at its turning
+ * points, piece ends trimmed to where the roller actually moves. */
+static int piece_strokes(pacing *P, size_t ps, size_t pe)
+{
+    const double *vv = P->vv;
+    const double vmin = P->cfg->rolling_speed_cm_s;
+    size_t *bd = (size_t *)(void *)P->buf; /* buf has nf doubles: room enough */
+    size_t nb = turning_points(P, ps, pe, bd);
+    for (size_t k = 0; k + 1 < nb; k++) {
+        size_t a0 = bd[k], a1 = bd[k + 1];
+        if (k == 0)
+            while (a0 < a1 && fabs(vv[a0]) < vmin)
+                a0++;
+        if (k + 2 == nb)
+            while (a1 > a0 && fabs(vv[a1]) < vmin)
+                a1--;
+        if (a1 <= a0)
+            continue;
+        double len = fabs(P->xs[a1] - P->xs[a0]);
+        if (len < P->cfg->min_excursion_cm)
+            continue;
+        if (add_stroke(P, a0, a1, len))
+            return -1;
+    }
+    return 0;
+}
+
+/* Strokes of one run [s, e): its moving pieces between holds. */
+static int run_strokes(pacing *P, size_t s, size_t e)
+{
+    for (size_t ps = s; ps < e;) {
+        if (P->state[ps] == RM_STATE_HOLDING) {
+            ps++;
+            continue;
+        }
+        size_t pe = ps;
+        while (pe < e && P->state[pe] != RM_STATE_HOLDING)
+            pe++;
+        if (piece_strokes(P, ps, pe))
+            return -1;
+        ps = pe;
+    }
+    return 0;
+}
+
+/* Runs of roller frames, each on its own (the filter must not smear across
+ * a missing roller): filter, speed, states, holds, strokes. */
+static int roller_runs(pacing *P)
+{
+    const size_t nf = P->nf;
     for (size_t s = 0; s < nf;) {
-        if (isnan(xf[s])) {
-            xs[s] = NAN;
-            vv[s] = NAN;
+        if (isnan(P->xf[s])) {
+            P->xs[s] = NAN;
+            P->vv[s] = NAN;
             s++;
             continue;
         }
         size_t e = s;
-        while (e < nf && !isnan(xf[e]))
+        while (e < nf && !isnan(P->xf[e]))
             e++;
-        size_t m = e - s;
-        filtfilt(xf + s, m, xs + s, ext, pad, b, fa);
-        for (size_t i = s; i < e; i++) {
-            size_t i0 = i > s ? i - 1 : i, i1 = i + 1 < e ? i + 1 : i;
-            double span = (double)t[i1] - (double)t[i0];
-            vv[i] = (i1 > i0 && span > 0) ? (xs[i1] - xs[i0]) / span : 0.0;
-            state[i] = RM_STATE_ROLLING;
-        }
-        /* Holds: stays below the rolling speed for hold_min_s or longer. */
-        for (size_t i = s; i < e;) {
-            if (fabs(vv[i]) >= cfg->rolling_speed_cm_s) {
-                i++;
-                continue;
-            }
-            size_t j = i;
-            while (j < e && fabs(vv[j]) < cfg->rolling_speed_cm_s)
-                j++;
-            if ((double)t[j - 1] - (double)t[i] >= cfg->hold_min_s - dt - 1e-6) {
-                /* The filtered speed crosses the threshold a little inside
-                 * the stay; its edges are where the unfiltered x leaves the
-                 * spot by more than hold_edge_cm. */
-                size_t q0 = i + (j - i) / 4, q1 = j - (j - i) / 4;
-                double hx = 0;
-                for (size_t k = q0; k < q1; k++)
-                    hx += xf[k];
-                hx /= (double)(q1 - q0);
-                while (i > s && state[i - 1] != RM_STATE_HOLDING &&
-                       fabs(xf[i - 1] - hx) <= cfg->hold_edge_cm)
-                    i--;
-                while (j < e && fabs(xf[j] - hx) <= cfg->hold_edge_cm)
-                    j++;
-                rm_hold *h = dyn_push(&holds);
-                if (!h)
-                    goto nomem;
-                double sx = 0, sf = 0;
-                size_t nfv = 0;
-                for (size_t k = i; k < j; k++) {
-                    state[k] = RM_STATE_HOLDING;
-                    sx += xs[k];
-                    if (!isnan(fr[k])) {
-                        sf += fr[k];
-                        nfv++;
-                    }
-                }
-                h->start_s = t[i];
-                h->end_s = t[j - 1];
-                h->x_cm = (float)(sx / (double)(j - i));
-                h->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
-                h->segment = -1;
-            }
-            i = j;
-        }
-        /* Strokes: moving pieces between holds, cut at turning points
-         * found with hysteresis min_excursion_cm. */
-        for (size_t ps = s; ps < e;) {
-            if (state[ps] == RM_STATE_HOLDING) {
-                ps++;
-                continue;
-            }
-            size_t pe = ps;
-            while (pe < e && state[pe] != RM_STATE_HOLDING)
-                pe++;
-            /* boundaries: ps, turning points..., pe-1 */
-            size_t nb = 0;
-            size_t *bd = (size_t *)(void *)buf; /* buf has nf doubles: room enough */
-            bd[nb++] = ps;
-            int dir = 0;
-            size_t ext_i = ps;
-            for (size_t i = ps + 1; i < pe; i++) {
-                if (dir == 0) {
-                    if (xs[i] - xs[ps] >= cfg->min_excursion_cm) {
-                        dir = 1;
-                        ext_i = i;
-                    } else if (xs[ps] - xs[i] >= cfg->min_excursion_cm) {
-                        dir = -1;
-                        ext_i = i;
-                    }
-                } else if (dir > 0) {
-                    if (xs[i] > xs[ext_i])
-                        ext_i = i;
-                    else if (xs[ext_i] - xs[i] >= cfg->min_excursion_cm) {
-                        bd[nb++] = ext_i;
-                        dir = -1;
-                        ext_i = i;
-                    }
-                } else {
-                    if (xs[i] < xs[ext_i])
-                        ext_i = i;
-                    else if (xs[i] - xs[ext_i] >= cfg->min_excursion_cm) {
-                        bd[nb++] = ext_i;
-                        dir = 1;
-                        ext_i = i;
-                    }
-                }
-            }
-            if (bd[nb - 1] != pe - 1)
-                bd[nb++] = pe - 1;
-            for (size_t k = 0; k + 1 < nb; k++) {
-                size_t a0 = bd[k], a1 = bd[k + 1];
-                /* Piece ends (not turning points) are trimmed to where the
-                 * roller actually moves. */
-                if (k == 0)
-                    while (a0 < a1 && fabs(vv[a0]) < cfg->rolling_speed_cm_s)
-                        a0++;
-                if (k + 2 == nb)
-                    while (a1 > a0 && fabs(vv[a1]) < cfg->rolling_speed_cm_s)
-                        a1--;
-                if (a1 <= a0)
-                    continue;
-                double len = fabs(xs[a1] - xs[a0]);
-                if (len < cfg->min_excursion_cm)
-                    continue;
-                rm_stroke *sk = dyn_push(&strokes);
-                if (!sk)
-                    goto nomem;
-                double pk = 0, sf = 0;
-                size_t nfv = 0;
-                for (size_t i = a0; i <= a1; i++) {
-                    if (fabs(vv[i]) > pk)
-                        pk = fabs(vv[i]);
-                    if (!isnan(fr[i])) {
-                        sf += fr[i];
-                        nfv++;
-                    }
-                }
-                sk->start_s = t[a0];
-                sk->end_s = t[a1];
-                sk->from_x_cm = (float)xs[a0];
-                sk->to_x_cm = (float)xs[a1];
-                sk->length_cm = (float)len;
-                double dur = (double)t[a1] - (double)t[a0];
-                sk->mean_speed_cm_s = dur > 0 ? (float)(len / dur) : NAN;
-                sk->peak_speed_cm_s = (float)pk;
-                sk->mean_force_n = nfv ? (float)(sf / (double)nfv) : NAN;
-                sk->segment = -1;
-            }
-            ps = pe;
-        }
+        run_filter(P, s, e);
+        if (run_holds(P, s, e) || run_strokes(P, s, e))
+            return -1;
         s = e;
     }
+    return 0;
+}
 
-    /* Segments: the online sets, or the whole recording when no roller was
-     * ever seen (an import: distribution metrics still apply). */
-    size_t nseg = a->n_spans;
-    int whole = 0;
-    if (nseg == 0 && nf > 0) {
+/* Segments: the online sets, or the whole recording when no roller was
+ * ever seen (an import: distribution metrics still apply). */
+static int choose_segments(pacing *P)
+{
+    rm_results *r = P->r;
+    P->nseg = P->a->n_spans;
+    P->whole = 0;
+    if (P->nseg == 0 && P->nf > 0) {
         /* No set: the roller was never recognised, or only in moments too
          * short for a set. Strokes and holds of such moments are no
          * pacing to speak of. */
-        nseg = 1;
-        whole = 1;
-        strokes.n = 0;
-        holds.n = 0;
-        for (size_t i = 0; i < nf; i++) {
-            state[i] = RM_STATE_UNLOADED;
-            vv[i] = NAN;
+        P->nseg = 1;
+        P->whole = 1;
+        P->strokes.n = 0;
+        P->holds.n = 0;
+        for (size_t i = 0; i < P->nf; i++) {
+            P->state[i] = RM_STATE_UNLOADED;
+            P->vv[i] = NAN;
         }
     }
-    r->n_segments = nseg;
-    if (nseg) {
-        r->segments = calloc(nseg, sizeof *r->segments);
-        r->seg_mean_kpa = calloc(nseg * N, sizeof(float));
-        r->seg_peak_kpa = calloc(nseg * N, sizeof(float));
-        r->seg_contact_s = calloc(nseg * N, sizeof(float));
-        if (!r->segments || !r->seg_mean_kpa || !r->seg_peak_kpa || !r->seg_contact_s)
-            goto nomem;
-    }
+    r->n_segments = P->nseg;
+    if (!P->nseg)
+        return 0;
+    r->segments = calloc(P->nseg, sizeof *r->segments);
+    r->seg_mean_kpa = calloc(P->nseg * P->N, sizeof(float));
+    r->seg_peak_kpa = calloc(P->nseg * P->N, sizeof(float));
+    r->seg_contact_s = calloc(P->nseg * P->N, sizeof(float));
+    return (r->segments && r->seg_mean_kpa && r->seg_peak_kpa && r->seg_contact_s) ? 0 : -1;
+}
 
-    size_t maxlen = (size_t)ceil(cfg->welch_window_s * fs);
+/* One Welch plan and its accumulators for every segment's spectra. */
+static int spectra_init(pacing *P)
+{
+    size_t maxlen = (size_t)ceil(P->cfg->welch_window_s * P->fs);
     if (maxlen < 16)
         maxlen = 16;
-    if (welch_init(&w, fs, maxlen))
-        goto nomem;
-    pos_acc = calloc(w.nbin, sizeof *pos_acc);
-    frc_acc = calloc(w.nbin, sizeof *frc_acc);
-    seg_acc = calloc(w.nbin, sizeof *seg_acc);
-    if (!pos_acc || !frc_acc || !seg_acc)
-        goto nomem;
-    int pos_windows = 0, frc_windows = 0;
-    double df = fs / (double)w.nfft;
+    if (welch_init(&P->w, P->fs, maxlen))
+        return -1;
+    P->pos_acc = calloc(P->w.nbin, sizeof *P->pos_acc);
+    P->frc_acc = calloc(P->w.nbin, sizeof *P->frc_acc);
+    P->seg_acc = calloc(P->w.nbin, sizeof *P->seg_acc);
+    P->df = P->fs / (double)P->w.nfft;
+    return (P->pos_acc && P->frc_acc && P->seg_acc) ? 0 : -1;
+}
 
+/* A segment's pressure maps: from its online set, or the session's. */
+static void seg_maps(pacing *P, size_t k)
+{
+    const rm_analysis *a = P->a;
+    rm_results *r = P->r;
+    const size_t N = P->N, nf = P->nf;
+    const double dt = P->dt;
+    if (P->whole) {
+        for (size_t i = 0; i < N; i++) {
+            r->seg_mean_kpa[k * N + i] = nf ? (float)(a->all_sum[i] / (double)nf) : 0;
+            r->seg_peak_kpa[k * N + i] = a->all_peak[i];
+            r->seg_contact_s[k * N + i] = (float)(a->all_contact[i] * dt);
+        }
+        return;
+    }
+    const rm_seg_span *sp = &a->spans[k];
+    for (size_t i = 0; i < N; i++) {
+        r->seg_mean_kpa[k * N + i] = sp->frames ? sp->sum_kpa[i] / (float)sp->frames : 0;
+        r->seg_peak_kpa[k * N + i] = sp->peak_kpa[i];
+        r->seg_contact_s[k * N + i] = (float)(sp->contact[i] * dt);
+    }
+}
+
+/* A segment's time shares, speed and roller force over frames [first, last]. */
+static void seg_shares(pacing *P, rm_segment_result *sg, size_t first, size_t last)
+{
+    const rm_analysis *a = P->a;
+    const float *t = P->t, *fr = P->fr;
+    size_t nroll = 0, nhold = 0, nload = 0;
+    double droll = 0, dhold = 0;
+    double sv = 0, sfr = 0, skpa = 0, sarea = 0, sftot = 0, pk = 0;
+    size_t nkpa = 0;
+    for (size_t i = first; i <= last; i++) {
+        if (P->state[i] == RM_STATE_ROLLING) {
+            nroll++;
+            droll += frame_dur(t, i, P->nf, P->dt, P->maxgap);
+            sv += fabs(P->vv[i]);
+        } else if (P->state[i] == RM_STATE_HOLDING) {
+            nhold++;
+            dhold += frame_dur(t, i, P->nf, P->dt, P->maxgap);
+        }
+        if (isnan(fr[i]))
+            continue;
+        nload++;
+        sfr += fr[i];
+        float ar = a->ser[RM_SERIES_ROLLER_AREA_CM2].v[i];
+        float pkv = a->ser[RM_SERIES_ROLLER_PEAK_KPA].v[i];
+        sarea += ar;
+        if (ar > 0) {
+            skpa += 10.0 * fr[i] / ar;
+            nkpa++;
+        }
+        if (pkv > pk)
+            pk = pkv;
+        sftot += a->ser[RM_SERIES_FORCE_N].v[i];
+    }
+    sg->rolling_s = (float)droll;
+    sg->holding_s = (float)dhold;
+    sg->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
+    sg->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
+    sg->roller_area_cm2 = nload ? (float)(sarea / (double)nload) : NAN;
+    sg->mean_roller_kpa = nkpa ? (float)(skpa / (double)nkpa) : NAN;
+    sg->peak_roller_kpa = nload ? (float)pk : NAN;
+    sg->load_share = sftot > 0 ? (float)(sfr / sftot) : NAN;
+    sg->body_weight_share = (nload && P->cfg->body_mass_kg > 0)
+                                ? (float)(sg->mean_force_n / (P->cfg->body_mass_kg * RM_GRAVITY))
+                                : NAN;
+}
+
+/* Coverage of the stroke range: entropy of the sorted rolling x (m values
+ * in buf) over coverage_bin_cm bins between its 5th and 95th percentiles,
+ * as a share of the most even spread. */
+static void seg_coverage(pacing *P, rm_segment_result *sg, size_t m)
+{
+    double *buf = P->buf;
+    sg->coverage = NAN;
+    sg->range_cm = NAN;
+    if (m < 10)
+        return;
+    qsort(buf, m, sizeof *buf, cmp_double);
+    double lo = buf[(size_t)(0.05 * (double)(m - 1))];
+    double hi = buf[(size_t)(0.95 * (double)(m - 1))];
+    sg->range_cm = (float)(hi - lo);
+    size_t nb = (size_t)ceil((hi - lo) / P->cfg->coverage_bin_cm);
+    if (nb < 2)
+        return;
+    double *hist = P->seg_acc; /* reuse: nbin >= 129 */
+    if (nb > P->w.nbin)
+        nb = P->w.nbin;
+    memset(hist, 0, nb * sizeof *hist);
+    size_t tot = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (buf[i] < lo || buf[i] > hi)
+            continue;
+        size_t bi = (size_t)((buf[i] - lo) / (hi - lo) * (double)nb);
+        if (bi >= nb)
+            bi = nb - 1;
+        hist[bi] += 1;
+        tot++;
+    }
+    double h = 0;
+    for (size_t q = 0; q < nb; q++)
+        if (hist[q] > 0) {
+            double pq = hist[q] / (double)tot;
+            h -= pq * log(pq);
+        }
+    sg->coverage = (float)(h / log((double)nb));
+}
+
+/* Cadence: Welch PSD of filtered x over the rolling frames (holds removed:
+ * x does not move during them, so the pieces join); then coverage of the
+ * same x. Adds the segment's windows to the session's position spectrum. */
+static void seg_cadence(pacing *P, rm_segment_result *sg, size_t first, size_t last)
+{
+    size_t m = 0;
+    for (size_t i = first; i <= last; i++)
+        if (P->state[i] == RM_STATE_ROLLING)
+            P->buf[m++] = P->xs[i];
+    memset(P->seg_acc, 0, P->w.nbin * sizeof *P->seg_acc);
+    int nwin = welch_add(&P->w, P->buf, m, P->seg_acc);
+    sg->cadence_cpm = NAN;
+    if (nwin > 0) {
+        for (size_t q = 0; q < P->w.nbin; q++)
+            P->pos_acc[q] += P->seg_acc[q];
+        P->pos_windows += nwin;
+        double f0 = psd_peak(P->seg_acc, P->w.nbin, P->df, RM_CADENCE_BAND_LO_HZ,
+                             RM_CADENCE_BAND_HI_HZ);
+        sg->cadence_cpm = (float)(f0 * 60.0);
+    }
+    seg_coverage(P, sg, m);
+}
+
+/* Steadiness: the shaking band's share of roller force power. Adds the
+ * segment's windows to the session's force spectrum. */
+static void seg_steadiness(pacing *P, rm_segment_result *sg, size_t first, size_t last)
+{
+    const rm_analysis_config *cfg = P->cfg;
+    size_t m = 0;
+    for (size_t i = first; i <= last; i++)
+        if (!isnan(P->fr[i]))
+            P->buf[m++] = P->fr[i];
+    double *acc = P->seg_acc;
+    memset(acc, 0, P->w.nbin * sizeof *acc);
+    int nwin = welch_add(&P->w, P->buf, m, acc);
+    sg->steadiness = NAN;
+    if (nwin <= 0)
+        return;
+    double tot = 0, band = 0;
+    for (size_t q = 1; q < P->w.nbin; q++) {
+        double f = (double)q * P->df;
+        tot += acc[q];
+        if (f >= cfg->shake_lo_hz && f <= cfg->shake_hi_hz)
+            band += acc[q];
+        P->frc_acc[q] += acc[q];
+    }
+    P->frc_acc[0] += acc[0];
+    P->frc_windows += nwin;
+    if (tot > 0)
+        sg->steadiness = (float)(1.0 - band / tot);
+}
+
+/* Every segment's span, label, maps and metrics. */
+static void segment_metrics(pacing *P)
+{
+    const rm_analysis *a = P->a;
     double prev_end = -1e300;
-    for (size_t k = 0; k < nseg; k++) {
-        rm_segment_result *sg = &r->segments[k];
-        size_t first = whole ? 0 : a->spans[k].first;
-        size_t last = whole ? nf - 1 : a->spans[k].last;
+    for (size_t k = 0; k < P->nseg; k++) {
+        rm_segment_result *sg = &P->r->segments[k];
+        size_t first = P->whole ? 0 : a->spans[k].first;
+        size_t last = P->whole ? P->nf - 1 : a->spans[k].last;
         sg->index = (int32_t)k;
-        sg->start_s = t[first];
-        sg->end_s = t[last];
+        sg->start_s = P->t[first];
+        sg->end_s = P->t[last];
         char lb[RM_RESULTS_LABEL_LEN];
         snprintf(sg->label, sizeof sg->label, "%s",
-                 whole ? "whole recording" : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
-        if (whole && a->n_lab)
+                 P->whole ? "whole recording" : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
+        if (P->whole && a->n_lab)
             snprintf(sg->label, sizeof sg->label, "%s", a->lab_ev[a->n_lab - 1].text);
         prev_end = sg->end_s;
-
-        /* maps */
-        const float *ssum = whole ? NULL : a->spans[k].sum_kpa;
-        size_t frames = whole ? nf : a->spans[k].frames;
-        for (size_t i = 0; i < N; i++) {
-            if (whole) {
-                r->seg_mean_kpa[k * N + i] = nf ? (float)(a->all_sum[i] / (double)nf) : 0;
-                r->seg_peak_kpa[k * N + i] = a->all_peak[i];
-                r->seg_contact_s[k * N + i] = (float)(a->all_contact[i] * dt);
-            } else {
-                r->seg_mean_kpa[k * N + i] = frames ? ssum[i] / (float)frames : 0;
-                r->seg_peak_kpa[k * N + i] = a->spans[k].peak_kpa[i];
-                r->seg_contact_s[k * N + i] = (float)(a->spans[k].contact[i] * dt);
-            }
-        }
-
-        /* time shares, speed, force */
-        size_t nroll = 0, nhold = 0, nload = 0;
-        double droll = 0, dhold = 0;
-        double sv = 0, sfr = 0, skpa = 0, sarea = 0, sftot = 0, pk = 0;
-        size_t nkpa = 0;
-        for (size_t i = first; i <= last; i++) {
-            if (state[i] == RM_STATE_ROLLING) {
-                nroll++;
-                droll += frame_dur(t, i, nf, dt, maxgap);
-                sv += fabs(vv[i]);
-            } else if (state[i] == RM_STATE_HOLDING) {
-                nhold++;
-                dhold += frame_dur(t, i, nf, dt, maxgap);
-            }
-            if (!isnan(fr[i])) {
-                nload++;
-                sfr += fr[i];
-                float ar = a->ser[RM_SERIES_ROLLER_AREA_CM2].v[i];
-                float pkv = a->ser[RM_SERIES_ROLLER_PEAK_KPA].v[i];
-                sarea += ar;
-                if (ar > 0) {
-                    skpa += 10.0 * fr[i] / ar;
-                    nkpa++;
-                }
-                if (pkv > pk)
-                    pk = pkv;
-                sftot += a->ser[RM_SERIES_FORCE_N].v[i];
-            }
-        }
-        sg->rolling_s = (float)droll;
-        sg->holding_s = (float)dhold;
-        sg->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
-        sg->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
-        sg->roller_area_cm2 = nload ? (float)(sarea / (double)nload) : NAN;
-        sg->mean_roller_kpa = nkpa ? (float)(skpa / (double)nkpa) : NAN;
-        sg->peak_roller_kpa = nload ? (float)pk : NAN;
-        sg->load_share = sftot > 0 ? (float)(sfr / sftot) : NAN;
-        sg->body_weight_share = (nload && cfg->body_mass_kg > 0)
-                                    ? (float)(sg->mean_force_n / (cfg->body_mass_kg * RM_GRAVITY))
-                                    : NAN;
-
-        /* cadence: Welch PSD of filtered x over the rolling frames (holds
-         * removed: x does not move during them, so the pieces join). */
-        size_t m = 0;
-        for (size_t i = first; i <= last; i++)
-            if (state[i] == RM_STATE_ROLLING)
-                buf[m++] = xs[i];
-        memset(seg_acc, 0, w.nbin * sizeof *seg_acc);
-        int nwin = welch_add(&w, buf, m, seg_acc);
-        sg->cadence_cpm = NAN;
-        if (nwin > 0) {
-            for (size_t q = 0; q < w.nbin; q++)
-                pos_acc[q] += seg_acc[q];
-            pos_windows += nwin;
-            double f0 = psd_peak(seg_acc, w.nbin, df, RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ);
-            sg->cadence_cpm = (float)(f0 * 60.0);
-        }
-        /* coverage of the stroke range */
-        sg->coverage = NAN;
-        sg->range_cm = NAN;
-        if (m >= 10) {
-            qsort(buf, m, sizeof *buf, cmp_double);
-            double lo = buf[(size_t)(0.05 * (double)(m - 1))];
-            double hi = buf[(size_t)(0.95 * (double)(m - 1))];
-            sg->range_cm = (float)(hi - lo);
-            size_t nb = (size_t)ceil((hi - lo) / cfg->coverage_bin_cm);
-            if (nb >= 2) {
-                double *hist = seg_acc; /* reuse: nbin >= 129 */
-                if (nb > w.nbin)
-                    nb = w.nbin;
-                memset(hist, 0, nb * sizeof *hist);
-                size_t tot = 0;
-                for (size_t i = 0; i < m; i++) {
-                    if (buf[i] < lo || buf[i] > hi)
-                        continue;
-                    size_t bi = (size_t)((buf[i] - lo) / (hi - lo) * (double)nb);
-                    if (bi >= nb)
-                        bi = nb - 1;
-                    hist[bi] += 1;
-                    tot++;
-                }
-                double h = 0;
-                for (size_t q = 0; q < nb; q++)
-                    if (hist[q] > 0) {
-                        double pq = hist[q] / (double)tot;
-                        h -= pq * log(pq);
-                    }
-                sg->coverage = (float)(h / log((double)nb));
-            }
-        }
-        /* steadiness: shaking-band share of roller force power */
-        m = 0;
-        for (size_t i = first; i <= last; i++)
-            if (!isnan(fr[i]))
-                buf[m++] = fr[i];
-        memset(seg_acc, 0, w.nbin * sizeof *seg_acc);
-        nwin = welch_add(&w, buf, m, seg_acc);
-        sg->steadiness = NAN;
-        if (nwin > 0) {
-            double tot = 0, band = 0;
-            for (size_t q = 1; q < w.nbin; q++) {
-                double f = (double)q * df;
-                tot += seg_acc[q];
-                if (f >= cfg->shake_lo_hz && f <= cfg->shake_hi_hz)
-                    band += seg_acc[q];
-                frc_acc[q] += seg_acc[q];
-            }
-            frc_acc[0] += seg_acc[0];
-            frc_windows += nwin;
-            if (tot > 0)
-                sg->steadiness = (float)(1.0 - band / tot);
-        }
+        seg_maps(P, k);
+        seg_shares(P, sg, first, last);
+        seg_cadence(P, sg, first, last);
+        seg_steadiness(P, sg, first, last);
     }
-
-    if (whole) {
+    if (P->whole) {
         /* no set: no roller values to report for it */
-        rm_segment_result *sg = &r->segments[0];
+        rm_segment_result *sg = &P->r->segments[0];
         sg->mean_force_n = sg->roller_area_cm2 = sg->mean_roller_kpa = NAN;
         sg->peak_roller_kpa = sg->load_share = sg->body_weight_share = NAN;
         sg->steadiness = sg->coverage = sg->range_cm = sg->cadence_cpm = NAN;
         sg->mean_speed_cm_s = NAN;
     }
+}
 
-    /* strokes and holds to segments (by their middle) */
-    for (size_t i = 0; i < strokes.n + holds.n; i++) {
+/* Strokes and holds belong to the segment holding their middle; then each
+ * segment's pass duration and stroke cadence. */
+static void assign_strokes_holds(pacing *P)
+{
+    rm_results *r = P->r;
+    const size_t ns = P->strokes.n;
+    for (size_t i = 0; i < ns + P->holds.n; i++) {
         double mid;
         int32_t *segp;
-        if (i < strokes.n) {
-            rm_stroke *sk = (rm_stroke *)strokes.v + i;
+        if (i < ns) {
+            rm_stroke *sk = (rm_stroke *)P->strokes.v + i;
             mid = 0.5 * (sk->start_s + sk->end_s);
             segp = &sk->segment;
         } else {
-            rm_hold *h = (rm_hold *)holds.v + (i - strokes.n);
+            rm_hold *h = (rm_hold *)P->holds.v + (i - ns);
             mid = 0.5 * (h->start_s + h->end_s);
             segp = &h->segment;
         }
-        for (size_t k = 0; k < nseg; k++)
-            if (mid >= r->segments[k].start_s && mid <= r->segments[k].end_s) {
-                *segp = (int32_t)k;
-                if (i < strokes.n)
-                    r->segments[k].strokes++;
-                else
-                    r->segments[k].holds++;
-                break;
-            }
+        for (size_t k = 0; k < P->nseg; k++) {
+            if (mid < r->segments[k].start_s || mid > r->segments[k].end_s)
+                continue;
+            *segp = (int32_t)k;
+            if (i < ns)
+                r->segments[k].strokes++;
+            else
+                r->segments[k].holds++;
+            break;
+        }
     }
-    for (size_t k = 0; k < nseg; k++) {
+    for (size_t k = 0; k < P->nseg; k++) {
         rm_segment_result *sg = &r->segments[k];
         double sum = 0;
         int cnt = 0;
-        for (size_t i = 0; i < strokes.n; i++) {
-            rm_stroke *sk = (rm_stroke *)strokes.v + i;
+        for (size_t i = 0; i < ns; i++) {
+            rm_stroke *sk = (rm_stroke *)P->strokes.v + i;
             if (sk->segment == (int32_t)k) {
                 sum += sk->end_s - sk->start_s;
                 cnt++;
@@ -708,44 +840,55 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
         sg->stroke_cadence_cpm =
             sg->rolling_s > 0 && cnt ? (float)(cnt / 2.0 / sg->rolling_s * 60.0) : NAN;
     }
+}
 
-    /* session spectra */
-    r->n_freq = w.nbin;
-    r->freq_hz = malloc(w.nbin * sizeof(float));
-    r->position_psd = malloc(w.nbin * sizeof(float));
-    r->force_psd = malloc(w.nbin * sizeof(float));
+/* The session's spectra (mean of every segment's windows) and maps. */
+static int session_spectra_maps(pacing *P)
+{
+    const rm_analysis *a = P->a;
+    rm_results *r = P->r;
+    const size_t nbin = P->w.nbin, N = P->N, nf = P->nf;
+    r->n_freq = nbin;
+    r->freq_hz = malloc(nbin * sizeof(float));
+    r->position_psd = malloc(nbin * sizeof(float));
+    r->force_psd = malloc(nbin * sizeof(float));
     if (!r->freq_hz || !r->position_psd || !r->force_psd)
-        goto nomem;
-    for (size_t q = 0; q < w.nbin; q++) {
-        r->freq_hz[q] = (float)((double)q * df);
-        r->position_psd[q] = pos_windows ? (float)(pos_acc[q] / pos_windows) : 0.0f;
-        r->force_psd[q] = frc_windows ? (float)(frc_acc[q] / frc_windows) : 0.0f;
+        return -1;
+    for (size_t q = 0; q < nbin; q++) {
+        r->freq_hz[q] = (float)((double)q * P->df);
+        r->position_psd[q] = P->pos_windows ? (float)(P->pos_acc[q] / P->pos_windows) : 0.0f;
+        r->force_psd[q] = P->frc_windows ? (float)(P->frc_acc[q] / P->frc_windows) : 0.0f;
     }
-
-    /* session maps */
     r->map_mean_kpa = malloc(N * sizeof(float));
     r->map_peak_kpa = malloc(N * sizeof(float));
     r->map_contact_s = malloc(N * sizeof(float));
     if (!r->map_mean_kpa || !r->map_peak_kpa || !r->map_contact_s)
-        goto nomem;
+        return -1;
     for (size_t i = 0; i < N; i++) {
         r->map_mean_kpa[i] = nf ? (float)(a->all_sum[i] / (double)nf) : 0.0f;
         r->map_peak_kpa[i] = a->all_peak[i];
-        r->map_contact_s[i] = (float)(a->all_contact[i] * dt);
+        r->map_contact_s[i] = (float)(a->all_contact[i] * P->dt);
     }
+    return 0;
+}
 
-    /* totals */
-    rm_session_totals *T = &r->totals;
-    T->duration_s = nf ? (double)t[nf - 1] - (double)t[0] + dt : 0;
+/* The session's totals over every frame. */
+static void session_totals(pacing *P)
+{
+    const rm_analysis *a = P->a;
+    const size_t nf = P->nf;
+    const float *t = P->t, *fr = P->fr;
+    rm_session_totals *T = &P->r->totals;
+    T->duration_s = nf ? (double)t[nf - 1] - (double)t[0] + P->dt : 0;
     size_t nroll = 0, nload = 0;
     double sv = 0, sfr = 0, pk = 0, droll = 0, dhold = 0, dload = 0;
     for (size_t i = 0; i < nf; i++) {
-        double d = frame_dur(t, i, nf, dt, maxgap);
-        if (state[i] == RM_STATE_ROLLING) {
+        double d = frame_dur(t, i, nf, P->dt, P->maxgap);
+        if (P->state[i] == RM_STATE_ROLLING) {
             nroll++;
             droll += d;
-            sv += fabs(vv[i]);
-        } else if (state[i] == RM_STATE_HOLDING)
+            sv += fabs(P->vv[i]);
+        } else if (P->state[i] == RM_STATE_HOLDING)
             dhold += d;
         if (!isnan(fr[i])) {
             nload++;
@@ -759,20 +902,27 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     T->rolling_s = droll;
     T->holding_s = dhold;
     T->loaded_s = dload;
-    T->strokes = (int32_t)strokes.n;
-    T->holds = (int32_t)holds.n;
-    T->segments = (int32_t)nseg;
+    T->strokes = (int32_t)P->strokes.n;
+    T->holds = (int32_t)P->holds.n;
+    T->segments = (int32_t)P->nseg;
     T->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
-    T->cadence_cpm = pos_windows ? (float)(60.0 * psd_peak(pos_acc, w.nbin, df, RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ))
-                                 : NAN;
+    T->cadence_cpm = P->pos_windows ? (float)(60.0 * psd_peak(P->pos_acc, P->w.nbin, P->df,
+                                                              RM_CADENCE_BAND_LO_HZ,
+                                                              RM_CADENCE_BAND_HI_HZ))
+                                    : NAN;
     T->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
     T->peak_kpa = (float)pk;
     T->roller_found = a->n_spans > 0;
     T->hot_sensels = a->n_hot;
     T->dead_sensels = a->n_dead;
+}
 
-    /* series move into the results */
-    r->n_frames = nf;
+/* The series, states, strokes and holds move into the results (no copy). */
+static int move_series(pacing *P)
+{
+    rm_analysis *a = P->a;
+    rm_results *r = P->r;
+    r->n_frames = P->nf;
     for (int s = 0; s < RM_SERIES_COUNT; s++) {
         if (s == RM_SERIES_SPEED_CM_S)
             continue;
@@ -780,38 +930,80 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
         a->ser[s].v = NULL;
         a->ser[s].n = a->ser[s].cap = 0;
         if (!r->series[s] && !(r->series[s] = malloc(sizeof(float))))
-            goto nomem;
+            return -1;
     }
-    r->series[RM_SERIES_SPEED_CM_S] = malloc(alloc_n * sizeof(float));
+    r->series[RM_SERIES_SPEED_CM_S] = malloc(P->alloc_n * sizeof(float));
     if (!r->series[RM_SERIES_SPEED_CM_S])
-        goto nomem;
-    for (size_t i = 0; i < nf; i++)
-        r->series[RM_SERIES_SPEED_CM_S][i] = (float)vv[i];
-    r->state = state;
-    state = NULL;
-    r->strokes = strokes.v;
-    r->n_strokes = strokes.n;
-    strokes.v = NULL;
-    r->holds = holds.v;
-    r->n_holds = holds.n;
-    holds.v = NULL;
+        return -1;
+    for (size_t i = 0; i < P->nf; i++)
+        r->series[RM_SERIES_SPEED_CM_S][i] = (float)P->vv[i];
+    r->state = P->state;
+    P->state = NULL;
+    r->strokes = P->strokes.v;
+    r->n_strokes = P->strokes.n;
+    P->strokes.v = NULL;
+    r->holds = P->holds.v;
+    r->n_holds = P->holds.n;
+    P->holds.v = NULL;
+    return 0;
+}
 
+static void pacing_free(pacing *P)
+{
+    welch_free(&P->w);
+    free(P->xf);
+    free(P->xs);
+    free(P->vv);
+    free(P->ext);
+    free(P->buf);
+    free(P->state);
+    free(P->pos_acc);
+    free(P->frc_acc);
+    free(P->seg_acc);
+    free(P->strokes.v);
+    free(P->holds.v);
+}
+
+rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
+                             rm_err *err)
+{
+    pacing P;
+    memset(&P, 0, sizeof P);
+    P.a = a;
+    P.cfg = &a->cfg;
+    P.r = r;
+    P.nf = a->nf;
+    P.N = (size_t)a->n;
+    P.alloc_n = P.nf ? P.nf : 1;
+    P.strokes.size = sizeof(rm_stroke);
+    P.holds.size = sizeof(rm_hold);
+    P.t = a->ser[RM_SERIES_TIME].v;
+    P.x = a->ser[RM_SERIES_ROLLER_X_CM].v;
+    P.fr = a->ser[RM_SERIES_ROLLER_FORCE_N].v;
+    P.fs = a->rate_hz;
+    P.dt = 1.0 / P.fs;
+    P.pad = (size_t)ceil(P.fs / P.cfg->lowpass_hz);
+    P.maxgap = P.cfg->fill_gap_s > 1.5 * P.dt ? P.cfg->fill_gap_s : 1.5 * P.dt;
+    double fc = P.cfg->lowpass_hz < 0.45 * P.fs ? P.cfg->lowpass_hz : 0.45 * P.fs;
+    butter2(fc, P.fs, P.b, P.fa);
+
+    pacing_header(&P, profile);
+    if (pacing_alloc(&P))
+        goto nomem;
+    bridge_gaps(&P);
+    if (roller_runs(&P) || choose_segments(&P) || spectra_init(&P))
+        goto nomem;
+    segment_metrics(&P);
+    assign_strokes_holds(&P);
+    if (session_spectra_maps(&P))
+        goto nomem;
+    session_totals(&P);
+    if (move_series(&P))
+        goto nomem;
     rm_score_results(r, profile);
-    goto done;
+    pacing_free(&P);
+    return RM_OK;
 nomem:
-    st = rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory finishing %zu frames", nf);
-done:
-    welch_free(&w);
-    free(xf);
-    free(xs);
-    free(vv);
-    free(ext);
-    free(buf);
-    free(state);
-    free(pos_acc);
-    free(frc_acc);
-    free(seg_acc);
-    free(strokes.v);
-    free(holds.v);
-    return st;
+    pacing_free(&P);
+    return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory finishing %zu frames", P.nf);
 }
