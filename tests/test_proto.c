@@ -404,6 +404,82 @@ Test(frame, malformed_header)
     free(good);
 }
 
+Test(frame, peek_reads_the_header_only)
+{
+    uint8_t *good;
+    size_t len = make_frame(2, 3, 9, &good);
+    rm_frame_header h;
+    size_t flen = 0;
+    rm_err e = {0};
+    /* The header alone is enough; payload and CRC are not looked at. */
+    cr_assert_eq(rm_frame_peek(good, RM_FRAME_HEADER_LEN, &h, &flen, &e), RM_OK, "%s", e.msg);
+    cr_expect_eq(flen, len);
+    cr_expect_eq(h.header_len, RM_FRAME_HEADER_LEN);
+    cr_expect_eq(h.flags, RM_FLAG_SATURATED);
+    cr_expect_eq(h.seq, 9);
+    cr_expect_eq(h.payload_len, 12);
+    cr_expect_eq(h.t_device_us, 123456789012ull);
+    cr_expect_eq(h.rows, 2);
+    cr_expect_eq(h.cols, 3);
+    rm_frame_header d;
+    cr_assert_eq(rm_frame_decode(good, len, &d, NULL, 0, NULL, NULL, NULL), RM_OK);
+    cr_expect(d.header_len == h.header_len && d.flags == h.flags && d.seq == h.seq &&
+                  d.payload_len == h.payload_len && d.t_device_us == h.t_device_us &&
+                  d.rows == h.rows && d.cols == h.cols,
+              "peek and decode read different headers");
+    good[len - 1] ^= 0xFF; /* a bad CRC is decode's verdict, not peek's */
+    cr_expect_eq(rm_frame_peek(good, len, &h, &flen, NULL), RM_OK);
+    cr_expect_eq(rm_frame_decode(good, len, &d, NULL, 0, NULL, NULL, NULL), RM_ERR_CRC);
+    good[len - 1] ^= 0xFF;
+
+    /* Too few bytes for a header: TRUNCATED while they match the magic,
+     * outputs untouched. */
+    for (size_t l = 0; l < RM_FRAME_HEADER_LEN; l++) {
+        rm_frame_header u = {.seq = 77};
+        size_t ul = 55;
+        e.msg[0] = 0;
+        rm_status st = rm_frame_peek(good, l, &u, &ul, &e);
+        cr_expect_eq(st, RM_ERR_TRUNCATED, "length %zu: %s", l, rm_status_name(st));
+        cr_expect(e.msg[0] != 0, "length %zu: no message", l);
+        cr_expect(u.seq == 77 && ul == 55, "length %zu: outputs written", l);
+    }
+    const uint8_t not_magic[3] = {'R', 'M', 'X'};
+    cr_expect_eq(rm_frame_peek(not_magic, 3, &h, &flen, NULL), RM_ERR_MAGIC);
+    cr_expect_eq(rm_frame_peek(not_magic, 2, &h, &flen, NULL), RM_ERR_TRUNCATED);
+
+    uint8_t *b = malloc(len);
+    memcpy(b, good, len);
+    b[2] = 'G';
+    cr_expect_eq(rm_frame_peek(b, len, &h, &flen, NULL), RM_ERR_MAGIC);
+    /* Invalid fields: LENGTH, extent unknown, the fields as read kept for
+     * the caller's message. */
+    memcpy(b, good, len);
+    rm_put_u32(b + 12, 14);
+    flen = 99;
+    cr_expect_eq(rm_frame_peek(b, len, &h, &flen, &e), RM_ERR_LENGTH);
+    cr_expect_eq(flen, 0);
+    cr_expect_eq(h.payload_len, 14);
+    cr_expect(strstr(e.msg, "payload_len 14") != NULL, "%s", e.msg);
+    memcpy(b, good, len);
+    rm_put_u16(b + 4, 31);
+    cr_expect_eq(rm_frame_peek(b, len, &h, &flen, NULL), RM_ERR_LENGTH);
+    cr_expect_eq(h.header_len, 31);
+    memcpy(b, good, len);
+    rm_put_u16(b + 24, 257);
+    cr_expect_eq(rm_frame_peek(b, len, &h, &flen, NULL), RM_ERR_LENGTH);
+    cr_expect_eq(h.rows, 257);
+    /* A longer (future) header counts in the extent. */
+    memcpy(b, good, len);
+    rm_put_u16(b + 4, 40);
+    cr_expect_eq(rm_frame_peek(b, RM_FRAME_HEADER_LEN, &h, &flen, NULL), RM_OK);
+    cr_expect_eq(flen, len + 8);
+    cr_expect_eq(rm_frame_peek(NULL, len, &h, &flen, NULL), RM_ERR_ARG);
+    cr_expect_eq(rm_frame_peek(good, len, NULL, &flen, NULL), RM_ERR_ARG);
+    cr_expect_eq(rm_frame_peek(good, len, &h, NULL, NULL), RM_ERR_ARG);
+    free(b);
+    free(good);
+}
+
 Test(frame, truncated_at_every_length)
 {
     uint8_t *good;

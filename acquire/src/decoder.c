@@ -231,9 +231,15 @@ static rm_status process(rm_decoder *d, const uint8_t *b, size_t n, int final, s
         st = flush_garbage(d);
         if (st != RM_OK)
             break;
+        /* The codec reads the header (its offsets are its business); the
+         * frame's extent then decides what the damage is. */
         rm_frame_header h;
-        size_t flen = 0, need = 0;
-        rm_status r = rm_frame_decode(p, avail, &h, d->raw, MAX_SENSELS, &flen, &need, NULL);
+        size_t flen = 0;
+        rm_status r = rm_frame_peek(p, avail, &h, &flen, NULL);
+        if (r == RM_OK && avail < flen)
+            r = RM_ERR_TRUNCATED;
+        else if (r == RM_OK)
+            r = rm_frame_decode(p, avail, &h, d->raw, MAX_SENSELS, NULL, NULL, NULL);
         if (r == RM_OK) {
             pos += flen;
             st = emit_frame(d, &h, err);
@@ -248,19 +254,18 @@ static rm_status process(rm_decoder *d, const uint8_t *b, size_t n, int final, s
             continue;
         }
         if (r == RM_ERR_CRC) {
-            size_t total = (size_t)rm_get_u16(p + 4) + rm_get_u32(p + 12) + RM_FRAME_CRC_LEN;
             /* A magic starting in the last 3 bytes needs 3 more to be seen:
              * decide only then, so slicing never changes the verdict. */
-            if (!final && avail < total + 3)
+            if (!final && avail < flen + 3)
                 break;
-            size_t end = pos + total + 3 < n ? pos + total + 3 : n;
+            size_t end = pos + flen + 3 < n ? pos + flen + 3 : n;
             size_t q = find_magic(b, pos + 1, end);
-            if (q < pos + total) {
+            if (q < pos + flen) {
                 st = truncated(d, q - pos, "a new frame starts inside it");
                 pos = q;
             } else {
-                st = corrupt(d, "frame seq %u: CRC-32 mismatch", rm_get_u32(p + 8));
-                pos += total;
+                st = corrupt(d, "frame seq %u: CRC-32 mismatch", h.seq);
+                pos += flen;
             }
             continue;
         }
@@ -274,8 +279,7 @@ static rm_status process(rm_decoder *d, const uint8_t *b, size_t n, int final, s
             pos = q;
         } else {
             st = corrupt(d, "frame header invalid (header_len %u, payload_len %u, %ux%u)",
-                         rm_get_u16(p + 4), rm_get_u32(p + 12), rm_get_u16(p + 24),
-                         rm_get_u16(p + 26));
+                         h.header_len, h.payload_len, h.rows, h.cols);
             d->in_bad = 1;
             pos += 4;
         }

@@ -115,6 +115,26 @@ size_t rm_frame_wire_len(uint16_t rows, uint16_t cols);
 rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8_t *out,
                           size_t cap, size_t *written);
 
+/* Reads the header of a frame that starts at buf[0], leaving payload and
+ * CRC alone: with rm_frame_decode, built on it, the only code that knows
+ * the header's byte offsets (a stream decoder resynchronising after
+ * damage asks this, never the bytes).
+ * Validates the magic, header_len (32..RM_FRAME_MAX_HEADER_LEN), rows and
+ * cols (1..256) and payload_len == rows*cols*2; not the CRC, and not
+ * whether the frame's bytes are all in buf.
+ * - RM_OK: *hdr is the header, *frame_len the length of the whole frame on
+ *   the wire (header_len + payload_len + CRC), which may exceed `len`.
+ * - RM_ERR_TRUNCATED: `len` is below RM_FRAME_HEADER_LEN (the first `len`
+ *   bytes, up to 4, do match the magic); *hdr and *frame_len untouched.
+ * - RM_ERR_MAGIC: the first 4 bytes (or as many as there are) are not the
+ *   magic; untouched.
+ * - RM_ERR_LENGTH: a field above is invalid; *hdr holds the fields as read
+ *   (for messages), *frame_len is 0 (the frame's extent is unknown).
+ * - RM_ERR_ARG: buf, hdr or frame_len NULL.
+ * err (optional) gets the message. O(1): fit for every candidate magic. */
+rm_status rm_frame_peek(const uint8_t *buf, size_t len, rm_frame_header *hdr,
+                        size_t *frame_len, rm_err *err);
+
 /* Decodes one frame that starts at buf[0].
  * - RM_ERR_TRUNCATED: `len` is too short to hold the frame its header
  *   announces (more bytes may complete it); *need, if given, is the total

@@ -303,6 +303,38 @@ rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8
     return RM_OK;
 }
 
+rm_status rm_frame_peek(const uint8_t *buf, size_t len, rm_frame_header *hdr,
+                        size_t *frame_len, rm_err *err)
+{
+    if (!buf || !hdr || !frame_len)
+        return rm_err_set(err, RM_ERR_ARG, "frame: NULL argument");
+    if (memcmp(buf, RM_FRAME_MAGIC, len < 4 ? len : 4) != 0)
+        return rm_err_set(err, RM_ERR_MAGIC, "frame: bad magic");
+    if (len < RM_FRAME_HEADER_LEN)
+        return rm_err_set(err, RM_ERR_TRUNCATED, "frame: %zu bytes, header needs %d", len,
+                          RM_FRAME_HEADER_LEN);
+    hdr->header_len = rm_get_u16(buf + 4);
+    hdr->flags = rm_get_u16(buf + 6);
+    hdr->seq = rm_get_u32(buf + 8);
+    hdr->payload_len = rm_get_u32(buf + 12);
+    hdr->t_device_us = rm_get_u64(buf + 16);
+    hdr->rows = rm_get_u16(buf + 24);
+    hdr->cols = rm_get_u16(buf + 26);
+    *frame_len = 0;
+    if (hdr->header_len < RM_FRAME_HEADER_LEN || hdr->header_len > RM_FRAME_MAX_HEADER_LEN)
+        return rm_err_set(err, RM_ERR_LENGTH, "frame: header_len %u outside %d..%d",
+                          hdr->header_len, RM_FRAME_HEADER_LEN, RM_FRAME_MAX_HEADER_LEN);
+    if (hdr->rows < 1 || hdr->rows > RM_MAX_DIM || hdr->cols < 1 || hdr->cols > RM_MAX_DIM)
+        return rm_err_set(err, RM_ERR_LENGTH, "frame: geometry %ux%u outside 1..256",
+                          hdr->rows, hdr->cols);
+    if ((size_t)hdr->payload_len != (size_t)hdr->rows * hdr->cols * 2)
+        return rm_err_set(err, RM_ERR_LENGTH, "frame: payload_len %u, %ux%u needs %zu",
+                          hdr->payload_len, hdr->rows, hdr->cols,
+                          (size_t)hdr->rows * hdr->cols * 2);
+    *frame_len = (size_t)hdr->header_len + hdr->payload_len + RM_FRAME_CRC_LEN;
+    return RM_OK;
+}
+
 rm_status rm_frame_decode(const uint8_t *buf, size_t len, rm_frame_header *hdr,
                           uint16_t *raw_out, size_t raw_cap, size_t *frame_len, size_t *need,
                           rm_err *err)
@@ -311,29 +343,16 @@ rm_status rm_frame_decode(const uint8_t *buf, size_t len, rm_frame_header *hdr,
         *need = 0;
     if (!buf || !hdr)
         return rm_err_set(err, RM_ERR_ARG, "frame: NULL argument");
-    if (len >= 4 && memcmp(buf, RM_FRAME_MAGIC, 4) != 0)
-        return rm_err_set(err, RM_ERR_MAGIC, "frame: bad magic");
-    if (len < RM_FRAME_HEADER_LEN)
+    /* Fewer than 4 bytes are a truncated frame here whatever they hold
+     * (this function's contract since version 1). */
+    if (len < 4)
         return rm_err_set(err, RM_ERR_TRUNCATED, "frame: %zu bytes, header needs %d", len,
                           RM_FRAME_HEADER_LEN);
     rm_frame_header h;
-    h.header_len = rm_get_u16(buf + 4);
-    h.flags = rm_get_u16(buf + 6);
-    h.seq = rm_get_u32(buf + 8);
-    h.payload_len = rm_get_u32(buf + 12);
-    h.t_device_us = rm_get_u64(buf + 16);
-    h.rows = rm_get_u16(buf + 24);
-    h.cols = rm_get_u16(buf + 26);
-    if (h.header_len < RM_FRAME_HEADER_LEN || h.header_len > RM_FRAME_MAX_HEADER_LEN)
-        return rm_err_set(err, RM_ERR_LENGTH, "frame: header_len %u outside %d..%d",
-                          h.header_len, RM_FRAME_HEADER_LEN, RM_FRAME_MAX_HEADER_LEN);
-    if (h.rows < 1 || h.rows > RM_MAX_DIM || h.cols < 1 || h.cols > RM_MAX_DIM)
-        return rm_err_set(err, RM_ERR_LENGTH, "frame: geometry %ux%u outside 1..256", h.rows,
-                          h.cols);
-    if ((size_t)h.payload_len != (size_t)h.rows * h.cols * 2)
-        return rm_err_set(err, RM_ERR_LENGTH, "frame: payload_len %u, %ux%u needs %zu",
-                          h.payload_len, h.rows, h.cols, (size_t)h.rows * h.cols * 2);
-    size_t total = (size_t)h.header_len + h.payload_len + RM_FRAME_CRC_LEN;
+    size_t total = 0;
+    rm_status st = rm_frame_peek(buf, len, &h, &total, err);
+    if (st != RM_OK)
+        return st;
     if (len < total) {
         if (need)
             *need = total;
