@@ -1,6 +1,8 @@
 /* cmd_record.c - `rollmat record`: a USB mat (or a saved raw stream) to a
- * session file, with a live status line. Wiring only: acquire's source and
- * recorder, formats' session sink, and a small live-status sink here. */
+ * session file, with a live status line. Wiring only: acquire's source (one
+ * rm_source, whichever kind) and recorder, formats' session sink, and a
+ * small live-status sink here. Options are parsed into a record_opts, then
+ * run. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -179,11 +181,105 @@ static int parse_vid_pid(const char *s, uint16_t *vid, uint16_t *pid)
     return 0;
 }
 
-int rm_cmd_record(int argc, char **argv)
+/* ---- options ---------------------------------------------------------------- */
+
+static const char *const CMD = "record";
+
+/* What the command line asks for. Strings point into argv. */
+typedef struct record_opts {
+    rm_source_config cfg;     /* header, label, duration and USB settings */
+    const char *out, *capture, *replay;
+    int quiet;
+} record_opts;
+
+enum { O_VIDPID = 256, O_SUBJECT, O_MASS, O_CAPTURE, O_REPLAY, O_XSIZE, O_XFERS, O_RING,
+       O_RECON, O_CLOCK, O_NODROP };
+
+/* The options taking a number: 0 = set, else the exit code of a usage
+ * error; -1 = not one of them. */
+static int parse_number_opt(int c, const char *arg, rm_source_config *cfg)
 {
-    const char *cmd = "record";
-    enum { O_VIDPID = 256, O_SUBJECT, O_MASS, O_CAPTURE, O_REPLAY, O_XSIZE, O_XFERS, O_RING,
-           O_RECON, O_CLOCK, O_NODROP };
+    double v;
+    long lv;
+    switch (c) {
+    case 'd':
+        if (rm_cli_parse_double(arg, 0.001, 1e7, &cfg->duration_s))
+            return rm_cli_usage_error(CMD, "--duration '%s' is not a number of seconds > 0", arg);
+        return 0;
+    case 'r':
+        if (rm_cli_parse_long(arg, 1, 65535, &lv))
+            return rm_cli_usage_error(CMD, "--rate '%s' is not a rate in Hz (1..65535)", arg);
+        cfg->rate_hz = (unsigned)lv;
+        return 0;
+    case O_MASS:
+        if (rm_cli_parse_double(arg, 1, 1000, &v))
+            return rm_cli_usage_error(CMD, "--body-mass '%s' is not a mass in kg (1..1000)", arg);
+        cfg->header.body_mass_kg = v;
+        return 0;
+    case O_XSIZE:
+        if (rm_cli_parse_long(arg, 512, RM_USB_MAX_TRANSFER_SIZE, &lv))
+            return rm_cli_usage_error(CMD, "--transfer-size '%s' is not 512..%u bytes", arg,
+                                      RM_USB_MAX_TRANSFER_SIZE);
+        cfg->transfer_size = (size_t)lv;
+        return 0;
+    case O_XFERS:
+        if (rm_cli_parse_long(arg, 1, RM_USB_MAX_TRANSFERS, &lv))
+            return rm_cli_usage_error(CMD, "--transfers '%s' is not 1..%u", arg,
+                                      RM_USB_MAX_TRANSFERS);
+        cfg->transfers = (unsigned)lv;
+        return 0;
+    case O_RING:
+        if (rm_cli_parse_long(arg, 16, 1000000, &lv))
+            return rm_cli_usage_error(CMD, "--ring '%s' is not 16..1000000 frames", arg);
+        cfg->ring_slots = (size_t)lv;
+        return 0;
+    case O_RECON:
+        if (rm_cli_parse_double(arg, 0.1, 1e7, &cfg->reconnect_timeout_s))
+            return rm_cli_usage_error(CMD, "--reconnect-timeout '%s' is not seconds > 0", arg);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* One option (not a number, not --help): 0 = set, else the exit code. */
+static int parse_other_opt(int c, const char *arg, record_opts *o, char **argv)
+{
+    rm_source_config *cfg = &o->cfg;
+    switch (c) {
+    case 'o': o->out = arg; break;
+    case 's': cfg->serial = arg; break;
+    case O_VIDPID:
+        if (parse_vid_pid(arg, &cfg->vid, &cfg->pid))
+            return rm_cli_usage_error(CMD, "--vid-pid '%s' is not VVVV:PPPP in hex", arg);
+        break;
+    case 'l': cfg->label = arg; break;
+    case O_SUBJECT:
+        snprintf(cfg->header.subject_id, sizeof cfg->header.subject_id, "%s", arg);
+        break;
+    case 't': snprintf(cfg->header.title, sizeof cfg->header.title, "%s", arg); break;
+    case O_CAPTURE: o->capture = arg; break;
+    case O_REPLAY: o->replay = arg; break;
+    case O_CLOCK:
+        if (!strcmp(arg, "host"))
+            cfg->device_time = 0;
+        else if (!strcmp(arg, "device"))
+            cfg->device_time = 1;
+        else
+            return rm_cli_usage_error(CMD, "--clock '%s' is not host or device", arg);
+        break;
+    case O_NODROP: cfg->no_drop = 1; break;
+    case 'q': o->quiet = 1; break;
+    default:
+        return rm_cli_bad_option(CMD, argv);
+    }
+    return 0;
+}
+
+/* Fills `o` from argv. Returns -1 to go on and record, else the exit code
+ * (0 after --help, a usage error's code). */
+static int record_parse(int argc, char **argv, record_opts *o)
+{
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"duration", required_argument, NULL, 'd'},
@@ -206,162 +302,123 @@ int rm_cmd_record(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rm_source_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    const char *out = NULL, *capture = NULL, *replay = NULL;
-    int quiet = 0;
-    double v;
-    long lv;
+    memset(o, 0, sizeof *o);
     int c;
     while ((c = getopt_long(argc, argv, "o:d:s:r:l:t:qh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o': out = optarg; break;
-        case 'd':
-            if (rm_cli_parse_double(optarg, 0.001, 1e7, &cfg.duration_s))
-                return rm_cli_usage_error(cmd, "--duration '%s' is not a number of seconds > 0",
-                                          optarg);
-            break;
-        case 's': cfg.serial = optarg; break;
-        case O_VIDPID:
-            if (parse_vid_pid(optarg, &cfg.vid, &cfg.pid))
-                return rm_cli_usage_error(cmd, "--vid-pid '%s' is not VVVV:PPPP in hex", optarg);
-            break;
-        case 'r':
-            if (rm_cli_parse_long(optarg, 1, 65535, &lv))
-                return rm_cli_usage_error(cmd, "--rate '%s' is not a rate in Hz (1..65535)",
-                                          optarg);
-            cfg.rate_hz = (unsigned)lv;
-            break;
-        case 'l': cfg.label = optarg; break;
-        case O_SUBJECT:
-            snprintf(cfg.header.subject_id, sizeof cfg.header.subject_id, "%s", optarg);
-            break;
-        case O_MASS:
-            if (rm_cli_parse_double(optarg, 1, 1000, &v))
-                return rm_cli_usage_error(cmd, "--body-mass '%s' is not a mass in kg (1..1000)",
-                                          optarg);
-            cfg.header.body_mass_kg = v;
-            break;
-        case 't': snprintf(cfg.header.title, sizeof cfg.header.title, "%s", optarg); break;
-        case O_CAPTURE: capture = optarg; break;
-        case O_REPLAY: replay = optarg; break;
-        case O_XSIZE:
-            if (rm_cli_parse_long(optarg, 512, RM_USB_MAX_TRANSFER_SIZE, &lv))
-                return rm_cli_usage_error(cmd, "--transfer-size '%s' is not 512..%u bytes",
-                                          optarg, RM_USB_MAX_TRANSFER_SIZE);
-            cfg.transfer_size = (size_t)lv;
-            break;
-        case O_XFERS:
-            if (rm_cli_parse_long(optarg, 1, RM_USB_MAX_TRANSFERS, &lv))
-                return rm_cli_usage_error(cmd, "--transfers '%s' is not 1..%u", optarg,
-                                          RM_USB_MAX_TRANSFERS);
-            cfg.transfers = (unsigned)lv;
-            break;
-        case O_RING:
-            if (rm_cli_parse_long(optarg, 16, 1000000, &lv))
-                return rm_cli_usage_error(cmd, "--ring '%s' is not 16..1000000 frames", optarg);
-            cfg.ring_slots = (size_t)lv;
-            break;
-        case O_RECON:
-            if (rm_cli_parse_double(optarg, 0.1, 1e7, &cfg.reconnect_timeout_s))
-                return rm_cli_usage_error(cmd, "--reconnect-timeout '%s' is not seconds > 0",
-                                          optarg);
-            break;
-        case O_CLOCK:
-            if (!strcmp(optarg, "host"))
-                cfg.device_time = 0;
-            else if (!strcmp(optarg, "device"))
-                cfg.device_time = 1;
-            else
-                return rm_cli_usage_error(cmd, "--clock '%s' is not host or device", optarg);
-            break;
-        case O_NODROP: cfg.no_drop = 1; break;
-        case 'q': quiet = 1; break;
-        case 'h': usage(stdout); return RM_EXIT_OK;
-        default:
-            return rm_cli_bad_option(cmd, argv);
+        if (c == 'h') {
+            usage(stdout);
+            return RM_EXIT_OK;
         }
+        int rc = parse_number_opt(c, optarg, &o->cfg);
+        if (rc < 0)
+            rc = parse_other_opt(c, optarg, o, argv);
+        if (rc != 0)
+            return rc;
     }
     if (optind < argc)
-        return rm_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (!out)
-        return rm_cli_usage_error(cmd, "-o FILE is required");
-    if (replay && (cfg.serial || cfg.rate_hz || cfg.vid))
-        return rm_cli_usage_error(cmd, "--replay reads a file: --serial, --rate and --vid-pid "
+        return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if (!o->out)
+        return rm_cli_usage_error(CMD, "-o FILE is required");
+    if (o->replay && (o->cfg.serial || o->cfg.rate_hz || o->cfg.vid))
+        return rm_cli_usage_error(CMD, "--replay reads a file: --serial, --rate and --vid-pid "
                                        "do not apply");
+    return -1;
+}
+
+/* ---- running ---------------------------------------------------------------- */
+
+/* Fails before touching the mat when the file exists or cannot be created.
+ * 0 = fine, else the exit code. */
+static int check_output(const char *out)
+{
     struct stat sb;
     if (stat(out, &sb) == 0) {
-        rm_cli_error(cmd, "%s already exists; refusing to overwrite it", out);
+        rm_cli_error(CMD, "%s already exists; refusing to overwrite it", out);
         return RM_EXIT_FAIL;
     }
-    {
-        /* Fail before touching the mat when the file cannot be created. */
-        char *dirbuf = strdup(out);
-        if (!dirbuf)
-            return rm_cli_fail(cmd, NULL, RM_ERR_NOMEM);
-        char *slash = strrchr(dirbuf, '/');
-        const char *d = slash ? (slash == dirbuf ? "/" : (*slash = 0, dirbuf)) : ".";
-        int ok = access(d, W_OK | X_OK) == 0;
-        int eno = errno;
-        if (!ok)
-            rm_cli_error(cmd, "%s: cannot create it in %s: %s", out, d, strerror(eno));
-        free(dirbuf);
-        if (!ok)
-            return RM_EXIT_FAIL;
-    }
-    if (capture && replay && !strcmp(capture, replay))
-        return rm_cli_usage_error(cmd, "--capture and --replay name the same file");
-    FILE *cap = NULL;
-    if (capture) {
-        int fd = open(capture, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        if (fd < 0) {
-            rm_cli_error(cmd, "%s: %s%s", capture, strerror(errno),
-                         errno == EEXIST ? " (refusing to overwrite it)" : "");
-            return RM_EXIT_FAIL;
-        }
-        cap = fdopen(fd, "wb");
-        if (!cap) {
-            close(fd);
-            rm_cli_error(cmd, "%s: %s", capture, strerror(errno));
-            return RM_EXIT_FAIL;
-        }
-        setvbuf(cap, NULL, _IOFBF, 1 << 20);
-    }
+    char *dirbuf = strdup(out);
+    if (!dirbuf)
+        return rm_cli_fail(CMD, NULL, RM_ERR_NOMEM);
+    char *slash = strrchr(dirbuf, '/');
+    const char *d = slash ? (slash == dirbuf ? "/" : (*slash = 0, dirbuf)) : ".";
+    int ok = access(d, W_OK | X_OK) == 0;
+    int eno = errno;
+    if (!ok)
+        rm_cli_error(CMD, "%s: cannot create it in %s: %s", out, d, strerror(eno));
+    free(dirbuf);
+    return ok ? 0 : RM_EXIT_FAIL;
+}
 
+/* The raw-byte tee, a new file. 0 = opened (or none asked), else the exit code. */
+static int open_capture(const char *capture, FILE **cap)
+{
+    *cap = NULL;
+    if (!capture)
+        return 0;
+    int fd = open(capture, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rm_cli_error(CMD, "%s: %s%s", capture, strerror(errno),
+                     errno == EEXIST ? " (refusing to overwrite it)" : "");
+        return RM_EXIT_FAIL;
+    }
+    *cap = fdopen(fd, "wb");
+    if (!*cap) {
+        close(fd);
+        rm_cli_error(CMD, "%s: %s", capture, strerror(errno));
+        return RM_EXIT_FAIL;
+    }
+    setvbuf(*cap, NULL, _IOFBF, 1 << 20);
+    return 0;
+}
+
+/* The mat, or the saved stream (with the device and calibration of the
+ * live run from the capture's sidecar, when there is one). */
+static rm_status make_source(const record_opts *o, rm_source **src, rm_err *e)
+{
+    if (!o->replay)
+        return rm_source_usb_new(src, e);
+    rm_source_replay_options ro = {.path = o->replay}; /* as fast as the writer takes them */
+    return rm_source_replay_new(&ro, src, e);
+}
+
+static void print_summary(const char *out, const rm_source_result *res)
+{
+    const rm_decoder_stats *d = &res->decoder;
+    struct stat sb;
+    /* The summary describes a file that exists. */
+    if (!(d->bytes || res->recorder.frames_out) || stat(out, &sb) != 0)
+        return;
+    printf("%s: %llu frames ok, %llu corrupt, %llu truncated, %llu gaps (%llu frames "
+           "missing), %llu garbage bytes, %llu overruns",
+           out, (unsigned long long)res->recorder.frames_out,
+           (unsigned long long)d->frames_corrupt, (unsigned long long)d->frames_truncated,
+           (unsigned long long)d->gaps, (unsigned long long)d->frames_missing,
+           (unsigned long long)d->garbage_bytes, (unsigned long long)res->recorder.overruns);
+    if (res->disconnects)
+        printf(", %u disconnects, %u reconnects", res->disconnects, res->reconnects);
+    printf("\n");
+}
+
+/* Runs the source into the session file, the live status and the sidecar
+ * writer, with SIGINT/SIGTERM stopping it. */
+static rm_status run_source(record_opts *o, rm_source *src, FILE *cap, rm_source_result *res,
+                            int *printed, rm_err *e)
+{
     live lv_ctx;
     memset(&lv_ctx, 0, sizeof lv_ctx);
     pthread_mutex_init(&lv_ctx.mu, NULL);
     lv_ctx.load_n = NAN;
-    status_ctx sc = {.live = &lv_ctx, .tty = !quiet && isatty(STDERR_FILENO)};
-
-    rm_err e = {0};
-    /* A replay gets the device and calibration of the live run from the
-     * capture's sidecar, when there is one. */
-    rm_device replay_dev;
-    rm_calib *replay_calib = NULL;
-    if (replay) {
-        rm_status ds = rm_capture_read_device(replay, &replay_dev, &replay_calib, &e);
-        if (ds == RM_OK) {
-            cfg.replay_device = &replay_dev;
-            cfg.replay_calib = replay_calib;
-        } else if (ds != RM_ERR_NOT_FOUND) {
-            if (cap)
-                fclose(cap);
-            return rm_cli_fail(cmd, &e, ds);
-        }
-    }
+    status_ctx sc = {.live = &lv_ctx, .tty = !o->quiet && isatty(STDERR_FILENO)};
     rm_sink sinks[3];
     size_t nsinks = 2;
-    rm_status st = rm_session_sink_new(out, NULL, &sinks[0], &e);
+    rm_status st = rm_session_sink_new(o->out, NULL, &sinks[0], e);
     if (st != RM_OK) {
-        if (cap)
-            fclose(cap);
-        rm_calib_free(replay_calib);
-        return rm_cli_fail(cmd, &e, st);
+        pthread_mutex_destroy(&lv_ctx.mu);
+        return st;
     }
     sinks[1] = (rm_sink){.ctx = &lv_ctx, .receive = live_receive, .finish = live_finish};
-    sidecar side = {.raw_path = capture};
-    if (capture)
+    sidecar side = {.raw_path = o->capture};
+    if (o->capture)
         sinks[nsinks++] = (rm_sink){.ctx = &side, .receive = sidecar_receive,
                                     .finish = sidecar_finish};
 
@@ -373,48 +430,63 @@ int rm_cmd_record(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    cfg.stop = &g_stop;
-    cfg.capture = cap;
-    cfg.status = on_status;
-    cfg.status_user = &sc;
-    cfg.status_interval_s = 0.25;
+    rm_source_config *cfg = &o->cfg;
+    cfg->stop = &g_stop;
+    cfg->capture = cap;
+    cfg->status = on_status;
+    cfg->status_user = &sc;
+    cfg->status_interval_s = 0.25;
     rm_log_level maxlvl = RM_LOG_WARN;
-    cfg.log = rm_cli_stderr_logger(&maxlvl);
-    if (!cfg.header.title[0])
-        snprintf(cfg.header.title, sizeof cfg.header.title, "rollmat recording");
-
-    rm_source_result res;
-    if (replay)
-        st = rm_source_replay_run(replay, &cfg, sinks, nsinks, &res, &e);
-    else
-        st = rm_source_usb_run(&cfg, sinks, nsinks, &res, &e);
-    rm_calib_free(replay_calib);
+    cfg->log = rm_cli_stderr_logger(&maxlvl);
+    if (!cfg->header.title[0])
+        snprintf(cfg->header.title, sizeof cfg->header.title, "rollmat recording");
+    st = rm_source_run(src, cfg, sinks, nsinks, res, e);
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    if (sc.printed)
-        fputc('\n', stderr);
-    int rc = RM_EXIT_OK;
-    if (cap && fclose(cap) != 0 && st == RM_OK) {
-        st = rm_err_set(&e, RM_ERR_IO, "%s: %s", capture, strerror(errno));
-    }
+    *printed = sc.printed;
     rm_calib_free(lv_ctx.calib);
     free(lv_ctx.kpa);
     pthread_mutex_destroy(&lv_ctx.mu);
-    if (st != RM_OK)
-        rc = rm_cli_fail(cmd, &e, st);
-    const rm_decoder_stats *d = &res.decoder;
-    /* The summary describes a file that exists. */
-    if ((d->bytes || res.recorder.frames_out) && stat(out, &sb) == 0) {
-        printf("%s: %llu frames ok, %llu corrupt, %llu truncated, %llu gaps (%llu frames "
-               "missing), %llu garbage bytes, %llu overruns",
-               out, (unsigned long long)res.recorder.frames_out,
-               (unsigned long long)d->frames_corrupt, (unsigned long long)d->frames_truncated,
-               (unsigned long long)d->gaps, (unsigned long long)d->frames_missing,
-               (unsigned long long)d->garbage_bytes, (unsigned long long)res.recorder.overruns);
-        if (res.disconnects)
-            printf(", %u disconnects, %u reconnects", res.disconnects, res.reconnects);
-        printf("\n");
+    return st;
+}
+
+static int record_run(record_opts *o)
+{
+    int rc = check_output(o->out);
+    if (rc)
+        return rc;
+    if (o->capture && o->replay && !strcmp(o->capture, o->replay))
+        return rm_cli_usage_error(CMD, "--capture and --replay name the same file");
+    FILE *cap = NULL;
+    rc = open_capture(o->capture, &cap);
+    if (rc)
+        return rc;
+    rm_err e = {0};
+    rm_source *src = NULL;
+    rm_status st = make_source(o, &src, &e);
+    if (st != RM_OK) {
+        if (cap)
+            fclose(cap);
+        return rm_cli_fail(CMD, &e, st);
     }
+    rm_source_result res;
+    memset(&res, 0, sizeof res);
+    int printed = 0;
+    st = run_source(o, src, cap, &res, &printed, &e);
+    rm_source_free(src);
+    if (printed)
+        fputc('\n', stderr);
+    if (cap && fclose(cap) != 0 && st == RM_OK)
+        st = rm_err_set(&e, RM_ERR_IO, "%s: %s", o->capture, strerror(errno));
+    rc = st != RM_OK ? rm_cli_fail(CMD, &e, st) : RM_EXIT_OK;
+    print_summary(o->out, &res);
     return rc;
+}
+
+int rm_cmd_record(int argc, char **argv)
+{
+    record_opts o;
+    int rc = record_parse(argc, argv, &o);
+    return rc >= 0 ? rc : record_run(&o);
 }

@@ -1,4 +1,5 @@
-/* source.c - the USB and replay sources run end to end (rm_source.h). */
+/* source.c - the USB source and the byte-stream loop of the replay and
+ * virtual sources, run end to end (rm_source.h, source_int.h). */
 #include "rm_source.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 
 #include "rm_clock.h"
 #include "rm_usb.h"
+#include "source_int.h"
 
 /* State shared by both sources. */
 typedef struct run {
@@ -24,6 +26,12 @@ typedef struct run {
     double last_status_t;
     uint64_t last_status_frames;
     double rate;
+    /* replay/virtual only (src_stream_run) */
+    double pace_hz;         /* > 0: frames go through `pace` to the ring */
+    double pace_t0;
+    uint64_t paced;         /* frames released so far */
+    rm_sink pace;
+    int skip_finish;        /* the decoder was finished already, or stopped mid-feed */
 } run;
 
 static int stop_requested(const run *r)
@@ -102,7 +110,7 @@ static rm_status start_run(run *r, const rm_header *hdr, const rm_device *dev,
     if (st != RM_OK)
         return st;
     rm_decoder_config dc = {
-        .sink = rm_recorder_sink(r->rec),
+        .sink = r->pace_hz > 0 ? &r->pace : rm_recorder_sink(r->rec),
         .rows = dev->rows,
         .cols = dev->cols,
         .clock = file_source || r->cfg->device_time ? NULL : rm_clock_decoder_fn,
@@ -124,7 +132,7 @@ static rm_status start_run(run *r, const rm_header *hdr, const rm_device *dev,
 static rm_status end_run(run *r, rm_status why, rm_source_result *res, rm_err *err)
 {
     rm_status st = why;
-    if (r->dec) {
+    if (r->dec && !r->skip_finish) {
         rm_err e = {0};
         rm_status fs = rm_decoder_finish(r->dec, &e);
         if (fs != RM_OK && st == RM_OK) {
@@ -342,106 +350,195 @@ rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, s
     return st;
 }
 
-/* ---- replay ------------------------------------------------------------- */
+/* ---- replay and virtual: one loop on a byte stream (source_int.h) ------ */
 
 #define PROBE_BYTES (8u << 20)
+#define STREAM_CHUNK (64u * 1024u)
+#define PACE_SLICE_S 0.02 /* how late a stop is seen while pacing or holding */
 
-/* Geometry of the first valid frame in the file's first PROBE_BYTES. */
-static rm_status probe_geometry(FILE *f, const char *path, uint16_t *rows, uint16_t *cols,
-                                rm_err *err)
+/* Sleeps until `due` (monotonic seconds) in slices, so that a stop asked
+ * meanwhile is seen within PACE_SLICE_S; 1 if stopped. */
+static int wait_until_due(const run *r, double due)
 {
-    uint8_t *buf = malloc(PROBE_BYTES);
-    if (!buf)
-        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-    size_t n = fread(buf, 1, PROBE_BYTES, f);
-    int ioerr = ferror(f);
-    rewind(f);
-    rm_status st = rm_err_set(err, RM_ERR_FORMAT,
-                              "%s: no valid RM-1 frame in its first %zu bytes", path, n);
-    if (ioerr)
-        st = rm_err_set(err, RM_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-    for (size_t i = 0; !ioerr && i + 4 <= n; i++) {
+    for (;;) {
+        if (stop_requested(r))
+            return 1;
+        double left = due - rm_clock_monotonic();
+        if (left <= 0)
+            return 0;
+        sleep_s(left < PACE_SLICE_S ? left : PACE_SLICE_S);
+    }
+}
+
+/* Between the decoder and the ring when pace_hz > 0: frame k leaves at
+ * t0 + k / pace_hz, t0 being the first frame's release, as from a mat. */
+static rm_status pace_receive(void *ctx, const rm_packet *pkt, rm_err *err)
+{
+    run *r = ctx;
+    if (pkt->type == RM_PKT_FRAME) {
+        if (r->paced == 0)
+            r->pace_t0 = rm_clock_monotonic();
+        if (wait_until_due(r, r->pace_t0 + (double)r->paced / r->pace_hz))
+            return rm_err_set(err, RM_ERR_INTERRUPTED, "replay stopped");
+        r->paced++;
+    } else if (stop_requested(r)) {
+        return rm_err_set(err, RM_ERR_INTERRUPTED, "replay stopped");
+    }
+    const rm_sink *ring = rm_recorder_sink(r->rec);
+    return ring->receive(ring->ctx, pkt, err);
+}
+
+/* Reads up to PROBE_BYTES of the stream (the first chunks to decode). */
+static rm_status read_prefix(const src_stream *s, uint8_t **out, size_t *len, rm_err *err)
+{
+    *len = 0;
+    *out = malloc(PROBE_BYTES);
+    if (!*out)
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", s->what);
+    while (*len < PROBE_BYTES) {
+        size_t got = 0;
+        rm_status st = s->read(s->user, *out + *len, PROBE_BYTES - *len, &got, err);
+        if (st != RM_OK)
+            return st;
+        if (got == 0)
+            break;
+        *len += got;
+    }
+    return RM_OK;
+}
+
+/* Geometry of the first valid frame in buf. */
+static rm_status probe_geometry(const uint8_t *buf, size_t n, const char *what, uint16_t *rows,
+                                uint16_t *cols, rm_err *err)
+{
+    for (size_t i = 0; i + 4 <= n; i++) {
         if (memcmp(buf + i, RM_FRAME_MAGIC, 4) != 0)
             continue;
         rm_frame_header h;
         if (rm_frame_decode(buf + i, n - i, &h, NULL, 0, NULL, NULL, NULL) == RM_OK) {
             *rows = h.rows;
             *cols = h.cols;
-            st = RM_OK;
-            break;
+            return RM_OK;
         }
     }
-    free(buf);
-    return st;
+    /* The daemon's clients look for "no frame"; record's for "no valid RM-1 frame". */
+    return rm_err_set(err, RM_ERR_FORMAT,
+                      "%s: no frame in the stream (no valid RM-1 frame in its first %zu bytes)",
+                      what, n);
 }
 
-rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg,
-                               const rm_sink *sinks, size_t nsinks, rm_source_result *res,
-                               rm_err *err)
+/* The device to announce: the caller's, or the RM-1's defaults (a raw
+ * stream carries frames only: hw/RM-1-datasheet.md, 12.7 mm pitch, 12-bit
+ * ADC), with the stream's geometry when none is given. */
+static rm_status stream_device(const src_stream *s, const uint8_t *prefix, size_t len,
+                               rm_device *dev, rm_err *err)
+{
+    memset(dev, 0, sizeof *dev);
+    if (s->device) {
+        *dev = *s->device;
+    } else {
+        dev->vid = RM_USB_VID;
+        dev->pid = RM_USB_PID;
+        snprintf(dev->model, sizeof dev->model, "unknown");
+        snprintf(dev->firmware, sizeof dev->firmware, "unknown");
+        dev->protocol_version = RM_PROTOCOL_VERSION;
+        dev->adc_bits = 12;
+        dev->row_pitch_mm = dev->col_pitch_mm = 12.7;
+    }
+    if (dev->rows && dev->cols)
+        return RM_OK;
+    return probe_geometry(prefix, len, s->what, &dev->rows, &dev->cols, err);
+}
+
+/* Feeds the stream (the prefix first) until its end, a stop, the duration,
+ * or an error; then holds the recording open if asked. */
+static rm_status stream_loop(run *r, const src_stream *s, const uint8_t *prefix, size_t plen,
+                             uint8_t *buf, rm_err *err)
+{
+    size_t poff = 0;
+    rm_status why = RM_OK;
+    while (why == RM_OK) {
+        if (stop_requested(r) || duration_reached(r))
+            return RM_OK;
+        const uint8_t *p = buf;
+        size_t n = 0;
+        if (poff < plen) {
+            p = prefix + poff;
+            n = plen - poff < STREAM_CHUNK ? plen - poff : STREAM_CHUNK;
+            poff += n;
+        } else {
+            why = s->read(s->user, buf, STREAM_CHUNK, &n, err);
+            if (why != RM_OK || n == 0)
+                break;
+        }
+        rm_recorder_capture(r->rec, p, n);
+        why = rm_decoder_feed(r->dec, p, n, err);
+        if (why == RM_OK && rm_recorder_failed(r->rec, err))
+            why = err->status;
+        report_status(r, 0);
+    }
+    if (why == RM_ERR_INTERRUPTED && stop_requested(r)) {
+        r->skip_finish = 1; /* stopped inside the pacing sink: no leftovers */
+        return RM_OK;
+    }
+    if (why != RM_OK || !s->hold_at_end)
+        return why;
+    /* Out of bytes: like a mat that stopped sending, the recording stays
+     * open (its leftovers already decoded) until stopped. */
+    r->skip_finish = 1;
+    why = rm_decoder_finish(r->dec, err);
+    while (why == RM_OK && !stop_requested(r)) {
+        if (rm_recorder_failed(r->rec, err))
+            return err->status;
+        report_status(r, 0);
+        sleep_s(PACE_SLICE_S);
+    }
+    return why == RM_ERR_INTERRUPTED ? RM_OK : why;
+}
+
+rm_status src_stream_run(const src_stream *s, const rm_source_config *cfg, const rm_sink *sinks,
+                         size_t nsinks, rm_source_result *res, rm_err *err)
 {
     rm_err local = {0};
     if (!err)
         err = &local;
     if (res)
         memset(res, 0, sizeof *res);
-    if (!path || !cfg)
+    if (!s || !cfg)
         return rm_err_set(err, RM_ERR_ARG, "replay: NULL argument");
     run r;
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
-    FILE *f = fopen(path, "rb");
-    rm_status st = f ? RM_OK : rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO,
-                                          "%s: %s", path, strerror(errno));
+    uint8_t *prefix = NULL;
+    size_t plen = 0;
     rm_device dev;
-    memset(&dev, 0, sizeof dev);
-    if (st == RM_OK) {
-        if (cfg->replay_device) {
-            dev = *cfg->replay_device;
-        } else {
-            st = probe_geometry(f, path, &dev.rows, &dev.cols, err);
-            dev.vid = RM_USB_VID;
-            dev.pid = RM_USB_PID;
-            snprintf(dev.model, sizeof dev.model, "unknown");
-            snprintf(dev.firmware, sizeof dev.firmware, "unknown");
-            dev.protocol_version = RM_PROTOCOL_VERSION;
-            dev.adc_bits = 12;
-            dev.row_pitch_mm = dev.col_pitch_mm = 12.7;
-        }
-    }
+    rm_status st = read_prefix(s, &prefix, &plen, err);
+    if (st == RM_OK)
+        st = stream_device(s, prefix, plen, &dev, err);
     if (st != RM_OK) {
-        if (f)
-            fclose(f);
+        free(prefix);
+        /* No packet was sent: sinks are only finished. */
         for (size_t i = 0; i < nsinks; i++)
             if (sinks[i].finish)
                 sinks[i].finish(sinks[i].ctx, NULL);
         return st;
     }
+    const rm_calib *calib =
+        s->calib && s->calib->rows == dev.rows && s->calib->cols == dev.cols ? s->calib : NULL;
+    r.pace_hz = s->pace_hz;
+    r.pace = (rm_sink){.ctx = &r, .receive = pace_receive};
     rm_header hdr;
-    fill_header(cfg, "replay", &hdr, &r.mono0);
-    st = start_run(&r, &hdr, &dev, cfg->replay_calib, sinks, nsinks, 1, err);
+    fill_header(cfg, s->name, &hdr, &r.mono0);
+    st = start_run(&r, &hdr, &dev, calib, sinks, nsinks, 1, err);
     r.connected = 1;
     rm_status why = st;
-    enum { CHUNK = 64 * 1024 };
-    uint8_t *buf = malloc(CHUNK);
+    uint8_t *buf = malloc(STREAM_CHUNK);
     if (!buf && why == RM_OK)
-        why = rm_err_set(err, RM_ERR_NOMEM, "replay: out of memory");
-    while (why == RM_OK) {
-        if (stop_requested(&r) || duration_reached(&r))
-            break;
-        size_t n = fread(buf, 1, CHUNK, f);
-        if (n == 0) {
-            if (ferror(f))
-                why = rm_err_set(err, RM_ERR_IO, "%s: read failed: %s", path, strerror(errno));
-            break;
-        }
-        rm_recorder_capture(r.rec, buf, n);
-        why = rm_decoder_feed(r.dec, buf, n, err);
-        if (why == RM_OK && rm_recorder_failed(r.rec, err))
-            why = err->status;
-        report_status(&r, 0);
-    }
+        why = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", s->what);
+    if (why == RM_OK)
+        why = stream_loop(&r, s, prefix, plen, buf, err);
     free(buf);
-    fclose(f);
+    free(prefix);
     if (r.dec)
         report_status(&r, 1);
     rm_err e2 = {0};

@@ -41,6 +41,7 @@
 
 #include "rm_packet.h"
 #include "rm_proto.h"
+#include "rm_source.h"
 #include "rm_status.h"
 
 #define RM_DAEMON_MAX_CLIENTS 32
@@ -171,22 +172,39 @@ rm_status rm_daemon_conf_set(rm_daemon_conf *conf, const char *key, const char *
                              rm_err *err);
 void rm_daemon_conf_clear(rm_daemon_conf *conf);
 
+/* ---- sources ------------------------------------------------------------
+ * Any acquire source (rm_source.h: usb, replay, virtual) as the daemon's
+ * source: each start runs rm_source_run once on a thread of its own; stop
+ * sets the run's stop flag (cfg->stop is replaced by it) and joins, so a
+ * stop returns within the source's polling interval (USB 100 ms, replay
+ * 20 ms). An RM_ERR_INTERRUPTED run counts as a clean stop.
+ * Ownership: `src` is owned from here on (freed by the daemon source's free,
+ * or here on failure). cfg is copied, cfg->serial too; other pointers in it
+ * (label, capture, status_user, log.user) are borrowed and must outlive the
+ * daemon source. */
+rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg,
+                               rm_daemon_source *out, rm_err *err);
+
 /* ---- replay source -----------------------------------------------------
- * A source that plays a saved raw byte stream (what a mat sends on its bulk
- * IN endpoint) as one recording: the mat's identity and calibration from
- * the capture's sidecar RAW.bin.dev (rm_capture.h) if there is one (a
- * damaged sidecar is an error), else geometry from the first good frame,
- * frames paced at rate_hz in real time (rate_hz 0: as fast as possible),
- * corrupt bytes skipped and counted. When the bytes run out it keeps the
- * recording open, like a mat that stopped sending, until stopped.
+ * acquire's replay source (rm_source_replay_new) set up as rollmatd wants
+ * it: a saved raw byte stream (what a mat sends on its bulk IN endpoint) as
+ * one recording: the mat's identity and calibration from the capture's
+ * sidecar RAW.bin.dev (rm_capture.h) if there is one (a damaged sidecar is
+ * an error), else the reference RM-1 (serial and firmware "replay") with the
+ * geometry of the first good frame; frames paced at rate_hz in real time
+ * (rate_hz 0: as fast as possible), corrupt bytes skipped and counted; a
+ * ring of 1024 frames that waits rather than drops; "replayed from PATH" in
+ * the header's notes. When the bytes run out it keeps the recording open,
+ * like a mat that stopped sending, until stopped. A stream with no valid
+ * frame in its first 8 MiB fails the start ("no frame in the stream").
  * `calib` (may be NULL) is copied and sent as the CALIB packet; it takes
  * precedence over the sidecar's. */
 rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
                                       rm_daemon_source *out, rm_err *err);
 
 /* ---- USB source ---------------------------------------------------------
- * A mat over libusb (acquire/rm_source.h: decoder, recorder ring, writer
- * thread, reconnect on replug), run on a thread of its own per recording.
+ * acquire's USB source (rm_source_usb_new: decoder, recorder ring, writer
+ * thread, reconnect on replug) through rm_daemon_source_new.
  * A mat that cannot be opened fails the start with the transport's
  * message. Strings are copied. */
 typedef struct rm_daemon_usb_options {
