@@ -243,7 +243,7 @@ static int export_series(const char *path, FILE *f, rm_err *err, rm_status *st)
             rm_csv_int(&c, r->state[i]);
         rm_csv_end_row(&c);
     }
-    rm_results_free(r);
+    rm_results_close(r);
     return rm_csv_failed(&c) ? -1 : 0;
 }
 #endif

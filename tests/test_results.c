@@ -155,7 +155,7 @@ Test(results, round_trip)
     cr_expect(json_is_true(json_object_get(ses, "roller_found")));
     json_decref(j);
 
-    rm_results_free(b);
+    rm_results_close(b);
     rm_results_free(r);
     rm_test_rmtree(dir);
     free(rec);

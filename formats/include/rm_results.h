@@ -227,8 +227,17 @@ rm_status rm_results_json(const rm_results *r, char **out, rm_err *err);
 rm_status rm_results_write_json(const char *path, const rm_results *r, rm_err *err);
 
 /* Reads a results file back (validates conventions, shapes, types).
- * On success *out is a new object the caller frees with rm_results_free. */
+ * On success *out is a new object the caller closes with rm_results_close.
+ * The file is read whole and closed before returning: the object holds no
+ * HDF5 handle, so it may be read from several threads at once; changing it
+ * (rm_report_rescore, a writer) needs the caller's own exclusion. */
 rm_status rm_results_open(const char *path, rm_results **out, rm_err *err);
+
+/* Releases what rm_results_open returned (as rm_session_open pairs with
+ * rm_session_close); NULL is allowed. Objects from rm_results_new are
+ * released with rm_results_free (the two are the same today, but each
+ * constructor names its own destructor). */
+void rm_results_close(rm_results *r);
 
 /* Index of a series by name, -1 if unknown. */
 int rm_series_lookup(const char *name);

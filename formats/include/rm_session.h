@@ -25,6 +25,11 @@
 
 #define RM_SESSION_CONVENTIONS "rollmat-session-1"
 
+/* Threads: an rm_session_writer belongs to one thread at a time (the
+ * recorder hands it to its writer thread and never touches it again); no
+ * call may run concurrently with another on the same writer. Writers of
+ * different files may run in different threads: Debian's HDF5 is built
+ * thread-safe (H5_HAVE_THREADSAFE), which serialises every HDF5 call. */
 typedef struct rm_session_writer rm_session_writer;
 
 typedef struct rm_session_writer_options {
@@ -77,6 +82,13 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err);
 rm_status rm_session_sink_new(const char *path, const rm_session_writer_options *opt,
                               rm_sink *sink, rm_err *err);
 
+/* Threads: an rm_session is used by one thread at a time; it may move
+ * between threads (open in one, read in another) but two concurrent calls
+ * on the same session are not allowed. To read one file from several
+ * threads, open it once per thread. The iterator below runs its own inflate
+ * workers internally and still calls HDF5 only from the caller's thread.
+ * Pointers a session returns (header, device, calibration, events) stay
+ * valid until rm_session_close and must not be written to. */
 typedef struct rm_session rm_session;
 
 /* Opens and validates a recording (read-only, SWMR-read if it is live).

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -676,72 +677,57 @@ static size_t dim0(hid_t loc, const char *name)
     return (size_t)dims[0];
 }
 
-rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
+/* The root: conventions (the one version rule), provenance, the link to
+ * the recording. */
+static rm_status read_root(hid_t f, const char *path, rm_results *r, rm_err *err)
 {
-    *out = NULL;
-    h5x_quiet();
-    if (access(path, R_OK))
-        return rm_err_set(err, RM_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
-    if (H5Fis_hdf5(path) <= 0)
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file", path);
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0)
-        return h5x_fail(err, RM_ERR_IO, "%s: cannot open", path);
-    rm_results *r = rm_results_new();
-    rm_status st = RM_OK;
     char conv[64];
-    if (!r) {
-        st = rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
-        goto out;
-    }
-    if (h5x_read_attr_str(f, "conventions", conv, sizeof conv) != 0) {
-        st = rm_err_set(err, RM_ERR_FORMAT, "%s: no conventions attribute: not a rollmat results file", path);
-        goto out;
-    }
-    if (strncmp(conv, "rollmat-results-", 16)) {
-        st = rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat results file", path, conv);
-        goto out;
-    }
-    if (strcmp(conv, RM_RESULTS_CONVENTIONS)) {
-        st = rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\", this software reads \"%s\"", path,
-                        conv, RM_RESULTS_CONVENTIONS);
-        goto out;
-    }
+    if (h5x_read_attr_str(f, "conventions", conv, sizeof conv) != 0)
+        return rm_err_set(err, RM_ERR_FORMAT,
+                          "%s: no conventions attribute: not a rollmat results file", path);
+    if (strncmp(conv, "rollmat-results-", 16))
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat results file",
+                          path, conv);
+    if (strcmp(conv, RM_RESULTS_CONVENTIONS))
+        return rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\", this software reads \"%s\"",
+                          path, conv, RM_RESULTS_CONVENTIONS);
     h5x_read_attr_str(f, "source", r->source, sizeof r->source);
     h5x_read_attr_str(f, "profile", r->profile, sizeof r->profile);
     h5x_read_attr_str(f, "software", r->software, sizeof r->software);
-    if (H5Lexists(f, "recording", H5P_DEFAULT) > 0) {
-        H5L_info_t li;
-        if (H5Lget_info(f, "recording", &li, H5P_DEFAULT) >= 0 && li.type == H5L_TYPE_EXTERNAL) {
-            char val[PATH_MAX + 64];
-            const char *fname = NULL, *oname = NULL;
-            unsigned flags = 0;
-            if (li.u.val_size <= sizeof val &&
-                H5Lget_val(f, "recording", val, sizeof val, H5P_DEFAULT) >= 0 &&
-                H5Lunpack_elink_val(val, li.u.val_size, &flags, &fname, &oname) >= 0 && fname)
-                snprintf(r->recording_path, sizeof r->recording_path, "%s", fname);
-        }
-    }
-    if (H5Lexists(f, "series", H5P_DEFAULT) <= 0 || H5Lexists(f, "maps", H5P_DEFAULT) <= 0 ||
-        H5Lexists(f, "spectra", H5P_DEFAULT) <= 0) {
-        st = rm_err_set(err, RM_ERR_FORMAT, "%s: /series, /maps or /spectra is missing", path);
-        goto out;
-    }
+    H5L_info_t li;
+    if (H5Lexists(f, "recording", H5P_DEFAULT) <= 0 ||
+        H5Lget_info(f, "recording", &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_EXTERNAL)
+        return RM_OK;
+    char val[PATH_MAX + 64];
+    const char *fname = NULL, *oname = NULL;
+    unsigned flags = 0;
+    if (li.u.val_size <= sizeof val && H5Lget_val(f, "recording", val, sizeof val, H5P_DEFAULT) >= 0 &&
+        H5Lunpack_elink_val(val, li.u.val_size, &flags, &fname, &oname) >= 0 && fname)
+        snprintf(r->recording_path, sizeof r->recording_path, "%s", fname);
+    return RM_OK;
+}
+
+static rm_status read_series(hid_t f, const char *path, rm_results *r, rm_err *err)
+{
     hid_t g = H5Gopen2(f, "series", H5P_DEFAULT);
     h5x_read_attr_double(g, "rate_hz", &r->rate_hz);
     r->n_frames = dim0(g, "time");
     hsize_t d1[1] = {r->n_frames};
+    rm_status st = RM_OK;
     for (int s = 0; s < RM_SERIES_COUNT && st == RM_OK; s++)
         st = read_ds(g, series_names[s], path, 1, d1, H5T_NATIVE_FLOAT, (void **)&r->series[s],
                      sizeof(float), err);
     if (st == RM_OK)
         st = read_ds(g, "state", path, 1, d1, H5T_NATIVE_UINT8, (void **)&r->state, 1, err);
     H5Gclose(g);
-    if (st != RM_OK)
-        goto out;
+    return st;
+}
 
+static rm_status read_tables(hid_t f, const char *path, rm_results *r, rm_err *err)
+{
     hid_t t = stroke_type();
-    st = read_table(f, "strokes", path, t, sizeof(rm_stroke), (void **)&r->strokes, &r->n_strokes, err);
+    rm_status st =
+        read_table(f, "strokes", path, t, sizeof(rm_stroke), (void **)&r->strokes, &r->n_strokes, err);
     H5Tclose(t);
     if (st == RM_OK) {
         t = hold_type();
@@ -754,95 +740,139 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
                         &r->n_segments, err);
         H5Tclose(t);
     }
-    if (st != RM_OK)
-        goto out;
-    {
-        hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
-        rm_session_totals *T = &r->totals;
-        double v;
-#define RD(name, field, cast)                 \
-    if (h5x_read_attr_double(d, name, &v) == 0)        \
+    return st;
+}
+
+/* The session totals live as attributes of /segments. */
+static void read_totals(hid_t f, rm_results *r)
+{
+    hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
+    rm_session_totals *T = &r->totals;
+    double v;
+#define RD(name, field, cast)                       \
+    if (h5x_read_attr_double(d, name, &v) == 0) \
         T->field = (cast)v;
-        RD("duration_s", duration_s, double)
-        RD("rolling_s", rolling_s, double)
-        RD("holding_s", holding_s, double)
-        RD("loaded_s", loaded_s, double)
-        RD("strokes", strokes, int32_t)
-        RD("holds", holds, int32_t)
-        RD("segments", segments, int32_t)
-        RD("mean_speed_cm_s", mean_speed_cm_s, float)
-        RD("cadence_cpm", cadence_cpm, float)
-        RD("mean_force_n", mean_force_n, float)
-        RD("peak_kpa", peak_kpa, float)
-        RD("score", score, float)
-        RD("total_verdict", total_verdict, int8_t)
-        RD("roller_found", roller_found, int)
-        RD("hot_sensels", hot_sensels, int)
-        RD("dead_sensels", dead_sensels, int)
+    RD("duration_s", duration_s, double)
+    RD("rolling_s", rolling_s, double)
+    RD("holding_s", holding_s, double)
+    RD("loaded_s", loaded_s, double)
+    RD("strokes", strokes, int32_t)
+    RD("holds", holds, int32_t)
+    RD("segments", segments, int32_t)
+    RD("mean_speed_cm_s", mean_speed_cm_s, float)
+    RD("cadence_cpm", cadence_cpm, float)
+    RD("mean_force_n", mean_force_n, float)
+    RD("peak_kpa", peak_kpa, float)
+    RD("score", score, float)
+    RD("total_verdict", total_verdict, int8_t)
+    RD("roller_found", roller_found, int)
+    RD("hot_sensels", hot_sensels, int)
+    RD("dead_sensels", dead_sensels, int)
 #undef RD
-        if (h5x_read_attr_double(d, "body_mass_kg", &v) == 0)
-            r->body_mass_kg = v;
-        h5x_read_attr_str(d, "comment", T->comment, sizeof T->comment);
+    if (h5x_read_attr_double(d, "body_mass_kg", &v) == 0)
+        r->body_mass_kg = v;
+    h5x_read_attr_str(d, "comment", T->comment, sizeof T->comment);
+    H5Dclose(d);
+}
+
+/* The maps' geometry comes from /maps/mean_kpa, which must be [row, col]. */
+static rm_status read_map_geometry(hid_t g, const char *path, rm_results *r, rm_err *err)
+{
+    hid_t d = H5Dopen2(g, "mean_kpa", H5P_DEFAULT);
+    hsize_t dims[2] = {0, 0};
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        if (H5Sget_simple_extent_ndims(sp) == 2)
+            H5Sget_simple_extent_dims(sp, dims, NULL);
+        H5Sclose(sp);
         H5Dclose(d);
     }
+    if (dims[0] < 1 || dims[1] < 1 || dims[0] > 65535 || dims[1] > 65535)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: /maps/mean_kpa is missing or not [row, col]", path);
+    r->rows = (uint16_t)dims[0];
+    r->cols = (uint16_t)dims[1];
+    return RM_OK;
+}
 
-    g = H5Gopen2(f, "maps", H5P_DEFAULT);
+static rm_status read_maps(hid_t f, const char *path, rm_results *r, rm_err *err)
+{
+    hid_t g = H5Gopen2(f, "maps", H5P_DEFAULT);
     h5x_read_attr_double(g, "row_pitch_cm", &r->row_pitch_cm);
     h5x_read_attr_double(g, "col_pitch_cm", &r->col_pitch_cm);
-    {
-        hid_t d = H5Dopen2(g, "mean_kpa", H5P_DEFAULT);
-        hsize_t dims[2] = {0, 0};
-        if (d >= 0) {
-            hid_t sp = H5Dget_space(d);
-            if (H5Sget_simple_extent_ndims(sp) == 2)
-                H5Sget_simple_extent_dims(sp, dims, NULL);
-            H5Sclose(sp);
-            H5Dclose(d);
-        }
-        if (dims[0] < 1 || dims[1] < 1 || dims[0] > 65535 || dims[1] > 65535) {
-            H5Gclose(g);
-            st = rm_err_set(err, RM_ERR_FORMAT, "%s: /maps/mean_kpa is missing or not [row, col]", path);
-            goto out;
-        }
-        r->rows = (uint16_t)dims[0];
-        r->cols = (uint16_t)dims[1];
-    }
+    rm_status st = read_map_geometry(g, path, r, err);
     hsize_t d2[2] = {r->rows, r->cols}, d3[3] = {r->n_segments, r->rows, r->cols};
-    st = read_ds(g, "mean_kpa", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_mean_kpa, 4, err);
-    if (st == RM_OK)
-        st = read_ds(g, "peak_kpa", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_peak_kpa, 4, err);
-    if (st == RM_OK)
-        st = read_ds(g, "contact_s", path, 2, d2, H5T_NATIVE_FLOAT, (void **)&r->map_contact_s, 4, err);
-    if (st == RM_OK)
-        st = read_ds(g, "segment_mean_kpa", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_mean_kpa, 4, err);
-    if (st == RM_OK)
-        st = read_ds(g, "segment_peak_kpa", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_peak_kpa, 4, err);
-    if (st == RM_OK)
-        st = read_ds(g, "segment_contact_s", path, 3, d3, H5T_NATIVE_FLOAT, (void **)&r->seg_contact_s, 4, err);
+    static const struct {
+        const char *name;
+        int seg;
+        size_t off;
+    } maps[] = {
+        {"mean_kpa", 0, offsetof(rm_results, map_mean_kpa)},
+        {"peak_kpa", 0, offsetof(rm_results, map_peak_kpa)},
+        {"contact_s", 0, offsetof(rm_results, map_contact_s)},
+        {"segment_mean_kpa", 1, offsetof(rm_results, seg_mean_kpa)},
+        {"segment_peak_kpa", 1, offsetof(rm_results, seg_peak_kpa)},
+        {"segment_contact_s", 1, offsetof(rm_results, seg_contact_s)},
+    };
+    for (size_t i = 0; i < sizeof maps / sizeof maps[0] && st == RM_OK; i++)
+        st = read_ds(g, maps[i].name, path, maps[i].seg ? 3 : 2, maps[i].seg ? d3 : d2,
+                     H5T_NATIVE_FLOAT, (void **)((char *)r + maps[i].off), 4, err);
     H5Gclose(g);
-    if (st != RM_OK)
-        goto out;
-    g = H5Gopen2(f, "spectra", H5P_DEFAULT);
+    return st;
+}
+
+static rm_status read_spectra(hid_t f, const char *path, rm_results *r, rm_err *err)
+{
+    hid_t g = H5Gopen2(f, "spectra", H5P_DEFAULT);
     r->n_freq = dim0(g, "freq_hz");
     hsize_t df[1] = {r->n_freq};
-    st = read_ds(g, "freq_hz", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->freq_hz, 4, err);
+    rm_status st = read_ds(g, "freq_hz", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->freq_hz, 4, err);
     if (st == RM_OK)
-        st = read_ds(g, "position_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->position_psd, 4, err);
+        st = read_ds(g, "position_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->position_psd, 4,
+                     err);
     if (st == RM_OK)
         st = read_ds(g, "force_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->force_psd, 4, err);
     H5Gclose(g);
+    return st;
+}
+
+rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
+{
+    *out = NULL;
+    h5x_quiet();
+    if (access(path, R_OK))
+        return rm_err_set(err, RM_ERR_NOT_FOUND, "%s: %s", path, strerror(errno));
+    if (H5Fis_hdf5(path) <= 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: not an HDF5 file", path);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return h5x_fail(err, RM_ERR_IO, "%s: cannot open", path);
+    rm_results *r = rm_results_new();
+    rm_status st = r ? read_root(f, path, r, err) : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    if (st == RM_OK &&
+        (H5Lexists(f, "series", H5P_DEFAULT) <= 0 || H5Lexists(f, "maps", H5P_DEFAULT) <= 0 ||
+         H5Lexists(f, "spectra", H5P_DEFAULT) <= 0))
+        st = rm_err_set(err, RM_ERR_FORMAT, "%s: /series, /maps or /spectra is missing", path);
+    if (st == RM_OK)
+        st = read_series(f, path, r, err);
+    if (st == RM_OK)
+        st = read_tables(f, path, r, err);
     if (st == RM_OK) {
-        for (size_t k = 0; k < r->n_segments; k++) {
-            r->segments[k].label[RM_RESULTS_LABEL_LEN - 1] = 0;
-            r->segments[k].comment[RM_RESULTS_COMMENT_LEN - 1] = 0;
-        }
+        read_totals(f, r);
+        st = read_maps(f, path, r, err);
     }
-out:
+    if (st == RM_OK)
+        st = read_spectra(f, path, r, err);
     H5Fclose(f);
     if (st != RM_OK) {
         rm_results_free(r);
         return st;
     }
+    for (size_t k = 0; k < r->n_segments; k++) {
+        r->segments[k].label[RM_RESULTS_LABEL_LEN - 1] = 0;
+        r->segments[k].comment[RM_RESULTS_COMMENT_LEN - 1] = 0;
+    }
     *out = r;
     return RM_OK;
 }
+
+void rm_results_close(rm_results *r) { rm_results_free(r); }
