@@ -600,8 +600,17 @@ static void track_noise(rm_analysis *a, const uint16_t *raw)
     sync_tm1(a);
 }
 
-rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
-                           rm_live_metrics *live, rm_err *err)
+/* Index of sensel i in the padded label frame; needs locals rowof and PW
+ * (a macro, not a function, so the hot loops keep them in registers). */
+#define PIDX(i) ((i) + 2 * rowof[i] + PW + 1)
+
+/* The frame's sums over its loaded sensels (force, centre of pressure). */
+typedef struct frame_sums {
+    double fsum, fx, fy, peak;
+} frame_sums;
+
+/* Argument and time checks, so the stages can trust the frame. */
+static rm_status push_check(rm_analysis *a, double time_s, const uint16_t *raw, rm_err *err)
 {
     if (!a || !raw)
         return rm_err_set(err, RM_ERR_ARG, "analysis push: no frame");
@@ -610,173 +619,225 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     if (!isfinite(time_s))
         return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu has a time that is not finite",
                           a->nf);
-    if (a->nf == 0)
-        a->t0 = time_s;
-    else if (time_s < a->last_t - 1e-6)
+    if (a->nf > 0 && time_s < a->last_t - 1e-6)
         return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu time %.6f s goes back",
                           a->nf, time_s);
-    const int n = a->n, C = a->cols;
-    const uint64_t frame = a->nf + 1; /* 0 in *_last means never */
-    const float *lut = a->lut;
-    const float *gain = a->gain;
-    const uint16_t *zero = a->zero;
-    float *p = a->p;
-    int32_t *loaded = a->loaded;
-    const uint16_t *rowof = a->rowof, *colof = a->colof;
+    return RM_OK;
+}
 
-    if (a->cfg.noise_sigmas > 0 && a->nf % 25 == 0)
-        track_noise(a, raw);
-
-    /* Hot loop: most sensels are below threshold; one compare each,
-     * without a branch (the index is written always, kept if loaded). */
-    int nl = 0;
-    double fsum = 0, fx = 0, fy = 0, peak = 0;
+/* Threshold: most sensels are below it, so one compare each, without a
+ * branch (the index is written always, kept if loaded); eight unloaded
+ * sensels are skipped at once. Loaded indices go to a->loaded; returns
+ * their count. */
+static inline int threshold_sensels(rm_analysis *a, const uint16_t *raw)
+{
+    const int n = a->n;
     const uint16_t *tm1 = a->tm1;
     uint8_t *flag = a->flag;
+    int32_t *loaded = a->loaded;
+    int nl = 0;
     for (int i = 0; i < n; i++)
         flag[i] = raw[i] > tm1[i];
     for (int w = 0; w < n; w += 8) {
         uint64_t word;
         memcpy(&word, flag + w, 8);
         if (!word)
-            continue; /* eight unloaded sensels at once */
+            continue;
         for (int i = w; i < w + 8; i++) {
             loaded[nl] = i;
             nl += flag[i];
         }
     }
-    int32_t *lab = a->lab, *queue = a->queue;
-    const int32_t *porig = a->porig;
-    const int PW = C + 2;
-    const int nb[8] = {-PW - 1, -PW, -PW + 1, -1, 1, PW - 1, PW, PW + 1};
-#define PIDX(i) ((i) + 2 * rowof[i] + PW + 1)
+    return nl;
+}
+
+/* Calibrate the loaded sensels only (one lookup each), sum the frame, and
+ * mark each "loaded, not yet labelled" for the contact search. */
+static inline frame_sums calibrate_loaded(rm_analysis *a, const uint16_t *raw, int nl)
+{
+    const float *lut = a->lut, *gain = a->gain;
+    const uint16_t *zero = a->zero, *rowof = a->rowof, *colof = a->colof;
+    const int32_t *loaded = a->loaded;
+    float *p = a->p;
+    int32_t *lab = a->lab;
+    const int PW = a->cols + 2;
+    frame_sums s = {0, 0, 0, 0};
     for (int k = 0; k < nl; k++) {
         int i = loaded[k];
         float v = gain[i] * lut[raw[i] - zero[i]];
         p[i] = v;
-        lab[PIDX(i)] = -2; /* loaded, not yet labelled */
-        fsum += v;
-        fx += v * rowof[i];
-        fy += v * colof[i];
-        if (v > peak)
-            peak = v;
+        lab[PIDX(i)] = -2;
+        s.fsum += v;
+        s.fx += v * rowof[i];
+        s.fy += v * colof[i];
+        if (v > s.peak)
+            s.peak = v;
     }
-    a->nloaded = nl;
+    return s;
+}
 
-    /* Connected components (8-neighbour) by breadth-first search; each
-     * component's sensels end up contiguous in queue[]. */
-    int qn = 0, ncomp = 0;
-    int best_root = -1;
-    roller_fit best = {0};
+/* Grows the component of seed by breadth-first search (8 neighbours), its
+ * sensels appended to queue[] from q0; returns the queue's new end, and
+ * the component's column extent in *cmin, *cmax. */
+static inline int grow_component(rm_analysis *a, int seed, int q0, int *cmin, int *cmax)
+{
+    int32_t *lab = a->lab, *queue = a->queue;
+    const int32_t *porig = a->porig;
+    const uint16_t *rowof = a->rowof, *colof = a->colof;
+    const int PW = a->cols + 2;
+    const int nb[8] = {-PW - 1, -PW, -PW + 1, -1, 1, PW - 1, PW, PW + 1};
+    int qn = q0;
+    lab[PIDX(seed)] = seed;
+    queue[qn++] = seed;
+    int lo = colof[seed], hi = lo;
+    for (int q = q0; q < qn; q++) {
+        int i = queue[q];
+        int c = colof[i];
+        if (c < lo)
+            lo = c;
+        if (c > hi)
+            hi = c;
+        int ip = PIDX(i);
+        for (int d = 0; d < 8; d++) {
+            int jp = ip + nb[d];
+            if (lab[jp] == -2) {
+                lab[jp] = seed;
+                queue[qn++] = porig[jp];
+            }
+        }
+    }
+    *cmin = lo;
+    *cmax = hi;
+    return qn;
+}
+
+/* A lone loaded sensel, frame after frame, is hot: never loaded again. */
+static inline void lone_sensel(rm_analysis *a, int seed, uint64_t frame)
+{
+    a->lone_run[seed] = (a->lone_last[seed] + 1 == frame) ? a->lone_run[seed] + 1 : 1;
+    a->lone_last[seed] = frame;
+    if (a->lone_run[seed] >= a->hot_frames && !a->hot[seed]) {
+        a->hot[seed] = 1;
+        a->thr[seed] = THR_NEVER;
+        a->tm1[seed] = 65535;
+        a->n_hot++;
+    }
+}
+
+/* Scores the component queue[q0, q1) (columns cmin..cmax) as the roller,
+ * measured into *f: the higher the likelier; -1 if it is not a roller. */
+static inline double roller_score(rm_analysis *a, int q0, int q1, int cmin, int cmax,
+                                  double time_s, roller_fit *f)
+{
+    const rm_analysis_config *cfg = &a->cfg;
+    const double min_len = cfg->roller_min_length_cm;
+    if ((cmax - cmin + 1) * a->cp_cm < min_len)
+        return -1;
+    fit_roller(a, q0, q1, f);
+    if (f->count < cfg->min_contact_sensels || !(f->sum_p > 0))
+        return -1;
+    double ext_y = (f->cmax - f->cmin + 1) * a->cp_cm;
+    double ext_x = (f->rmax - f->rmin + 1) * a->rp_cm;
+    /* Shape by pressure-weighted spread: a strip across the mat, not
+     * a blob (a loaded hand's footprint can be long above the noise). */
+    double mx = f->sum_px / f->sum_p, my = f->sum_py / f->sum_p;
+    double vx = f->sum_pxx / f->sum_p - mx * mx, vy = f->sum_pyy / f->sum_p - my * my;
+    double sx = sqrt(vx > 1.0 / 12 ? vx : 1.0 / 12) * a->rp_cm;
+    double sy = sqrt(vy > 0 ? vy : 0) * a->cp_cm;
+    if (ext_y < min_len || sy / sx < cfg->roller_min_aspect ||
+        ext_x > cfg->roller_max_width_cm + 1e-9)
+        return -1;
+    double x = (f->sum_px / f->sum_p + 0.5) * a->rp_cm;
+    /* Continuity first (nearest to the last roller position within a
+     * plausible jump), then length across the mat. */
+    double score = ext_y;
+    if (a->have_prev && time_s - a->prev_t < 1.0) {
+        double d = fabs(x - a->prev_x);
+        if (d <= cfg->roller_max_jump_cm)
+            score += 1000.0 - d;
+    }
+    return score;
+}
+
+/* Contacts (connected components of the loaded sensels, each contiguous in
+ * queue[]), hot sensels among them, and the roller: the best candidate
+ * into *best, its root sensel returned (-1: no roller). *ncomp: contacts. */
+static inline int find_contacts(rm_analysis *a, int nl, double time_s, uint64_t frame,
+                                roller_fit *best, int *ncomp)
+{
+    const int32_t *loaded = a->loaded, *lab = a->lab;
+    const uint16_t *rowof = a->rowof;
+    const int PW = a->cols + 2;
+    const int min_cnt = a->cfg.min_contact_sensels;
+    int qn = 0, nc = 0, best_root = -1;
     double best_score = -1e300;
-    const double min_len = a->cfg.roller_min_length_cm;
     for (int k = 0; k < nl; k++) {
         int seed = loaded[k];
         if (lab[PIDX(seed)] != -2)
             continue;
-        int q0 = qn;
-        lab[PIDX(seed)] = seed;
-        queue[qn++] = seed;
-        int cmin = colof[seed], cmax = cmin;
-        for (int q = q0; q < qn; q++) {
-            int i = queue[q];
-            int c = colof[i];
-            if (c < cmin)
-                cmin = c;
-            if (c > cmax)
-                cmax = c;
-            int ip = PIDX(i);
-            for (int d = 0; d < 8; d++) {
-                int jp = ip + nb[d];
-                if (lab[jp] == -2) {
-                    lab[jp] = seed;
-                    queue[qn++] = porig[jp];
-                }
-            }
-        }
+        int q0 = qn, cmin, cmax;
+        qn = grow_component(a, seed, q0, &cmin, &cmax);
         int cnt = qn - q0;
-        ncomp += cnt >= a->cfg.min_contact_sensels;
+        nc += cnt >= min_cnt;
         if (cnt == 1) {
-            /* A lone loaded sensel, frame after frame: hot. */
-            a->lone_run[seed] = (a->lone_last[seed] + 1 == frame) ? a->lone_run[seed] + 1 : 1;
-            a->lone_last[seed] = frame;
-            if (a->lone_run[seed] >= a->hot_frames && !a->hot[seed]) {
-                a->hot[seed] = 1;
-                a->thr[seed] = THR_NEVER;
-                a->tm1[seed] = 65535;
-                a->n_hot++;
-            }
+            lone_sensel(a, seed, frame);
             continue;
         }
-        if (cnt < a->cfg.min_contact_sensels)
-            continue;
-        if ((cmax - cmin + 1) * a->cp_cm < min_len)
+        if (cnt < min_cnt)
             continue;
         roller_fit f;
-        fit_roller(a, q0, qn, &f);
-        if (f.count < a->cfg.min_contact_sensels || !(f.sum_p > 0))
-            continue;
-        double ext_y = (f.cmax - f.cmin + 1) * a->cp_cm;
-        double ext_x = (f.rmax - f.rmin + 1) * a->rp_cm;
-        /* Shape by pressure-weighted spread: a strip across the mat, not
-         * a blob (a loaded hand's footprint can be long above the noise). */
-        double mx = f.sum_px / f.sum_p, my = f.sum_py / f.sum_p;
-        double vx = f.sum_pxx / f.sum_p - mx * mx, vy = f.sum_pyy / f.sum_p - my * my;
-        double sx = sqrt(vx > 1.0 / 12 ? vx : 1.0 / 12) * a->rp_cm;
-        double sy = sqrt(vy > 0 ? vy : 0) * a->cp_cm;
-        if (ext_y < min_len || sy / sx < a->cfg.roller_min_aspect ||
-            ext_x > a->cfg.roller_max_width_cm + 1e-9)
-            continue;
-        double x = (f.sum_px / f.sum_p + 0.5) * a->rp_cm;
-        /* Continuity first (nearest to the last roller position within a
-         * plausible jump), then length across the mat. */
-        double score = ext_y;
-        if (a->have_prev && time_s - a->prev_t < 1.0) {
-            double d = fabs(x - a->prev_x);
-            if (d <= a->cfg.roller_max_jump_cm)
-                score += 1000.0 - d;
-        }
-        if (score > best_score) {
+        double score = roller_score(a, q0, qn, cmin, cmax, time_s, &f);
+        if (score >= 0 && score > best_score) {
             best_score = score;
-            best = f;
+            *best = f;
             best_root = seed;
         }
     }
+    *ncomp = nc;
+    return best_root;
+}
 
-    float v[RM_SERIES_COUNT];
-    for (int s = 0; s < RM_SERIES_COUNT; s++)
-        v[s] = NAN;
+/* The frame's series values, NaN where there is nothing to measure. Dead
+ * sensels inside the roller are filled first: they belong to the frame's
+ * totals too. Remembers the roller's x for the next frame's continuity. */
+static inline void frame_values(rm_analysis *a, double time_s, uint64_t frame, int nl,
+                                frame_sums s, roller_fit *best, int best_root, float *v)
+{
+    for (int k = 0; k < RM_SERIES_COUNT; k++)
+        v[k] = NAN;
     v[RM_SERIES_TIME] = (float)(time_s - a->t0);
-    int present = best_root >= 0;
-    if (present) {
-        /* Filled dead sensels belong to the frame's totals too. */
-        fsum += dead_sensels(a, &best, best_root, frame);
-        double rx = (best.sum_px / best.sum_p + 0.5) * a->rp_cm;
-        double ry = (best.sum_py / best.sum_p + 0.5) * a->cp_cm;
+    if (best_root >= 0) {
+        s.fsum += dead_sensels(a, best, best_root, frame);
+        double rx = (best->sum_px / best->sum_p + 0.5) * a->rp_cm;
+        double ry = (best->sum_py / best->sum_p + 0.5) * a->cp_cm;
         v[RM_SERIES_ROLLER_X_CM] = (float)rx;
         v[RM_SERIES_ROLLER_Y_CM] = (float)ry;
-        v[RM_SERIES_ROLLER_FORCE_N] = (float)(best.sum_p * a->sensel_cm2 * RM_N_CM2_PER_KPA);
-        v[RM_SERIES_ROLLER_AREA_CM2] = (float)(best.count * a->sensel_cm2);
-        v[RM_SERIES_ROLLER_PEAK_KPA] = (float)best.peak;
+        v[RM_SERIES_ROLLER_FORCE_N] = (float)(best->sum_p * a->sensel_cm2 * RM_N_CM2_PER_KPA);
+        v[RM_SERIES_ROLLER_AREA_CM2] = (float)(best->count * a->sensel_cm2);
+        v[RM_SERIES_ROLLER_PEAK_KPA] = (float)best->peak;
         a->have_prev = 1;
         a->prev_x = rx;
         a->prev_t = time_s;
         a->any_roller = 1;
     }
-    v[RM_SERIES_FORCE_N] = (float)(fsum * a->sensel_cm2 * RM_N_CM2_PER_KPA);
+    v[RM_SERIES_FORCE_N] = (float)(s.fsum * a->sensel_cm2 * RM_N_CM2_PER_KPA);
     v[RM_SERIES_AREA_CM2] = (float)(nl * a->sensel_cm2);
-    v[RM_SERIES_PEAK_KPA] = (float)peak;
-    if (fsum > 0) {
-        v[RM_SERIES_COP_X_CM] = (float)((fx / fsum + 0.5) * a->rp_cm);
-        v[RM_SERIES_COP_Y_CM] = (float)((fy / fsum + 0.5) * a->cp_cm);
+    v[RM_SERIES_PEAK_KPA] = (float)s.peak;
+    if (s.fsum > 0) {
+        v[RM_SERIES_COP_X_CM] = (float)((s.fx / s.fsum + 0.5) * a->rp_cm);
+        v[RM_SERIES_COP_Y_CM] = (float)((s.fy / s.fsum + 0.5) * a->cp_cm);
     }
-    /* speed is filled at the end (zero phase); keep NaN for now */
-    if (!a->cfg.live_only && push_series(a, v))
-        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
-    a->last_t = time_s;
+    /* speed is filled at the end (zero phase); NaN for now */
+}
 
-    /* Maps: session, and the online set (see docs/metrics.md, Segments). */
-    size_t N = (size_t)n;
+/* Maps: the session's, and the online set's (docs/metrics.md, Segments):
+ * frames without the roller go to a pending map, merged into the set if
+ * the roller comes back within segment_gap_s, dropped with it otherwise. */
+static inline rm_status update_maps(rm_analysis *a, int nl, int present, double time_s)
+{
+    const size_t N = (size_t)a->n;
+    const int32_t *loaded = a->loaded;
+    const float *p = a->p;
     for (int k = 0; k < nl; k++) {
         int i = loaded[k];
         float pv = p[i];
@@ -799,74 +860,118 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
         a->last_present_t = time_s;
         a->last_present_i = a->nf;
     } else if (a->in_seg) {
-        if (time_s - a->last_present_t >= a->cfg.segment_gap_s) {
-            if (close_set(a) != RM_OK)
-                return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu",
-                                  a->nf);
-        } else {
-            span_add(&a->pend, loaded, nl, p);
-            a->pend_dirty = 1;
-        }
+        if (time_s - a->last_present_t >= a->cfg.segment_gap_s)
+            return close_set(a);
+        span_add(&a->pend, loaded, nl, p);
+        a->pend_dirty = 1;
     }
+    return RM_OK;
+}
 
-    /* Live (causal) speed: exponential smoothing of x, then of its slope. */
-    float live_v = NAN;
-    int live_state = RM_STATE_UNLOADED;
-    if (present) {
-        double x = v[RM_SERIES_ROLLER_X_CM];
-        if (!a->live_have || time_s - a->live_t > a->cfg.fill_gap_s + 1e-9) {
-            a->live_xs = x;
-            a->live_v = 0;
-            a->live_have = 1;
-            a->live_slow_since = time_s;
-        } else {
-            double dt = time_s - a->live_t;
-            double al = dt / (a->cfg.live_speed_tau_s + dt);
-            double xs = a->live_xs + al * (x - a->live_xs);
-            double inst = dt > 0 ? (xs - a->live_xs) / dt : 0;
-            a->live_v += al * (inst - a->live_v);
-            a->live_xs = xs;
-        }
-        a->live_t = time_s;
-        live_v = (float)a->live_v;
-        if (fabs(a->live_v) >= a->cfg.rolling_speed_cm_s)
-            a->live_slow_since = time_s;
-        live_state = (time_s - a->live_slow_since >= a->cfg.hold_min_s) ? RM_STATE_HOLDING
-                                                                         : RM_STATE_ROLLING;
+/* Live (causal) speed of roller position x: exponential smoothing of x,
+ * then of its slope; *state from how long it has been slow. */
+static inline float live_speed(rm_analysis *a, double time_s, double x, int *state)
+{
+    const rm_analysis_config *cfg = &a->cfg;
+    if (!a->live_have || time_s - a->live_t > cfg->fill_gap_s + 1e-9) {
+        a->live_xs = x;
+        a->live_v = 0;
+        a->live_have = 1;
+        a->live_slow_since = time_s;
+    } else {
+        double dt = time_s - a->live_t;
+        double al = dt / (cfg->live_speed_tau_s + dt);
+        double xs = a->live_xs + al * (x - a->live_xs);
+        double inst = dt > 0 ? (xs - a->live_xs) / dt : 0;
+        a->live_v += al * (inst - a->live_v);
+        a->live_xs = xs;
     }
+    a->live_t = time_s;
+    if (fabs(a->live_v) >= cfg->rolling_speed_cm_s)
+        a->live_slow_since = time_s;
+    *state = (time_s - a->live_slow_since >= cfg->hold_min_s) ? RM_STATE_HOLDING
+                                                              : RM_STATE_ROLLING;
+    return (float)a->live_v;
+}
 
-    if (live) {
-        live->time_s = time_s;
-        live->force_n = v[RM_SERIES_FORCE_N];
-        live->area_cm2 = v[RM_SERIES_AREA_CM2];
-        live->peak_kpa = v[RM_SERIES_PEAK_KPA];
-        live->cop_x_cm = v[RM_SERIES_COP_X_CM];
-        live->cop_y_cm = v[RM_SERIES_COP_Y_CM];
-        live->roller = present;
-        live->roller_x_cm = v[RM_SERIES_ROLLER_X_CM];
-        live->roller_y_cm = v[RM_SERIES_ROLLER_Y_CM];
-        live->roller_force_n = v[RM_SERIES_ROLLER_FORCE_N];
-        live->roller_area_cm2 = v[RM_SERIES_ROLLER_AREA_CM2];
-        live->roller_peak_kpa = v[RM_SERIES_ROLLER_PEAK_KPA];
-        live->roller_mean_kpa = present && v[RM_SERIES_ROLLER_AREA_CM2] > 0
-                                    ? 10.0f * v[RM_SERIES_ROLLER_FORCE_N] /
-                                          v[RM_SERIES_ROLLER_AREA_CM2]
-                                    : NAN;
-        live->load_share = present && v[RM_SERIES_FORCE_N] > 0
-                               ? v[RM_SERIES_ROLLER_FORCE_N] / v[RM_SERIES_FORCE_N]
-                               : 0.0f;
-        live->speed_cm_s = live_v;
-        live->state = live_state;
-        live->contacts = ncomp;
-    }
+/* The caller's live metrics, from the frame's values. */
+static inline void fill_live(rm_live_metrics *live, double time_s, const float *v, int present,
+                             float live_v, int live_state, int ncomp)
+{
+    live->time_s = time_s;
+    live->force_n = v[RM_SERIES_FORCE_N];
+    live->area_cm2 = v[RM_SERIES_AREA_CM2];
+    live->peak_kpa = v[RM_SERIES_PEAK_KPA];
+    live->cop_x_cm = v[RM_SERIES_COP_X_CM];
+    live->cop_y_cm = v[RM_SERIES_COP_Y_CM];
+    live->roller = present;
+    live->roller_x_cm = v[RM_SERIES_ROLLER_X_CM];
+    live->roller_y_cm = v[RM_SERIES_ROLLER_Y_CM];
+    live->roller_force_n = v[RM_SERIES_ROLLER_FORCE_N];
+    live->roller_area_cm2 = v[RM_SERIES_ROLLER_AREA_CM2];
+    live->roller_peak_kpa = v[RM_SERIES_ROLLER_PEAK_KPA];
+    live->roller_mean_kpa = present && v[RM_SERIES_ROLLER_AREA_CM2] > 0
+                                ? 10.0f * v[RM_SERIES_ROLLER_FORCE_N] / v[RM_SERIES_ROLLER_AREA_CM2]
+                                : NAN;
+    live->load_share = present && v[RM_SERIES_FORCE_N] > 0
+                           ? v[RM_SERIES_ROLLER_FORCE_N] / v[RM_SERIES_FORCE_N]
+                           : 0.0f;
+    live->speed_cm_s = live_v;
+    live->state = live_state;
+    live->contacts = ncomp;
+}
 
-    /* Reset the labels of this frame's sensels for the next frame. */
+/* Resets the labels of this frame's sensels to unloaded for the next frame
+ * (cheaper than clearing the whole padded frame). */
+static inline void clear_labels(rm_analysis *a, int nl)
+{
+    const int32_t *loaded = a->loaded;
+    const uint16_t *rowof = a->rowof;
+    int32_t *lab = a->lab;
+    const int PW = a->cols + 2;
     for (int k = 0; k < nl; k++)
         lab[PIDX(loaded[k])] = -1;
-#undef PIDX
+}
+
+rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
+                           rm_live_metrics *live, rm_err *err)
+{
+    rm_status st = push_check(a, time_s, raw, err);
+    if (st != RM_OK)
+        return st;
+    if (a->nf == 0)
+        a->t0 = time_s;
+    const uint64_t frame = a->nf + 1; /* 0 in *_last means never */
+    if (a->cfg.noise_sigmas > 0 && a->nf % 25 == 0)
+        track_noise(a, raw);
+
+    int nl = threshold_sensels(a, raw);
+    frame_sums sums = calibrate_loaded(a, raw, nl);
+    a->nloaded = nl;
+    roller_fit best = {0};
+    int ncomp;
+    int best_root = find_contacts(a, nl, time_s, frame, &best, &ncomp);
+    int present = best_root >= 0;
+
+    float v[RM_SERIES_COUNT];
+    frame_values(a, time_s, frame, nl, sums, &best, best_root, v);
+    if (!a->cfg.live_only && push_series(a, v))
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+    a->last_t = time_s;
+    if (update_maps(a, nl, present, time_s) != RM_OK)
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+
+    float live_v = NAN;
+    int live_state = RM_STATE_UNLOADED;
+    if (present)
+        live_v = live_speed(a, time_s, v[RM_SERIES_ROLLER_X_CM], &live_state);
+    if (live)
+        fill_live(live, time_s, v, present, live_v, live_state, ncomp);
+    clear_labels(a, nl);
     a->nf++;
     return RM_OK;
 }
+#undef PIDX
 
 rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_results **out,
                              rm_err *err)
