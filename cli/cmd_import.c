@@ -14,13 +14,13 @@ static void usage(FILE *out)
             "                      [--row-pitch MM] [--col-pitch MM] [--quiet]\n"
             "Converts a pressure export to a recording (pressure stored in kPa through an\n"
             "identity calibration recorded as such). The format is detected from the\n"
-            "content; --format overrides it:\n"
-            "  tekscan      Tekscan ASCII movie (.asf: F-Scan, I-Scan, MatScan)\n"
-            "  tekscan-csv  Tekscan CSV movie export\n"
-            "  xsensor      XSENSOR per-frame CSV (statistics kept as reference series)\n"
-            "  emed         novel emed .lst ASCII export\n"
-            "  pmat         PhysioNet pmat text (64 x 32 raw values per line)\n"
-            "  csv          rollmat plain CSV frames for lab-built mats (docs/import.md)\n"
+            "content; --format overrides it:\n");
+    /* the importer table is the one list of formats */
+    for (size_t i = 0; i < rm_import_format_count(); i++) {
+        rm_import_format f = rm_import_format_at(i);
+        fprintf(out, "  %-12s %s\n", rm_import_format_name(f), rm_import_format_description(f));
+    }
+    fprintf(out,
             "options:\n"
             "  -o, --output OUT.h5  the recording to create (never overwritten)\n"
             "  -f, --format F       the export's format (default: detect)\n"
@@ -53,11 +53,11 @@ int rm_cmd_import(int argc, char **argv)
             out = optarg;
             break;
         case 'f':
-            if (rm_import_format_parse(optarg, &fmt) != RM_OK)
-                return rm_cli_usage_error("import",
-                                          "unknown format '%s' (tekscan, tekscan-csv, xsensor, "
-                                          "emed, pmat, csv)",
-                                          optarg);
+            if (rm_import_format_parse(optarg, &fmt) != RM_OK) {
+                char names[256];
+                rm_import_format_list(names, sizeof names);
+                return rm_cli_usage_error("import", "unknown format '%s' (%s)", optarg, names);
+            }
             break;
         case 'r':
             if (rm_cli_parse_double(optarg, 1e-6, 1e6, &io.rate_hz) != 0)
@@ -98,6 +98,8 @@ int rm_cmd_import(int argc, char **argv)
     if (!out)
         return rm_cli_usage_error("import", "no output: give -o OUT.h5");
     const char *in = argv[optind];
+    if (rm_cli_check_input("import", in))
+        return RM_EXIT_FAIL;
     if (access(out, F_OK) == 0) {
         rm_cli_error("import", "%s: already exists (not overwritten)", out);
         return RM_EXIT_FAIL;
