@@ -183,11 +183,9 @@ static void sync_tm1(rm_analysis *a)
         a->tm1[i] = (uint16_t)(a->thr[i] >= THR_NEVER ? 65535 : a->thr[i] - 1);
 }
 
-rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
-                          const rm_calib *calib, const uint8_t *mask, rm_analysis **out,
-                          rm_err *err)
+/* A mat the analysis can work with, and a calibration that fits it. */
+static rm_status check_device(const rm_device *dev, const rm_calib *calib, rm_err *err)
 {
-    *out = NULL;
     if (!dev)
         return rm_err_set(err, RM_ERR_ARG, "analysis: no device description");
     if (dev->rows < 1 || dev->cols < 1 || dev->rows > RM_MAX_DIM || dev->cols > RM_MAX_DIM)
@@ -204,39 +202,14 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
         return rm_err_set(err, RM_ERR_LENGTH,
                           "analysis: calibration is %ux%u but the mat is %ux%u", calib->rows,
                           calib->cols, dev->rows, dev->cols);
-    if (calib) {
-        rm_status st = rm_calib_validate(calib, err);
-        if (st != RM_OK)
-            return st;
-    }
-    rm_analysis_config c;
-    if (cfg)
-        c = *cfg;
-    else
-        rm_analysis_config_default(&c);
-    rm_status st = check_config(&c, err);
-    if (st != RM_OK)
-        return st;
+    return calib ? rm_calib_validate(calib, err) : RM_OK;
+}
 
-    rm_analysis *a = calloc(1, sizeof *a);
-    if (!a)
-        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
-    a->cfg = c;
-    if (c.labels) {
-        a->labels = strdup(c.labels);
-        if (!a->labels)
-            goto nomem;
-        a->cfg.labels = a->labels;
-    }
-    a->rows = dev->rows;
-    a->cols = dev->cols;
-    a->n = a->rows * a->cols;
-    a->rp_cm = dev->row_pitch_mm / RM_MM_PER_CM;
-    a->cp_cm = dev->col_pitch_mm / RM_MM_PER_CM;
-    a->sensel_cm2 = a->rp_cm * a->cp_cm;
-    a->rate_hz = dev->rate_hz;
+/* Every per-mat array at once (accumulators zeroed), so a frame never
+ * allocates; -1 if one is missing. */
+static int alloc_state(rm_analysis *a)
+{
     size_t n = (size_t)a->n;
-
     a->lut_n = 65536;
     a->lut = malloc(a->lut_n * sizeof *a->lut);
     a->gain = malloc(n * sizeof *a->gain);
@@ -268,16 +241,45 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->all_contact = calloc(n, sizeof *a->all_contact);
     if (!a->lut || !a->gain || !a->zero || !a->thr || !a->thr_base || !a->mask || !a->lone_run ||
         !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
-        !a->lab || !a->porig || !a->loaded || !a->tm1 || !a->flag || !a->queue || !a->rowcount || !a->rowof || !a->colof || !a->all_sum || !a->all_peak ||
-        !a->all_contact || span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
-        goto nomem;
-
+        !a->lab || !a->porig || !a->loaded || !a->tm1 || !a->flag || !a->queue || !a->rowcount ||
+        !a->rowof || !a->colof || !a->all_sum || !a->all_peak || !a->all_contact ||
+        span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
+        return -1;
     for (size_t i = 0; i < npad; i++) {
         a->lab[i] = -1;
         a->porig[i] = -1;
     }
     for (size_t i = 0; i < n; i++)
         a->porig[i + 2 * (i / (size_t)a->cols) + (size_t)a->cols + 3] = (int32_t)i;
+    return 0;
+}
+
+/* Smallest raw count of sensel i whose pressure exceeds noise_kpa, so the
+ * hot loop compares integers and skips unloaded sensels; THR_NEVER if none
+ * (masked out, no gain, or the curve never gets there). */
+static uint32_t base_threshold(const rm_analysis *a, size_t i)
+{
+    if (!a->mask[i] || !(a->gain[i] > 0))
+        return THR_NEVER;
+    double need = a->cfg.noise_kpa / a->gain[i];
+    if (!(a->lut[a->lut_n - 1] > need))
+        return THR_NEVER;
+    uint32_t lo = 0, hi = a->lut_n - 1; /* lut[hi] > need; the curve rises */
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (a->lut[mid] > need)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    uint32_t thr = (uint32_t)a->zero[i] + lo;
+    return thr > 65535 ? THR_NEVER : thr;
+}
+
+/* Calibration tables, sensel coordinates and thresholds, once per mat. */
+static void precompute(rm_analysis *a, const rm_calib *calib, const uint8_t *mask)
+{
+    size_t n = (size_t)a->n;
     /* The curve once per count value, so a sensel costs one lookup. */
     for (uint32_t d = 0; d < a->lut_n; d++)
         a->lut[d] = calib ? rm_calib_curve(calib, (float)d) : (float)d;
@@ -288,34 +290,54 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
         /* row and column of a sensel index: no divisions in the hot loops */
         a->rowof[i] = (uint16_t)(i / (size_t)a->cols);
         a->colof[i] = (uint16_t)(i % (size_t)a->cols);
-        /* Smallest raw count whose pressure exceeds the noise threshold:
-         * the hot loop then compares integers and skips unloaded sensels. */
-        uint32_t thr = THR_NEVER;
-        if (a->mask[i] && a->gain[i] > 0) {
-            double need = c.noise_kpa / a->gain[i];
-            if (a->lut[a->lut_n - 1] > need) {
-                uint32_t lo = 0, hi = a->lut_n - 1; /* lut[hi] > need */
-                while (lo < hi) {
-                    uint32_t mid = (lo + hi) / 2;
-                    if (a->lut[mid] > need)
-                        hi = mid;
-                    else
-                        lo = mid + 1;
-                }
-                thr = (uint32_t)a->zero[i] + lo;
-                if (thr > 65535)
-                    thr = THR_NEVER;
-            }
-        }
-        a->thr[i] = a->thr_base[i] = thr;
+        a->thr[i] = a->thr_base[i] = base_threshold(a, i);
     }
     sync_tm1(a);
-    a->hot_frames = (uint32_t)ceil(c.hot_after_s * a->rate_hz);
-    a->dead_frames = (uint32_t)ceil(c.dead_after_s * a->rate_hz);
+    a->hot_frames = (uint32_t)ceil(a->cfg.hot_after_s * a->rate_hz);
+    a->dead_frames = (uint32_t)ceil(a->cfg.dead_after_s * a->rate_hz);
     if (a->hot_frames < 2)
         a->hot_frames = 2;
     if (a->dead_frames < 2)
         a->dead_frames = 2;
+}
+
+rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
+                          const rm_calib *calib, const uint8_t *mask, rm_analysis **out,
+                          rm_err *err)
+{
+    *out = NULL;
+    rm_status st = check_device(dev, calib, err);
+    if (st != RM_OK)
+        return st;
+    rm_analysis_config c;
+    if (cfg)
+        c = *cfg;
+    else
+        rm_analysis_config_default(&c);
+    st = check_config(&c, err);
+    if (st != RM_OK)
+        return st;
+
+    rm_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
+    a->cfg = c;
+    if (c.labels) {
+        a->labels = strdup(c.labels);
+        if (!a->labels)
+            goto nomem;
+        a->cfg.labels = a->labels;
+    }
+    a->rows = dev->rows;
+    a->cols = dev->cols;
+    a->n = a->rows * a->cols;
+    a->rp_cm = dev->row_pitch_mm / RM_MM_PER_CM;
+    a->cp_cm = dev->col_pitch_mm / RM_MM_PER_CM;
+    a->sensel_cm2 = a->rp_cm * a->cp_cm;
+    a->rate_hz = dev->rate_hz;
+    if (alloc_state(a))
+        goto nomem;
+    precompute(a, calib, mask);
     *out = a;
     return RM_OK;
 nomem:

@@ -239,126 +239,165 @@ static const rm_profile *default_profile(rm_profile *tmp)
     return tmp;
 }
 
-void rm_score_results(rm_results *r, const rm_profile *profile)
+/* How many numbers of a segment (or session) were judged, and how many of
+ * them fell inside their band: the score is their ratio. */
+typedef struct tally {
+    int judged, inside;
+} tally;
+
+static void tally_add(tally *t, rm_verdict v)
 {
-    rm_profile tmp;
-    const rm_profile *P = profile ? profile : default_profile(&tmp);
-    int tot_judged = 0, tot_inside = 0;
-    const int roller = r->totals.roller_found;
-    for (size_t k = 0; k < r->n_segments; k++) {
-        rm_segment_result *s = &r->segments[k];
-        char *c = s->comment;
-        size_t cap = sizeof s->comment;
-        char bt[64];
-        c[0] = 0;
-        int judged = 0, inside = 0;
-        double dur = s->end_s - s->start_s;
-        s->set_verdict = s->speed_verdict = s->pass_verdict = s->hold_verdict = RM_VERDICT_NA;
-        s->score = NAN;
-        cat(c, cap, "%s: %.0f s", s->label, dur);
-        if (!roller) {
-            cat(c, cap, "; no roller was found, so no pacing (strokes, holds, speed, cadence)");
-            continue;
-        }
-        /* Verdicts judge the numbers as the comment prints them, so "30 s"
-         * is never "longer than 20-30 s". */
-        rm_verdict v = judge(&P->set_s, round(dur));
-        s->set_verdict = (int8_t)v;
+    t->judged++;
+    t->inside += v == RM_VERDICT_INSIDE;
+}
+
+/* The set's length against set_s. Verdicts judge the numbers as the comment
+ * prints them, so "30 s" is never "longer than 20-30 s". */
+static void score_set_length(rm_segment_result *s, const rm_profile *P, double dur, tally *t)
+{
+    char bt[64];
+    rm_verdict v = judge(&P->set_s, round(dur));
+    s->set_verdict = (int8_t)v;
+    if (v == RM_VERDICT_NA)
+        return;
+    band_text(bt, sizeof bt, &P->set_s);
+    cat(s->comment, sizeof s->comment, ", %s %s s",
+        v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+    tally_add(t, v);
+}
+
+/* The mean rolling speed against speed_cm_s (its target if it has one). */
+static void score_speed(rm_segment_result *s, const rm_profile *P, tally *t)
+{
+    char *c = s->comment, bt[64];
+    size_t cap = sizeof s->comment;
+    if (isnan(s->mean_speed_cm_s))
+        return;
+    cat(c, cap, "; speed %.1f cm/s", s->mean_speed_cm_s);
+    rm_verdict v = judge(&P->speed_cm_s, round(s->mean_speed_cm_s * 10.0) / 10.0);
+    s->speed_verdict = (int8_t)v;
+    if (v == RM_VERDICT_NA)
+        return;
+    if (!isnan(P->speed_cm_s.target))
+        cat(c, cap, ", target about %.1f", P->speed_cm_s.target);
+    else {
+        band_text(bt, sizeof bt, &P->speed_cm_s);
+        cat(c, cap, ", target %s", bt);
+    }
+    cat(c, cap, ": %s", v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too slow" : "too fast");
+    tally_add(t, v);
+}
+
+/* The passes: how many, their mean duration against pass_s, the cadence. */
+static void score_passes(rm_segment_result *s, const rm_profile *P, tally *t)
+{
+    char *c = s->comment, bt[64];
+    size_t cap = sizeof s->comment;
+    if (s->strokes <= 0) {
+        cat(c, cap, "; no passes");
+        return;
+    }
+    cat(c, cap, "; %d passes", s->strokes);
+    if (!isnan(s->mean_pass_s)) {
+        cat(c, cap, " of %.1f s", s->mean_pass_s);
+        rm_verdict v = judge(&P->pass_s, round(s->mean_pass_s * 10.0) / 10.0);
+        s->pass_verdict = (int8_t)v;
         if (v != RM_VERDICT_NA) {
-            band_text(bt, sizeof bt, &P->set_s);
-            cat(c, cap, ", %s %s s",
-                v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
-            judged++;
-            inside += v == RM_VERDICT_INSIDE;
-        }
-        if (!isnan(s->mean_speed_cm_s)) {
-            cat(c, cap, "; speed %.1f cm/s", s->mean_speed_cm_s);
-            v = judge(&P->speed_cm_s, round(s->mean_speed_cm_s * 10.0) / 10.0);
-            s->speed_verdict = (int8_t)v;
-            if (v != RM_VERDICT_NA) {
-                if (!isnan(P->speed_cm_s.target))
-                    cat(c, cap, ", target about %.1f", P->speed_cm_s.target);
-                else {
-                    band_text(bt, sizeof bt, &P->speed_cm_s);
-                    cat(c, cap, ", target %s", bt);
-                }
-                cat(c, cap, ": %s", v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too slow" : "too fast");
-                judged++;
-                inside += v == RM_VERDICT_INSIDE;
-            }
-        }
-        if (s->strokes > 0) {
-            cat(c, cap, "; %d passes", s->strokes);
-            if (!isnan(s->mean_pass_s)) {
-                cat(c, cap, " of %.1f s", s->mean_pass_s);
-                v = judge(&P->pass_s, round(s->mean_pass_s * 10.0) / 10.0);
-                s->pass_verdict = (int8_t)v;
-                if (v != RM_VERDICT_NA) {
-                    band_text(bt, sizeof bt, &P->pass_s);
-                    cat(c, cap, ", target %s s: %s", bt,
-                        v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too quick" : "too slow");
-                    judged++;
-                    inside += v == RM_VERDICT_INSIDE;
-                }
-            }
-            if (!isnan(s->cadence_cpm))
-                cat(c, cap, ", cadence %.1f cycles/min", s->cadence_cpm);
-        } else {
-            cat(c, cap, "; no passes");
-        }
-        /* holds of this segment */
-        int nh = 0, nin = 0;
-        double hmin = 1e300, hmax = 0;
-        for (size_t i = 0; i < r->n_holds; i++) {
-            const rm_hold *h = &r->holds[i];
-            if (h->segment != (int32_t)k)
-                continue;
-            double d = round(h->end_s - h->start_s);
-            nh++;
-            if (d < hmin)
-                hmin = d;
-            if (d > hmax)
-                hmax = d;
-            nin += judge(&P->hold_s, d) == RM_VERDICT_INSIDE;
-        }
-        if (nh == 0) {
-            cat(c, cap, "; no hold");
-            if (P->hold_s.set) {
-                band_text(bt, sizeof bt, &P->hold_s);
-                cat(c, cap, " (on a tender spot: %s s)", bt);
-            }
-        } else {
-            if (nh == 1)
-                cat(c, cap, "; one hold of %.0f s", hmin);
-            else
-                cat(c, cap, "; %d holds of %.0f-%.0f s", nh, hmin, hmax);
-            if (P->hold_s.set) {
-                band_text(bt, sizeof bt, &P->hold_s);
-                if (nin == nh)
-                    v = RM_VERDICT_INSIDE;
-                else
-                    v = judge(&P->hold_s, hmin) == RM_VERDICT_BELOW ? RM_VERDICT_BELOW : RM_VERDICT_ABOVE;
-                s->hold_verdict = (int8_t)v;
-                if (nh == 1)
-                    cat(c, cap, ", %s %s s", v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
-                else
-                    cat(c, cap, ", %d inside %s s", nin, bt);
-                judged++;
-                inside += v == RM_VERDICT_INSIDE;
-            }
-        }
-        if (judged) {
-            s->score = (float)inside / (float)judged;
-            tot_judged += judged;
-            tot_inside += inside;
+            band_text(bt, sizeof bt, &P->pass_s);
+            cat(c, cap, ", target %s s: %s", bt,
+                v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too quick" : "too slow");
+            tally_add(t, v);
         }
     }
+    if (!isnan(s->cadence_cpm))
+        cat(c, cap, ", cadence %.1f cycles/min", s->cadence_cpm);
+}
+
+/* The holds of segment k against hold_s: inside if every one is, else
+ * short or long by the shortest. */
+static void score_holds(const rm_results *r, size_t k, rm_segment_result *s, const rm_profile *P,
+                        tally *t)
+{
+    char *c = s->comment, bt[64];
+    size_t cap = sizeof s->comment;
+    int nh = 0, nin = 0;
+    double hmin = 1e300, hmax = 0;
+    for (size_t i = 0; i < r->n_holds; i++) {
+        const rm_hold *h = &r->holds[i];
+        if (h->segment != (int32_t)k)
+            continue;
+        double d = round(h->end_s - h->start_s);
+        nh++;
+        if (d < hmin)
+            hmin = d;
+        if (d > hmax)
+            hmax = d;
+        nin += judge(&P->hold_s, d) == RM_VERDICT_INSIDE;
+    }
+    if (nh == 0) {
+        cat(c, cap, "; no hold");
+        if (P->hold_s.set) {
+            band_text(bt, sizeof bt, &P->hold_s);
+            cat(c, cap, " (on a tender spot: %s s)", bt);
+        }
+        return;
+    }
+    if (nh == 1)
+        cat(c, cap, "; one hold of %.0f s", hmin);
+    else
+        cat(c, cap, "; %d holds of %.0f-%.0f s", nh, hmin, hmax);
+    if (!P->hold_s.set)
+        return;
+    band_text(bt, sizeof bt, &P->hold_s);
+    rm_verdict v;
+    if (nin == nh)
+        v = RM_VERDICT_INSIDE;
+    else
+        v = judge(&P->hold_s, hmin) == RM_VERDICT_BELOW ? RM_VERDICT_BELOW : RM_VERDICT_ABOVE;
+    s->hold_verdict = (int8_t)v;
+    if (nh == 1)
+        cat(c, cap, ", %s %s s", v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+    else
+        cat(c, cap, ", %d inside %s s", nin, bt);
+    tally_add(t, v);
+}
+
+/* Segment k's comment, verdicts and score; its counts go into *tot. */
+static void score_segment(rm_results *r, size_t k, const rm_profile *P, int roller, tally *tot)
+{
+    rm_segment_result *s = &r->segments[k];
+    tally t = {0, 0};
+    double dur = s->end_s - s->start_s;
+    s->comment[0] = 0;
+    s->set_verdict = s->speed_verdict = s->pass_verdict = s->hold_verdict = RM_VERDICT_NA;
+    s->score = NAN;
+    cat(s->comment, sizeof s->comment, "%s: %.0f s", s->label, dur);
+    if (!roller) {
+        cat(s->comment, sizeof s->comment,
+            "; no roller was found, so no pacing (strokes, holds, speed, cadence)");
+        return;
+    }
+    score_set_length(s, P, dur, &t);
+    score_speed(s, P, &t);
+    score_passes(s, P, &t);
+    score_holds(r, k, s, P, &t);
+    if (t.judged) {
+        s->score = (float)t.inside / (float)t.judged;
+        tot->judged += t.judged;
+        tot->inside += t.inside;
+    }
+}
+
+/* The session's comment, daily-time verdict and score from every
+ * segment's counts. */
+static void score_totals(rm_results *r, const rm_profile *P, int roller, tally tot)
+{
     rm_session_totals *T = &r->totals;
     char *c = T->comment;
     size_t cap = sizeof T->comment;
     c[0] = 0;
     T->total_verdict = RM_VERDICT_NA;
-    T->score = tot_judged ? (float)tot_inside / (float)tot_judged : NAN;
+    T->score = tot.judged ? (float)tot.inside / (float)tot.judged : NAN;
     if (!roller) {
         if (T->loaded_s > 0)
             cat(c, cap, "no roller was found for a whole set (a roller shape was seen in only %.1f s "
@@ -382,7 +421,18 @@ void rm_score_results(rm_results *r, const rm_profile *profile)
             v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "more than", lo, hi);
     }
     if (!isnan(T->score))
-        cat(c, cap, "; %d of %d targets met", tot_inside, tot_judged);
+        cat(c, cap, "; %d of %d targets met", tot.inside, tot.judged);
+}
+
+void rm_score_results(rm_results *r, const rm_profile *profile)
+{
+    rm_profile tmp;
+    const rm_profile *P = profile ? profile : default_profile(&tmp);
+    const int roller = r->totals.roller_found;
+    tally tot = {0, 0};
+    for (size_t k = 0; k < r->n_segments; k++)
+        score_segment(r, k, P, roller, &tot);
+    score_totals(r, P, roller, tot);
 }
 
 char *rm_results_coach_text(const rm_results *r)
