@@ -11,8 +11,36 @@
  * an hour at 100 Hz); with cfg.live_only no series are kept.
  *
  * Ownership: rm_analysis_new copies the config, device and calibration;
- * the caller frees the analysis with rm_analysis_free. Profiles returned by
- * rm_profile_load are freed with rm_profile_free. */
+ * the caller frees the analysis with rm_analysis_free. A profile is a plain
+ * struct that rm_profile_load fills in: nothing to free.
+ *
+ * Threads: an rm_analysis has no lock of its own and must never be used
+ * from two threads at the same time: push, label, finish and free all
+ * change it (push rewrites per-frame scratch and the trackers' state even
+ * with live_only), so two concurrent calls on one analysis, even a push
+ * and a label, are a data race. What is allowed:
+ * - one thread at a time: the analysis may move between threads (created
+ *   on one, pushed on another, freed on a third, as the daemon's live sink
+ *   does) provided each hand-over synchronises (a mutex, a queue, a thread
+ *   join); it keeps no thread-local state;
+ * - another thread wanting the live metrics gets them from the pushing
+ *   thread (copy the rm_live_metrics out under the caller's own lock), not
+ *   from the analysis;
+ * - separate analyses in separate threads at once, as the batch does: they
+ *   share no mutable state. The one shared thing is FFTW's planner, which
+ *   is not thread-safe; rm_analysis_finish takes a lock of this library
+ *   around its own planning, but a program that also plans FFTs elsewhere
+ *   at the same time must serialise those itself (or call
+ *   fftw_make_planner_thread_safe once before starting threads);
+ * - the results of finish are the caller's own object, independent of the
+ *   analysis (series move out of it); rm_analysis_config_*,
+ *   rm_profile_parse/load, rm_score_results and rm_results_coach_text only
+ *   touch their arguments, so they may run in any thread on distinct
+ *   objects (rm_profile_load reads the environment: do not setenv
+ *   meanwhile);
+ * - rm_analyze_session is self-contained (its own session and analysis);
+ *   the inflate threads it starts (cfg.threads) only read the file, the
+ *   analysis runs on the caller's thread. */
 #ifndef RM_ANALYSIS_H
 #define RM_ANALYSIS_H
 
@@ -122,7 +150,8 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
 void rm_analysis_free(rm_analysis *a);
 
 /* Analyses one frame (rows*cols raw counts). time_s must not decrease.
- * live may be NULL. */
+ * live may be NULL. Not concurrently with any other call on the same
+ * analysis (see Threads above); raw is only read during the call. */
 rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
                            rm_live_metrics *live, rm_err *err);
 /* A label for the muscle group being rolled from time_s on (operator). */
