@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "rm_analysis.h"
-#include "rm_analysis_internal.h" /* white-box: live_only keeps no series */
+#include "analysis_internal.h" /* white-box: live_only keeps no series */
 #include "test_util.h"
 
 #define R 40

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rm_analysis_internal.h"
+#include "analysis_internal.h"
 
 #define THR_NEVER 0x10000u
 

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "rm_analysis_internal.h"
+#include "analysis_internal.h"
 
 #ifndef RM_PROFILE_DIR
 #define RM_PROFILE_DIR "profiles"

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rm_analysis_internal.h"
+#include "analysis_internal.h"
 
 /* FFTW's planner is not thread-safe; batch may run analyses in threads.
  * The only mutable global in this library, for that reason. */

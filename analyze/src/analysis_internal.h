@@ -1,6 +1,7 @@
-/* rm_analysis_internal.h - shared between the files of analyze/ only. */
-#ifndef RM_ANALYSIS_INTERNAL_H
-#define RM_ANALYSIS_INTERNAL_H
+/* analysis_internal.h - shared between the files of analyze/ only (no rm_
+ * prefix: not part of any contract, see docs/HACKING.md). */
+#ifndef ANALYSIS_INTERNAL_H
+#define ANALYSIS_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -40,9 +41,9 @@ struct rm_analysis {
     float *gain;
     uint16_t *zero;
     uint32_t *thr;              /* loaded if raw >= thr[i]; > 65535 = never */
-    uint32_t *thr_base;
+    uint32_t *thr_base;         /* from noise_kpa alone */
     uint16_t *tm1;              /* thr - 1 for the hot loop, 65535 = never */
-    uint8_t *flag;              /* per-frame loaded flags, padded to 8 */         /* from noise_kpa alone */
+    uint8_t *flag;              /* per-frame loaded flags, padded to 8 */
     double noise_sigma;         /* estimated sensor noise, counts */
     uint32_t thr_extra;         /* noise_sigmas * noise_sigma, counts */
     uint8_t *mask;
