@@ -197,10 +197,71 @@ static int child_env(const char *root)
     return preload_env();
 }
 
-int rm_cmd_vmat(int argc, char **argv)
+/* ---- options ---------------------------------------------------------------- */
+
+/* What the command line asks for. Strings point into argv. */
+typedef struct vmat_opts {
+    rm_vmat_config vc;        /* scenario, seed, rate, time scale, faults */
+    rm_usbemu_config ec;      /* pacing, USB ids, unplug/replug */
+    const char *serial, *counts_path;
+    int end_sig, quiet;
+    char **child_argv;        /* COMMAND and its arguments */
+} vmat_opts;
+
+enum { O_SCEN = 256, O_SEED, O_RATE, O_TS, O_FAULT, O_RT, O_FAST, O_SERIAL, O_VIDPID,
+       O_ENDSIG, O_COUNTS, O_QUIET };
+
+/* One option other than --help: 0 = set, else the exit code. */
+static int parse_vmat_opt(int c, const char *arg, vmat_opts *o)
 {
-    enum { O_SCEN = 256, O_SEED, O_RATE, O_TS, O_FAULT, O_RT, O_FAST, O_SERIAL, O_VIDPID,
-           O_ENDSIG, O_COUNTS, O_QUIET };
+    long lv;
+    double dv;
+    switch (c) {
+    case O_SCEN: o->vc.scenario = arg; break;
+    case O_SEED:
+        if (rm_cli_parse_long(arg, 0, 0x7fffffffffffffffL, &lv) < 0)
+            return rm_cli_usage_error(CMD, "--seed %s is not a number >= 0", arg);
+        o->vc.seed = (uint64_t)lv;
+        break;
+    case O_RATE:
+        if (rm_cli_parse_double(arg, 10, 1000, &dv) < 0)
+            return rm_cli_usage_error(CMD, "--rate %s is not in 10..1000 Hz", arg);
+        o->vc.rate_hz = dv;
+        break;
+    case O_TS:
+        if (rm_cli_parse_double(arg, 1e-4, 1e4, &dv) < 0)
+            return rm_cli_usage_error(CMD, "--time-scale %s is not in 0.0001..10000", arg);
+        o->vc.time_scale = dv;
+        break;
+    case O_FAULT: return parse_faults(arg, &o->vc, &o->ec);
+    case O_RT: o->ec.pacing = RM_USBEMU_REALTIME; break;
+    case O_FAST: o->ec.pacing = RM_USBEMU_FAST; break;
+    case O_SERIAL: o->serial = arg; break;
+    case O_VIDPID: {
+        unsigned v, p;
+        char tail;
+        if (sscanf(arg, "%4x:%4x%c", &v, &p, &tail) != 2 || v == 0)
+            return rm_cli_usage_error(CMD, "--vid-pid %s is not VVVV:PPPP in hex", arg);
+        o->ec.vid = (uint16_t)v;
+        o->ec.pid = (uint16_t)p;
+        break;
+    }
+    case O_ENDSIG:
+        o->end_sig = parse_signal(arg);
+        if (o->end_sig < 0)
+            return rm_cli_usage_error(CMD, "--end-signal %s is not a signal", arg);
+        break;
+    case O_COUNTS: o->counts_path = arg; break;
+    case O_QUIET: o->quiet = 1; break;
+    default: return -1;
+    }
+    return 0;
+}
+
+/* Fills `o` from argv. Returns -1 to go on and run, else the exit code
+ * (0 after --help, a usage error's code). */
+static int vmat_parse(int argc, char **argv, vmat_opts *o)
+{
     static const struct option opts[] = {
         {"scenario", required_argument, NULL, O_SCEN},
         {"seed", required_argument, NULL, O_SEED},
@@ -217,115 +278,152 @@ int rm_cmd_vmat(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    rm_vmat_config vc = {0};
-    vc.scenario = "guide";
-    vc.seed = 1;
-    rm_usbemu_config ec;
-    rm_usbemu_config_init(&ec);
-    ec.pacing = RM_USBEMU_REALTIME;
-    const char *serial = NULL, *counts_path = NULL;
-    int end_sig = 0, quiet = 0;
+    memset(o, 0, sizeof *o);
+    o->vc.scenario = "guide";
+    o->vc.seed = 1;
+    rm_usbemu_config_init(&o->ec);
+    o->ec.pacing = RM_USBEMU_REALTIME;
     int c;
-    long lv;
-    double dv;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-        switch (c) {
-        case O_SCEN:
-            vc.scenario = optarg;
-            break;
-        case O_SEED:
-            if (rm_cli_parse_long(optarg, 0, 0x7fffffffffffffffL, &lv) < 0)
-                return rm_cli_usage_error(CMD, "--seed %s is not a number >= 0", optarg);
-            vc.seed = (uint64_t)lv;
-            break;
-        case O_RATE:
-            if (rm_cli_parse_double(optarg, 10, 1000, &dv) < 0)
-                return rm_cli_usage_error(CMD, "--rate %s is not in 10..1000 Hz", optarg);
-            vc.rate_hz = dv;
-            break;
-        case O_TS:
-            if (rm_cli_parse_double(optarg, 1e-4, 1e4, &dv) < 0)
-                return rm_cli_usage_error(CMD, "--time-scale %s is not in 0.0001..10000",
-                                          optarg);
-            vc.time_scale = dv;
-            break;
-        case O_FAULT: {
-            int rc = parse_faults(optarg, &vc, &ec);
-            if (rc)
-                return rc;
-            break;
-        }
-        case O_RT:
-            ec.pacing = RM_USBEMU_REALTIME;
-            break;
-        case O_FAST:
-            ec.pacing = RM_USBEMU_FAST;
-            break;
-        case O_SERIAL:
-            serial = optarg;
-            break;
-        case O_VIDPID: {
-            unsigned v, p;
-            char tail;
-            if (sscanf(optarg, "%4x:%4x%c", &v, &p, &tail) != 2 || v == 0)
-                return rm_cli_usage_error(CMD, "--vid-pid %s is not VVVV:PPPP in hex", optarg);
-            ec.vid = (uint16_t)v;
-            ec.pid = (uint16_t)p;
-            break;
-        }
-        case O_ENDSIG:
-            end_sig = parse_signal(optarg);
-            if (end_sig < 0)
-                return rm_cli_usage_error(CMD, "--end-signal %s is not a signal", optarg);
-            break;
-        case O_COUNTS:
-            counts_path = optarg;
-            break;
-        case O_QUIET:
-            quiet = 1;
-            break;
-        case 'h':
+        if (c == 'h') {
             usage(stdout);
             return RM_EXIT_OK;
-        default:
-            return rm_cli_usage_error(CMD, "unknown or incomplete option '%s'",
-                                      argv[optind - 1]);
         }
+        int rc = parse_vmat_opt(c, optarg, o);
+        if (rc < 0)
+            return rm_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]);
+        if (rc)
+            return rc;
     }
     if (optind >= argc)
         return rm_cli_usage_error(CMD, "no COMMAND given (rollmat vmat [options] -- COMMAND)");
-    char **child_argv = argv + optind;
+    o->child_argv = argv + optind;
+    return -1;
+}
 
-    /* The device's uevents (hotplug add/remove) can only be built inside
-     * the preload, so this process runs under it too, like its COMMAND. */
+/* ---- running ---------------------------------------------------------------- */
+
+/* The device's uevents (hotplug add/remove) can only be built inside the
+ * preload, so this process runs under it too, like its COMMAND: re-executes
+ * itself unless already there. Returns only if it need not (-1) or could
+ * not (the exit code). */
+static int reexec_under_preload(int argc, char **argv)
+{
     const char *pre = getenv("LD_PRELOAD");
-    if (!getenv("RM_VMAT_REEXEC") && !(pre && strstr(pre, "libumockdev-preload"))) {
-        char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
-        if (!nargv) {
-            rm_cli_error(CMD, "out of memory");
-            return RM_EXIT_FAIL;
-        }
-        nargv[0] = "rollmat";
-        for (int i = 0; i < argc; i++)
-            nargv[i + 1] = argv[i];
-        if (preload_env() == 0 && setenv("RM_VMAT_REEXEC", "1", 1) == 0)
-            execv("/proc/self/exe", nargv);
-        rm_cli_error(CMD, "cannot re-run itself under libumockdev-preload: %s", strerror(errno));
-        free(nargv);
+    if (getenv("RM_VMAT_REEXEC") || (pre && strstr(pre, "libumockdev-preload")))
+        return -1;
+    char **nargv = calloc((size_t)argc + 2, sizeof *nargv);
+    if (!nargv) {
+        rm_cli_error(CMD, "out of memory");
         return RM_EXIT_FAIL;
     }
+    nargv[0] = "rollmat";
+    for (int i = 0; i < argc; i++)
+        nargv[i + 1] = argv[i];
+    if (preload_env() == 0 && setenv("RM_VMAT_REEXEC", "1", 1) == 0)
+        execv("/proc/self/exe", nargv);
+    rm_cli_error(CMD, "cannot re-run itself under libumockdev-preload: %s", strerror(errno));
+    free(nargv);
+    return RM_EXIT_FAIL;
+}
 
-    char pathbuf[4096];
-    vc.scenario = rm_vmat_scenario_path(vc.scenario, pathbuf, sizeof pathbuf);
-    rm_err e = {0};
-    rm_usbemu_vmat_source *src = NULL;
-    rm_status st = rm_usbemu_vmat_source_new(&vc, &src, &e);
-    if (st != RM_OK)
-        return rm_cli_fail(CMD, &e, st);
-    rm_usbemu_vmat_source_bind(src, &ec.source);
-    ec.serial = serial ? serial : rm_usbemu_vmat_serial(src);
-    ec.log.fn = emu_log;
+/* Whether the end signal is due: the whole scenario was delivered (or the
+ * mat unplugged for good) and the host came back to its event loop once
+ * more (it resubmits the last transfer, so the final bytes were processed),
+ * or 2 s passed. */
+typedef struct end_watch {
+    int seen;
+    uint64_t submits_at_end;
+    struct timespec at;
+} end_watch;
 
+static int end_due(end_watch *w, rm_usbemu *emu, const rm_usbemu_config *ec)
+{
+    rm_usbemu_stats s;
+    rm_usbemu_get_stats(emu, &s);
+    int over = s.stream_done || (s.unplugs > 0 && !s.plugged && ec->replug_after_s < 0);
+    if (!over) {
+        w->seen = 0;
+        return 0;
+    }
+    if (!w->seen) {
+        w->seen = 1;
+        w->submits_at_end = s.urbs_submitted;
+        clock_gettime(CLOCK_MONOTONIC, &w->at);
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double waited =
+        (double)(now.tv_sec - w->at.tv_sec) + (double)(now.tv_nsec - w->at.tv_nsec) * 1e-9;
+    return s.urbs_submitted != w->submits_at_end || waited > 2.0;
+}
+
+/* Serves the device until COMMAND exits, passing INT/TERM/HUP on and
+ * sending the end signal when due; returns its wait status. The signals in
+ * `set` are blocked by the caller. */
+static int wait_child(pid_t pid, const sigset_t *set, rm_usbemu *emu, const vmat_opts *o)
+{
+    int status = 0, end_sent = 0;
+    end_watch w = {0};
+    for (;;) {
+        struct timespec tmo = {0, 100 * 1000 * 1000};
+        siginfo_t si;
+        int sig = sigtimedwait(set, &si, &tmo);
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+            kill(pid, sig);
+        pid_t got;
+        while ((got = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+        }
+        if (got == pid)
+            return status;
+        if (o->end_sig && !end_sent && end_due(&w, emu, &o->ec)) {
+            kill(pid, o->end_sig);
+            end_sent = 1;
+        }
+    }
+}
+
+static void print_summary(const rm_usbemu_stats *s, const char *serial)
+{
+    const rm_vmat_counts *k = &s->injected;
+    fprintf(stderr,
+            "rollmat vmat: mat %s: frames produced %llu, sent intact %llu, corrupt %llu, "
+            "truncated %llu, dropped %llu, garbage insertions %llu (%llu bytes); "
+            "%llu bytes over USB in %llu transfers; plugged in %u time(s)\n",
+            serial, (unsigned long long)k->frames_produced, (unsigned long long)k->frames_sent,
+            (unsigned long long)k->frames_corrupt, (unsigned long long)k->frames_truncated,
+            (unsigned long long)k->frames_dropped, (unsigned long long)k->garbage_insertions,
+            (unsigned long long)k->garbage_bytes, (unsigned long long)s->bulk_bytes,
+            (unsigned long long)s->urbs_reaped, s->plugs);
+}
+
+/* The exit code: COMMAND's, or a failure if the counts cannot be written. */
+static int report(rm_usbemu *emu, const vmat_opts *o, int code)
+{
+    rm_usbemu_stats s;
+    rm_usbemu_get_stats(emu, &s);
+    if (!o->quiet)
+        print_summary(&s, o->ec.serial);
+    if (!o->counts_path)
+        return code;
+    int rc = code;
+    json_t *j = stats_json(&s, o->ec.serial, code);
+    rm_err cerr = {0};
+    rm_status cst = j ? write_counts(o->counts_path, j, &cerr)
+                      : rm_err_set(&cerr, RM_ERR_NOMEM, "%s: out of memory", o->counts_path);
+    if (cst != RM_OK) {
+        rm_cli_error(CMD, "cannot write the counts: %s", rm_err_message(&cerr, cst));
+        if (rc == 0)
+            rc = RM_EXIT_FAIL;
+    }
+    json_decref(j);
+    return rc;
+}
+
+/* Starts the emulated mat, runs COMMAND against it and waits for it. */
+static int vmat_serve(vmat_opts *o, rm_usbemu_vmat_source *src)
+{
     /* Signals are taken synchronously below; every thread (umockdev's
      * worker, the pacing timer) inherits the blocked mask. */
     sigset_t set, old;
@@ -336,20 +434,18 @@ int rm_cmd_vmat(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, &old);
 
+    rm_err e = {0};
     rm_usbemu *emu = NULL;
-    st = rm_usbemu_new(&ec, &emu, &e);
+    rm_status st = rm_usbemu_new(&o->ec, &emu, &e);
     if (st != RM_OK) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
-        rm_usbemu_vmat_source_free(src);
         return rm_cli_fail(CMD, &e, st);
     }
-
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         rm_cli_error(CMD, "fork: %s", strerror(errno));
         rm_usbemu_free(emu);
-        rm_usbemu_vmat_source_free(src);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return RM_EXIT_FAIL;
     }
@@ -357,89 +453,48 @@ int rm_cmd_vmat(int argc, char **argv)
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (child_env(rm_usbemu_root_dir(emu)) != 0)
             _exit(127);
-        execvp(child_argv[0], child_argv);
-        fprintf(stderr, "rollmat vmat: cannot run %s: %s\n", child_argv[0], strerror(errno));
+        execvp(o->child_argv[0], o->child_argv);
+        fprintf(stderr, "rollmat vmat: cannot run %s: %s\n", o->child_argv[0], strerror(errno));
         _exit(127);
     }
-
-    int status = 0, exited = 0, end_sent = 0;
-    uint64_t submits_at_end = 0;
-    int end_seen = 0;
-    struct timespec end_at = {0, 0};
-    while (!exited) {
-        struct timespec tmo = {0, 100 * 1000 * 1000};
-        siginfo_t si;
-        int sig = sigtimedwait(&set, &si, &tmo);
-        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-            kill(pid, sig);
-        pid_t w;
-        while ((w = waitpid(pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-        }
-        if (w == pid) {
-            exited = 1;
-            break;
-        }
-        if (end_sig && !end_sent) {
-            rm_usbemu_stats s;
-            rm_usbemu_get_stats(emu, &s);
-            int over = s.stream_done || (s.unplugs > 0 && !s.plugged && ec.replug_after_s < 0);
-            if (!over) {
-                end_seen = 0;
-            } else if (!end_seen) {
-                /* Let the host come back to its event loop (it resubmits
-                 * the last transfer) so the final bytes were processed. */
-                end_seen = 1;
-                submits_at_end = s.urbs_submitted;
-                clock_gettime(CLOCK_MONOTONIC, &end_at);
-            } else {
-                struct timespec now;
-                clock_gettime(CLOCK_MONOTONIC, &now);
-                double waited = (double)(now.tv_sec - end_at.tv_sec) +
-                                (double)(now.tv_nsec - end_at.tv_nsec) * 1e-9;
-                if (s.urbs_submitted != submits_at_end || waited > 2.0) {
-                    kill(pid, end_sig);
-                    end_sent = 1;
-                }
-            }
-        }
-    }
+    int status = wait_child(pid, &set, emu, o);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-
     int code = WIFEXITED(status) ? WEXITSTATUS(status)
                                  : (WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1);
-    rm_usbemu_stats s;
-    rm_usbemu_get_stats(emu, &s);
-    if (!quiet) {
-        const rm_vmat_counts *k = &s.injected;
-        fprintf(stderr,
-                "rollmat vmat: mat %s: frames produced %llu, sent intact %llu, corrupt %llu, "
-                "truncated %llu, dropped %llu, garbage insertions %llu (%llu bytes); "
-                "%llu bytes over USB in %llu transfers; plugged in %u time(s)\n",
-                ec.serial, (unsigned long long)k->frames_produced,
-                (unsigned long long)k->frames_sent, (unsigned long long)k->frames_corrupt,
-                (unsigned long long)k->frames_truncated, (unsigned long long)k->frames_dropped,
-                (unsigned long long)k->garbage_insertions, (unsigned long long)k->garbage_bytes,
-                (unsigned long long)s.bulk_bytes, (unsigned long long)s.urbs_reaped, s.plugs);
-    }
-    int rc = code;
-    if (counts_path) {
-        json_t *j = stats_json(&s, ec.serial, code);
-        rm_err cerr = {0};
-        rm_status cst = j ? write_counts(counts_path, j, &cerr)
-                          : rm_err_set(&cerr, RM_ERR_NOMEM, "%s: out of memory", counts_path);
-        if (cst != RM_OK) {
-            rm_cli_error(CMD, "cannot write the counts: %s", rm_err_message(&cerr, cst));
-            if (rc == 0)
-                rc = RM_EXIT_FAIL;
-        }
-        json_decref(j);
-    }
+    int rc = report(emu, o, code);
     rm_usbemu_free(emu);
-    rm_usbemu_vmat_source_free(src);
     return rc;
 }
 
+static int vmat_run(int argc, char **argv, vmat_opts *o)
+{
+    int rc = reexec_under_preload(argc, argv);
+    if (rc >= 0)
+        return rc;
+    char pathbuf[4096];
+    o->vc.scenario = rm_vmat_scenario_path(o->vc.scenario, pathbuf, sizeof pathbuf);
+    rm_err e = {0};
+    rm_usbemu_vmat_source *src = NULL;
+    rm_status st = rm_usbemu_vmat_source_new(&o->vc, &src, &e);
+    if (st != RM_OK)
+        return rm_cli_fail(CMD, &e, st);
+    rm_usbemu_vmat_source_bind(src, &o->ec.source);
+    o->ec.serial = o->serial ? o->serial : rm_usbemu_vmat_serial(src);
+    o->ec.log.fn = emu_log;
+    rc = vmat_serve(o, src);
+    rm_usbemu_vmat_source_free(src); /* after the emulator: it reads the source */
+    return rc;
+}
+
+int rm_cmd_vmat(int argc, char **argv)
+{
+    vmat_opts o;
+    int rc = vmat_parse(argc, argv, &o);
+    return rc >= 0 ? rc : vmat_run(argc, argv, &o);
+}
+
 #else /* !RM_HAVE_UMOCKDEV */
+
 
 int rm_cmd_vmat(int argc, char **argv)
 {

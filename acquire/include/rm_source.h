@@ -99,9 +99,15 @@ rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, s
  * the recorder's ring waiting instead of dropping (a file can wait: a replay
  * loses nothing). A new kind of device adds an rm_source_ops of its own.
  *
- * Threads: an rm_source is used by one thread at a time (its run is a
- * blocking call; stop it through cfg->stop, which another thread or a
- * signal handler sets). Different rm_source objects are independent. */
+ * Threads: an rm_source may not be used from two threads at once: its run
+ * is a blocking call on the caller's thread (the daemon gives it a thread
+ * of its own); a second run may follow on another thread once the first
+ * returned. The only thing another thread (or a signal handler) touches is
+ * *cfg->stop, which it sets and the run only reads. During a run, HEADER,
+ * DEVICE and CALIB reach the sinks on the run's thread and everything after
+ * on the recorder's writer thread (never two at once); the status callback
+ * and a virtual source's read run on the run's thread. Different rm_source
+ * objects are independent (the usb kind holds no state between runs). */
 
 /* The vtable. `name` is the HEADER's source ("usb", "replay", "virtual").
  * `run` has the contract of rm_source_usb_run (every sink finished exactly
