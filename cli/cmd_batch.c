@@ -47,12 +47,17 @@ static void usage(FILE *f)
             "      --results-dir D   where results files are kept (default: the folder\n"
             "                        CSV_STEM.results beside the CSV)\n"
             "      --force           analyse again even when results are up to date\n"
+            "      --follow-links    follow symbolic links to folders (each folder and\n"
+            "                        each file is still visited once; loops are cut)\n"
             "      --merge           merge shards' CSVs (the inputs) into -o\n"
             "  -q, --quiet           no progress, only errors\n"
             "  -h, --help            this help\n"
-            "A recording whose results file is newer than it and was made with the same\n"
-            "profile and software version is not analysed again. A bad file is reported\n"
-            "with its reason and the rest go on; the exit status is 1 if any failed.\n");
+            "A recording whose results file was made from the same bytes (its content\n"
+            "hash, not its time), with the same profile and software version is not\n"
+            "analysed again. A file reached by several paths (links) is analysed once.\n"
+            "A bad file is reported with its reason and the rest go on; the exit status\n"
+            "is 1 if any failed. No recordings found (or an input missing): exit 1 and\n"
+            "no CSV.\n");
 }
 
 typedef struct job {
@@ -67,23 +72,35 @@ typedef struct job {
     size_t n_rows;
 } job;
 
+/* A recording found: its path as found and the file it is. */
+typedef struct found {
+    char *path;
+    dev_t dev;
+    ino_t ino;
+    int via_link; /* reached through a symbolic link (the file's or a folder's) */
+} found;
+
 typedef struct list {
-    char **v;
+    found *v;
     size_t n, cap;
 } list;
 
-static int list_add(list *l, const char *s)
+static int list_add(list *l, const char *s, const struct stat *st, int via_link)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 64;
-        char **nv = realloc(l->v, cap * sizeof *nv);
+        found *nv = realloc(l->v, cap * sizeof *nv);
         if (!nv)
             return -1;
         l->v = nv;
         l->cap = cap;
     }
-    if (!(l->v[l->n] = strdup(s)))
+    found *f = &l->v[l->n];
+    if (!(f->path = strdup(s)))
         return -1;
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->via_link = via_link;
     l->n++;
     return 0;
 }
@@ -91,7 +108,7 @@ static int list_add(list *l, const char *s)
 static void list_free(list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        free(l->v[i]);
+        free(l->v[i].path);
     free(l->v);
 }
 
@@ -101,20 +118,98 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-/* Recursive scan; skips hidden entries, the results folder and results or
- * temporary files. */
-static int scan(const char *dir, const struct stat *skip, list *out, int depth)
+static int is_recording_name(const char *name)
 {
-    if (depth > 32)
+    return (ends_with(name, ".h5") || ends_with(name, ".hdf5")) && !ends_with(name, ".results.h5") &&
+           !strstr(name, ".tmp.");
+}
+
+/* One search over the inputs. Folders are identified by device and inode:
+ * each is read once, so a link back up (sub/up -> ..) or two links to one
+ * folder cannot make the search loop or count a recording twice. With
+ * --follow-links, the links to folders are followed only after the whole
+ * tree without them has been searched, and in sorted rounds: a folder is
+ * then found by its own path when it has one, whatever order readdir
+ * gives, and the CSV's paths do not change from run to run. */
+typedef struct scan_ctx {
+    const struct stat *skip; /* the results folder, or NULL */
+    int follow;              /* --follow-links */
+    list *out;
+    list pending;            /* links to folders still to follow */
+    struct stat *seen;       /* folders read so far */
+    size_t n_seen, cap_seen;
+    size_t links_left;       /* links to folders not followed */
+    char *first_link;        /* the first of them, for the note */
+    int failed;              /* a folder could not be read (reported) */
+} scan_ctx;
+
+static int scan_dir(scan_ctx *c, const char *dir, int via_link, int depth);
+
+/* Visits a folder unless it is the results folder or was read already. */
+static int visit_dir(scan_ctx *c, const char *dir, const struct stat *st, int via_link, int depth)
+{
+    if (c->skip && st->st_dev == c->skip->st_dev && st->st_ino == c->skip->st_ino)
         return 0;
+    for (size_t i = 0; i < c->n_seen; i++)
+        if (c->seen[i].st_dev == st->st_dev && c->seen[i].st_ino == st->st_ino)
+            return 0;
+    if (c->n_seen == c->cap_seen) {
+        size_t cap = c->cap_seen ? c->cap_seen * 2 : 64;
+        struct stat *n = realloc(c->seen, cap * sizeof *n);
+        if (!n)
+            return -1;
+        c->seen = n;
+        c->cap_seen = cap;
+    }
+    c->seen[c->n_seen++] = *st;
+    if (depth > 64) { /* said, not silently cut */
+        rm_cli_error(CMD, "%s: more than 64 folders deep; not searched", dir);
+        c->failed = 1;
+        return 0;
+    }
+    return scan_dir(c, dir, via_link, depth);
+}
+
+/* One entry of a folder: a recording is listed, a folder searched, a link
+ * to a folder followed only with --follow-links (else counted for the
+ * note). Entries that vanish or dangle are not files to analyse. */
+static int scan_entry(scan_ctx *c, const char *p, const char *name, int via_link, int depth)
+{
+    struct stat ls, st;
+    if (lstat(p, &ls) != 0)
+        return 0;
+    int link = S_ISLNK(ls.st_mode);
+    if (link && stat(p, &st) != 0)
+        return 0;
+    if (!link)
+        st = ls;
+    if (S_ISDIR(st.st_mode) && link && c->follow)
+        return list_add(&c->pending, p, &st, 1);
+    if (S_ISDIR(st.st_mode) && link) {
+        if (!c->links_left++ && !(c->first_link = strdup(p)))
+            return -1;
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode))
+        return visit_dir(c, p, &st, via_link || link, depth + 1);
+    if (S_ISREG(st.st_mode) && is_recording_name(name))
+        return list_add(c->out, p, &st, via_link || link);
+    return 0;
+}
+
+/* Recursive search; skips hidden entries, the results folder and results or
+ * temporary files. Returns -1 only when out of memory. */
+static int scan_dir(scan_ctx *c, const char *dir, int via_link, int depth)
+{
     DIR *d = opendir(dir);
     if (!d) {
         rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
-        return -1;
+        c->failed = 1;
+        return 0;
     }
     int rc = 0;
     struct dirent *e;
-    while ((e = readdir(d)) && !rc) {
+    while (!rc && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         size_t n = strlen(dir) + strlen(e->d_name) + 2;
@@ -124,28 +219,69 @@ static int scan(const char *dir, const struct stat *skip, list *out, int depth)
             break;
         }
         snprintf(p, n, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", e->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0) {
-            free(p);
-            continue;
-        }
-        if (S_ISDIR(st.st_mode)) {
-            if (!(skip && st.st_dev == skip->st_dev && st.st_ino == skip->st_ino))
-                rc = scan(p, skip, out, depth + 1);
-        } else if (S_ISREG(st.st_mode) && (ends_with(p, ".h5") || ends_with(p, ".hdf5")) &&
-                   !ends_with(p, ".results.h5") && !strstr(e->d_name, ".tmp.")) {
-            rc = list_add(out, p);
-        }
+        rc = scan_entry(c, p, e->d_name, via_link, depth);
         free(p);
     }
     closedir(d);
     return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* A file reached by several paths (hard links, links to it, links to a
+ * folder holding it) is one recording: the path kept is one not through a
+ * link if there is one, then the first in byte order, so every run and
+ * every shard keep the same one. */
+static int cmp_file_then_path(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const found *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->ino != y->ino)
+        return x->ino < y->ino ? -1 : 1;
+    if (x->via_link != y->via_link)
+        return x->via_link - y->via_link;
+    return strcmp(x->path, y->path);
 }
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(((const found *)a)->path, ((const found *)b)->path);
+}
+
+/* --follow-links: follows the pending links to folders in rounds, each
+ * round in byte order (see scan_ctx). */
+static int follow_links(scan_ctx *c)
+{
+    int rc = 0;
+    while (!rc && c->pending.n) {
+        list round = c->pending;
+        c->pending = (list){0};
+        if (round.n > 1)
+            qsort(round.v, round.n, sizeof *round.v, cmp_path);
+        for (size_t i = 0; i < round.n && !rc; i++) {
+            struct stat st = {.st_dev = round.v[i].dev, .st_ino = round.v[i].ino};
+            rc = visit_dir(c, round.v[i].path, &st, 1, 0);
+        }
+        list_free(&round);
+    }
+    return rc;
+}
+
+static void dedupe(list *l)
+{
+    if (l->n < 2) /* qsort wants a non-NULL array even for none */
+        return;
+    qsort(l->v, l->n, sizeof *l->v, cmp_file_then_path);
+    size_t u = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (u && l->v[u - 1].dev == l->v[i].dev && l->v[u - 1].ino == l->v[i].ino)
+            free(l->v[i].path);
+        else
+            l->v[u++] = l->v[i];
+    }
+    l->n = u;
+    qsort(l->v, l->n, sizeof *l->v, cmp_path);
+}
+
 
 static const char *base(const char *p)
 {
@@ -193,8 +329,11 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
         _exit(fclose(o) != 0 ? 3 : 0);
     }
     memset(&err, 0, sizeof err);
-    if (!force)
-        st = rm_batch_results_current(j->results, j->path, prof->name, SOFTWARE, &current, &err);
+    /* what the recording is, by its bytes: its time says nothing (cp -p) */
+    char id[RM_BATCH_ID_LEN];
+    st = rm_batch_recording_id(j->path, id, sizeof id, &err);
+    if (!st && !force)
+        st = rm_batch_results_current(j->results, id, prof->name, SOFTWARE, &current, &err);
     rm_results *r = NULL;
     if (!st && current) {
         st = rm_results_open(j->results, &r, &err);
@@ -207,7 +346,7 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
     if (!st && !current) {
         st = rm_analyze_session(j->path, NULL, prof, &r, &err);
         if (!st)
-            st = rm_results_write(j->results, r, &err);
+            st = rm_batch_results_write(j->results, r, id, &err);
     }
     char subject[80] = "";
     if (!st) {
@@ -442,205 +581,261 @@ static int mkdirs(const char *path)
     return rc;
 }
 
-int rm_cmd_batch(int argc, char **argv)
+/* ---- the command: options, then the run ---- */
+
+typedef struct batch_opts {
+    const char *output, *profile_name, *results_dir;
+    long jobs, shard_i, shard_n;
+    int merge, quiet, force, follow_links;
+    char **inputs; /* argv's, borrowed */
+    size_t n_inputs;
+} batch_opts;
+
+static int parse_shard(const char *arg, batch_opts *o)
 {
+    char a[32], b[32], extra;
+    if (strlen(arg) > 60 || sscanf(arg, "%31[^/]/%31s%c", a, b, &extra) != 2 ||
+        rm_cli_parse_long(b, 1, 1000000, &o->shard_n) ||
+        rm_cli_parse_long(a, 0, o->shard_n - 1, &o->shard_i))
+        return rm_cli_usage_error(CMD, "--shard %s: expected I/N with 0 <= I < N", arg);
+    return -1;
+}
+
+/* Fills *o from the command line. Returns -1 to go on, or the exit status
+ * (help, usage errors). */
+static int parse_options(int argc, char **argv, batch_opts *o)
+{
+    enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW };
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},  {"jobs", required_argument, NULL, 'j'},
-        {"profile", required_argument, NULL, 'p'}, {"shard", required_argument, NULL, 'S'},
-        {"results-dir", required_argument, NULL, 'R'}, {"force", no_argument, NULL, 'F'},
-        {"merge", no_argument, NULL, 'M'},         {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},      {"jobs", required_argument, NULL, 'j'},
+        {"profile", required_argument, NULL, 'p'},     {"shard", required_argument, NULL, O_SHARD},
+        {"results-dir", required_argument, NULL, O_RDIR}, {"force", no_argument, NULL, O_FORCE},
+        {"merge", no_argument, NULL, O_MERGE},         {"quiet", no_argument, NULL, 'q'},
+        {"follow-links", no_argument, NULL, O_FOLLOW}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *output = NULL, *profile_name = "guide", *results_dir = NULL;
-    long jobs_n = sysconf(_SC_NPROCESSORS_ONLN);
-    long shard_i = 0, shard_n = 1;
-    int merge = 0, quiet = 0, force = 0, c;
-    while ((c = getopt_long(argc, argv, "o:j:p:qh", opts, NULL)) != -1) {
+    *o = (batch_opts){.profile_name = "guide", .jobs = sysconf(_SC_NPROCESSORS_ONLN), .shard_n = 1};
+    int c, rc = -1;
+    while (rc < 0 && (c = getopt_long(argc, argv, "o:j:p:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            output = optarg;
-            break;
+        case 'o': o->output = optarg; break;
         case 'j':
-            if (rm_cli_parse_long(optarg, 1, 1024, &jobs_n))
-                return rm_cli_usage_error(CMD, "--jobs %s: expected 1..1024", optarg);
+            if (rm_cli_parse_long(optarg, 1, 1024, &o->jobs))
+                rc = rm_cli_usage_error(CMD, "--jobs %s: expected 1..1024", optarg);
             break;
-        case 'p':
-            profile_name = optarg;
-            break;
-        case 'S': {
-            char a[32], b[32], extra;
-            if (strlen(optarg) > 60 || sscanf(optarg, "%31[^/]/%31s%c", a, b, &extra) != 2 ||
-                rm_cli_parse_long(b, 1, 1000000, &shard_n) ||
-                rm_cli_parse_long(a, 0, shard_n - 1, &shard_i))
-                return rm_cli_usage_error(CMD, "--shard %s: expected I/N with 0 <= I < N", optarg);
-            break;
-        }
-        case 'R':
-            results_dir = optarg;
-            break;
-        case 'F':
-            force = 1;
-            break;
-        case 'M':
-            merge = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return RM_EXIT_OK;
-        default:
-            return rm_cli_bad_option(CMD, argv);
+        case 'p': o->profile_name = optarg; break;
+        case O_SHARD: rc = parse_shard(optarg, o); break;
+        case O_RDIR: o->results_dir = optarg; break;
+        case O_FORCE: o->force = 1; break;
+        case O_MERGE: o->merge = 1; break;
+        case O_FOLLOW: o->follow_links = 1; break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        default: return rm_cli_bad_option(CMD, argv);
         }
     }
-    if (!output)
+    if (rc >= 0)
+        return rc;
+    if (!o->output)
         return rm_cli_usage_error(CMD, "no output given (-o summary.csv)");
     if (optind >= argc)
         return rm_cli_usage_error(CMD, "no recordings given (folders or files)");
-    if (jobs_n < 1)
-        jobs_n = 1;
+    if (!o->merge && !ends_with(o->output, ".csv"))
+        return rm_cli_usage_error(CMD, "%s: the output should be a .csv file", o->output);
+    if (o->jobs < 1)
+        o->jobs = 1;
+    o->inputs = argv + optind;
+    o->n_inputs = (size_t)(argc - optind);
+    return -1;
+}
+
+static int run_merge(const batch_opts *o)
+{
     rm_err err = {0};
-    if (merge) {
-        rm_status st = rm_batch_merge((const char *const *)(argv + optind), (size_t)(argc - optind),
-                                      output, &err);
-        if (st)
-            return rm_cli_fail(CMD, &err, st);
-        if (!quiet)
-            printf("merged %d CSV file%s into %s\n", argc - optind, argc - optind == 1 ? "" : "s", output);
-        return RM_EXIT_OK;
-    }
-    if (!ends_with(output, ".csv"))
-        return rm_cli_usage_error(CMD, "%s: the output should be a .csv file", output);
-    rm_profile prof;
-    rm_status st = rm_profile_load(profile_name, &prof, &err);
+    rm_status st = rm_batch_merge((const char *const *)o->inputs, o->n_inputs, o->output, &err);
     if (st)
         return rm_cli_fail(CMD, &err, st);
+    if (!o->quiet)
+        printf("merged %zu CSV file%s into %s\n", o->n_inputs, o->n_inputs == 1 ? "" : "s", o->output);
+    return RM_EXIT_OK;
+}
 
-    /* results folder: given, or CSV_STEM.results beside the CSV */
-    char *rdir = NULL;
-    if (results_dir)
-        rdir = strdup(results_dir);
-    else {
-        size_t n = strlen(output);
-        rdir = malloc(n + 16);
-        if (rdir)
-            snprintf(rdir, n + 16, "%.*s.results", (int)(n - 4), output);
-    }
-    if (!rdir) {
-        rm_cli_error(CMD, "out of memory");
-        return RM_EXIT_FAIL;
-    }
-    if (mkdirs(rdir) != 0) {
-        rm_cli_error(CMD, "%s: cannot create the results folder: %s", rdir, strerror(errno));
-        free(rdir);
-        return RM_EXIT_FAIL;
-    }
-    struct stat rst;
-    int have_rst = stat(rdir, &rst) == 0;
-
-    list files = {0};
-    int rc = RM_EXIT_OK;
-    for (int i = optind; i < argc; i++) {
+/* The recordings named or found below the inputs, each file once, sorted.
+ * A missing or unreadable input is fatal (-1: a mistyped folder must not
+ * give a CSV that silently lacks it); an unreadable folder deeper down is
+ * reported and sets *failed. */
+static int collect(const batch_opts *o, const struct stat *skip, list *files, int *failed)
+{
+    scan_ctx c = {.skip = skip, .follow = o->follow_links, .out = files};
+    int rc = 0;
+    for (size_t i = 0; i < o->n_inputs && !rc; i++) {
+        const char *in = o->inputs[i];
         struct stat s;
-        if (stat(argv[i], &s) != 0) {
-            rm_cli_error(CMD, "%s: %s", argv[i], strerror(errno));
-            rc = RM_EXIT_FAIL;
-            continue;
-        }
-        if (S_ISDIR(s.st_mode)) {
-            if (scan(argv[i], have_rst ? &rst : NULL, &files, 0) != 0)
-                rc = RM_EXIT_FAIL;
-        } else if (list_add(&files, argv[i]) != 0) {
+        if (stat(in, &s) != 0) {
+            rm_cli_error(CMD, "%s: %s; nothing analysed, no CSV written", in, strerror(errno));
+            rc = -1;
+        } else if (S_ISDIR(s.st_mode)) { /* a folder named is searched, even through a link */
+            rc = visit_dir(&c, in, &s, 0, 0);
+        } else if (list_add(files, in, &s, 0) != 0) {
+            rc = -1;
             rm_cli_error(CMD, "out of memory");
-            list_free(&files);
-            free(rdir);
-            return RM_EXIT_FAIL;
         }
     }
-    if (files.n > 1) /* qsort wants a non-NULL array even for none */
-        qsort(files.v, files.n, sizeof *files.v, cmp_str);
-    /* the same path named twice is one recording */
-    size_t u = 0;
-    for (size_t i = 0; i < files.n; i++) {
-        if (u && !strcmp(files.v[u - 1], files.v[i]))
-            free(files.v[i]);
-        else
-            files.v[u++] = files.v[i];
-    }
-    files.n = u;
+    if (!rc)
+        rc = follow_links(&c);
+    if (!rc && c.links_left && !o->quiet)
+        fprintf(stderr,
+                "rollmat batch: note: %zu link%s to folders not followed (%s%s); "
+                "--follow-links follows them\n",
+                c.links_left, c.links_left == 1 ? "" : "s", c.first_link,
+                c.links_left > 1 ? ", ..." : "");
+    free(c.first_link);
+    free(c.seen);
+    list_free(&c.pending);
+    *failed = c.failed;
+    if (!rc)
+        dedupe(files);
+    return rc;
+}
 
-    job *jobs = calloc(files.n ? files.n : 1, sizeof *jobs);
+/* One job per recording of this shard; names are decided over the whole
+ * list, so shards agree. Returns the count, or (size_t)-1. */
+static size_t make_jobs(const batch_opts *o, const list *files, const char *rdir, job *jobs)
+{
     size_t nj = 0;
-    if (!jobs) {
-        rm_cli_error(CMD, "out of memory");
-        list_free(&files);
-        free(rdir);
-        return RM_EXIT_FAIL;
-    }
-    for (size_t i = 0; i < files.n; i++) {
-        if ((long)(i % (size_t)shard_n) != shard_i)
+    for (size_t i = 0; i < files->n; i++) {
+        if ((long)(i % (size_t)o->shard_n) != o->shard_i)
             continue;
-        /* names are decided over the whole list, so shards agree */
+        const char *p = files->v[i].path;
         int clash = 0;
-        for (size_t k = 0; k < files.n && !clash; k++)
-            clash = k != i && !strcmp(base(files.v[k]), base(files.v[i]));
-        jobs[nj].path = files.v[i];
-        jobs[nj].results = results_name(rdir, files.v[i], clash);
+        for (size_t k = 0; k < files->n && !clash; k++)
+            clash = k != i && !strcmp(base(files->v[k].path), base(p));
+        jobs[nj].path = (char *)p;
+        jobs[nj].results = results_name(rdir, p, clash);
         jobs[nj].fd = -1;
-        if (!jobs[nj].results) {
-            rm_cli_error(CMD, "out of memory");
-            rc = RM_EXIT_FAIL;
-            break;
-        }
-        nj++;
+        if (!jobs[nj++].results)
+            return (size_t)-1;
     }
-    if (files.n == 0 && rc == RM_EXIT_OK)
-        rm_cli_error(CMD, "no recordings (*.h5, *.hdf5) found");
-    progress pg = {isatty(2) && !quiet, quiet, nj, 0, 0, 0, 0};
-    if (jobs_n > (long)nj && nj > 0)
-        jobs_n = (long)nj;
-    if (nj)
-        progress_show(&pg, NULL);
-    if (nj && run_jobs(jobs, nj, (int)jobs_n, &prof, force, &pg) != 0)
-        rc = RM_EXIT_FAIL;
+    return nj;
+}
 
-    /* the CSV: rows of the good recordings in sorted order */
+/* The CSV: rows of the good recordings in sorted order. Returns 0 or -1. */
+static int write_csv(const char *output, const job *jobs, size_t nj, size_t *n_rows)
+{
     char *csv = NULL;
-    size_t csv_len = 0, n_rows = 0;
+    size_t csv_len = 0;
+    *n_rows = 0;
     FILE *m = open_memstream(&csv, &csv_len);
     int werr = !m || rm_batch_csv_header(m) != 0;
     for (size_t i = 0; i < nj && !werr; i++) {
-        job *j = &jobs[i];
+        const job *j = &jobs[i];
         if (!j->done || j->failed || j->skipped)
             continue;
-        char *rows = strchr(j->out, '\n') + 1;
-        werr |= fputs(rows, m) < 0;
-        n_rows += j->n_rows;
+        werr |= fputs(strchr(j->out, '\n') + 1, m) < 0;
+        *n_rows += j->n_rows;
     }
     if (m && fclose(m) != 0)
         werr = 1;
+    int rc = 0;
+    rm_err err = {0};
+    rm_status st;
     if (werr) {
         rm_cli_error(CMD, "out of memory building the CSV");
-        rc = RM_EXIT_FAIL;
-    } else {
-        st = rm_write_file_atomic(output, csv, csv_len, &err);
-        if (st) {
-            rm_cli_fail(CMD, &err, st);
-            rc = RM_EXIT_FAIL;
-        }
+        rc = -1;
+    } else if ((st = rm_write_file_atomic(output, csv, csv_len, &err)) != RM_OK) {
+        rm_cli_fail(CMD, &err, st);
+        rc = -1;
     }
     free(csv);
-    if (pg.failed)
+    return rc;
+}
+
+/* "no recordings": said with the inputs, exit 1, no CSV (docs/guide-lab.md) */
+static int no_recordings(const batch_opts *o, size_t results_skipped)
+{
+    if (o->n_inputs == 1)
+        rm_cli_error(CMD, "%s: no recordings (*.h5, *.hdf5) found%s; no CSV written", o->inputs[0],
+                     results_skipped ? ", only results files" : "");
+    else
+        rm_cli_error(CMD, "no recordings (*.h5, *.hdf5) found in the %zu inputs%s; no CSV written",
+                     o->n_inputs, results_skipped ? ", only results files" : "");
+    return RM_EXIT_FAIL;
+}
+
+static char *results_dir_of(const batch_opts *o)
+{
+    if (o->results_dir)
+        return strdup(o->results_dir);
+    size_t n = strlen(o->output); /* CSV_STEM.results beside the CSV */
+    char *rdir = malloc(n + 16);
+    if (rdir)
+        snprintf(rdir, n + 16, "%.*s.results", (int)(n - 4), o->output);
+    return rdir;
+}
+
+/* Runs the jobs and writes the CSV and the summary line; returns the exit
+ * status. */
+static int run_and_report(const batch_opts *o, const rm_profile *prof, job *jobs, size_t nj,
+                          const char *rdir, int rc)
+{
+    progress pg = {isatty(2) && !o->quiet, o->quiet, nj, 0, 0, 0, 0};
+    long nproc = o->jobs > (long)nj && nj > 0 ? (long)nj : o->jobs;
+    if (nj)
+        progress_show(&pg, NULL);
+    if (nj && run_jobs(jobs, nj, (int)nproc, prof, o->force, &pg) != 0)
         rc = RM_EXIT_FAIL;
-    if (!quiet || pg.failed)
-        fprintf(quiet ? stderr : stdout,
+    if (o->shard_n == 1 && nj && pg.skipped == nj)
+        return no_recordings(o, pg.skipped);
+    size_t n_rows = 0;
+    if (write_csv(o->output, jobs, nj, &n_rows) != 0 || pg.failed)
+        rc = RM_EXIT_FAIL;
+    if (!o->quiet || pg.failed)
+        fprintf(o->quiet ? stderr : stdout,
                 "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu set%s -> %s (results in %s)\n",
                 nj - pg.skipped, nj - pg.skipped == 1 ? "" : "s", pg.analysed,
                 pg.done - pg.analysed - pg.failed - pg.skipped, pg.failed,
                 pg.skipped ? " (results files among the inputs skipped)" : "", n_rows,
-                n_rows == 1 ? "" : "s", output, rdir);
-    for (size_t i = 0; i < nj; i++) {
+                n_rows == 1 ? "" : "s", o->output, rdir);
+    return rc;
+}
+
+static int run_batch(const batch_opts *o)
+{
+    rm_err err = {0};
+    rm_profile prof;
+    rm_status st = rm_profile_load(o->profile_name, &prof, &err);
+    if (st)
+        return rm_cli_fail(CMD, &err, st);
+    char *rdir = results_dir_of(o);
+    if (!rdir) {
+        rm_cli_error(CMD, "out of memory");
+        return RM_EXIT_FAIL;
+    }
+    /* the results folder is only created once there is something to put
+     * in it; if it exists already, the search leaves it out */
+    struct stat rst;
+    int have_rst = stat(rdir, &rst) == 0, scan_failed = 0;
+    list files = {0};
+    job *jobs = NULL;
+    int rc = RM_EXIT_FAIL;
+    if (collect(o, have_rst ? &rst : NULL, &files, &scan_failed) != 0)
+        goto out;
+    if (files.n == 0) {
+        rc = no_recordings(o, 0);
+        goto out;
+    }
+    if (mkdirs(rdir) != 0) {
+        rm_cli_error(CMD, "%s: cannot create the results folder: %s", rdir, strerror(errno));
+        goto out;
+    }
+    size_t nj = (jobs = calloc(files.n, sizeof *jobs)) ? make_jobs(o, &files, rdir, jobs) : (size_t)-1;
+    if (nj == (size_t)-1) {
+        rm_cli_error(CMD, "out of memory");
+        goto out;
+    }
+    rc = run_and_report(o, &prof, jobs, nj, rdir, scan_failed ? RM_EXIT_FAIL : RM_EXIT_OK);
+out:
+    for (size_t i = 0; jobs && i < files.n; i++) {
         free(jobs[i].results);
         free(jobs[i].out);
         free(jobs[i].msg);
@@ -649,4 +844,13 @@ int rm_cmd_batch(int argc, char **argv)
     list_free(&files);
     free(rdir);
     return rc;
+}
+
+int rm_cmd_batch(int argc, char **argv)
+{
+    batch_opts o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    return o.merge ? run_merge(&o) : run_batch(&o);
 }

@@ -3,7 +3,8 @@
 # plus a truncated file and a foreign HDF5 file; the CSV holds exactly the
 # good recordings' segments (checked against their results files through
 # h5py), the bad files are reported, the exit status is 1; a second run
-# analyses nothing; a touched recording is analysed again; two shards
+# analyses nothing, nor after a touch (same bytes); a results file without
+# the recording's identity is analysed again; two shards
 # merged equal the unsharded CSV; -j 1 and -j 2 give the same CSV.
 set -u
 : "${ROLLMAT:?}"
@@ -86,10 +87,16 @@ stamp > mt2
 cmp -s mt1 mt2 || fail "results files rewritten: $(diff mt1 mt2)"
 cp out/summary.csv first.csv
 
-# a newer recording is analysed again, and only that one
+# a touched recording (same bytes) is still up to date: content, not time
 touch in/s02/behm.h5
 "$ROLLMAT" batch in -o out/summary.csv -j 2 > run3.out 2> run3.err
-grep -q "1 analysed, 3 up to date, 2 failed" run3.out || fail "touched recording: $(cat run3.out)"
+grep -q "0 analysed, 4 up to date, 2 failed" run3.out || fail "touched recording: $(cat run3.out)"
+# a results file without its recording's identity is analysed again
+# (rollmat analyze's, or an older batch's), and only that one
+$PY -c "import h5py, sys; f = h5py.File(sys.argv[1], 'a'); assert f.attrs['recording_id']; del f.attrs['recording_id']" \
+    out/summary.results/behm.results.h5 || fail "recording_id attribute"
+"$ROLLMAT" batch in -o out/summary.csv -j 2 > run3.out 2> run3.err
+grep -q "1 analysed, 3 up to date, 2 failed" run3.out || fail "results without identity: $(cat run3.out)"
 cmp -s first.csv out/summary.csv || fail "re-analysis changed the CSV"
 # another profile is not up to date
 "$ROLLMAT" batch in/s01 -o other.csv -p behm2020 --results-dir out/summary.results -q 2> /dev/null
@@ -131,4 +138,5 @@ grep -q "in2/analysis.h5: skipped" in2.err || fail "skipped results file not rep
 "$ROLLMAT" batch in -o x.csv --shard 2/2 2> /dev/null; [ $? -eq 2 ] || fail "--shard 2/2: want exit 2"
 "$ROLLMAT" batch in -o x.csv -j 0 2> /dev/null; [ $? -eq 2 ] || fail "-j 0: want exit 2"
 "$ROLLMAT" batch missing-dir -o x.csv 2> /dev/null; [ $? -eq 1 ] || fail "missing input: want exit 1"
+[ ! -e x.csv ] || fail "missing input: a CSV was written"
 echo "batch: ok"

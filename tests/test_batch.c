@@ -164,29 +164,59 @@ Test(batch, file_kinds_and_up_to_date)
     cr_assert_eq(rm_file_kind_of(rec, &k, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(k, RM_FILE_RECORDING);
 
+    char id[RM_BATCH_ID_LEN], id2[RM_BATCH_ID_LEN];
+    cr_assert_eq(rm_batch_recording_id(rec, id, sizeof id, &err), RM_OK, "%s", err.msg);
     int current = -1;
-    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(rm_batch_results_current(res, id, "guide", "rollmat 9", &current, &err), RM_OK);
     cr_assert_eq(current, 0, "no results file yet");
     rm_results *r = NULL;
     cr_assert_eq(rm_analyze_session(rec, NULL, NULL, &r, &err), RM_OK, "%s", err.msg);
     snprintf(r->software, sizeof r->software, "rollmat 9");
+    /* written without an identity (rollmat analyze, an older batch): not current */
     cr_assert_eq(rm_results_write(res, r, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_batch_results_current(res, id, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "results without a recording identity");
+    cr_assert_eq(rm_batch_results_write(res, r, id, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(rm_file_kind_of(res, &k, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(k, RM_FILE_RESULTS);
-    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(rm_batch_results_current(res, id, "guide", "rollmat 9", &current, &err), RM_OK);
     cr_assert_eq(current, 1);
-    cr_assert_eq(rm_batch_results_current(res, rec, "behm2020", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(rm_batch_results_current(res, id, "behm2020", "rollmat 9", &current, &err), RM_OK);
     cr_assert_eq(current, 0, "another profile");
-    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 10", &current, &err), RM_OK);
+    cr_assert_eq(rm_batch_results_current(res, id, "guide", "rollmat 10", &current, &err), RM_OK);
     cr_assert_eq(current, 0, "another version");
-    /* the recording made newer than its results: stale */
+    /* times say nothing: the recording made newer than its results is
+     * still the same recording ... */
     struct stat st;
     cr_assert_eq(stat(res, &st), 0);
     struct timespec ts[2] = {st.st_atim, st.st_mtim};
     ts[1].tv_sec += 10;
     cr_assert_eq(utimensat(AT_FDCWD, rec, ts, 0), 0);
-    cr_assert_eq(rm_batch_results_current(res, rec, "guide", "rollmat 9", &current, &err), RM_OK);
-    cr_assert_eq(current, 0, "recording newer than results");
+    cr_assert_eq(rm_batch_recording_id(rec, id2, sizeof id2, &err), RM_OK, "%s", err.msg);
+    cr_assert_str_eq(id, id2);
+    cr_assert_eq(rm_batch_results_current(res, id2, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 1, "same bytes, newer time");
+    /* ... and one byte changed, with an older time, is another one */
+    ts[1].tv_sec -= 1000;
+    FILE *f2 = fopen(rec, "r+b");
+    cr_assert_not_null(f2);
+    fseek(f2, -1, SEEK_END);
+    int last = fgetc(f2);
+    fseek(f2, -1, SEEK_END);
+    fputc(last ^ 1, f2);
+    fclose(f2);
+    cr_assert_eq(utimensat(AT_FDCWD, rec, ts, 0), 0);
+    cr_assert_eq(rm_batch_recording_id(rec, id2, sizeof id2, &err), RM_OK, "%s", err.msg);
+    cr_assert_str_neq(id, id2);
+    cr_assert_eq(rm_batch_results_current(res, id2, "guide", "rollmat 9", &current, &err), RM_OK);
+    cr_assert_eq(current, 0, "other bytes, older time");
+    cr_assert_eq(rm_batch_recording_id(txt, id2, sizeof id2, &err), RM_OK, "%s", err.msg);
+    cr_assert_str_eq(id2, "xxh64:381862d47df4f5ce:9", "%s", id2);
+    cr_assert_eq(rm_batch_recording_id(foreign, id2, 8, &err), RM_ERR_ARG);
+    char *gone = rm_test_path(dir, "gone.h5");
+    cr_assert_eq(rm_batch_recording_id(gone, id2, sizeof id2, &err), RM_ERR_NOT_FOUND);
+    cr_assert(strstr(err.msg, "gone.h5"), "%s", err.msg);
+    free(gone);
     rm_results_free(r);
     free(txt);
     free(foreign);
@@ -201,4 +231,42 @@ Test(batch, atomic_write_names_the_failing_path)
     rm_err err = {0};
     cr_assert_neq(rm_write_file_atomic("/nonexistent-dir/x.csv", "a", 1, &err), RM_OK);
     cr_assert(strstr(err.msg, "/nonexistent-dir/x.csv"), "%s", err.msg);
+}
+
+Test(batch, xxh64_matches_the_published_vectors)
+{
+    /* the reference implementation's values (libxxhash XXH64, seed 0) */
+    cr_assert_eq(rm_batch_xxh64("", 0), 0xEF46DB3751D8E999ULL);
+    cr_assert_eq(rm_batch_xxh64("a", 1), 0xD24EC4F1A98C6E5BULL);
+    cr_assert_eq(rm_batch_xxh64("abc", 3), 0x44BC2CF5AD770999ULL);
+    unsigned char b[771];
+    for (size_t i = 0; i < 768; i++)
+        b[i] = (unsigned char)i;
+    memcpy(b + 768, "xyz", 3);
+    cr_assert_eq(rm_batch_xxh64(b, sizeof b), 0xE921A1B45BD779F8ULL);
+
+    /* a file longer than the reading buffer (1 MiB), with a tail: the
+     * identity is the hash of the whole file in one piece */
+    size_t n = 3 * (1u << 20) + 13;
+    unsigned char *big = malloc(n);
+    cr_assert_not_null(big);
+    uint64_t x = 88172645463325252ULL;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        big[i] = (unsigned char)x;
+    }
+    char *dir = rm_test_tmpdir("xxh"), *p = rm_test_path(dir, "big.h5");
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(big, 1, n, f), n);
+    fclose(f);
+    char id[RM_BATCH_ID_LEN], want[RM_BATCH_ID_LEN];
+    rm_err err = {0};
+    cr_assert_eq(rm_batch_recording_id(p, id, sizeof id, &err), RM_OK, "%s", err.msg);
+    snprintf(want, sizeof want, "xxh64:%016llx:%zu", (unsigned long long)rm_batch_xxh64(big, n), n);
+    cr_assert_str_eq(id, want);
+    free(big);
+    free(p);
+    rm_test_rmtree(dir);
+    free(dir);
 }

@@ -32,4 +32,14 @@ rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err);
 rm_status rm_file_root_strings(const char *path, const char *const *names, char *const *values,
                                size_t n, size_t cap, rm_err *err);
 
+/* Sets the scalar string attribute `name` of the root group of the HDF5
+ * file at `path` to `value`, replacing one of that name. The file is
+ * modified in place: callers use it on a file of their own not yet
+ * published (e.g. batch stamps a results file's temporary with the
+ * recording's identity before renaming it into place). Returns RM_OK;
+ * RM_ERR_FORMAT when the file cannot be opened for writing as HDF5;
+ * RM_ERR_IO when the attribute cannot be written; errors name the file. */
+rm_status rm_file_set_root_string(const char *path, const char *name, const char *value,
+                                  rm_err *err);
+
 #endif

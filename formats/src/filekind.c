@@ -66,3 +66,18 @@ rm_status rm_file_root_strings(const char *path, const char *const *names, char 
     H5Fclose(f);
     return st;
 }
+
+rm_status rm_file_set_root_string(const char *path, const char *name, const char *value,
+                                  rm_err *err)
+{
+    h5x_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: cannot be opened for writing as HDF5", path);
+    int rc = H5Aexists(f, name) > 0 && H5Adelete(f, name) < 0 ? -1 : 0;
+    rc = rc ? rc : h5x_attr_str(f, name, value);
+    rc = H5Fclose(f) < 0 ? -1 : rc;
+    if (rc)
+        return rm_err_set(err, RM_ERR_IO, "%s: cannot write the root attribute '%s'", path, name);
+    return RM_OK;
+}

@@ -1,5 +1,6 @@
 /* rm_batch.h - helpers of batch analysis: the tidy CSV (a row per segment),
- * whether stored results are up to date, and the merge of shards' CSVs.
+ * recordings' content identities and whether stored results are up to
+ * date, and the merge of shards' CSVs.
  * What kind of file a path is: rm_filekind.h (formats). The process pool
  * and the progress display live in the command (cli/cmd_batch.c).
  *
@@ -11,6 +12,7 @@
 #define RM_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "rm_filekind.h" /* rm_file_kind_of: batch callers tell recordings from results */
@@ -27,13 +29,39 @@ int rm_batch_csv_header(FILE *f);
  * the first columns. Returns 0 or -1. */
 int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r);
 
-/* Whether the results at `results_path` are up to date for `recording`:
- * they exist, are newer than the recording, and were made with `profile`
- * (name) by `software` (e.g. "rollmat 0.2.0", RM_SOFTWARE). *current is 1 or 0; a
- * results file that cannot be read counts as not current (no error). */
-rm_status rm_batch_results_current(const char *results_path, const char *recording,
+/* A recording's content identity, "xxh64:<16 hex digits>:<size in bytes>":
+ * XXH64 (seed 0) of the file's bytes. Batch stores it in each results file
+ * it writes (root attribute RM_BATCH_ID_ATTR) and compares it on the next
+ * run, so a recording replaced by another one is analysed again whatever
+ * its modification time says (cp -p, rsync -a and tar x keep old times).
+ * Reads the whole file (~3 GB/s from the page cache). */
+#define RM_BATCH_ID_ATTR "recording_id"
+#define RM_BATCH_ID_LEN 64 /* buffer size that always fits an identity */
+
+/* Writes the identity of the file at `path` into id (cap bytes, at least
+ * RM_BATCH_ID_LEN). Errors name the file (missing: RM_ERR_NOT_FOUND,
+ * unreadable: RM_ERR_IO). */
+rm_status rm_batch_recording_id(const char *path, char *id, size_t cap, rm_err *err);
+
+/* XXH64 with seed 0 of len bytes (the hash of rm_batch_recording_id). */
+uint64_t rm_batch_xxh64(const void *data, size_t len);
+
+/* Whether the results at `results_path` are up to date for the recording
+ * whose identity is `recording_id` (rm_batch_recording_id): they exist,
+ * carry that identity, and were made with `profile` (name) by `software`
+ * (e.g. "rollmat 0.2.0", RM_SOFTWARE). Modification times play no part.
+ * *current is 1 or 0; a missing or unreadable results file, or one without
+ * an identity (written by rollmat analyze or an older batch) counts as not
+ * current (no error). Returns RM_OK. */
+rm_status rm_batch_results_current(const char *results_path, const char *recording_id,
                                    const char *profile, const char *software, int *current,
                                    rm_err *err);
+
+/* Writes r as a results file at `results_path` stamped with `recording_id`
+ * (root attribute RM_BATCH_ID_ATTR). Atomic: the file appears whole with
+ * its identity, or the old one stays (temp beside it, rm_safefile_publish). */
+rm_status rm_batch_results_write(const char *results_path, const rm_results *r,
+                                 const char *recording_id, rm_err *err);
 
 /* Merges shards' CSVs (each with the same header as this version writes)
  * into `output` (temp, fsync, rename), rows sorted as the batch sorts

@@ -37,29 +37,39 @@ const char *rm_batch_column(size_t i)
     return i < NCOL ? columns[i] : NULL;
 }
 
-rm_status rm_batch_results_current(const char *results_path, const char *recording,
+rm_status rm_batch_results_current(const char *results_path, const char *recording_id,
                                    const char *profile, const char *software, int *current,
                                    rm_err *err)
 {
+    (void)err; /* nothing here is an error: anything amiss is "not current" */
     *current = 0;
-    struct stat rs, ss;
-    if (stat(recording, &ss) != 0)
-        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s", recording,
-                          strerror(errno));
-    if (stat(results_path, &rs) != 0)
-        return RM_OK;
-    if (rs.st_mtim.tv_sec < ss.st_mtim.tv_sec ||
-        (rs.st_mtim.tv_sec == ss.st_mtim.tv_sec && rs.st_mtim.tv_nsec <= ss.st_mtim.tv_nsec))
-        return RM_OK;
-    /* one size for the three: longer than any profile name or version */
-    char conv[256] = "", prof[256] = "", soft[256] = "";
-    static const char *const names[] = {"conventions", "profile", "software"};
-    char *const values[] = {conv, prof, soft};
+    /* one size for all: longer than any profile name, version or identity */
+    char conv[256] = "", prof[256] = "", soft[256] = "", id[256] = "";
+    static const char *const names[] = {"conventions", "profile", "software", RM_BATCH_ID_ATTR};
+    char *const values[] = {conv, prof, soft, id};
     rm_err ignored = {0}; /* unreadable or incomplete: simply not current */
-    int ok = rm_file_root_strings(results_path, names, values, 3, sizeof conv, &ignored) == RM_OK;
+    int ok = rm_file_root_strings(results_path, names, values, 4, sizeof conv, &ignored) == RM_OK;
     *current = ok && !strcmp(conv, RM_RESULTS_CONVENTIONS) && !strcmp(prof, profile) &&
-               !strcmp(soft, software);
+               !strcmp(soft, software) && recording_id[0] && !strcmp(id, recording_id);
     return RM_OK;
+}
+
+rm_status rm_batch_results_write(const char *results_path, const rm_results *r,
+                                 const char *recording_id, rm_err *err)
+{
+    char tmp[4096];
+    rm_status st = rm_safefile_temp_name(results_path, tmp, sizeof tmp, err);
+    if (st)
+        return st;
+    /* the identity goes in before the rename, so a results file is never
+     * seen without it (a crash leaves only the temporary) */
+    st = rm_results_write(tmp, r, err);
+    if (!st)
+        st = rm_file_set_root_string(tmp, RM_BATCH_ID_ATTR, recording_id, err);
+    if (!st)
+        return rm_safefile_publish(tmp, results_path, err);
+    unlink(tmp);
+    return st;
 }
 
 /* ---- CSV (the rules: rm_csv.h) ---- */
@@ -133,57 +143,52 @@ typedef struct row {
     size_t len;
 } row;
 
+/* Reads one field starting at p (RFC 4180: bare up to a comma or line end,
+ * or quoted with "" for a quote) and copies it, unquoted and truncated to
+ * cap - 1 bytes, into out (NULL: not kept). Returns the end of the field
+ * (its comma, line end or `end`), or NULL if a quote is left open. */
+static const char *field(const char *p, const char *end, char *out, size_t cap)
+{
+    size_t n = 0;
+    int quoted = p < end && *p == '"';
+    for (p += quoted; p < end; p++) {
+        char c = *p;
+        if (quoted && c == '"') {
+            if (p + 1 >= end || p[1] != '"') {
+                quoted = 0; /* the closing quote: the field goes on unquoted */
+                continue;
+            }
+            p++; /* "" is one quote */
+        } else if (!quoted && (c == ',' || c == '\n' || c == '\r')) {
+            break;
+        }
+        if (out && n + 1 < cap)
+            out[n++] = c;
+    }
+    if (out)
+        out[n] = 0;
+    return quoted ? NULL : p;
+}
+
 /* Splits one record starting at p (RFC 4180); returns the end (after the
  * newline) or NULL if a quote is left open. Fills the first field and the
  * third (segment). */
 static const char *record(const char *p, const char *end, char *file, size_t fcap, char *seg,
                           size_t scap)
 {
-    int field = 0;
-    size_t fl = 0, sl = 0;
-    while (p < end) {
-        int quoted = *p == '"';
-        if (quoted)
-            p++;
-        for (;;) {
-            if (p >= end) {
-                if (quoted)
-                    return NULL;
-                break;
-            }
-            char c = *p;
-            if (quoted) {
-                if (c == '"') {
-                    if (p + 1 < end && p[1] == '"') {
-                        p++;
-                    } else {
-                        p++;
-                        quoted = 0;
-                        continue;
-                    }
-                }
-            } else if (c == ',' || c == '\n' || c == '\r') {
-                break;
-            }
-            if (field == 0 && fl + 1 < fcap)
-                file[fl++] = c;
-            if (field == 2 && sl + 1 < scap)
-                seg[sl++] = c;
-            p++;
-        }
-        if (p < end && *p == ',') {
-            p++;
-            field++;
-            continue;
-        }
-        if (p < end && *p == '\r')
-            p++;
-        if (p < end && *p == '\n')
-            p++;
-        break;
+    file[0] = seg[0] = 0;
+    for (int k = 0; p < end; k++) {
+        p = field(p, end, k == 0 ? file : k == 2 ? seg : NULL, k == 0 ? fcap : scap);
+        if (!p)
+            return NULL;
+        if (p == end || *p != ',')
+            break;
+        p++;
     }
-    file[fl] = 0;
-    seg[sl] = 0;
+    if (p < end && *p == '\r')
+        p++;
+    if (p < end && *p == '\n')
+        p++;
     return p;
 }
 
