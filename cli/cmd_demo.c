@@ -344,7 +344,7 @@ static const char *record_over_usb(const demo_options *o, char *self, const char
                   o->realtime ? NULL : "--clock", "device", "--no-drop",
                   NULL};
     int rc = run(av, 1);
-    char why[256];
+    char why[sizeof ((rm_err *)0)->msg];
     if (rc == 0 && usable_recording(rec) &&
         !recording_complete(rec, expect_frames, why, sizeof why)) {
         printf("the USB recording is not usable (%s): recording with rollmat simulate instead\n",

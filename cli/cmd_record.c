@@ -253,11 +253,26 @@ static int parse_other_opt(int c, const char *arg, record_opts *o, char **argv)
         if (parse_vid_pid(arg, &cfg->vid, &cfg->pid))
             return rm_cli_usage_error(CMD, "--vid-pid '%s' is not VVVV:PPPP in hex", arg);
         break;
-    case 'l': cfg->label = arg; break;
-    case O_SUBJECT:
-        snprintf(cfg->header.subject_id, sizeof cfg->header.subject_id, "%s", arg);
+    /* text fields have the file format's fixed sizes: too long is an
+     * error naming the limit, never a silent cut */
+    case 'l':
+        if (strlen(arg) >= RM_EVENT_TEXT_LEN)
+            return rm_cli_usage_error(CMD, "--label is %zu characters; a label holds at most %d",
+                                      strlen(arg), RM_EVENT_TEXT_LEN - 1);
+        cfg->label = arg;
         break;
-    case 't': snprintf(cfg->header.title, sizeof cfg->header.title, "%s", arg); break;
+    case O_SUBJECT:
+        if (strlen(arg) >= sizeof cfg->header.subject_id)
+            return rm_cli_usage_error(CMD, "--subject is %zu characters; a subject id holds at most %zu",
+                                      strlen(arg), sizeof cfg->header.subject_id - 1);
+        memcpy(cfg->header.subject_id, arg, strlen(arg) + 1);
+        break;
+    case 't':
+        if (strlen(arg) >= sizeof cfg->header.title)
+            return rm_cli_usage_error(CMD, "--title is %zu characters; a title holds at most %zu",
+                                      strlen(arg), sizeof cfg->header.title - 1);
+        memcpy(cfg->header.title, arg, strlen(arg) + 1);
+        break;
     case O_CAPTURE: o->capture = arg; break;
     case O_REPLAY: o->replay = arg; break;
     case O_CLOCK:

@@ -59,7 +59,15 @@ grep -q "keep.bin already exists" err.txt || fail "simulate --stream: message: $
 "$ROLLMAT" simulate --scenario gude -q 2>err.txt && fail "simulate --scenario gude succeeded"
 grep -q "guide" err.txt && grep -q "behm2020" err.txt || fail "mistyped scenario: names not listed: $(cat err.txt)"
 
-# 5. the British spelling
+# 5. text fields are not cut silently: too long is an error naming the limit
+long=$(printf 'x%.0s' $(seq 1 300))
+for opt in --title --subject --label; do
+    "$ROLLMAT" record -o long.h5 "$opt" "$long" >/dev/null 2>err.txt && fail "record $opt (300 characters) accepted"
+    grep -q "at most" err.txt || fail "record $opt: no limit named: $(cat err.txt)"
+done
+[ -e long.h5 ] && fail "record made a file despite the error"
+
+# 6. the British spelling
 "$ROLLMAT" analyse a.h5 --no-write >/dev/null 2>err.txt || fail "rollmat analyse: $(cat err.txt)"
 
 [ $fails -eq 0 ] && echo "ok: non-regular inputs refused, escapes neutralised, no silent overwrite, analyse"

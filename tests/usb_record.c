@@ -414,7 +414,7 @@ static void *plug_cycles(void *arg)
             pl->unplugged_streaming++;
         rm_err e = {0};
         if (rm_usbemu_unplug(emu, &e) != RM_OK || rm_usbemu_replug(emu, &e) != RM_OK) {
-            snprintf(pl->error, sizeof pl->error, "cycle %d: %s", i, e.msg);
+            snprintf(pl->error, sizeof pl->error, "cycle %d: %.150s", i, e.msg);
             break;
         }
         rm_usbemu_get_stats(emu, &st);

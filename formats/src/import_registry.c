@@ -70,11 +70,20 @@ rm_status rm_import_format_parse(const char *name, rm_import_format *out)
 size_t rm_import_format_list(char *buf, size_t cap)
 {
     size_t n = 0;
+    if (buf && cap)
+        buf[0] = 0;
     for (size_t i = 0; i < N_IMPORTERS; i++) {
-        int k = snprintf(buf ? buf + (n < cap ? n : cap) : NULL, n < cap ? cap - n : 0, "%s%s",
-                         i ? ", " : "", importers[i].name);
-        if (k > 0)
-            n += (size_t)k;
+        const char *sep = i ? ", " : "", *name = importers[i].name;
+        /* appended piece by piece: what fits is copied, the length counts all */
+        for (const char *piece = sep; piece; piece = piece == sep ? name : NULL) {
+            size_t len = strlen(piece);
+            if (buf && n + 1 < cap) {
+                size_t room = cap - 1 - n, k = len < room ? len : room;
+                memcpy(buf + n, piece, k);
+                buf[n + k] = 0;
+            }
+            n += len;
+        }
     }
     return n;
 }

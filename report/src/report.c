@@ -1,6 +1,7 @@
 /* report.c - the drawing model of a report (layout) and the series traces
  * shared by layout and drawing (report_draw.c). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -404,11 +405,24 @@ static void plain_panel(rm_report_panel *p, rm_report_panel_kind kind, double x,
     p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
 }
 
+void rpt_fitf(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n >= cap && cap >= 4)
+        memcpy(dst + cap - 4, "...", 4);
+}
+
 static rm_report_page *new_page(rm_report *rep, const char *fmt, const char *arg)
 {
     rm_report_page *pg = &rep->pages[rep->n_pages++];
     memset(pg, 0, sizeof *pg);
-    snprintf(pg->title, sizeof pg->title, fmt, arg);
+    char text[512];
+    /* fmt is one of this file's literals with one %s */
+    snprintf(text, sizeof text, fmt, arg);
+    rpt_fitf(pg->title, sizeof pg->title, "%s", text);
     return pg;
 }
 
@@ -434,7 +448,7 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         rep->profile = *profile;
         rep->has_profile = 1;
     }
-    snprintf(rep->title, sizeof rep->title, "Foam-rolling report: %s",
+    rpt_fitf(rep->title, sizeof rep->title, "Foam-rolling report: %s",
              r->source[0] ? rm_report_basename(r->source) : "recording");
     size_t nseg = r->n_segments;
     /* overview, summary pages (a page holds ~10 sets' verdicts), a page per set */
@@ -466,7 +480,7 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     p->pw = p->w;
     p->ph = p->h;
     p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
-    snprintf(p->title, sizeof p->title, "%s", rep->title);
+    rpt_fitf(p->title, sizeof p->title, "%s", rep->title);
     const double top = 126, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, -1, 0, tend, L, top, W, ph);
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph, W, ph);
@@ -487,7 +501,7 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
                 plain_panel(p, RM_PANEL_TABLE, L, y, W, TABLE_HEAD + TABLE_ROW * (double)n);
                 p->first = t_next;
                 p->count = p->n_marks = n;
-                snprintf(p->title, sizeof p->title, "Numbers per set (profile %s)%s", r->profile,
+                rpt_fitf(p->title, sizeof p->title, "Numbers per set (profile %s)%s", r->profile,
                          first_page ? "" : ", continued");
                 t_next += n;
                 y += p->h + 12;

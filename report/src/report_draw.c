@@ -91,17 +91,18 @@ static double wrap(cairo_t *cr, double x, double y, double width, double lead, c
         const char *e = p;
         while (*e && *e != ' ' && *e != '\n')
             e++;
-        char cand[1024];
+        char cand[sizeof line + 402]; /* line, a space, a word of at most 400 */
         size_t wl = (size_t)(e - p);
         if (wl > 400)
             wl = 400;
         snprintf(cand, sizeof cand, "%s%s%.*s", line, line[0] ? " " : "", (int)wl, p);
-        if (line[0] && text_width(cr, cand) > width) {
+        size_t cl = strlen(cand);
+        if (line[0] && (cl >= sizeof line || text_width(cr, cand) > width)) {
             text(cr, x, y, 0, line);
             y += lead;
             snprintf(line, sizeof line, "%.*s", (int)wl, p);
         } else {
-            snprintf(line, sizeof line, "%s", cand);
+            memcpy(line, cand, cl + 1); /* fits: line was empty, or checked above */
         }
         p = e;
         if (*p == '\n') {
@@ -393,7 +394,7 @@ static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     rpt_poly_free(&poly);
     cairo_restore(cr);
     char buf[96];
-    snprintf(buf, sizeof buf, "target %g-%g cm/s (%s)", p->band_lo, p->band_hi, rep->profile.name);
+    rpt_fitf(buf, sizeof buf, "target %g-%g cm/s (%s)", p->band_lo, p->band_hi, rep->profile.name);
     legend(cr, p, isnan(p->band_lo) ? 1 : 2, (colour[]){C_LINE, C_BAND}, (int[]){0, 2},
            (const char *const[]){"|speed|", buf});
     return 0;
@@ -693,7 +694,7 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
             set_colour(cr, C_TEXT);
         }
         char c[NC][64];
-        snprintf(c[0], sizeof c[0], "%zu %s", k + 1, s->label);
+        rpt_fitf(c[0], sizeof c[0], "%zu %s", k + 1, s->label);
         snprintf(c[1], sizeof c[1], "%d:%02d", (int)(s->start_s / 60), (int)fmod(s->start_s, 60));
         fmt_num(c[2], sizeof c[2], s->end_s - s->start_s, 0);
         for (int i = 3; i < NC; i++) {
@@ -774,7 +775,7 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
         if (b)
             band_str(v->target, sizeof v->target, b, unit);
         else
-            snprintf(v->target, sizeof v->target, "profile %s", r->profile);
+            rpt_fitf(v->target, sizeof v->target, "profile %s", r->profile);
         switch (t) {
         case 0: {
             /* one decimal when the rounded number would sit inside a band
@@ -947,7 +948,7 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
     set_colour(cr, C_NA);
     font(cr, 7.5, 0);
     char buf[320];
-    snprintf(buf, sizeof buf, "%s  -  %s", rep->title, pg->title);
+    rpt_fitf(buf, sizeof buf, "%s  -  %s", rep->title, pg->title);
     text(cr, 36, 18, 0, page == 0 ? pg->title : buf);
     snprintf(buf, sizeof buf, "page %zu of %zu", page + 1, rep->n_pages);
     text(cr, rep->page_w - 36, rep->page_h - 12, 2, buf);

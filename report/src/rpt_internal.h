@@ -36,6 +36,11 @@ size_t rpt_bins(const rm_report_panel *p);
 /* The mean-pressure map of a segment (seg < 0: the session), or NULL. */
 const float *rm_report_map(const rm_results *r, int seg);
 double rpt_nice_step(double range, int target_ticks);
+
+/* snprintf for text drawn in a fixed box (titles, table cells, captions):
+ * a text too long for `cap` ends in "..." so the cut is visible on the
+ * page, never silent. */
+void rpt_fitf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *rm_report_basename(const char *path);
 
 #endif
