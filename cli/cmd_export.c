@@ -108,6 +108,78 @@ static char *put_kpa(char *p, float v)
     return p + snprintf(p, 32, "%.4g", (double)v);
 }
 
+/* What every row of one frame starts with: "frame,time_s,". */
+typedef struct frame_head {
+    char text[64];
+    size_t len;
+} frame_head;
+
+static void frame_head_make(frame_head *h, uint64_t frame, double time_s)
+{
+    char *q = put_u64(h->text, frame);
+    *q++ = ',';
+    int n = snprintf(q, 40, "%.6f", time_s);
+    q += n < 40 ? n : 39; /* a time of absurd size is cut, not overflowed */
+    *q++ = ',';
+    h->len = (size_t)(q - h->text);
+}
+
+/* --wide: one line for the frame, its sensels as raw counts or kPa. */
+static void put_frame_wide(FILE *f, char *line, const frame_head *h, uint64_t seq, uint64_t flags,
+                           const uint16_t *raw, const float *kpa, size_t px)
+{
+    char *p = line;
+    memcpy(p, h->text, h->len);
+    p += h->len;
+    p = put_u64(p, seq);
+    *p++ = ',';
+    p = put_u64(p, flags);
+    for (size_t i = 0; i < px; i++) {
+        *p++ = ',';
+        p = kpa ? put_kpa(p, kpa[i]) : put_u64(p, raw[i]);
+    }
+    *p++ = '\n';
+    fwrite(line, 1, (size_t)(p - line), f);
+}
+
+/* The long format: a line per sensel, written a sensor row at a time. */
+static void put_frame_long(FILE *f, char *line, const frame_head *h, const rm_device *d,
+                           const uint16_t *raw, const float *kpa)
+{
+    size_t i = 0;
+    for (unsigned r = 0; r < d->rows; r++) {
+        char *p = line;
+        for (unsigned c = 0; c < d->cols; c++, i++) {
+            memcpy(p, h->text, h->len);
+            p += h->len;
+            p = put_u64(p, r);
+            *p++ = ',';
+            p = put_u64(p, c);
+            *p++ = ',';
+            p = put_u64(p, raw[i]);
+            if (kpa) {
+                *p++ = ',';
+                p = put_kpa(p, kpa[i]);
+            }
+            *p++ = '\n';
+        }
+        fwrite(line, 1, (size_t)(p - line), f);
+    }
+}
+
+static void put_frames_header(FILE *f, const rm_device *d, int wide, int with_kpa)
+{
+    if (!wide) {
+        fputs(with_kpa ? "frame,time_s,row,col,raw,kpa\n" : "frame,time_s,row,col,raw\n", f);
+        return;
+    }
+    fputs("frame,time_s,seq,flags", f);
+    for (unsigned r = 0; r < d->rows; r++)
+        for (unsigned c = 0; c < d->cols; c++)
+            fprintf(f, ",r%uc%u", r, c);
+    fputc('\n', f);
+}
+
 static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int with_kpa,
                          rm_err *err, rm_status *st)
 {
@@ -121,85 +193,33 @@ static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int wit
         *st = rm_err_set(err, RM_ERR_NOMEM, "out of memory");
         return -1;
     }
-    if (wide) {
-        fputs("frame,time_s,seq,flags", f);
-        for (unsigned r = 0; r < d->rows; r++)
-            for (unsigned c = 0; c < d->cols; c++)
-                fprintf(f, ",r%uc%u", r, c);
-        fputc('\n', f);
-    } else {
-        fputs(with_kpa ? "frame,time_s,row,col,raw,kpa\n" : "frame,time_s,row,col,raw\n", f);
-    }
+    put_frames_header(f, d, wide, with_kpa);
+    /* kPa for the frame when a column wants it; NULL: raw counts only */
+    const float *kpa_out = (wide ? kpa_wide : with_kpa) ? kpa : NULL;
     rm_session_iter *it = NULL;
     *st = rm_session_iter_new(s, 0, 2, &it, err);
-    int rc = 0;
     while (*st == RM_OK) {
         rm_session_batch b;
         if ((*st = rm_session_iter_next(it, &b, err)) != RM_OK || b.n == 0)
             break;
         for (size_t k = 0; k < b.n; k++) {
             const uint16_t *raw = b.raw + k * px;
-            uint64_t frame = b.first + k;
-            char tbuf[40];
-            int tl = snprintf(tbuf, sizeof tbuf, "%.6f", b.time_s[k]);
-            if (with_kpa || kpa_wide)
+            frame_head h;
+            frame_head_make(&h, b.first + k, b.time_s[k]);
+            if (kpa_out)
                 rm_session_pressure(s, raw, kpa);
-            if (wide) {
-                char *p = line;
-                p = put_u64(p, frame);
-                *p++ = ',';
-                memcpy(p, tbuf, (size_t)tl);
-                p += tl;
-                *p++ = ',';
-                p = put_u64(p, b.seq[k]);
-                *p++ = ',';
-                p = put_u64(p, b.flags[k]);
-                for (size_t i = 0; i < px; i++) {
-                    *p++ = ',';
-                    p = kpa_wide ? put_kpa(p, kpa[i]) : put_u64(p, raw[i]);
-                }
-                *p++ = '\n';
-                fwrite(line, 1, (size_t)(p - line), f);
-            } else {
-                char prefix[64];
-                char *q = put_u64(prefix, frame);
-                *q++ = ',';
-                memcpy(q, tbuf, (size_t)tl);
-                q += tl;
-                *q++ = ',';
-                size_t pl = (size_t)(q - prefix);
-                size_t i = 0;
-                for (unsigned r = 0; r < d->rows; r++) {
-                    char *p = line;
-                    for (unsigned c = 0; c < d->cols; c++, i++) {
-                        memcpy(p, prefix, pl);
-                        p += pl;
-                        p = put_u64(p, r);
-                        *p++ = ',';
-                        p = put_u64(p, c);
-                        *p++ = ',';
-                        p = put_u64(p, raw[i]);
-                        if (with_kpa) {
-                            *p++ = ',';
-                            p = put_kpa(p, kpa[i]);
-                        }
-                        *p++ = '\n';
-                    }
-                    fwrite(line, 1, (size_t)(p - line), f);
-                }
-            }
+            if (wide)
+                put_frame_wide(f, line, &h, b.seq[k], b.flags[k], raw, kpa_out, px);
+            else
+                put_frame_long(f, line, &h, d, raw, kpa_out);
         }
-        if (ferror(f)) {
+        if (ferror(f))
             *st = rm_err_set(err, RM_ERR_IO, "cannot write the CSV: %s", strerror(errno));
-            break;
-        }
     }
     rm_session_iter_free(it);
     free(kpa);
     free(line);
-    if (*st != RM_OK)
-        rc = -1;
-    return rc;
+    return *st != RM_OK ? -1 : 0;
 }
 
 static int export_events(rm_session *s, FILE *f)
