@@ -3,6 +3,7 @@
  * scores. (Accuracy against the virtual mat: test_analyze_vmat.c.) */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,19 +184,10 @@ Test(analyze, mask_hides_sensels)
 
 /* Two sets with a pause between them, a hold in the first; labels from
  * the command line replace label events. */
-static rm_results *two_sets(const char *labels, int with_events, const rm_profile *prof)
+/* Two sets of the roller (strokes, a hold, strokes) at 50 Hz, pushed into
+ * a; no Criterion asserts, so a thread other than the test's may run it. */
+static rm_status push_two_sets(rm_analysis *a, rm_err *e)
 {
-    rm_device d = mat(50);
-    rm_analysis_config cfg;
-    rm_analysis_config_default(&cfg);
-    cfg.labels = labels;
-    rm_analysis *a = NULL;
-    rm_err e = {0};
-    cr_assert_eq(rm_analysis_new(&cfg, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
-    if (with_events) {
-        cr_assert_eq(rm_analysis_label(a, 100.5, "calves", &e), RM_OK);
-        cr_assert_eq(rm_analysis_label(a, 145.0, "quads", &e), RM_OK);
-    }
     uint16_t raw[R * C];
     for (int k = 0; k < 50 * 100; k++) {
         double t = k / 50.0, x = -1;
@@ -211,8 +203,34 @@ static rm_results *two_sets(const char *labels, int with_events, const rm_profil
         memset(raw, 0, sizeof raw);
         if (x >= 0)
             strip(raw, x, 2.0, 3, 26, 40);
-        cr_assert_eq(rm_analysis_push(a, 100.0 + t, raw, NULL, &e), RM_OK, "%s", e.msg);
+        rm_status st = rm_analysis_push(a, 100.0 + t, raw, NULL, e);
+        if (st != RM_OK)
+            return st;
     }
+    return RM_OK;
+}
+
+static rm_analysis *two_sets_new(const char *labels, int with_events)
+{
+    rm_device d = mat(50);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cfg.labels = labels;
+    rm_analysis *a = NULL;
+    rm_err e = {0};
+    cr_assert_eq(rm_analysis_new(&cfg, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
+    if (with_events) {
+        cr_assert_eq(rm_analysis_label(a, 100.5, "calves", &e), RM_OK);
+        cr_assert_eq(rm_analysis_label(a, 145.0, "quads", &e), RM_OK);
+    }
+    return a;
+}
+
+static rm_results *two_sets(const char *labels, int with_events, const rm_profile *prof)
+{
+    rm_analysis *a = two_sets_new(labels, with_events);
+    rm_err e = {0};
+    cr_assert_eq(push_two_sets(a, &e), RM_OK, "%s", e.msg);
     rm_results *r = NULL;
     cr_assert_eq(rm_analysis_finish(a, prof, &r, &e), RM_OK, "%s", e.msg);
     rm_analysis_free(a);
@@ -441,4 +459,59 @@ Test(analyze, random_frames_any_geometry)
         rm_analysis_free(a);
         free(raw);
     }
+}
+
+/* What rm_analysis.h allows across threads: an analysis made on one
+ * thread, pushed and finished on another, freed on the first (each
+ * hand-over through pthread_create/join), and separate analyses running at
+ * once (their FFTW planning under the library's lock). Every one gives the
+ * results of the serial run, to the bit. */
+typedef struct thread_job {
+    rm_analysis *a;
+    rm_results *r;
+    rm_status st;
+    rm_err e;
+} thread_job;
+
+static void *thread_run(void *arg)
+{
+    thread_job *j = arg;
+    j->st = push_two_sets(j->a, &j->e);
+    if (j->st == RM_OK)
+        j->st = rm_analysis_finish(j->a, NULL, &j->r, &j->e);
+    return NULL;
+}
+
+Test(analyze, separate_analyses_in_threads)
+{
+    rm_results *ref = two_sets(NULL, 1, NULL);
+    enum { NJ = 3 };
+    thread_job job[NJ];
+    pthread_t th[NJ];
+    memset(job, 0, sizeof job);
+    for (int i = 0; i < NJ; i++) {
+        job[i].a = two_sets_new(NULL, 1);
+        cr_assert_eq(pthread_create(&th[i], NULL, thread_run, &job[i]), 0);
+    }
+    for (int i = 0; i < NJ; i++)
+        cr_assert_eq(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < NJ; i++) {
+        cr_assert_eq(job[i].st, RM_OK, "%s", job[i].e.msg);
+        rm_results *r = job[i].r;
+        cr_assert_eq(r->n_frames, ref->n_frames);
+        cr_assert_eq(r->n_segments, ref->n_segments);
+        cr_expect_eq(r->n_strokes, ref->n_strokes);
+        cr_expect_eq(r->n_holds, ref->n_holds);
+        for (int s = 0; s < RM_SERIES_COUNT; s++)
+            cr_expect_eq(memcmp(r->series[s], ref->series[s], r->n_frames * sizeof(float)), 0,
+                         "series %d differs in thread %d", s, i);
+        cr_expect_eq(memcmp(r->position_psd, ref->position_psd, r->n_freq * sizeof(float)), 0);
+        cr_expect_eq(memcmp(r->force_psd, ref->force_psd, r->n_freq * sizeof(float)), 0);
+        for (size_t k = 0; k < r->n_segments; k++)
+            cr_expect_str_eq(r->segments[k].comment, ref->segments[k].comment);
+        cr_expect_str_eq(r->totals.comment, ref->totals.comment);
+        rm_analysis_free(job[i].a);
+        rm_results_free(r);
+    }
+    rm_results_free(ref);
 }
