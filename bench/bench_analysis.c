@@ -45,7 +45,8 @@ int main(int argc, char **argv)
         else if (argv[i][0] != '-' && !path)
             path = argv[i];
         else {
-            fprintf(stderr, "usage: bench_analysis RECORDING.h5 [--runs R] [--frames N] [--finish]\n");
+            fprintf(stderr,
+                    "usage: bench_analysis RECORDING.h5 [--runs R] [--frames N] [--finish]\n");
             return 2;
         }
     }
@@ -73,7 +74,8 @@ int main(int argc, char **argv)
     double *cpu = malloc((size_t)runs * sizeof *cpu), *wall = malloc((size_t)runs * sizeof *wall);
     for (int r = 0; r < runs; r++) {
         rm_analysis *a = NULL;
-        if (rm_analysis_new(NULL, dev, rm_session_calib(s), rm_session_mask(s), &a, &err) != RM_OK) {
+        if (rm_analysis_new(NULL, dev, rm_session_calib(s), rm_session_mask(s), &a, &err) !=
+            RM_OK) {
             fprintf(stderr, "bench_analysis: %s\n", err.msg);
             return 1;
         }

@@ -40,7 +40,8 @@ static double cpu_now(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+    return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
@@ -52,10 +53,7 @@ static double uniform(void)
     return ((rng_state >> 11) + 0.5) * (1.0 / 9007199254740992.0);
 }
 
-static double gauss(void)
-{
-    return sqrt(-2.0 * log(uniform())) * cos(2.0 * M_PI * uniform());
-}
+static double gauss(void) { return sqrt(-2.0 * log(uniform())) * cos(2.0 * M_PI * uniform()); }
 
 /* Entropy in bits of round(N(0, sd^2)): the floor for any lossless coder
  * when every sensel carries that noise. */
@@ -166,8 +164,14 @@ int main(int argc, char **argv)
     snprintf(h.title, sizeof h.title, "bench");
     h.created_unix = 1795593600.0;
     rm_format_iso8601(h.created_unix, h.created, sizeof h.created);
-    rm_device d = {.vid = 0x1209, .pid = 1, .rows = (uint16_t)rows, .cols = (uint16_t)cols,
-                   .adc_bits = 12, .row_pitch_mm = 10, .col_pitch_mm = 10, .rate_hz = 100};
+    rm_device d = {.vid = 0x1209,
+                   .pid = 1,
+                   .rows = (uint16_t)rows,
+                   .cols = (uint16_t)cols,
+                   .adc_bits = 12,
+                   .row_pitch_mm = 10,
+                   .col_pitch_mm = 10,
+                   .rate_hz = 100};
     snprintf(d.model, sizeof d.model, "RM-1");
     rm_session_writer *w = NULL;
     rm_err e = {0};
@@ -186,8 +190,11 @@ int main(int argc, char **argv)
     }
     double t0 = now(), c0 = cpu_now();
     for (long i = 0; i < frames; i++) {
-        rm_frame fr = {.seq = (uint32_t)i, .t_device_us = (uint64_t)i * 10000,
-                       .time_s = i * 0.01, .rows = (uint16_t)rows, .cols = (uint16_t)cols,
+        rm_frame fr = {.seq = (uint32_t)i,
+                       .t_device_us = (uint64_t)i * 10000,
+                       .time_s = i * 0.01,
+                       .rows = (uint16_t)rows,
+                       .cols = (uint16_t)cols,
                        .raw = pool + (size_t)(i % npool) * px};
         if (rm_session_writer_append(w, &fr, &e) != RM_OK) {
             fprintf(stderr, "bench_session: %s\n", e.msg);

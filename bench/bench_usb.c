@@ -158,8 +158,7 @@ static void idle(int plain, double seconds)
 {
     bench_run r;
     bench_rx rx = {.resubmit = 0};
-    if (run_open(&r, 1000, RM_USBEMU_FAST, plain) != 0 ||
-        run_submit(&r, &rx, 128 * 1024, 8) != 0)
+    if (run_open(&r, 1000, RM_USBEMU_FAST, plain) != 0 || run_submit(&r, &rx, 128 * 1024, 8) != 0)
         exit(1);
     rm_usbemu_stats a, b;
     rm_usbemu_get_stats(r.emu, &a);
@@ -195,8 +194,8 @@ static void realtime(double seconds)
     rm_usbemu_get_stats(r.emu, &st);
     printf("realtime 100 Hz, 8 x 128 KiB: %.1f frames/s received, %.0f transfers/s, "
            "%.1f %% of one core\n",
-           (double)rx.bytes / (double)rm_frame_wire_len(64, 48) / dt,
-           (double)st.urbs_reaped / dt, 100.0 * dc / dt);
+           (double)rx.bytes / (double)rm_frame_wire_len(64, 48) / dt, (double)st.urbs_reaped / dt,
+           100.0 * dc / dt);
     run_close(&r, &rx);
 }
 

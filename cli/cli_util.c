@@ -67,7 +67,7 @@ static void stderr_log(void *user, rm_log_level level, const char *msg)
     rm_log_level max = user ? *(rm_log_level *)user : RM_LOG_INFO;
     if (level > max)
         return;
-    const char *name = level <= RM_LOG_ERROR ? "error"
+    const char *name = level <= RM_LOG_ERROR  ? "error"
                        : level == RM_LOG_WARN ? "warning"
                        : level == RM_LOG_INFO ? "info"
                                               : "debug";
@@ -120,12 +120,12 @@ const char *rm_cli_printable(const char *s, char *buf, size_t cap)
 
 static const char *kind_of_mode(mode_t m)
 {
-    return S_ISFIFO(m)  ? "a FIFO"
-           : S_ISCHR(m) ? "a character device"
-           : S_ISBLK(m) ? "a block device"
+    return S_ISFIFO(m)   ? "a FIFO"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
            : S_ISSOCK(m) ? "a socket"
-           : S_ISDIR(m) ? "a folder"
-                        : "not a regular file";
+           : S_ISDIR(m)  ? "a folder"
+                         : "not a regular file";
 }
 
 int rm_cli_check_input(const char *cmd, const char *path)

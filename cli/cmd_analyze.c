@@ -31,11 +31,12 @@ static void usage(FILE *f)
             "  -s, --set OPT=VALUE   analysis option (docs/metrics.md), one of:\n"
             "                        ");
     for (size_t i = 0; rm_analysis_config_name(i); i++)
-        fprintf(f, "%s%s", rm_analysis_config_name(i), (i % 4 == 3 && rm_analysis_config_name(i + 1)) ? "\n                        " : " ");
-    fprintf(f,
-            "\n  -j, --json            print the JSON summary instead of the text\n"
-            "  -n, --no-write        write no files, only print\n"
-            "  -h, --help            this text\n");
+        fprintf(f, "%s%s", rm_analysis_config_name(i),
+                (i % 4 == 3 && rm_analysis_config_name(i + 1)) ? "\n                        "
+                                                               : " ");
+    fprintf(f, "\n  -j, --json            print the JSON summary instead of the text\n"
+               "  -n, --no-write        write no files, only print\n"
+               "  -h, --help            this text\n");
 }
 
 /* RECORDING.h5 -> RECORDING.results.h5; RESULTS.h5 -> RESULTS.json */
@@ -55,10 +56,14 @@ static char *with_suffix(const char *path, const char *strip, const char *add)
 int rm_cmd_analyze(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"profile", required_argument, NULL, 'p'},
-        {"labels", required_argument, NULL, 'l'}, {"body-mass", required_argument, NULL, 'm'},
-        {"set", required_argument, NULL, 's'},    {"json", no_argument, NULL, 'j'},
-        {"no-write", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"profile", required_argument, NULL, 'p'},
+        {"labels", required_argument, NULL, 'l'},
+        {"body-mass", required_argument, NULL, 'm'},
+        {"set", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"no-write", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *profile_name = "guide", *labels = NULL;
@@ -78,7 +83,8 @@ int rm_cmd_analyze(int argc, char **argv)
             break;
         case 'm':
             if (rm_cli_parse_double(optarg, 1, 500, &cfg.body_mass_kg))
-                return rm_cli_usage_error(CMD, "--body-mass \"%s\": expected kilograms, 1..500", optarg);
+                return rm_cli_usage_error(CMD, "--body-mass \"%s\": expected kilograms, 1..500",
+                                          optarg);
             break;
         case 's': {
             char name[64];
@@ -100,7 +106,8 @@ int rm_cmd_analyze(int argc, char **argv)
     if (optind >= argc)
         return rm_cli_usage_error(CMD, "no recording given");
     if (optind + 1 < argc)
-        return rm_cli_usage_error(CMD, "one recording at a time (got \"%s\" too)", argv[optind + 1]);
+        return rm_cli_usage_error(CMD, "one recording at a time (got \"%s\" too)",
+                                  argv[optind + 1]);
     const char *rec = argv[optind];
     if (rm_cli_check_input(CMD, rec))
         return RM_EXIT_FAIL;

@@ -28,47 +28,46 @@
 #include "rm_session.h"
 #include "rm_version.h"
 
-#define CMD "batch"
+#define CMD      "batch"
 #define SOFTWARE RM_SOFTWARE
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rollmat batch DIR|FILE... -o summary.csv [options]\n"
-            "       rollmat batch --merge A.csv B.csv... -o all.csv\n"
-            "Analyses many recordings in parallel into one tidy CSV, a row per set\n"
-            "(segment). Folders are searched recursively for *.h5 and *.hdf5 files\n"
-            "(results files *.results.h5 and the results folder are left out).\n"
-            "  -o, --output CSV      the summary to write (required)\n"
-            "  -j, --jobs N          worker processes (default: all cores)\n"
-            "  -p, --profile P       coaching profile, name or file (default guide)\n"
-            "      --shard I/N       only every N-th recording of the sorted list,\n"
-            "                        starting with the I-th (0 <= I < N)\n"
-            "      --results-dir D   where results files are kept (default: the folder\n"
-            "                        CSV_STEM.results beside the CSV)\n"
-            "      --force           analyse again even when results are up to date\n"
-            "      --follow-links    follow symbolic links to folders (each folder and\n"
-            "                        each file is still visited once; loops are cut)\n"
-            "      --merge           merge shards' CSVs (the inputs) into -o\n"
-            "  -q, --quiet           no progress, only errors\n"
-            "  -h, --help            this help\n"
-            "A recording whose results file was made from the same bytes (its content\n"
-            "hash, not its time), with the same profile and software version is not\n"
-            "analysed again. A file reached by several paths (links) is analysed once.\n"
-            "A bad file is reported with its reason and the rest go on; the exit status\n"
-            "is 1 if any failed. No recordings found (or an input missing): exit 1 and\n"
-            "no CSV.\n");
+    fprintf(f, "usage: rollmat batch DIR|FILE... -o summary.csv [options]\n"
+               "       rollmat batch --merge A.csv B.csv... -o all.csv\n"
+               "Analyses many recordings in parallel into one tidy CSV, a row per set\n"
+               "(segment). Folders are searched recursively for *.h5 and *.hdf5 files\n"
+               "(results files *.results.h5 and the results folder are left out).\n"
+               "  -o, --output CSV      the summary to write (required)\n"
+               "  -j, --jobs N          worker processes (default: all cores)\n"
+               "  -p, --profile P       coaching profile, name or file (default guide)\n"
+               "      --shard I/N       only every N-th recording of the sorted list,\n"
+               "                        starting with the I-th (0 <= I < N)\n"
+               "      --results-dir D   where results files are kept (default: the folder\n"
+               "                        CSV_STEM.results beside the CSV)\n"
+               "      --force           analyse again even when results are up to date\n"
+               "      --follow-links    follow symbolic links to folders (each folder and\n"
+               "                        each file is still visited once; loops are cut)\n"
+               "      --merge           merge shards' CSVs (the inputs) into -o\n"
+               "  -q, --quiet           no progress, only errors\n"
+               "  -h, --help            this help\n"
+               "A recording whose results file was made from the same bytes (its content\n"
+               "hash, not its time), with the same profile and software version is not\n"
+               "analysed again. A file reached by several paths (links) is analysed once.\n"
+               "A bad file is reported with its reason and the rest go on; the exit status\n"
+               "is 1 if any failed. No recordings found (or an input missing): exit 1 and\n"
+               "no CSV.\n");
 }
 
 typedef struct job {
-    char *path;      /* as found (the CSV's file column) */
-    char *results;   /* results file path */
+    char *path;    /* as found (the CSV's file column) */
+    char *results; /* results file path */
     pid_t pid;
-    int fd;          /* read end of the worker's pipe */
-    char *out;       /* what the worker sent */
+    int fd;    /* read end of the worker's pipe */
+    char *out; /* what the worker sent */
     size_t len, cap;
     int done, failed, analysed, skipped;
-    char *msg;       /* failure reason */
+    char *msg; /* failure reason */
     size_t n_rows;
 } job;
 
@@ -120,8 +119,8 @@ static int ends_with(const char *s, const char *suf)
 
 static int is_recording_name(const char *name)
 {
-    return (ends_with(name, ".h5") || ends_with(name, ".hdf5")) && !ends_with(name, ".results.h5") &&
-           !strstr(name, ".tmp.");
+    return (ends_with(name, ".h5") || ends_with(name, ".hdf5")) &&
+           !ends_with(name, ".results.h5") && !strstr(name, ".tmp.");
 }
 
 /* One search over the inputs. Folders are identified by device and inode:
@@ -135,12 +134,12 @@ typedef struct scan_ctx {
     const struct stat *skip; /* the results folder, or NULL */
     int follow;              /* --follow-links */
     list *out;
-    list pending;            /* links to folders still to follow */
-    struct stat *seen;       /* folders read so far */
+    list pending;      /* links to folders still to follow */
+    struct stat *seen; /* folders read so far */
     size_t n_seen, cap_seen;
-    size_t links_left;       /* links to folders not followed */
-    char *first_link;        /* the first of them, for the note */
-    int failed;              /* a folder could not be read (reported) */
+    size_t links_left; /* links to folders not followed */
+    char *first_link;  /* the first of them, for the note */
+    int failed;        /* a folder could not be read (reported) */
 } scan_ctx;
 
 static int scan_dir(scan_ctx *c, const char *dir, int via_link, int depth);
@@ -282,7 +281,6 @@ static void dedupe(list *l)
     qsort(l->v, l->n, sizeof *l->v, cmp_path);
 }
 
-
 static const char *base(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -394,8 +392,10 @@ static void progress_show(progress *pg, const job *j)
         fflush(stderr);
     } else if (j) {
         fprintf(stderr, "rollmat batch: [%zu/%zu] %s: %s\n", pg->done, pg->total, j->path,
-                j->failed ? "FAILED" : j->skipped ? "skipped (a results file, not a recording)"
-                          : j->analysed ? "analysed" : "up to date");
+                j->failed     ? "FAILED"
+                : j->skipped  ? "skipped (a results file, not a recording)"
+                : j->analysed ? "analysed"
+                              : "up to date");
     }
 }
 
@@ -459,8 +459,7 @@ static void finish_job(job *j, int wstatus)
     sscanf(strchr(j->out, ' ') ? strrchr(j->out, ' ') : "0", "%zu", &j->n_rows);
 }
 
-static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int force,
-                    progress *pg)
+static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int force, progress *pg)
 {
     size_t next = 0, running = 0;
     job **active = calloc((size_t)nproc, sizeof *active);
@@ -607,11 +606,16 @@ static int parse_options(int argc, char **argv, batch_opts *o)
 {
     enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW };
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},      {"jobs", required_argument, NULL, 'j'},
-        {"profile", required_argument, NULL, 'p'},     {"shard", required_argument, NULL, O_SHARD},
-        {"results-dir", required_argument, NULL, O_RDIR}, {"force", no_argument, NULL, O_FORCE},
-        {"merge", no_argument, NULL, O_MERGE},         {"quiet", no_argument, NULL, 'q'},
-        {"follow-links", no_argument, NULL, O_FOLLOW}, {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"profile", required_argument, NULL, 'p'},
+        {"shard", required_argument, NULL, O_SHARD},
+        {"results-dir", required_argument, NULL, O_RDIR},
+        {"force", no_argument, NULL, O_FORCE},
+        {"merge", no_argument, NULL, O_MERGE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"follow-links", no_argument, NULL, O_FOLLOW},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (batch_opts){.profile_name = "guide", .jobs = sysconf(_SC_NPROCESSORS_ONLN), .shard_n = 1};
@@ -656,7 +660,8 @@ static int run_merge(const batch_opts *o)
     if (st)
         return rm_cli_fail(CMD, &err, st);
     if (!o->quiet)
-        printf("merged %zu CSV file%s into %s\n", o->n_inputs, o->n_inputs == 1 ? "" : "s", o->output);
+        printf("merged %zu CSV file%s into %s\n", o->n_inputs, o->n_inputs == 1 ? "" : "s",
+               o->output);
     return RM_EXIT_OK;
 }
 
@@ -790,12 +795,13 @@ static int run_and_report(const batch_opts *o, const rm_profile *prof, job *jobs
     if (write_csv(o->output, jobs, nj, &n_rows) != 0 || pg.failed)
         rc = RM_EXIT_FAIL;
     if (!o->quiet || pg.failed)
-        fprintf(o->quiet ? stderr : stdout,
-                "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu set%s -> %s (results in %s)\n",
-                nj - pg.skipped, nj - pg.skipped == 1 ? "" : "s", pg.analysed,
-                pg.done - pg.analysed - pg.failed - pg.skipped, pg.failed,
-                pg.skipped ? " (results files among the inputs skipped)" : "", n_rows,
-                n_rows == 1 ? "" : "s", o->output, rdir);
+        fprintf(
+            o->quiet ? stderr : stdout,
+            "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu set%s -> %s (results in %s)\n",
+            nj - pg.skipped, nj - pg.skipped == 1 ? "" : "s", pg.analysed,
+            pg.done - pg.analysed - pg.failed - pg.skipped, pg.failed,
+            pg.skipped ? " (results files among the inputs skipped)" : "", n_rows,
+            n_rows == 1 ? "" : "s", o->output, rdir);
     return rc;
 }
 
@@ -828,7 +834,8 @@ static int run_batch(const batch_opts *o)
         rm_cli_error(CMD, "%s: cannot create the results folder: %s", rdir, strerror(errno));
         goto out;
     }
-    size_t nj = (jobs = calloc(files.n, sizeof *jobs)) ? make_jobs(o, &files, rdir, jobs) : (size_t)-1;
+    size_t nj =
+        (jobs = calloc(files.n, sizeof *jobs)) ? make_jobs(o, &files, rdir, jobs) : (size_t)-1;
     if (nj == (size_t)-1) {
         rm_cli_error(CMD, "out of memory");
         goto out;

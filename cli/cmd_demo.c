@@ -29,28 +29,28 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rollmat demo [-o DIR] [--scenario NAME|FILE] [--realtime] [--no-usb]\n"
-            "Records a foam-rolling routine from the virtual mat with the real recorder\n"
-            "over emulated USB, analyses it and draws the report:\n"
-            "  DIR/recording.h5  the recording      DIR/results.h5   the analysis\n"
-            "  DIR/summary.json  the summary        DIR/report.pdf   the report\n"
-            "  -o, --output DIR     output folder (default rollmat-demo); an existing\n"
-            "                       folder is reused only if it holds a previous demo\n"
-            "  -s, --scenario S     guide (default: the coaching guide's routine, five\n"
-            "                       muscle groups), rushed, behm2020, faulty, or a file\n"
-            "  -p, --profile P      coaching profile (default: behm2020 for that\n"
-            "                       scenario, else guide)\n"
-            "      --realtime       at the mat's real pace (the guide takes ~8 minutes);\n"
-            "                       default: accelerated, frames as fast as they are read\n"
-            "      --no-usb         record with `rollmat simulate` (no emulated USB)\n"
-            "      --seed N         the virtual mat's seed (default 1)\n"
-            "      --time-scale F   shorten (<1) every phase of the scenario (tests)\n"
-            "  -q, --quiet          only the file list\n"
-            "  -h, --help           this help\n");
+    fprintf(f, "usage: rollmat demo [-o DIR] [--scenario NAME|FILE] [--realtime] [--no-usb]\n"
+               "Records a foam-rolling routine from the virtual mat with the real recorder\n"
+               "over emulated USB, analyses it and draws the report:\n"
+               "  DIR/recording.h5  the recording      DIR/results.h5   the analysis\n"
+               "  DIR/summary.json  the summary        DIR/report.pdf   the report\n"
+               "  -o, --output DIR     output folder (default rollmat-demo); an existing\n"
+               "                       folder is reused only if it holds a previous demo\n"
+               "  -s, --scenario S     guide (default: the coaching guide's routine, five\n"
+               "                       muscle groups), rushed, behm2020, faulty, or a file\n"
+               "  -p, --profile P      coaching profile (default: behm2020 for that\n"
+               "                       scenario, else guide)\n"
+               "      --realtime       at the mat's real pace (the guide takes ~8 minutes);\n"
+               "                       default: accelerated, frames as fast as they are read\n"
+               "      --no-usb         record with `rollmat simulate` (no emulated USB)\n"
+               "      --seed N         the virtual mat's seed (default 1)\n"
+               "      --time-scale F   shorten (<1) every phase of the scenario (tests)\n"
+               "  -q, --quiet          only the file list\n"
+               "  -h, --help           this help\n");
 }
 
-static const char *const demo_files[] = {"recording.h5", "results.h5", "summary.json", "report.pdf"};
+static const char *const demo_files[] = {"recording.h5", "results.h5", "summary.json",
+                                         "report.pdf"};
 #define N_DEMO_FILES (sizeof demo_files / sizeof demo_files[0])
 
 /* The demo marks the folders it makes: only a folder with this marker is
@@ -156,8 +156,9 @@ static int prepare_dir(const char *dir, int quiet)
     if (!marked && previous && !foreign)
         snprintf(first, sizeof first, "%s", "a recording.h5, report.pdf ... of its own");
     if (foreign || (previous && !marked)) {
-        rm_cli_error(CMD, "%s is not empty (it holds %s%s) and not a folder an earlier demo made "
-                          "(no " DEMO_MARKER " in it): choose another with -o DIR",
+        rm_cli_error(CMD,
+                     "%s is not empty (it holds %s%s) and not a folder an earlier demo made "
+                     "(no " DEMO_MARKER " in it): choose another with -o DIR",
                      dir, first, foreign > 1 ? " and more" : "");
         return -1;
     }
@@ -254,7 +255,8 @@ static int recording_complete(const char *path, uint64_t expect_frames, char *wh
     }
     uint64_t n = rm_session_frames(s);
     double rate = rm_session_device(s)->rate_hz, t0 = 0, t1 = 0;
-    int ok = n > 1 && rate > 0 && rm_session_read(s, 0, 1, NULL, &t0, NULL, NULL, NULL, &e) == RM_OK &&
+    int ok = n > 1 && rate > 0 &&
+             rm_session_read(s, 0, 1, NULL, &t0, NULL, NULL, NULL, &e) == RM_OK &&
              rm_session_read(s, n - 1, 1, NULL, &t1, NULL, NULL, NULL, &e) == RM_OK;
     rm_session_close(s);
     if (!ok) {
@@ -268,8 +270,9 @@ static int recording_complete(const char *path, uint64_t expect_frames, char *wh
     }
     double span = t1 - t0, want = (double)(n - 1) / rate;
     if (!(span > 0.9 * want && span < 1.1 * want)) {
-        snprintf(why, cap, "the recording's time axis spans %.1f s for %.1f s of frames (host clock)",
-                 span, want);
+        snprintf(why, cap,
+                 "the recording's time axis spans %.1f s for %.1f s of frames (host clock)", span,
+                 want);
         return 0;
     }
     return 1;
@@ -287,11 +290,15 @@ typedef struct demo_options {
 static int parse_options(int argc, char **argv, demo_options *o)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"scenario", required_argument, NULL, 's'},
-        {"profile", required_argument, NULL, 'p'}, {"realtime", no_argument, NULL, 'R'},
-        {"no-usb", no_argument, NULL, 'N'},       {"seed", required_argument, NULL, 'S'},
+        {"output", required_argument, NULL, 'o'},
+        {"scenario", required_argument, NULL, 's'},
+        {"profile", required_argument, NULL, 'p'},
+        {"realtime", no_argument, NULL, 'R'},
+        {"no-usb", no_argument, NULL, 'N'},
+        {"seed", required_argument, NULL, 'S'},
         {"time-scale", required_argument, NULL, 'T'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (demo_options){.dir = "rollmat-demo", .scenario = "guide", .time_scale = "1", .seed = 1};
@@ -327,24 +334,20 @@ static int parse_options(int argc, char **argv, demo_options *o)
 
 /* Records with the real recorder on emulated USB. Returns how it was
  * recorded, or NULL (the caller falls back to rollmat simulate). */
-static const char *record_over_usb(const demo_options *o, char *self, const char *rec,
-                                   char *title, char *seed_s, uint64_t expect_frames)
+static const char *record_over_usb(const demo_options *o, char *self, const char *rec, char *title,
+                                   char *seed_s, uint64_t expect_frames)
 {
     if (!o->quiet)
         printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n",
                o->scenario, o->realtime ? "real time" : "accelerated");
-    char *av[] = {self,        "vmat",        "--scenario", (char *)o->scenario,
-                  "--seed",    seed_s,        "--time-scale", (char *)o->time_scale,
-                  o->realtime ? "--realtime" : "--fast",
-                  "--end-signal", "TERM",     "--quiet",
-                  "--",        self,          "record",     "-o",
-                  (char *)rec, "-t",          title,        "-q",
+    char *av[] = {self, "vmat", "--scenario", (char *)o->scenario, "--seed", seed_s, "--time-scale",
+                  (char *)o->time_scale, o->realtime ? "--realtime" : "--fast", "--end-signal",
+                  "TERM", "--quiet", "--", self, "record", "-o", (char *)rec, "-t", title, "-q",
                   /* accelerated: the mat's clock is the time axis, and
                    * the emulated mat waits for the disk */
-                  o->realtime ? NULL : "--clock", "device", "--no-drop",
-                  NULL};
+                  o->realtime ? NULL : "--clock", "device", "--no-drop", NULL};
     int rc = run(av, 1);
-    char why[sizeof ((rm_err *)0)->msg];
+    char why[sizeof((rm_err *)0)->msg];
     if (rc == 0 && usable_recording(rec) &&
         !recording_complete(rec, expect_frames, why, sizeof why)) {
         printf("the USB recording is not usable (%s): recording with rollmat simulate instead\n",
@@ -355,7 +358,8 @@ static const char *record_over_usb(const demo_options *o, char *self, const char
     if (rc == 0 && usable_recording(rec))
         return "the real recorder (rollmat record) on emulated USB";
     printf("emulated USB path failed (rollmat vmat -- rollmat record exited with %d): "
-           "recording with rollmat simulate instead\n", rc);
+           "recording with rollmat simulate instead\n",
+           rc);
     unlink(rec);
     return NULL;
 }
@@ -368,8 +372,9 @@ static const char *record_simulated(const demo_options *o, char *self, const cha
         printf("(rollmat simulate writes the recording at once; --realtime applies to USB only)\n");
     else if (!o->quiet && o->no_usb)
         printf("recording scenario '%s' with rollmat simulate (no USB)...\n", o->scenario);
-    char *av[] = {self, "simulate", "--scenario", (char *)o->scenario, "--seed", seed_s,
-                  "--time-scale", (char *)o->time_scale, "-q", "-o", (char *)rec, NULL};
+    char *av[] = {self,     "simulate", "--scenario",   (char *)o->scenario,
+                  "--seed", seed_s,     "--time-scale", (char *)o->time_scale,
+                  "-q",     "-o",       (char *)rec,    NULL};
     int rc = run(av, 1);
     if (rc != 0 || !usable_recording(rec)) {
         rm_cli_error(CMD, "recording failed (rollmat simulate exited with %d)", rc);

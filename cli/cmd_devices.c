@@ -20,9 +20,9 @@ static json_t *found_json(const rm_usb_found *f)
 {
     char id[16];
     snprintf(id, sizeof id, "%04x:%04x", f->vid, f->pid);
-    json_t *o = json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "id", id, "bus", f->bus, "address",
-                          f->address, "serial", f->serial, "manufacturer", f->manufacturer,
-                          "product", f->product);
+    json_t *o =
+        json_pack("{s:s, s:i, s:i, s:s, s:s, s:s}", "id", id, "bus", f->bus, "address", f->address,
+                  "serial", f->serial, "manufacturer", f->manufacturer, "product", f->product);
     if (f->have_info) {
         const rm_info *in = &f->info;
         json_object_set_new(o, "model", json_string(in->model));
@@ -101,8 +101,8 @@ int rm_cmd_devices(int argc, char **argv)
         if (f->have_info)
             printf(": %s firmware %s, %ux%u sensels at %.1fx%.1f mm, %u-bit, %u Hz (%u..%u)%s",
                    f->info.model, f->info.firmware, f->info.rows, f->info.cols,
-                   f->info.row_pitch_um / 1000.0, f->info.col_pitch_um / 1000.0,
-                   f->info.adc_bits, f->info.rate_hz, f->info.min_rate_hz, f->info.max_rate_hz,
+                   f->info.row_pitch_um / 1000.0, f->info.col_pitch_um / 1000.0, f->info.adc_bits,
+                   f->info.rate_hz, f->info.min_rate_hz, f->info.max_rate_hz,
                    (f->info.flags & RM_INFO_FLAG_CALIB) ? ", calibrated" : "");
         if (f->error[0])
             printf(" (%s)", f->error);

@@ -27,22 +27,21 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rollmat export FILE (--frames [--wide] [--raw-only] | --events"
+    fprintf(out, "usage: rollmat export FILE (--frames [--wide] [--raw-only] | --events"
 #ifdef HAVE_RESULTS
-            " | --series"
+                 " | --series"
 #endif
-            ") [-o OUT.csv]\n"
-            "  --frames    one row per sensel and frame: frame,time_s,row,col,raw,kpa\n"
-            "  --wide      with --frames: one row per frame: frame,time_s,seq,flags,r0c0,...\n"
-            "              (raw counts; add --kpa for pressure in kPa instead)\n"
-            "  --kpa       with --wide: sensel columns in kPa\n"
-            "  --raw-only  with --frames (long): leave out the kpa column\n"
-            "  --events    one row per event: time_s,kind,value,text\n"
+                 ") [-o OUT.csv]\n"
+                 "  --frames    one row per sensel and frame: frame,time_s,row,col,raw,kpa\n"
+                 "  --wide      with --frames: one row per frame: frame,time_s,seq,flags,r0c0,...\n"
+                 "              (raw counts; add --kpa for pressure in kPa instead)\n"
+                 "  --kpa       with --wide: sensel columns in kPa\n"
+                 "  --raw-only  with --frames (long): leave out the kpa column\n"
+                 "  --events    one row per event: time_s,kind,value,text\n"
 #ifdef HAVE_RESULTS
-            "  --series    FILE is a results file: one row per frame, its per-frame series\n"
+                 "  --series    FILE is a results file: one row per frame, its per-frame series\n"
 #endif
-            "  -o OUT.csv  write there (temporary name, fsync, rename); default stdout\n");
+                 "  -o OUT.csv  write there (temporary name, fsync, rename); default stdout\n");
 }
 
 /* Output: a buffered stream to a temp file (rm_safefile) or stdout. */
@@ -180,8 +179,8 @@ static void put_frames_header(FILE *f, const rm_device *d, int wide, int with_kp
     fputc('\n', f);
 }
 
-static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int with_kpa,
-                         rm_err *err, rm_status *st)
+static int export_frames(rm_session *s, FILE *f, int wide, int kpa_wide, int with_kpa, rm_err *err,
+                         rm_status *st)
 {
     const rm_device *d = rm_session_device(s);
     size_t px = (size_t)d->rows * d->cols;
@@ -305,8 +304,7 @@ int rm_cmd_export(int argc, char **argv)
         case O_RAWONLY: raw_only = 1; break;
         case 'o': out = optarg; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
-        case ':':
-            return rm_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
+        case ':': return rm_cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default: return rm_cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }

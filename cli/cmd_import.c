@@ -9,35 +9,37 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rollmat import FILE -o OUT.h5 [--format F] [--rate HZ] [--pitch MM]\n"
-            "                      [--row-pitch MM] [--col-pitch MM] [--quiet]\n"
-            "Converts a pressure export to a recording (pressure stored in kPa through an\n"
-            "identity calibration recorded as such). The format is detected from the\n"
-            "content; --format overrides it:\n");
+    fprintf(out, "usage: rollmat import FILE -o OUT.h5 [--format F] [--rate HZ] [--pitch MM]\n"
+                 "                      [--row-pitch MM] [--col-pitch MM] [--quiet]\n"
+                 "Converts a pressure export to a recording (pressure stored in kPa through an\n"
+                 "identity calibration recorded as such). The format is detected from the\n"
+                 "content; --format overrides it:\n");
     /* the importer table is the one list of formats */
     for (size_t i = 0; i < rm_import_format_count(); i++) {
         rm_import_format f = rm_import_format_at(i);
         fprintf(out, "  %-12s %s\n", rm_import_format_name(f), rm_import_format_description(f));
     }
-    fprintf(out,
-            "options:\n"
-            "  -o, --output OUT.h5  the recording to create (never overwritten)\n"
-            "  -f, --format F       the export's format (default: detect)\n"
-            "  --rate HZ            frame rate when the export has none or it is wrong\n"
-            "  --pitch MM           sensel pitch in both directions (mm)\n"
-            "  --row-pitch MM, --col-pitch MM  the pitch per direction\n"
-            "  -q, --quiet          print nothing on success\n"
-            "  -h, --help           this help\n");
+    fprintf(out, "options:\n"
+                 "  -o, --output OUT.h5  the recording to create (never overwritten)\n"
+                 "  -f, --format F       the export's format (default: detect)\n"
+                 "  --rate HZ            frame rate when the export has none or it is wrong\n"
+                 "  --pitch MM           sensel pitch in both directions (mm)\n"
+                 "  --row-pitch MM, --col-pitch MM  the pitch per direction\n"
+                 "  -q, --quiet          print nothing on success\n"
+                 "  -h, --help           this help\n");
 }
 
 int rm_cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"format", required_argument, NULL, 'f'},
-        {"rate", required_argument, NULL, 'r'},   {"pitch", required_argument, NULL, 'p'},
-        {"row-pitch", required_argument, NULL, 'R'}, {"col-pitch", required_argument, NULL, 'C'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"format", required_argument, NULL, 'f'},
+        {"rate", required_argument, NULL, 'r'},
+        {"pitch", required_argument, NULL, 'p'},
+        {"row-pitch", required_argument, NULL, 'R'},
+        {"col-pitch", required_argument, NULL, 'C'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL;
@@ -49,9 +51,7 @@ int rm_cmd_import(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:f:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
+        case 'o': out = optarg; break;
         case 'f':
             if (rm_import_format_parse(optarg, &fmt) != RM_OK) {
                 char names[256];
@@ -70,7 +70,9 @@ int rm_cmd_import(int argc, char **argv)
             double mm;
             if (rm_cli_parse_double(optarg, 1e-6, 1e4, &mm) != 0)
                 return rm_cli_usage_error("import", "--%s '%s' must be a pitch in mm (0..1e4]",
-                                          c == 'p' ? "pitch" : c == 'R' ? "row-pitch" : "col-pitch",
+                                          c == 'p'   ? "pitch"
+                                          : c == 'R' ? "row-pitch"
+                                                     : "col-pitch",
                                           optarg);
             if (c != 'C')
                 io.row_pitch_mm = mm;
@@ -78,16 +80,11 @@ int rm_cmd_import(int argc, char **argv)
                 io.col_pitch_mm = mm;
             break;
         }
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return RM_EXIT_OK;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
         case ':':
             return rm_cli_usage_error("import", "option '%s' needs a value", argv[optind - 1]);
-        default:
-            return rm_cli_usage_error("import", "unknown option '%s'", argv[optind - 1]);
+        default: return rm_cli_usage_error("import", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)

@@ -14,12 +14,11 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rollmat info FILE [--json]\n"
-            "  Shows a recording's device, subject, duration, frames, rate, gaps and\n"
-            "  corrupt-frame events, size on disk and compression, and whether it is\n"
-            "  still being written.\n"
-            "  --json   one JSON object on stdout, for scripts\n");
+    fprintf(out, "usage: rollmat info FILE [--json]\n"
+                 "  Shows a recording's device, subject, duration, frames, rate, gaps and\n"
+                 "  corrupt-frame events, size on disk and compression, and whether it is\n"
+                 "  still being written.\n"
+                 "  --json   one JSON object on stdout, for scripts\n");
 }
 
 typedef struct kind_count {
@@ -116,8 +115,8 @@ static void print_text(rm_session *s, const char *path, const facts *f)
            "pitch %g x %g mm, %u-bit\n",
            d->model[0] ? rm_cli_printable(d->model, b2, sizeof b2) : "unknown model",
            d->serial[0] ? rm_cli_printable(d->serial, b3, sizeof b3) : "-",
-           d->firmware[0] ? rm_cli_printable(d->firmware, b4, sizeof b4) : "-", d->vid, d->pid, d->rows, d->cols,
-           d->row_pitch_mm, d->col_pitch_mm, d->adc_bits);
+           d->firmware[0] ? rm_cli_printable(d->firmware, b4, sizeof b4) : "-", d->vid, d->pid,
+           d->rows, d->cols, d->row_pitch_mm, d->col_pitch_mm, d->adc_bits);
     if (h->subject_id[0] || h->body_mass_kg > 0 || h->subject_notes[0]) {
         printf("subject:     %s",
                h->subject_id[0] ? rm_cli_printable(h->subject_id, b1, sizeof b1) : "(no id)");
@@ -200,8 +199,8 @@ static int print_json(rm_session *s, const char *path, const facts *f)
     json_object_set_new(o, "device", dev);
     json_t *sub = json_object();
     json_object_set_new(sub, "id", json_string(h->subject_id));
-    json_object_set_new(sub, "body_mass_kg", h->body_mass_kg > 0 ? json_real(h->body_mass_kg)
-                                                                 : json_null());
+    json_object_set_new(sub, "body_mass_kg",
+                        h->body_mass_kg > 0 ? json_real(h->body_mass_kg) : json_null());
     json_object_set_new(sub, "notes", json_string(h->subject_notes));
     json_object_set_new(o, "subject", sub);
     json_object_set_new(o, "frames", json_integer((json_int_t)f->frames));

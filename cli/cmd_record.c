@@ -37,8 +37,8 @@ typedef struct live {
     double sensel_m2;
     float *kpa;
     size_t n;
-    double next_t;     /* compute the load at most every 50 ms of frame time */
-    double load_n;     /* NAN until known */
+    double next_t; /* compute the load at most every 50 ms of frame time */
+    double load_n; /* NAN until known */
 } live;
 
 static rm_status live_receive(void *ctx, const rm_packet *pkt, rm_err *err)
@@ -132,9 +132,8 @@ static void on_status(void *user, const rm_source_status *s)
     else
         snprintf(loadbuf, sizeof loadbuf, "%.0f N", load);
     fprintf(stderr, "\r\033[K%s %7.1f s  frames %llu  %.0f Hz  loss %.2f%% (%llu)  load %s",
-            s->connected ? "rec" : "WAITING FOR MAT", s->time_s,
-            (unsigned long long)s->frames_ok, s->rate_hz, loss,
-            (unsigned long long)s->frames_missing, loadbuf);
+            s->connected ? "rec" : "WAITING FOR MAT", s->time_s, (unsigned long long)s->frames_ok,
+            s->rate_hz, loss, (unsigned long long)s->frames_missing, loadbuf);
     fflush(stderr);
     c->printed = 1;
 }
@@ -187,13 +186,24 @@ static const char *const CMD = "record";
 
 /* What the command line asks for. Strings point into argv. */
 typedef struct record_opts {
-    rm_source_config cfg;     /* header, label, duration and USB settings */
+    rm_source_config cfg; /* header, label, duration and USB settings */
     const char *out, *capture, *replay;
     int quiet;
 } record_opts;
 
-enum { O_VIDPID = 256, O_SUBJECT, O_MASS, O_CAPTURE, O_REPLAY, O_XSIZE, O_XFERS, O_RING,
-       O_RECON, O_CLOCK, O_NODROP };
+enum {
+    O_VIDPID = 256,
+    O_SUBJECT,
+    O_MASS,
+    O_CAPTURE,
+    O_REPLAY,
+    O_XSIZE,
+    O_XFERS,
+    O_RING,
+    O_RECON,
+    O_CLOCK,
+    O_NODROP
+};
 
 /* The options taking a number: 0 = set, else the exit code of a usage
  * error; -1 = not one of them. */
@@ -237,8 +247,7 @@ static int parse_number_opt(int c, const char *arg, rm_source_config *cfg)
         if (rm_cli_parse_double(arg, 0.1, 1e7, &cfg->reconnect_timeout_s))
             return rm_cli_usage_error(CMD, "--reconnect-timeout '%s' is not seconds > 0", arg);
         return 0;
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
@@ -263,7 +272,8 @@ static int parse_other_opt(int c, const char *arg, record_opts *o, char **argv)
         break;
     case O_SUBJECT:
         if (strlen(arg) >= sizeof cfg->header.subject_id)
-            return rm_cli_usage_error(CMD, "--subject is %zu characters; a subject id holds at most %zu",
+            return rm_cli_usage_error(CMD,
+                                      "--subject is %zu characters; a subject id holds at most %zu",
                                       strlen(arg), sizeof cfg->header.subject_id - 1);
         memcpy(cfg->header.subject_id, arg, strlen(arg) + 1);
         break;
@@ -285,8 +295,7 @@ static int parse_other_opt(int c, const char *arg, record_opts *o, char **argv)
         break;
     case O_NODROP: cfg->no_drop = 1; break;
     case 'q': o->quiet = 1; break;
-    default:
-        return rm_cli_bad_option(CMD, argv);
+    default: return rm_cli_bad_option(CMD, argv);
     }
     return 0;
 }
@@ -405,10 +414,10 @@ static void print_summary(const char *out, const rm_source_result *res)
         return;
     printf("%s: %llu frames ok, %llu corrupt, %llu truncated, %llu gaps (%llu frames "
            "missing), %llu garbage bytes, %llu overruns",
-           out, (unsigned long long)res->recorder.frames_out,
-           (unsigned long long)d->frames_corrupt, (unsigned long long)d->frames_truncated,
-           (unsigned long long)d->gaps, (unsigned long long)d->frames_missing,
-           (unsigned long long)d->garbage_bytes, (unsigned long long)res->recorder.overruns);
+           out, (unsigned long long)res->recorder.frames_out, (unsigned long long)d->frames_corrupt,
+           (unsigned long long)d->frames_truncated, (unsigned long long)d->gaps,
+           (unsigned long long)d->frames_missing, (unsigned long long)d->garbage_bytes,
+           (unsigned long long)res->recorder.overruns);
     if (res->disconnects)
         printf(", %u disconnects, %u reconnects", res->disconnects, res->reconnects);
     printf("\n");
@@ -434,8 +443,8 @@ static rm_status run_source(record_opts *o, rm_source *src, FILE *cap, rm_source
     sinks[1] = (rm_sink){.ctx = &lv_ctx, .receive = live_receive, .finish = live_finish};
     sidecar side = {.raw_path = o->capture};
     if (o->capture)
-        sinks[nsinks++] = (rm_sink){.ctx = &side, .receive = sidecar_receive,
-                                    .finish = sidecar_finish};
+        sinks[nsinks++] =
+            (rm_sink){.ctx = &side, .receive = sidecar_receive, .finish = sidecar_finish};
 
     g_stop = 0;
     struct sigaction sa, old_int, old_term;

@@ -15,21 +15,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rollmat report RESULTS.h5|RECORDING.h5 [options]\n"
-            "Draws the report of an analysis: an overview (roller position with passes,\n"
-            "holds and sets; speed against the target band; force), a summary table\n"
-            "with each target in a coach's words, and a page per set with its\n"
-            "mean-pressure map. A recording is analysed first (in memory).\n"
-            "  -o, --output FILE   report.pdf (every page), .png or .svg (one page);\n"
-            "                      default: beside the input, NAME.pdf\n"
-            "  -p, --profile P     coaching profile (name or file): analyse a recording\n"
-            "                      with it, or judge a results file again against it\n"
-            "                      (default: the recording's analysis profile, or guide)\n"
-            "      --page N        only page N (1-based); PNG/SVG default to page 1\n"
-            "      --dpi D         PNG resolution (default 110)\n"
-            "  -q, --quiet         print nothing on success\n"
-            "  -h, --help          this help\n");
+    fprintf(f, "usage: rollmat report RESULTS.h5|RECORDING.h5 [options]\n"
+               "Draws the report of an analysis: an overview (roller position with passes,\n"
+               "holds and sets; speed against the target band; force), a summary table\n"
+               "with each target in a coach's words, and a page per set with its\n"
+               "mean-pressure map. A recording is analysed first (in memory).\n"
+               "  -o, --output FILE   report.pdf (every page), .png or .svg (one page);\n"
+               "                      default: beside the input, NAME.pdf\n"
+               "  -p, --profile P     coaching profile (name or file): analyse a recording\n"
+               "                      with it, or judge a results file again against it\n"
+               "                      (default: the recording's analysis profile, or guide)\n"
+               "      --page N        only page N (1-based); PNG/SVG default to page 1\n"
+               "      --dpi D         PNG resolution (default 110)\n"
+               "  -q, --quiet         print nothing on success\n"
+               "  -h, --help          this help\n");
 }
 
 static char *default_output(const char *in)
@@ -54,9 +53,12 @@ static char *default_output(const char *in)
 int rm_cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"profile", required_argument, NULL, 'p'},
-        {"page", required_argument, NULL, 'P'},   {"dpi", required_argument, NULL, 'D'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"profile", required_argument, NULL, 'p'},
+        {"page", required_argument, NULL, 'P'},
+        {"dpi", required_argument, NULL, 'D'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *profile_name = NULL;
@@ -65,12 +67,8 @@ int rm_cmd_report(int argc, char **argv)
     int quiet = 0, c;
     while ((c = getopt_long(argc, argv, "o:p:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o':
-            output = optarg;
-            break;
-        case 'p':
-            profile_name = optarg;
-            break;
+        case 'o': output = optarg; break;
+        case 'p': profile_name = optarg; break;
         case 'P':
             if (rm_cli_parse_long(optarg, 1, 100000, &page))
                 return rm_cli_usage_error(CMD, "--page %s: expected a page number from 1", optarg);
@@ -79,14 +77,9 @@ int rm_cmd_report(int argc, char **argv)
             if (rm_cli_parse_double(optarg, 10, 1200, &dpi))
                 return rm_cli_usage_error(CMD, "--dpi %s: expected 10..1200", optarg);
             break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return RM_EXIT_OK;
-        default:
-            return rm_cli_bad_option(CMD, argv);
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return RM_EXIT_OK;
+        default: return rm_cli_bad_option(CMD, argv);
         }
     }
     if (optind >= argc)

@@ -20,23 +20,22 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: rollmat simulate --scenario FILE|NAME [options]\n"
-            "Runs the virtual RM-1 mat (reference device model) over a scenario.\n"
-            "  -s, --scenario FILE|NAME  scenario file, or a shipped name: guide, rushed,\n"
-            "                            behm2020, faulty (dir: $ROLLMAT_SCENARIO_DIR)\n"
-            "      --seed N              noise, body and fault seed (default 1)\n"
-            "  -r, --rate HZ             frame rate 10..1000 (default: the scenario's)\n"
-            "      --stream OUT.bin      write the device's byte stream (RM-1 frames)\n"
-            "      --truth OUT.json      write the ground truth (series, strokes, holds)\n"
-            "  -o, --output OUT.h5       write an HDF5 session (decoded from the stream)\n"
-            "      --fault LIST          replace the scenario's faults, e.g.\n"
-            "                            corrupt=0.01,truncate=0.005,garbage=0.01,drop=0.002\n"
-            "                            (kinds not named are 0; 'none' for no faults)\n"
-            "      --time-scale F        shorten (F < 1) or stretch every phase (default 1)\n"
-            "  -q, --quiet               no summary\n"
-            "  -h, --help                this help\n"
-            "The same scenario, seed and rate always give the same bytes.\n");
+    fprintf(f, "usage: rollmat simulate --scenario FILE|NAME [options]\n"
+               "Runs the virtual RM-1 mat (reference device model) over a scenario.\n"
+               "  -s, --scenario FILE|NAME  scenario file, or a shipped name: guide, rushed,\n"
+               "                            behm2020, faulty (dir: $ROLLMAT_SCENARIO_DIR)\n"
+               "      --seed N              noise, body and fault seed (default 1)\n"
+               "  -r, --rate HZ             frame rate 10..1000 (default: the scenario's)\n"
+               "      --stream OUT.bin      write the device's byte stream (RM-1 frames)\n"
+               "      --truth OUT.json      write the ground truth (series, strokes, holds)\n"
+               "  -o, --output OUT.h5       write an HDF5 session (decoded from the stream)\n"
+               "      --fault LIST          replace the scenario's faults, e.g.\n"
+               "                            corrupt=0.01,truncate=0.005,garbage=0.01,drop=0.002\n"
+               "                            (kinds not named are 0; 'none' for no faults)\n"
+               "      --time-scale F        shorten (F < 1) or stretch every phase (default 1)\n"
+               "  -q, --quiet               no summary\n"
+               "  -h, --help                this help\n"
+               "The same scenario, seed and rate always give the same bytes.\n");
 }
 
 static int parse_faults(const char *s, rm_vmat_faults *f)
@@ -151,13 +150,17 @@ typedef struct sim_options {
  * status (help printed, or a usage error reported). */
 static int parse_options(int argc, char **argv, sim_options *o)
 {
-    static const struct option opts[] = {
-        {"scenario", required_argument, NULL, 's'}, {"seed", required_argument, NULL, 'S'},
-        {"rate", required_argument, NULL, 'r'},     {"stream", required_argument, NULL, 'b'},
-        {"truth", required_argument, NULL, 't'},    {"output", required_argument, NULL, 'o'},
-        {"fault", required_argument, NULL, 'f'},    {"time-scale", required_argument, NULL, 'T'},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"scenario", required_argument, NULL, 's'},
+                                         {"seed", required_argument, NULL, 'S'},
+                                         {"rate", required_argument, NULL, 'r'},
+                                         {"stream", required_argument, NULL, 'b'},
+                                         {"truth", required_argument, NULL, 't'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"fault", required_argument, NULL, 'f'},
+                                         {"time-scale", required_argument, NULL, 'T'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->cfg.seed = 1;
     int c;
@@ -173,8 +176,8 @@ static int parse_options(int argc, char **argv, sim_options *o)
             break;
         case 'r':
             if (rm_cli_parse_double(optarg, 10, 1000, &d) || d != (double)(long)d)
-                return rm_cli_usage_error(CMD, "--rate '%s': expected a whole number of Hz in 10..1000",
-                                          optarg);
+                return rm_cli_usage_error(
+                    CMD, "--rate '%s': expected a whole number of Hz in 10..1000", optarg);
             o->cfg.rate_hz = d;
             break;
         case 'b': o->stream_path = optarg; break;

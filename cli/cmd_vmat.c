@@ -27,28 +27,27 @@ static const char *CMD = "vmat";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: rollmat vmat [options] -- COMMAND [ARG...]\n"
-            "Runs COMMAND against an emulated RM-1 mat on USB (umockdev) whose frames come\n"
-            "from the virtual mat; returns COMMAND's exit status.\n"
-            "  --scenario S       scenario name or JSON file (default guide)\n"
-            "  --seed N           noise and fault seed (default 1)\n"
-            "  --rate HZ          frame rate, 10..1000 (default: the scenario's)\n"
-            "  --time-scale F     shorten (<1) or stretch every phase (default 1)\n"
-            "  --fault LIST       comma-separated: corrupt=R,truncate=R,garbage=R,drop=R\n"
-            "                     (per-frame rates; any of them replaces the scenario's\n"
-            "                     faults, unnamed ones are 0), unplug-at=SECONDS (of mat\n"
-            "                     time), replug-after=SECONDS (wall clock)\n"
-            "  --realtime         release frames at the mat's rate (default)\n"
-            "  --fast             send as fast as the host reads\n"
-            "  --serial SN        USB serial number (default: the virtual mat's)\n"
-            "  --vid-pid V:P      USB ids in hex (default 1209:0001)\n"
-            "  --end-signal SIG   send SIG (TERM, INT, HUP or a number) to COMMAND once the\n"
-            "                     whole scenario was delivered (or the mat was unplugged\n"
-            "                     for good)\n"
-            "  --counts FILE      write the injected fault and USB counts as JSON\n"
-            "  --quiet            no summary on stderr\n"
-            "Example: rollmat vmat -- lsusb -v -d 1209:0001\n");
+    fprintf(out, "usage: rollmat vmat [options] -- COMMAND [ARG...]\n"
+                 "Runs COMMAND against an emulated RM-1 mat on USB (umockdev) whose frames come\n"
+                 "from the virtual mat; returns COMMAND's exit status.\n"
+                 "  --scenario S       scenario name or JSON file (default guide)\n"
+                 "  --seed N           noise and fault seed (default 1)\n"
+                 "  --rate HZ          frame rate, 10..1000 (default: the scenario's)\n"
+                 "  --time-scale F     shorten (<1) or stretch every phase (default 1)\n"
+                 "  --fault LIST       comma-separated: corrupt=R,truncate=R,garbage=R,drop=R\n"
+                 "                     (per-frame rates; any of them replaces the scenario's\n"
+                 "                     faults, unnamed ones are 0), unplug-at=SECONDS (of mat\n"
+                 "                     time), replug-after=SECONDS (wall clock)\n"
+                 "  --realtime         release frames at the mat's rate (default)\n"
+                 "  --fast             send as fast as the host reads\n"
+                 "  --serial SN        USB serial number (default: the virtual mat's)\n"
+                 "  --vid-pid V:P      USB ids in hex (default 1209:0001)\n"
+                 "  --end-signal SIG   send SIG (TERM, INT, HUP or a number) to COMMAND once the\n"
+                 "                     whole scenario was delivered (or the mat was unplugged\n"
+                 "                     for good)\n"
+                 "  --counts FILE      write the injected fault and USB counts as JSON\n"
+                 "  --quiet            no summary on stderr\n"
+                 "Example: rollmat vmat -- lsusb -v -d 1209:0001\n");
 }
 
 /* Parses "corrupt=0.01,drop=0.005,unplug-at=3" into the configs. */
@@ -97,8 +96,10 @@ static int parse_faults(const char *list, rm_vmat_config *vc, rm_usbemu_config *
             }
             ec->replug_after_s = v;
         } else {
-            rc = rm_cli_usage_error(CMD, "--fault: unknown fault \"%s\" (corrupt, truncate, "
-                                         "garbage, drop, unplug-at, replug-after)", name);
+            rc = rm_cli_usage_error(CMD,
+                                    "--fault: unknown fault \"%s\" (corrupt, truncate, "
+                                    "garbage, drop, unplug-at, replug-after)",
+                                    name);
         }
     }
     free(copy);
@@ -112,8 +113,8 @@ static int parse_signal(const char *s)
     static const struct {
         const char *name;
         int sig;
-    } names[] = {{"TERM", SIGTERM}, {"INT", SIGINT}, {"HUP", SIGHUP}, {"KILL", SIGKILL},
-                 {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
+    } names[] = {{"TERM", SIGTERM}, {"INT", SIGINT},   {"HUP", SIGHUP},
+                 {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}};
     if (!strncmp(s, "SIG", 3))
         s += 3;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -135,19 +136,17 @@ static void emu_log(void *user, rm_log_level level, const char *msg)
 static json_t *stats_json(const rm_usbemu_stats *st, const char *serial, int exit_status)
 {
     const rm_vmat_counts *c = &st->injected;
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
-                     "s:b, s:i}",
-                     "serial", serial, "frames_produced", (json_int_t)c->frames_produced,
-                     "frames_sent", (json_int_t)c->frames_sent, "frames_corrupt",
-                     (json_int_t)c->frames_corrupt, "frames_truncated",
-                     (json_int_t)c->frames_truncated, "frames_dropped",
-                     (json_int_t)c->frames_dropped, "garbage_insertions",
-                     (json_int_t)c->garbage_insertions, "garbage_bytes",
-                     (json_int_t)c->garbage_bytes, "bulk_bytes", (json_int_t)st->bulk_bytes,
-                     "urbs_reaped", (json_int_t)st->urbs_reaped, "control_requests",
-                     (json_int_t)st->control_requests, "stalls", (json_int_t)st->stalls,
-                     "plugs", (int)st->plugs, "unplugs", (int)st->unplugs, "stream_done",
-                     st->stream_done, "exit_status", exit_status);
+    return json_pack(
+        "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, "
+        "s:b, s:i}",
+        "serial", serial, "frames_produced", (json_int_t)c->frames_produced, "frames_sent",
+        (json_int_t)c->frames_sent, "frames_corrupt", (json_int_t)c->frames_corrupt,
+        "frames_truncated", (json_int_t)c->frames_truncated, "frames_dropped",
+        (json_int_t)c->frames_dropped, "garbage_insertions", (json_int_t)c->garbage_insertions,
+        "garbage_bytes", (json_int_t)c->garbage_bytes, "bulk_bytes", (json_int_t)st->bulk_bytes,
+        "urbs_reaped", (json_int_t)st->urbs_reaped, "control_requests",
+        (json_int_t)st->control_requests, "stalls", (json_int_t)st->stalls, "plugs", (int)st->plugs,
+        "unplugs", (int)st->unplugs, "stream_done", st->stream_done, "exit_status", exit_status);
 }
 
 /* Written to a temp name, then renamed, so a reader never sees half. */
@@ -182,8 +181,7 @@ static int preload_env(void)
     const char *ao = getenv("ASAN_OPTIONS");
     if (!ao || !strstr(ao, "verify_asan_link_order")) {
         char a[2048];
-        snprintf(a, sizeof a, "%s%sverify_asan_link_order=0", ao ? ao : "",
-                 ao && *ao ? ":" : "");
+        snprintf(a, sizeof a, "%s%sverify_asan_link_order=0", ao ? ao : "", ao && *ao ? ":" : "");
         setenv("ASAN_OPTIONS", a, 1);
     }
     return 0;
@@ -201,15 +199,27 @@ static int child_env(const char *root)
 
 /* What the command line asks for. Strings point into argv. */
 typedef struct vmat_opts {
-    rm_vmat_config vc;        /* scenario, seed, rate, time scale, faults */
-    rm_usbemu_config ec;      /* pacing, USB ids, unplug/replug */
+    rm_vmat_config vc;   /* scenario, seed, rate, time scale, faults */
+    rm_usbemu_config ec; /* pacing, USB ids, unplug/replug */
     const char *serial, *counts_path;
     int end_sig, quiet;
-    char **child_argv;        /* COMMAND and its arguments */
+    char **child_argv; /* COMMAND and its arguments */
 } vmat_opts;
 
-enum { O_SCEN = 256, O_SEED, O_RATE, O_TS, O_FAULT, O_RT, O_FAST, O_SERIAL, O_VIDPID,
-       O_ENDSIG, O_COUNTS, O_QUIET };
+enum {
+    O_SCEN = 256,
+    O_SEED,
+    O_RATE,
+    O_TS,
+    O_FAULT,
+    O_RT,
+    O_FAST,
+    O_SERIAL,
+    O_VIDPID,
+    O_ENDSIG,
+    O_COUNTS,
+    O_QUIET
+};
 
 /* One option other than --help: 0 = set, else the exit code. */
 static int parse_vmat_opt(int c, const char *arg, vmat_opts *o)
@@ -494,7 +504,6 @@ int rm_cmd_vmat(int argc, char **argv)
 }
 
 #else /* !RM_HAVE_UMOCKDEV */
-
 
 int rm_cmd_vmat(int argc, char **argv)
 {

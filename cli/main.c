@@ -5,7 +5,6 @@
 #include "rm_cli.h"
 #include "rm_version.h"
 
-
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);

@@ -9,8 +9,8 @@
 
 #include "rm_status.h"
 
-#define RM_EXIT_OK 0
-#define RM_EXIT_FAIL 1
+#define RM_EXIT_OK    0
+#define RM_EXIT_FAIL  1
 #define RM_EXIT_USAGE 2
 
 /* One line on stderr: "rollmat <cmd>: <message>". */

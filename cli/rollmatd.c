@@ -23,14 +23,14 @@
 #include "rm_session.h"
 #include "rm_version.h"
 
-#define DEFAULT_SOCKET "/run/rollmat/rollmatd.sock"
+#define DEFAULT_SOCKET     "/run/rollmat/rollmatd.sock"
 #define DEFAULT_RECORDINGS "/var/lib/rollmat/recordings"
 
 /* ---- log file, reopened on SIGHUP (logrotate) --------------------------- */
 
 typedef struct dlog {
-    pthread_mutex_t mu;  /* the source's thread logs too */
-    const char *path;    /* NULL: stderr */
+    pthread_mutex_t mu; /* the source's thread logs too */
+    const char *path;   /* NULL: stderr */
     int fd;
     rm_log_level max;
 } dlog;
@@ -58,9 +58,12 @@ static void dlog_write(void *user, rm_log_level level, const char *msg)
     dlog *l = user;
     if (level > l->max)
         return;
-    static const char *const names[] = {[RM_LOG_ERROR] = "error", [RM_LOG_WARN] = "warning",
-                                        [RM_LOG_INFO] = "info", [RM_LOG_DEBUG] = "debug"};
-    const char *name = ((int)level >= 0 && (int)level <= RM_LOG_DEBUG && names[level]) ? names[level] : "log";
+    static const char *const names[] = {[RM_LOG_ERROR] = "error",
+                                        [RM_LOG_WARN] = "warning",
+                                        [RM_LOG_INFO] = "info",
+                                        [RM_LOG_DEBUG] = "debug"};
+    const char *name =
+        ((int)level >= 0 && (int)level <= RM_LOG_DEBUG && names[level]) ? names[level] : "log";
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     char when[32];
@@ -88,8 +91,8 @@ static rm_status open_session(void *user, const char *path, rm_sink *out, rm_err
     return rm_session_sink_new(path, NULL, out, err);
 }
 
-static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *calib,
-                            void **state, rm_err *err)
+static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *calib, void **state,
+                            rm_err *err)
 {
     (void)user;
     rm_analysis *a = NULL;
@@ -119,10 +122,7 @@ static rm_status live_push(void *state, const rm_frame *f, rm_daemon_metrics *ou
     return RM_OK;
 }
 
-static void live_end(void *state)
-{
-    rm_analysis_free(state);
-}
+static void live_end(void *state) { rm_analysis_free(state); }
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -202,8 +202,7 @@ int main(int argc, char **argv)
         case 'X': printf("rollmatd %s\n", RM_VERSION); return RM_EXIT_OK;
         case ':':
             return derr(RM_EXIT_USAGE, "option %s needs a value (try --help)", argv[optind - 1]);
-        default:
-            return derr(RM_EXIT_USAGE, "unknown option '%s' (try --help)", argv[optind - 1]);
+        default: return derr(RM_EXIT_USAGE, "unknown option '%s' (try --help)", argv[optind - 1]);
         }
         if (key && rm_daemon_conf_set(&cmdline, key, optarg, &e) != RM_OK)
             return derr(RM_EXIT_FAIL, "%s", e.msg);

@@ -25,7 +25,7 @@
 
 typedef struct client {
     int fd;
-    int metrics_skipped;  /* live lines passed over while waiting for a reply */
+    int metrics_skipped; /* live lines passed over while waiting for a reply */
     size_t len;
     char buf[1 << 16];
 } client;
@@ -133,10 +133,7 @@ static void wait_frames(client *c, rm_daemon *d, long long frames)
     cr_assert_eq(got, frames, "the recording holds %lld frames, expected %lld", got, frames);
 }
 
-static int reply_ok(json_t *j)
-{
-    return json_is_true(json_object_get(j, "ok"));
-}
+static int reply_ok(json_t *j) { return json_is_true(json_object_get(j, "ok")); }
 
 static const char *reply_str(json_t *j, const char *key)
 {

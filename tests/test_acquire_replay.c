@@ -84,8 +84,8 @@ static rm_status ref_receive(void *ctx, const rm_packet *pkt, rm_err *err)
 
 Test(acquire_replay, fault_counts_exact_and_frames_equal, .timeout = 300)
 {
-    rm_vmat_faults faults = {.corrupt_rate = 0.01, .truncate_rate = 0.01, .garbage_rate = 0.02,
-                             .drop_rate = 0.005};
+    rm_vmat_faults faults = {
+        .corrupt_rate = 0.01, .truncate_rate = 0.01, .garbage_rate = 0.02, .drop_rate = 0.005};
     rm_vmat *vm = make_vmat(&faults, 7);
     char *dir = rm_test_tmpdir("replay");
     char *stream = rm_test_path(dir, "s.bin");
@@ -226,8 +226,8 @@ Test(acquire_replay, bad_inputs_give_one_line_errors)
     for (int i = 0; i < 5000; i++)
         fputc(i * 7 % 251, f);
     fclose(f);
-    int rc = rm_test_system("'%s' record --replay '%s' -o '%s/x.h5' -q 2> '%s/err.txt'",
-                            rollmat(), junk, dir, dir);
+    int rc = rm_test_system("'%s' record --replay '%s' -o '%s/x.h5' -q 2> '%s/err.txt'", rollmat(),
+                            junk, dir, dir);
     cr_assert_eq(rc, 1);
     char *errp = rm_test_path(dir, "err.txt");
     uint8_t *msg = NULL;
@@ -238,7 +238,8 @@ Test(acquire_replay, bad_inputs_give_one_line_errors)
                         rollmat(), dir, dir);
     cr_assert_eq(rc, 1);
     rc = rm_test_system("'%s' record --replay '%s' -o '%s/no/such/dir.h5' -q > '%s/out.txt' "
-                        "2> '%s/err.txt'", rollmat(), junk, dir, dir, dir);
+                        "2> '%s/err.txt'",
+                        rollmat(), junk, dir, dir, dir);
     cr_assert_eq(rc, 1);
     free(msg);
     cr_assert_eq(rm_test_read_file(errp, &msg, &len), 0);
@@ -405,8 +406,8 @@ Test(acquire_clock, fit_recovers_offset_and_drift_under_jitter)
 {
     rm_clock c;
     rm_clock_init(&c, 1.0, 60);
-    const double drift = 80e-6;   /* device runs 80 ppm fast */
-    const double offset = 0.25;   /* host seconds at device time dev0 */
+    const double drift = 80e-6; /* device runs 80 ppm fast */
+    const double offset = 0.25; /* host seconds at device time dev0 */
     uint32_t x = 99;
     double worst = 0;
     for (int i = 0; i < 100 * 120; i++) { /* 120 s at 100 Hz */
@@ -454,9 +455,17 @@ Test(acquire_capture, sidecar_round_trip_and_damage)
 {
     char *dir = rm_test_tmpdir("sidecar");
     char *raw = rm_test_path(dir, "cap.bin");
-    rm_device dev = {.vid = 0x1209, .pid = 0x0042, .serial = "LAB-7", .model = "RM-1",
-                     .firmware = "fw 2.1", .protocol_version = 1, .rows = 3, .cols = 2,
-                     .adc_bits = 12, .row_pitch_mm = 12.7, .col_pitch_mm = 10.0,
+    rm_device dev = {.vid = 0x1209,
+                     .pid = 0x0042,
+                     .serial = "LAB-7",
+                     .model = "RM-1",
+                     .firmware = "fw 2.1",
+                     .protocol_version = 1,
+                     .rows = 3,
+                     .cols = 2,
+                     .adc_bits = 12,
+                     .row_pitch_mm = 12.7,
+                     .col_pitch_mm = 10.0,
                      .rate_hz = 250};
     rm_calib *cal = NULL;
     cr_assert_eq(rm_calib_new(3, 2, &cal), RM_OK);

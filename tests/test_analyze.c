@@ -12,8 +12,8 @@
 #include "analysis_internal.h" /* white-box: live_only keeps no series */
 #include "test_util.h"
 
-#define R 40
-#define C 30
+#define R        40
+#define C        30
 #define PITCH_MM 10.0 /* 1 cm sensels: 1 kPa on one sensel = 0.1 N */
 
 static rm_device mat(double rate)
@@ -93,12 +93,12 @@ Test(analyze, roller_among_contacts)
         double x = 10.0 + (ph < 20 ? ph : 40 - ph);
         memset(raw, 0, sizeof raw);
         strip(raw, x, 2.0, 3, 26, 40);
-        blob(raw, 1, 2, 4, 4, 30);         /* hand */
-        blob(raw, 1, 24, 4, 4, 30);        /* hand */
+        blob(raw, 1, 2, 4, 4, 30);           /* hand */
+        blob(raw, 1, 24, 4, 4, 30);          /* hand */
         blob(raw, (int)x + 2, 12, 5, 5, 25); /* a knee touching the roller's edge */
-        raw[38 * C + 28] = 900;            /* hot sensel, alone */
+        raw[38 * C + 28] = 900;              /* hot sensel, alone */
         int dr = (int)x, dc = 15;
-        raw[dr * C + dc] = 0;              /* dead sensel inside the strip */
+        raw[dr * C + dc] = 0; /* dead sensel inside the strip */
         rm_live_metrics m;
         cr_assert_eq(rm_analysis_push(a, t, raw, &m, &e), RM_OK, "%s", e.msg);
         frames++;
@@ -241,8 +241,8 @@ Test(analyze, sets_holds_labels_scores)
 {
     rm_results *r = two_sets(NULL, 1, NULL);
     for (size_t k = 0; k < r->n_segments; k++)
-        fprintf(stderr, "segment %zu: %.2f..%.2f %s\n", k, r->segments[k].start_s, r->segments[k].end_s,
-                r->segments[k].comment);
+        fprintf(stderr, "segment %zu: %.2f..%.2f %s\n", k, r->segments[k].start_s,
+                r->segments[k].end_s, r->segments[k].comment);
     cr_assert_eq(r->n_segments, 2);
     cr_expect_str_eq(r->segments[0].label, "calves");
     cr_expect_str_eq(r->segments[1].label, "quads");
@@ -369,19 +369,24 @@ Test(analyze, profiles)
     const char *ok = "format = rollmat-profile-1\nname = x\nset_s = 10 20 | me\n";
     cr_expect_eq(rm_profile_parse(ok, "t", &p, &e), RM_OK, "%s", e.msg);
     cr_expect(!p.hold_s.set && p.set_s.set);
-    cr_expect_eq(rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 10 20\n", "t", &p, &e),
-                 RM_ERR_FORMAT);
+    cr_expect_eq(
+        rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 10 20\n", "t", &p, &e),
+        RM_ERR_FORMAT);
     cr_expect_not_null(strstr(e.msg, "t line 3"), "%s", e.msg);
-    cr_expect_eq(rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 20 10 | me\n", "t", &p, &e),
-                 RM_ERR_FORMAT);
-    cr_expect_eq(rm_profile_parse("format = rollmat-profile-1\nname = x\nspeed = 1 2 | me\n", "t", &p, &e),
-                 RM_ERR_FORMAT);
+    cr_expect_eq(
+        rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 20 10 | me\n", "t", &p, &e),
+        RM_ERR_FORMAT);
+    cr_expect_eq(
+        rm_profile_parse("format = rollmat-profile-1\nname = x\nspeed = 1 2 | me\n", "t", &p, &e),
+        RM_ERR_FORMAT);
     cr_expect_not_null(strstr(e.msg, "unknown key"), "%s", e.msg);
-    cr_expect_eq(rm_profile_parse("format = rollmat-profile-2\nname = x\n", "t", &p, &e), RM_ERR_VERSION);
+    cr_expect_eq(rm_profile_parse("format = rollmat-profile-2\nname = x\n", "t", &p, &e),
+                 RM_ERR_VERSION);
     cr_expect_eq(rm_profile_parse("name = x\n", "t", &p, &e), RM_ERR_FORMAT);
-    cr_expect_eq(rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 1 2 | a\nset_s = 1 2 | b\n",
-                                  "t", &p, &e),
-                 RM_ERR_FORMAT);
+    cr_expect_eq(
+        rm_profile_parse("format = rollmat-profile-1\nname = x\nset_s = 1 2 | a\nset_s = 1 2 | b\n",
+                         "t", &p, &e),
+        RM_ERR_FORMAT);
 }
 
 /* The daemon's use: live metrics per frame, no series kept. */

@@ -52,7 +52,8 @@ Test(analyze_session, rushed_with_labels, .timeout = 600)
             ev.time_s = tr.time_s;
             snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
             snprintf(ev.text, sizeof ev.text, "%s",
-                     json_string_value(json_object_get(json_array_get(jsegs, (size_t)tr.segment), "label")));
+                     json_string_value(
+                         json_object_get(json_array_get(jsegs, (size_t)tr.segment), "label")));
             cr_assert_eq(rm_session_writer_add_event(w, &ev, &e), RM_OK, "%s", e.msg);
             prev = tr.segment;
         }
@@ -71,8 +72,7 @@ Test(analyze_session, rushed_with_labels, .timeout = 600)
     cr_expect_float_eq(r->body_mass_kg, hdr.body_mass_kg, 1e-9, "body mass from the recording");
     cr_assert_eq(r->n_segments, json_array_size(jsegs));
     for (size_t k = 0; k < r->n_segments; k++) {
-        const char *lab =
-            json_string_value(json_object_get(json_array_get(jsegs, k), "label"));
+        const char *lab = json_string_value(json_object_get(json_array_get(jsegs, k), "label"));
         cr_expect_str_eq(r->segments[k].label, lab);
         cr_expect(!isnan(r->segments[k].body_weight_share));
         cr_expect_eq(r->segments[k].speed_verdict, RM_VERDICT_ABOVE, "rushed: too fast");

@@ -17,14 +17,14 @@
 typedef struct acc {
     double x_rms_cm, y_rms_cm;
     double force_rel_rms;
-    double missed_share;       /* loaded truth frames with no roller found */
+    double missed_share; /* loaded truth frames with no roller found */
     int strokes_truth, strokes_found;
     int holds_truth, holds_found;
     double hold_err_max_s;
     int segs_truth, segs_found;
     double seg_err_max_s;
     int labels_ok;
-    double cadence_err_max;    /* relative, plain-pass segments only */
+    double cadence_err_max; /* relative, plain-pass segments only */
     double stroke_cadence_err_max;
     int cadence_segments;
     int hot, dead;
@@ -143,8 +143,8 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
         if (df) {
             fprintf(df, "t,state,tx,ex,tf,ef,seg,est_state,speed\n");
             for (size_t i = 0; i < n; i++)
-                fprintf(df, "%.3f,%d,%.3f,%.3f,%.2f,%.2f,%d,%d,%.3f\n", tt[i], tstate[i], tx[i], ex[i],
-                        tf[i], ef[i], 0, r->state[i], r->series[RM_SERIES_SPEED_CM_S][i]);
+                fprintf(df, "%.3f,%d,%.3f,%.3f,%.2f,%.2f,%d,%d,%.3f\n", tt[i], tstate[i], tx[i],
+                        ex[i], tf[i], ef[i], 0, r->state[i], r->series[RM_SERIES_SPEED_CM_S][i]);
             fclose(df);
         }
     }
@@ -220,15 +220,16 @@ static void run(const char *scenario, double ts, int drop_permille, acc *o)
             }
         }
     }
-    fprintf(stderr,
-            "ACCURACY %-9s x_rms=%.3f cm y_rms=%.3f cm force_rms=%.2f %% missed=%.2f %% strokes=%d/%d "
-            "holds=%d/%d hold_err=%.2f s segments=%d/%d seg_err=%.2f s labels=%s "
-            "cadence_err=%.2f %% (%d sets) stroke_cadence_err=%.2f %% hot=%d dead=%d\n",
-            scenario, o->x_rms_cm, o->y_rms_cm, 100 * o->force_rel_rms, 100 * o->missed_share,
-            o->strokes_found, o->strokes_truth, o->holds_found, o->holds_truth, o->hold_err_max_s,
-            o->segs_found, o->segs_truth, o->seg_err_max_s, o->labels_ok ? "ok" : "WRONG",
-            100 * o->cadence_err_max, o->cadence_segments, 100 * o->stroke_cadence_err_max, o->hot,
-            o->dead);
+    fprintf(
+        stderr,
+        "ACCURACY %-9s x_rms=%.3f cm y_rms=%.3f cm force_rms=%.2f %% missed=%.2f %% strokes=%d/%d "
+        "holds=%d/%d hold_err=%.2f s segments=%d/%d seg_err=%.2f s labels=%s "
+        "cadence_err=%.2f %% (%d sets) stroke_cadence_err=%.2f %% hot=%d dead=%d\n",
+        scenario, o->x_rms_cm, o->y_rms_cm, 100 * o->force_rel_rms, 100 * o->missed_share,
+        o->strokes_found, o->strokes_truth, o->holds_found, o->holds_truth, o->hold_err_max_s,
+        o->segs_found, o->segs_truth, o->seg_err_max_s, o->labels_ok ? "ok" : "WRONG",
+        100 * o->cadence_err_max, o->cadence_segments, 100 * o->stroke_cadence_err_max, o->hot,
+        o->dead);
 
     rm_results_free(r);
     rm_analysis_free(a);
@@ -271,7 +272,8 @@ Test(analyze_vmat, guide, .timeout = 600)
     acc o;
     run("guide", 1.0, 0, &o);
     check(&o);
-    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot,
+                 o.dead);
 }
 
 Test(analyze_vmat, rushed, .timeout = 600)
@@ -279,7 +281,8 @@ Test(analyze_vmat, rushed, .timeout = 600)
     acc o;
     run("rushed", 1.0, 0, &o);
     check(&o);
-    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot,
+                 o.dead);
     cr_expect_gt(o.cadence_segments, 0);
 }
 
@@ -288,7 +291,8 @@ Test(analyze_vmat, behm2020, .timeout = 600)
     acc o;
     run("behm2020", 1.0, 0, &o);
     check(&o);
-    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot, o.dead);
+    cr_expect_eq(o.hot + o.dead, 0, "a healthy mat has no faulty sensels (%d hot, %d dead)", o.hot,
+                 o.dead);
     cr_expect_gt(o.cadence_segments, 0);
 }
 

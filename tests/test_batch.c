@@ -91,7 +91,8 @@ Test(batch, merge_sorts_and_refuses_duplicates_and_foreign_csv)
     rm_results *r = two_sets("calves");
     char *a = csv_of("b.h5", r, 1), *b = csv_of("a.h5", r, 1), *whole_rows = NULL;
     char *ra = csv_of("a.h5", r, 0), *rb = csv_of("b.h5", r, 0);
-    char *pa = rm_test_path(dir, "a.csv"), *pb = rm_test_path(dir, "b.csv"), *out = rm_test_path(dir, "m.csv");
+    char *pa = rm_test_path(dir, "a.csv"), *pb = rm_test_path(dir, "b.csv"),
+         *out = rm_test_path(dir, "m.csv");
     write_text(pa, a);
     write_text(pb, b);
     const char *in[] = {pa, pb};
@@ -159,8 +160,10 @@ Test(batch, file_kinds_and_up_to_date)
     cr_assert_eq(rm_file_kind_of(foreign, &k, &err), RM_ERR_FORMAT);
     cr_assert(strstr(err.msg, "foreign.h5") && strstr(err.msg, "conventions"), "%s", err.msg);
 
-    cr_assert_eq(rm_test_system("'%s/cli/rollmat' simulate -s guide --time-scale 0.05 --rate 20 -q -o '%s'",
-                                RM_BUILD_DIR, rec), 0);
+    cr_assert_eq(
+        rm_test_system("'%s/cli/rollmat' simulate -s guide --time-scale 0.05 --rate 20 -q -o '%s'",
+                       RM_BUILD_DIR, rec),
+        0);
     cr_assert_eq(rm_file_kind_of(rec, &k, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(k, RM_FILE_RECORDING);
 

@@ -37,9 +37,10 @@ Test(csv, quoting_missing_values_and_numbers)
     cr_assert_eq(rm_csv_end_row(&c), 0);
     cr_assert_eq(rm_csv_failed(&c), 0);
     cr_assert_eq(fclose(m), 0);
-    cr_expect_str_eq(buf, "a,b c,\"d,e\"\n"
-                          "plain,\"calf, left\",\"say \"\"hi\"\"\",\"two\nlines\",\" lead\",\"trail\t\",,NA\n"
-                          "0.333333,NA,NA,2.500,NA,-42,NA\n");
+    cr_expect_str_eq(
+        buf, "a,b c,\"d,e\"\n"
+             "plain,\"calf, left\",\"say \"\"hi\"\"\",\"two\nlines\",\" lead\",\"trail\t\",,NA\n"
+             "0.333333,NA,NA,2.500,NA,-42,NA\n");
     free(buf);
 }
 

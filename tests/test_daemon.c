@@ -44,7 +44,8 @@ static void write_stream(const char *path, unsigned n, unsigned skip)
             raw[r * COLS + c] = 900;
             raw[(r + 1) * COLS + c] = 700;
         }
-        rm_frame_header h = {RM_FRAME_HEADER_LEN, 0, seq, 0, 1000000ull + seq * 10000ull, ROWS, COLS};
+        rm_frame_header h = {RM_FRAME_HEADER_LEN,         0,    seq, 0,
+                             1000000ull + seq * 10000ull, ROWS, COLS};
         size_t len = 0;
         cr_assert_eq(rm_frame_encode(&h, raw, buf, sizeof buf, &len), RM_OK);
         cr_assert_eq(fwrite(buf, 1, len, f), len);
@@ -176,8 +177,8 @@ Test(daemon_names, valid_and_invalid)
     const char *good[] = {"s01-day1", "S01_calves.h5", "a", "x.y", "2026-11-25"};
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
         cr_expect(rm_daemon_name_valid(good[i]), "'%s' should be valid", good[i]);
-    const char *bad[] = {"", "../x", "/etc/x", ".hidden", "a/b", "..", "a..b", "a b",
-                         "a\\b", "a\nb", "caf\xc3\xa9", "x;rm", "~root", "-"};
+    const char *bad[] = {"",    "../x", "/etc/x", ".hidden",     "a/b",  "..",    "a..b",
+                         "a b", "a\\b", "a\nb",   "caf\xc3\xa9", "x;rm", "~root", "-"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad - 1; i++)
         cr_expect(!rm_daemon_name_valid(bad[i]), "'%s' should be refused", bad[i]);
     char longname[RM_DAEMON_NAME_MAX + 8];
@@ -330,8 +331,7 @@ Test(daemon, two_clients_start_label_stop)
 Test(daemon, escaping_names_are_refused_and_create_nothing)
 {
     client *a = client_connect(fx.sock);
-    const char *names[] = {"../x", "/etc/x", ".hidden", "a/b", "..", "x/../../y", "a\\u0000b",
-                           ""};
+    const char *names[] = {"../x", "/etc/x", ".hidden", "a/b", "..", "x/../../y", "a\\u0000b", ""};
     char line[256];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(line, sizeof line, "{\"cmd\":\"start\",\"name\":\"%s\"}", names[i]);
@@ -375,7 +375,8 @@ Test(daemon, existing_file_is_never_overwritten)
     cr_assert(reply_ok(r), "%s", reply_str(r, "error"));
     const char *file = reply_str(r, "file");
     cr_expect(rm_daemon_name_valid(file) && strlen(file) > 3 &&
-              !strcmp(file + strlen(file) - 3, ".h5"), "default name %s", file);
+                  !strcmp(file + strlen(file) - 3, ".h5"),
+              "default name %s", file);
     json_decref(r);
     r = ask(a, fx.d, "{\"cmd\":\"stop\"}");
     cr_expect(reply_ok(r));
@@ -387,8 +388,12 @@ Test(daemon, existing_file_is_never_overwritten)
 Test(daemon, bad_commands_get_one_line_errors)
 {
     client *a = client_connect(fx.sock);
-    const char *bad[] = {"not json", "[1,2]", "{\"cmd\":7}", "{\"cmd\":\"fly\"}",
-                         "{\"cmd\":\"label\"}", "{\"cmd\":\"label\",\"label\":\"x\"}",
+    const char *bad[] = {"not json",
+                         "[1,2]",
+                         "{\"cmd\":7}",
+                         "{\"cmd\":\"fly\"}",
+                         "{\"cmd\":\"label\"}",
+                         "{\"cmd\":\"label\",\"label\":\"x\"}",
                          "{\"cmd\":\"start\",\"body_mass_kg\":-3}",
                          "{\"cmd\":\"start\",\"body_mass_kg\":\"heavy\"}",
                          "{\"cmd\":\"start\",\"colour\":\"red\"}",
@@ -430,8 +435,7 @@ Test(daemon, a_client_that_does_not_read_is_dropped)
     const char req[] = "{\"cmd\":\"status\"}\n";
     int dropped = 0;
     for (int i = 0; i < 20000 && !dropped; i++) {
-        if (send(slow->fd, req, sizeof req - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 &&
-            errno != EAGAIN)
+        if (send(slow->fd, req, sizeof req - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0 && errno != EAGAIN)
             dropped = 1;
         rm_err e = {0};
         cr_assert_eq(rm_daemon_step(fx.d, 0, &e), RM_OK);
@@ -550,8 +554,19 @@ Test(rollmatd, sigterm_while_recording_closes_the_file)
     write_stream(stream, 120, 2);
     /* Paced at 100 Hz, the 120 frames span more than one live-metric period
      * however loaded the machine is, so the subscriber always gets a line. */
-    char *argv[] = {(char *)rollmatd_path(), "--foreground", "--socket", sock, "--recordings",
-                    rec, "--replay", stream, "--rate", "100", "--log", log, NULL};
+    char *argv[] = {(char *)rollmatd_path(),
+                    "--foreground",
+                    "--socket",
+                    sock,
+                    "--recordings",
+                    rec,
+                    "--replay",
+                    stream,
+                    "--rate",
+                    "100",
+                    "--log",
+                    log,
+                    NULL};
     /* Even started with a permissive umask, the socket is not
      * world-accessible. */
     mode_t old_umask = umask(0);
@@ -565,8 +580,9 @@ Test(rollmatd, sigterm_while_recording_closes_the_file)
     json_t *r = ask(b, NULL, "{\"cmd\":\"subscribe\"}");
     cr_assert(reply_ok(r));
     json_decref(r);
-    r = ask(a, NULL, "{\"cmd\":\"start\",\"subject\":\"S01\",\"label\":\"calves\","
-                     "\"body_mass_kg\":70,\"name\":\"s01-day1\"}");
+    r = ask(a, NULL,
+            "{\"cmd\":\"start\",\"subject\":\"S01\",\"label\":\"calves\","
+            "\"body_mass_kg\":70,\"name\":\"s01-day1\"}");
     cr_assert(reply_ok(r), "start: %s", reply_str(r, "error"));
     json_decref(r);
     r = ask(a, NULL, "{\"cmd\":\"start\",\"name\":\"../escape\"}");
@@ -627,13 +643,16 @@ Test(rollmatd, bad_options_and_paths_fail_with_one_line)
     cr_expect_eq(rm_test_system("'%s' --no-such >/dev/null 2>&1", d), 2);
     cr_expect_eq(rm_test_system("'%s' --help | grep -q -- --recordings", d), 0);
     cr_expect_eq(rm_test_system("'%s' --replay /nonexistent.bin --socket '%s' --recordings '%s'"
-                                " 2>&1 | grep -q nonexistent.bin", d, sock, dir), 0);
+                                " 2>&1 | grep -q nonexistent.bin",
+                                d, sock, dir),
+                 0);
     FILE *f = fopen(sock, "w");
     fclose(f);
     char *s = rm_test_path(dir, "s.bin");
     write_stream(s, 3, 0);
-    cr_expect_eq(rm_test_system("'%s' --replay '%s' --socket '%s' --recordings '%s' 2>/dev/null",
-                                d, s, sock, dir), 1);
+    cr_expect_eq(rm_test_system("'%s' --replay '%s' --socket '%s' --recordings '%s' 2>/dev/null", d,
+                                s, sock, dir),
+                 1);
     char *conf = rm_test_path(dir, "d.conf");
     f = fopen(conf, "w");
     fprintf(f, "socket = %s\nwhat = 1\n", sock);

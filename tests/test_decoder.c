@@ -8,7 +8,7 @@
 
 #define ROWS 4
 #define COLS 3
-#define NS (ROWS * COLS)
+#define NS   (ROWS * COLS)
 
 typedef struct collect {
     size_t nframes;
@@ -66,9 +66,13 @@ static size_t put_frame_h(bytes *b, uint32_t seq, uint16_t flags, uint16_t hlen)
 {
     uint16_t raw[NS];
     fill_raw(raw, seq);
-    rm_frame_header h = {.header_len = RM_FRAME_HEADER_LEN, .flags = flags, .seq = seq,
-                         .payload_len = NS * 2, .t_device_us = 1000000ull + seq * 10000ull,
-                         .rows = ROWS, .cols = COLS};
+    rm_frame_header h = {.header_len = RM_FRAME_HEADER_LEN,
+                         .flags = flags,
+                         .seq = seq,
+                         .payload_len = NS * 2,
+                         .t_device_us = 1000000ull + seq * 10000ull,
+                         .rows = ROWS,
+                         .cols = COLS};
     uint8_t tmp[1024];
     size_t w = 0;
     cr_assert_eq(rm_frame_encode(&h, raw, tmp, sizeof tmp, &w), RM_OK);
@@ -267,19 +271,19 @@ Test(decoder, truncated_frame_resumes_at_next_magic)
          * on where the slices end (a magic at the end of a slice). */
         static const size_t steps[] = {0, 1, 7};
         for (size_t si = 0; si < 3; si++) {
-        size_t step = steps[si];
-        collect *c = calloc(1, sizeof *c);
-        rm_decoder_stats st;
-        run(&b, step, c, &st);
-        check_frames(c, (uint32_t[]){0, 2, 3}, 3);
-        cr_assert_eq(st.frames_truncated, 1, "cut at %zu, step %zu", k, step);
-        cr_assert_eq(st.frames_corrupt, 0, "cut at %zu", k);
-        cr_assert_eq(st.garbage_bytes, 0, "cut at %zu", k);
-        int64_t bytes_sum;
-        cr_assert_eq(count_events(c, RM_EVENT_TRUNCATED, &bytes_sum), 1);
-        cr_assert_eq(bytes_sum, (int64_t)k);
-        cr_assert_eq(st.frames_missing, 1);
-        free(c);
+            size_t step = steps[si];
+            collect *c = calloc(1, sizeof *c);
+            rm_decoder_stats st;
+            run(&b, step, c, &st);
+            check_frames(c, (uint32_t[]){0, 2, 3}, 3);
+            cr_assert_eq(st.frames_truncated, 1, "cut at %zu, step %zu", k, step);
+            cr_assert_eq(st.frames_corrupt, 0, "cut at %zu", k);
+            cr_assert_eq(st.garbage_bytes, 0, "cut at %zu", k);
+            int64_t bytes_sum;
+            cr_assert_eq(count_events(c, RM_EVENT_TRUNCATED, &bytes_sum), 1);
+            cr_assert_eq(bytes_sum, (int64_t)k);
+            cr_assert_eq(st.frames_missing, 1);
+            free(c);
         }
         free(b.p);
     }

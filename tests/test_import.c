@@ -253,8 +253,8 @@ static xs_worst xsensor_check(const rm_import_result *r, const float *kpa, size_
                           s + 1, area, refs[s][1]->values[f]);
             cr_expect_leq(e_peak, tol_peak, "frame %zu sensor %d: peak %.4f mmHg, XSENSOR %.2f", f,
                           s + 1, peak, refs[s][2]->values[f]);
-            cr_expect_leq(e_avg, tol_avg, "frame %zu sensor %d: average %.4f mmHg, XSENSOR %.2f",
-                          f, s + 1, avg, refs[s][3]->values[f]);
+            cr_expect_leq(e_avg, tol_avg, "frame %zu sensor %d: average %.4f mmHg, XSENSOR %.2f", f,
+                          s + 1, avg, refs[s][3]->values[f]);
             w.load_n = fmax(w.load_n, e_load);
             w.area_cm2 = fmax(w.area_cm2, e_area);
             w.peak_mmhg = fmax(w.peak_mmhg, e_peak);
@@ -282,7 +282,8 @@ Test(import_vendor, xsensor_statistics_from_parsed_frames)
     rm_import_result *r = load(EXT "xsensor_data.csv", RM_IMPORT_XSENSOR);
     const rm_import_reference *refs[2][4];
     xsensor_refs(r, refs);
-    xs_worst w = xsensor_check(r, r->kpa, r->n_frames, (const rm_import_reference *const(*)[4])refs, 0);
+    xs_worst w =
+        xsensor_check(r, r->kpa, r->n_frames, (const rm_import_reference *const(*)[4])refs, 0);
     cr_log_info("XSENSOR vs parsed frames, worst |error|: load %.4f N, area %.4f cm2, "
                 "peak %.4f mmHg, average %.4f mmHg",
                 w.load_n, w.area_cm2, w.peak_mmhg, w.avg_mmhg);
@@ -296,8 +297,8 @@ Test(import_vendor, xsensor_statistics_from_session_file)
     char *out = rm_test_path(dir, "xs.h5");
     rm_err e = {0};
     rm_import_result *r = NULL;
-    rm_status st = rm_import_to_session_ex(EXT "xsensor_data.csv", out, RM_IMPORT_UNKNOWN, NULL,
-                                           &r, &e);
+    rm_status st =
+        rm_import_to_session_ex(EXT "xsensor_data.csv", out, RM_IMPORT_UNKNOWN, NULL, &r, &e);
     cr_assert_eq(st, RM_OK, "%s", rm_err_message(&e, st));
     rm_session *s = NULL;
     st = rm_session_open(out, &s, &e);
@@ -351,10 +352,8 @@ static const struct fixture {
     const char *file;
     rm_import_format fmt;
 } fixtures[] = {
-    {EXT "fscan_testL.asf", RM_IMPORT_TEKSCAN},
-    {EXT "iscan_test.csv", RM_IMPORT_TEKSCAN_CSV},
-    {EXT "xsensor_data.csv", RM_IMPORT_XSENSOR},
-    {EXT "emed_test.lst", RM_IMPORT_EMED},
+    {EXT "fscan_testL.asf", RM_IMPORT_TEKSCAN},  {EXT "iscan_test.csv", RM_IMPORT_TEKSCAN_CSV},
+    {EXT "xsensor_data.csv", RM_IMPORT_XSENSOR}, {EXT "emed_test.lst", RM_IMPORT_EMED},
     {EXT "pmat_S1_1.txt", RM_IMPORT_PMAT},
 };
 #define N_FIXTURES (sizeof fixtures / sizeof fixtures[0])
@@ -467,8 +466,8 @@ Test(import_detect, line_endings_and_bom)
             cr_expect_eq(rm_import_detect_bytes(bufs[v], lens[v], "x.txt"), fixtures[i].fmt,
                          "%s variant %d", fixtures[i].file, v);
             rm_err e = {0};
-            rm_status st = rm_import_parse_buffer(bufs[v], lens[v], "v.txt", fixtures[i].fmt, NULL,
-                                                  &r[v], &e);
+            rm_status st =
+                rm_import_parse_buffer(bufs[v], lens[v], "v.txt", fixtures[i].fmt, NULL, &r[v], &e);
             cr_expect_eq(st, RM_OK, "%s variant %d: %s", fixtures[i].file, v, e.msg);
         }
         for (int v = 1; v < 3; v++) {
@@ -507,8 +506,8 @@ static void expect_error(const char *text, rm_import_format fmt, rm_status want,
         cr_expect(strstr(e.msg, must_contain) != NULL, "'%s' lacks '%s'", e.msg, must_contain);
 }
 
-#define TK_HEAD                                                                                  \
-    "DATA_TYPE MOVIE\nROWS 2\nCOLS 3\nROW_SPACING 5 mm\nCOL_SPACING 0.5 cm\n"                    \
+#define TK_HEAD                                                                                    \
+    "DATA_TYPE MOVIE\nROWS 2\nCOLS 3\nROW_SPACING 5 mm\nCOL_SPACING 0.5 cm\n"                      \
     "SECONDS_PER_FRAME 0.01\nUNITS KPa\nASCII_DATA @@\n\n"
 
 Test(import_malformed, tekscan)
@@ -517,9 +516,9 @@ Test(import_malformed, tekscan)
     const char *good = TK_HEAD "Frame 1\nB,1,2\n3,4,5\n\nFrame 2\nB,1,2.5\n3,4,6\n@@\n";
     rm_err e = {0};
     rm_import_result *r = NULL;
-    cr_assert_eq(rm_import_parse_buffer(good, strlen(good), "ok.asf", RM_IMPORT_UNKNOWN, NULL, &r,
-                                        &e),
-                 RM_OK, "%s", e.msg);
+    cr_assert_eq(
+        rm_import_parse_buffer(good, strlen(good), "ok.asf", RM_IMPORT_UNKNOWN, NULL, &r, &e),
+        RM_OK, "%s", e.msg);
     cr_expect_eq(r->n_frames, 2);
     cr_expect_float_eq(r->device.col_pitch_mm, 5.0, 1e-9);
     cr_expect_eq(r->mask[0], 0);
@@ -530,7 +529,8 @@ Test(import_malformed, tekscan)
     expect_error(TK_HEAD "Frame 1\nB,1,2\n3,4\n@@\n", RM_IMPORT_TEKSCAN, RM_ERR_LENGTH,
                  "line 12: expected 3 values, found 2");
     expect_error(TK_HEAD "Frame 1\nB,1,2\n", RM_IMPORT_TEKSCAN, RM_ERR_TRUNCATED, "line 11");
-    expect_error(TK_HEAD "Frame 1\nB,1,2\nFrame 2\n", RM_IMPORT_TEKSCAN, RM_ERR_TRUNCATED, "line 12");
+    expect_error(TK_HEAD "Frame 1\nB,1,2\nFrame 2\n", RM_IMPORT_TEKSCAN, RM_ERR_TRUNCATED,
+                 "line 12");
     expect_error(TK_HEAD "Frame 1\nB,x,2\n3,4,5\n", RM_IMPORT_TEKSCAN, RM_ERR_FORMAT,
                  "line 11: value 2 'x' is not a number");
     expect_error(TK_HEAD "Frame 1\nB,-1,2\n3,4,5\n", RM_IMPORT_TEKSCAN, RM_ERR_VALUE, "line 11");
@@ -600,9 +600,9 @@ Test(import_malformed, emed)
              head);
     rm_err e = {0};
     rm_import_result *r = NULL;
-    cr_assert_eq(rm_import_parse_buffer(buf, strlen(buf), "ok.lst", RM_IMPORT_UNKNOWN, NULL, &r,
-                                        &e),
-                 RM_OK, "%s", e.msg);
+    cr_assert_eq(
+        rm_import_parse_buffer(buf, strlen(buf), "ok.lst", RM_IMPORT_UNKNOWN, NULL, &r, &e), RM_OK,
+        "%s", e.msg);
     cr_expect_eq(r->format, RM_IMPORT_EMED);
     cr_expect_eq(r->device.rows, 3);
     cr_expect_eq(r->device.cols, 4);
@@ -633,9 +633,9 @@ Test(import_malformed, pmat)
     sprintf(line + n, "7\n");
     rm_err e = {0};
     rm_import_result *r = NULL;
-    cr_assert_eq(rm_import_parse_buffer(line, strlen(line), "ok.txt", RM_IMPORT_UNKNOWN, NULL, &r,
-                                        &e),
-                 RM_OK, "%s", e.msg);
+    cr_assert_eq(
+        rm_import_parse_buffer(line, strlen(line), "ok.txt", RM_IMPORT_UNKNOWN, NULL, &r, &e),
+        RM_OK, "%s", e.msg);
     cr_expect_eq(r->format, RM_IMPORT_PMAT);
     cr_expect_float_eq(r->kpa[2047], (float)(0.7 * 0.133322), 1e-6);
     rm_import_result_free(r);
@@ -651,8 +651,8 @@ Test(import_malformed, pmat)
 Test(import_malformed, empty_binary_garbage)
 {
     static const rm_import_format fmts[] = {RM_IMPORT_TEKSCAN, RM_IMPORT_TEKSCAN_CSV,
-                                            RM_IMPORT_XSENSOR, RM_IMPORT_EMED, RM_IMPORT_PMAT,
-                                            RM_IMPORT_CSV};
+                                            RM_IMPORT_XSENSOR, RM_IMPORT_EMED,
+                                            RM_IMPORT_PMAT,    RM_IMPORT_CSV};
     const char bin[] = "ROWS 2\nCOLS\0\x01\x02\xff\n";
     for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
         rm_err e = {0};
@@ -672,9 +672,9 @@ Test(import_malformed, empty_binary_garbage)
     /* binary through detection: a named error */
     rm_err e = {0};
     rm_import_result *r = NULL;
-    cr_expect_eq(rm_import_parse_buffer(bin, sizeof bin - 1, "bin.h5", RM_IMPORT_UNKNOWN, NULL,
-                                        &r, &e),
-                 RM_ERR_FORMAT);
+    cr_expect_eq(
+        rm_import_parse_buffer(bin, sizeof bin - 1, "bin.h5", RM_IMPORT_UNKNOWN, NULL, &r, &e),
+        RM_ERR_FORMAT);
 }
 
 /* Every fixture cut at many offsets: a result or a named error, never a
@@ -692,8 +692,8 @@ Test(import_malformed, truncated_fixtures)
                 cut = len - 1;
             rm_err e = {0};
             rm_import_result *r = NULL;
-            rm_status st = rm_import_parse_buffer(data, cut, "cut.txt", fixtures[i].fmt, NULL, &r,
-                                                  &e);
+            rm_status st =
+                rm_import_parse_buffer(data, cut, "cut.txt", fixtures[i].fmt, NULL, &r, &e);
             if (st != RM_OK) {
                 errors++;
                 cr_expect(strncmp(e.msg, "cut.txt: ", 9) == 0, "%s", e.msg);
@@ -752,8 +752,10 @@ Test(import_csv, frame_per_line_and_blocks)
                  RM_ERR_TRUNCATED, "1 of 2 rows");
     expect_error("rows=2\ncols=2\npitch_mm=1\nrate_hz=1\nunits=kPa\n1 2 3\n", RM_IMPORT_CSV,
                  RM_ERR_LENGTH, "line 6: expected 4 values (a frame) or 2 (a row), found 3");
-    expect_error("rows=2\ncols=2\nrate=1\n", RM_IMPORT_CSV, RM_ERR_FORMAT, "line 3: unknown key 'rate'");
-    expect_error("rows=2\ncols=2\n1 2 3 4\n", RM_IMPORT_CSV, RM_ERR_FORMAT, "line 3: data before units=");
+    expect_error("rows=2\ncols=2\nrate=1\n", RM_IMPORT_CSV, RM_ERR_FORMAT,
+                 "line 3: unknown key 'rate'");
+    expect_error("rows=2\ncols=2\n1 2 3 4\n", RM_IMPORT_CSV, RM_ERR_FORMAT,
+                 "line 3: data before units=");
     expect_error("rows=2\ncols=2\nunits=kPa\n1 2 3 4\n", RM_IMPORT_CSV, RM_ERR_FORMAT, "pitch");
     expect_error("rows=0\n", RM_IMPORT_CSV, RM_ERR_FORMAT, "line 1: rows");
     expect_error("rows=1\ncols=1\npitch_mm=1\ntime=first\nunits=kPa\n2,1\n1,1\n", RM_IMPORT_CSV,
@@ -777,27 +779,20 @@ static rm_status count_receive(void *ctx, const rm_packet *p, rm_err *err)
         c->order_ok = 0;
     c->last = p->type == RM_PKT_EVENT ? RM_PKT_FRAME : p->type;
     switch (p->type) {
-    case RM_PKT_HEADER:
-        c->header++;
-        break;
+    case RM_PKT_HEADER: c->header++; break;
     case RM_PKT_DEVICE:
         c->device++;
         c->rows = p->u.device->rows;
         c->cols = p->u.device->cols;
         break;
-    case RM_PKT_CALIB:
-        c->calib++;
-        break;
+    case RM_PKT_CALIB: c->calib++; break;
     case RM_PKT_FRAME:
         if (p->u.frame->rows != c->rows || p->u.frame->cols != c->cols)
             c->order_ok = 0;
         c->frames++;
         break;
-    case RM_PKT_END:
-        c->end++;
-        break;
-    default:
-        break;
+    case RM_PKT_END: c->end++; break;
+    default: break;
     }
     return RM_OK;
 }
@@ -852,8 +847,8 @@ Test(import_session, every_fixture_round_trips)
         char *out = rm_test_path(dir, name);
         rm_err e = {0};
         rm_import_result *r = NULL;
-        rm_status st = rm_import_to_session_ex(fixtures[i].file, out, RM_IMPORT_UNKNOWN, NULL, &r,
-                                               &e);
+        rm_status st =
+            rm_import_to_session_ex(fixtures[i].file, out, RM_IMPORT_UNKNOWN, NULL, &r, &e);
         cr_assert_eq(st, RM_OK, "%s: %s", fixtures[i].file, rm_err_message(&e, st));
         /* never overwritten */
         st = rm_import_to_session(fixtures[i].file, out, RM_IMPORT_UNKNOWN, &e);

@@ -111,13 +111,13 @@ Test(import_cli, usage_errors_exit_2)
     char *dir = rm_test_tmpdir("import-cli2");
     cr_assert_not_null(dir);
     static const char *const bad[] = {
-        "'" EXT "fscan_testL.asf'",                          /* no -o */
-        "-o x.h5",                                           /* no input */
-        "'" EXT "fscan_testL.asf' -o x.h5 --format excel",   /* unknown format */
-        "'" EXT "fscan_testL.asf' -o x.h5 --bogus",          /* unknown option */
-        "'" EXT "fscan_testL.asf' -o x.h5 --rate fast",      /* not a number */
-        "'" EXT "fscan_testL.asf' -o x.h5 --pitch -3",       /* out of range */
-        "'" EXT "fscan_testL.asf' b.asf -o x.h5",            /* two inputs */
+        "'" EXT "fscan_testL.asf'",                        /* no -o */
+        "-o x.h5",                                         /* no input */
+        "'" EXT "fscan_testL.asf' -o x.h5 --format excel", /* unknown format */
+        "'" EXT "fscan_testL.asf' -o x.h5 --bogus",        /* unknown option */
+        "'" EXT "fscan_testL.asf' -o x.h5 --rate fast",    /* not a number */
+        "'" EXT "fscan_testL.asf' -o x.h5 --pitch -3",     /* out of range */
+        "'" EXT "fscan_testL.asf' b.asf -o x.h5",          /* two inputs */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         run r = run_import(dir, bad[i]);
@@ -169,8 +169,8 @@ Test(import_cli, bad_files_exit_1_with_one_line)
         run r = run_import(dir, cases[i].args);
         cr_expect_eq(r.status, 1, "%s: status %d", cases[i].args, r.status);
         cr_expect_eq(lines(r.err), 1, "%s: %s", cases[i].args, r.err);
-        cr_expect(strstr(r.err, cases[i].says) != NULL, "%s: '%s' lacks '%s'", cases[i].args,
-                  r.err, cases[i].says);
+        cr_expect(strstr(r.err, cases[i].says) != NULL, "%s: '%s' lacks '%s'", cases[i].args, r.err,
+                  cases[i].says);
         run_free(&r);
         char *o = rm_test_path(dir, "o.h5");
         cr_expect_neq(access(o, F_OK), 0, "%s left o.h5", cases[i].args);

@@ -16,8 +16,11 @@ static size_t make_frame(uint16_t rows, uint16_t cols, uint32_t seq, uint8_t **o
     uint16_t *raw = malloc(n * sizeof *raw);
     for (size_t i = 0; i < n; i++)
         raw[i] = pattern(i + seq);
-    rm_frame_header h = {.flags = RM_FLAG_SATURATED, .seq = seq, .t_device_us = 123456789012ull,
-                         .rows = rows, .cols = cols};
+    rm_frame_header h = {.flags = RM_FLAG_SATURATED,
+                         .seq = seq,
+                         .t_device_us = 123456789012ull,
+                         .rows = rows,
+                         .cols = cols};
     size_t len = rm_frame_wire_len(rows, cols);
     *out = malloc(len);
     size_t written = 0;
@@ -27,10 +30,7 @@ static size_t make_frame(uint16_t rows, uint16_t cols, uint32_t seq, uint8_t **o
     return len;
 }
 
-static void reseal(uint8_t *buf, size_t len)
-{
-    rm_put_u32(buf + len - 4, rm_crc32(buf, len - 4));
-}
+static void reseal(uint8_t *buf, size_t len) { rm_put_u32(buf + len - 4, rm_crc32(buf, len - 4)); }
 
 Test(crc, known_vector)
 {
@@ -40,10 +40,18 @@ Test(crc, known_vector)
 
 Test(info, round_trip)
 {
-    rm_info in = {.protocol_version = 1, .rows = 64, .cols = 48, .adc_bits = 12,
-                  .flags = RM_INFO_FLAG_CALIB, .row_pitch_um = 12700, .col_pitch_um = 12000,
-                  .rate_hz = 100, .max_rate_hz = 1000, .min_rate_hz = 10,
-                  .calib_len = (uint32_t)rm_calib_blob_len(8, 64, 48), .calib_crc32 = 0xDEADBEEF};
+    rm_info in = {.protocol_version = 1,
+                  .rows = 64,
+                  .cols = 48,
+                  .adc_bits = 12,
+                  .flags = RM_INFO_FLAG_CALIB,
+                  .row_pitch_um = 12700,
+                  .col_pitch_um = 12000,
+                  .rate_hz = 100,
+                  .max_rate_hz = 1000,
+                  .min_rate_hz = 10,
+                  .calib_len = (uint32_t)rm_calib_blob_len(8, 64, 48),
+                  .calib_crc32 = 0xDEADBEEF};
     strcpy(in.firmware, "fw-1.2.3");
     strcpy(in.model, "0123456789abcdef"); /* exactly 16: no NUL on the wire */
     uint8_t buf[RM_INFO_LEN];
@@ -67,9 +75,15 @@ Test(info, round_trip)
 
 Test(info, malformed)
 {
-    rm_info in = {.protocol_version = 1, .rows = 64, .cols = 48, .adc_bits = 12,
-                  .row_pitch_um = 12700, .col_pitch_um = 12700, .rate_hz = 100,
-                  .max_rate_hz = 1000, .min_rate_hz = 10};
+    rm_info in = {.protocol_version = 1,
+                  .rows = 64,
+                  .cols = 48,
+                  .adc_bits = 12,
+                  .row_pitch_um = 12700,
+                  .col_pitch_um = 12700,
+                  .rate_hz = 100,
+                  .max_rate_hz = 1000,
+                  .min_rate_hz = 10};
     uint8_t good[RM_INFO_LEN], buf[RM_INFO_LEN];
     rm_info_encode(&in, good);
     rm_info out;
@@ -98,7 +112,9 @@ Test(info, malformed)
 
 Test(status_block, round_trip)
 {
-    rm_dev_status st = {.frames_sent = 4000000000u, .frames_dropped = 7, .uptime_s = 86400,
+    rm_dev_status st = {.frames_sent = 4000000000u,
+                        .frames_dropped = 7,
+                        .uptime_s = 86400,
                         .temperature_centi_c = -1234};
     uint8_t buf[RM_STATUS_LEN];
     rm_dev_status_encode(&st, buf);
@@ -270,12 +286,12 @@ Test(calib, pressure_formula)
     uint16_t raw[6] = {70, 120, 220, 1000, 10, 20};
     float kpa[6];
     rm_calib_pressure(c, raw, kpa);
-    cr_expect_float_eq(kpa[0], 5.0f, 1e-5);   /* 50 counts: half way to knot 1 */
-    cr_expect_float_eq(kpa[1], 20.0f, 1e-5);  /* 100 counts, gain 2 */
-    cr_expect_float_eq(kpa[2], 30.0f, 1e-5);  /* 200: 10 + 100/200 * 40 */
-    cr_expect_float_eq(kpa[3], 50.0f, 1e-5);  /* past the last knot: clamped */
-    cr_expect_float_eq(kpa[4], 0.0f, 1e-6);   /* raw below zero -> curve(0) */
-    cr_expect_float_eq(kpa[5], 0.0f, 1e-6);   /* raw == zero */
+    cr_expect_float_eq(kpa[0], 5.0f, 1e-5);  /* 50 counts: half way to knot 1 */
+    cr_expect_float_eq(kpa[1], 20.0f, 1e-5); /* 100 counts, gain 2 */
+    cr_expect_float_eq(kpa[2], 30.0f, 1e-5); /* 200: 10 + 100/200 * 40 */
+    cr_expect_float_eq(kpa[3], 50.0f, 1e-5); /* past the last knot: clamped */
+    cr_expect_float_eq(kpa[4], 0.0f, 1e-6);  /* raw below zero -> curve(0) */
+    cr_expect_float_eq(kpa[5], 0.0f, 1e-6);  /* raw == zero */
     cr_expect_float_eq(rm_calib_curve(c, -5.0f), 0.0f, 1e-6);
     /* A curve whose first knot is above 0 raw still returns knot_kpa[0]. */
     c->knot_raw[0] = 10;

@@ -29,9 +29,11 @@ static void make(fixture *f, const char *scenario)
     f->dir = rm_test_tmpdir("report");
     cr_assert_not_null(f->dir);
     f->rec = rm_test_path(f->dir, "rec.h5");
-    cr_assert_eq(rm_test_system("'%s/cli/rollmat' simulate --scenario %s --time-scale 0.5 --rate 50 -q -o '%s'",
-                                RM_BUILD_DIR, scenario, f->rec),
-                 0);
+    cr_assert_eq(
+        rm_test_system(
+            "'%s/cli/rollmat' simulate --scenario %s --time-scale 0.5 --rate 50 -q -o '%s'",
+            RM_BUILD_DIR, scenario, f->rec),
+        0);
     rm_err err = {0};
     cr_assert_eq(rm_profile_load("guide", &f->prof, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(rm_analyze_session(f->rec, NULL, &f->prof, &f->r, &err), RM_OK, "%s", err.msg);
@@ -79,7 +81,8 @@ Test(report, model_of_the_guide_routine)
                 cr_assert_float_eq(p->x_max, r->rows * r->row_pitch_cm, 1e-9);
                 cr_assert_float_eq(p->y_max, r->cols * r->col_pitch_cm, 1e-9);
                 cr_assert_eq(p->n_points, (size_t)r->rows * r->cols);
-                cr_assert(p->c_max > 0 && isfinite(p->c_max), "colour scale up to %g kPa", p->c_max);
+                cr_assert(p->c_max > 0 && isfinite(p->c_max), "colour scale up to %g kPa",
+                          p->c_max);
                 /* the mat keeps its aspect: 1 cm is as long across as along */
                 cr_assert_float_eq(p->pw / p->x_max, p->ph / p->y_max, 1e-6);
                 break;
@@ -105,11 +108,8 @@ Test(report, model_of_the_guide_routine)
                 if (p->kind == RM_PANEL_POSITION && p->segment < 0)
                     marks = p->n_marks;
                 break;
-            case RM_PANEL_TABLE:
-                cr_assert_eq(p->n_marks, 5);
-                break;
-            default:
-                break;
+            case RM_PANEL_TABLE: cr_assert_eq(p->n_marks, 5); break;
+            default: break;
             }
         }
     }
@@ -129,8 +129,8 @@ static int ink(uint32_t px)
 }
 
 /* Share of non-white pixels in a page rectangle given in points. */
-static double ink_share(const uint32_t *pix, int w, int h, int stride, double dpi, double x, double y,
-                        double pw, double ph)
+static double ink_share(const uint32_t *pix, int w, int h, int stride, double dpi, double x,
+                        double y, double pw, double ph)
 {
     double s = dpi / 72;
     int x0 = (int)(x * s) + 1, y0 = (int)(y * s) + 1, x1 = (int)((x + pw) * s) - 1,
@@ -159,7 +159,8 @@ Test(report, every_page_renders_and_no_panel_is_blank)
     for (size_t i = 0; i < rep->n_pages; i++) {
         uint32_t *pix = NULL;
         int w, h, stride;
-        cr_assert_eq(rm_report_render(rep, i, dpi, &pix, &w, &h, &stride, &err), RM_OK, "%s", err.msg);
+        cr_assert_eq(rm_report_render(rep, i, dpi, &pix, &w, &h, &stride, &err), RM_OK, "%s",
+                     err.msg);
         cr_assert_eq(w, (int)ceil(rep->page_w * dpi / 72));
         double page = ink_share(pix, w, h, stride, dpi, 0, 0, rep->page_w, rep->page_h);
         cr_assert(page > 0.01 && page < 0.9, "page %zu: %.3f of the page inked", i + 1, page);
@@ -174,8 +175,8 @@ Test(report, every_page_renders_and_no_panel_is_blank)
         }
         free(pix);
     }
-    cr_assert_neq(rm_report_render(rep, rep->n_pages, dpi, &(uint32_t *){NULL}, &(int){0}, &(int){0},
-                                   &(int){0}, &err),
+    cr_assert_neq(rm_report_render(rep, rep->n_pages, dpi, &(uint32_t *){NULL}, &(int){0},
+                                   &(int){0}, &(int){0}, &err),
                   RM_OK);
     rm_report_free(rep);
     unmake(&f);
@@ -231,11 +232,13 @@ Test(report, files_pdf_png_svg)
     /* a page that does not exist: an error, and nothing left behind */
     size_t before = count_entries(f.dir);
     char *bad = rm_test_path(f.dir, "bad.png");
-    cr_assert_eq(rm_report_write(rep, bad, RM_REPORT_PNG, (int)rep->n_pages, 0, &err), RM_ERR_RANGE);
+    cr_assert_eq(rm_report_write(rep, bad, RM_REPORT_PNG, (int)rep->n_pages, 0, &err),
+                 RM_ERR_RANGE);
     cr_assert(strstr(err.msg, "bad.png"), "%s", err.msg);
     cr_assert_eq(count_entries(f.dir), before);
     /* an unwritable place: a clear error naming the file */
-    cr_assert_neq(rm_report_write(rep, "/nonexistent-dir/r.pdf", RM_REPORT_PDF, -1, 0, &err), RM_OK);
+    cr_assert_neq(rm_report_write(rep, "/nonexistent-dir/r.pdf", RM_REPORT_PDF, -1, 0, &err),
+                  RM_OK);
     cr_assert(strstr(err.msg, "/nonexistent-dir/r.pdf"), "%s", err.msg);
     free(bad);
     free(pdf);
@@ -282,17 +285,25 @@ Test(report, command_line)
     const char *R = RM_BUILD_DIR "/cli/rollmat";
     /* from the results file, from the recording, one page as PNG */
     cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/a.pdf'", R, res, f.dir), 0);
-    cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/b.pdf' --profile behm2020", R, f.rec, f.dir), 0);
+    cr_assert_eq(
+        rm_test_system("'%s' report -q '%s' -o '%s/b.pdf' --profile behm2020", R, f.rec, f.dir), 0);
     cr_assert_eq(rm_test_system("'%s' report -q '%s' -o '%s/c.png' --page 2", R, res, f.dir), 0);
-    cr_assert_eq(rm_test_system("test -s '%s/a.pdf' && test -s '%s/b.pdf' && test -s '%s/c.png'", f.dir, f.dir, f.dir), 0);
-    cr_assert_eq(rm_test_system("pdftoppm -r 20 -png -f 1 -l 1 '%s/a.pdf' '%s/pg' && test -s '%s/pg-1.png'",
-                                f.dir, f.dir, f.dir), 0);
+    cr_assert_eq(rm_test_system("test -s '%s/a.pdf' && test -s '%s/b.pdf' && test -s '%s/c.png'",
+                                f.dir, f.dir, f.dir),
+                 0);
+    cr_assert_eq(
+        rm_test_system("pdftoppm -r 20 -png -f 1 -l 1 '%s/a.pdf' '%s/pg' && test -s '%s/pg-1.png'",
+                       f.dir, f.dir, f.dir),
+        0);
     /* bad input and bad options */
-    cr_assert_eq(rm_test_system("echo junk > '%s/junk.h5'; '%s' report '%s/junk.h5' -o '%s/j.pdf' 2>/dev/null",
-                                f.dir, R, f.dir, f.dir), 1);
+    cr_assert_eq(rm_test_system(
+                     "echo junk > '%s/junk.h5'; '%s' report '%s/junk.h5' -o '%s/j.pdf' 2>/dev/null",
+                     f.dir, R, f.dir, f.dir),
+                 1);
     cr_assert_eq(rm_test_system("test ! -e '%s/j.pdf'", f.dir), 0);
     cr_assert_eq(rm_test_system("'%s' report '%s' -o '%s/x.jpg' 2>/dev/null", R, res, f.dir), 2);
-    cr_assert_eq(rm_test_system("'%s' report '%s' -o '%s/x.png' --page 99 2>/dev/null", R, res, f.dir), 2);
+    cr_assert_eq(
+        rm_test_system("'%s' report '%s' -o '%s/x.png' --page 99 2>/dev/null", R, res, f.dir), 2);
     cr_assert_eq(rm_test_system("'%s' report 2>/dev/null", R), 2);
     free(res);
     unmake(&f);
@@ -303,9 +314,10 @@ Test(report, imported_recording_without_a_roller)
     /* a vendor export (PhysioNet pmat: a person lying on a mat, no roller) */
     char *dir = rm_test_tmpdir("report");
     char *rec = rm_test_path(dir, "pmat.h5");
-    cr_assert_eq(rm_test_system("'%s/cli/rollmat' import '%s/data/external/pmat_S1_1.txt' -o '%s' -q",
-                                RM_BUILD_DIR, RM_SHARED_DIR, rec),
-                 0);
+    cr_assert_eq(
+        rm_test_system("'%s/cli/rollmat' import '%s/data/external/pmat_S1_1.txt' -o '%s' -q",
+                       RM_BUILD_DIR, RM_SHARED_DIR, rec),
+        0);
     rm_results *r = NULL;
     rm_err err = {0};
     cr_assert_eq(rm_analyze_session(rec, NULL, NULL, &r, &err), RM_OK, "%s", err.msg);
@@ -323,8 +335,8 @@ Test(report, imported_recording_without_a_roller)
             if (p->kind == RM_PANEL_MAP || p->kind == RM_PANEL_FORCE) {
                 /* the pressure and the force on the mat are there without a roller */
                 double ink_s = ink_share(pix, w, h, s, 40, p->px, p->py, p->pw, p->ph);
-                cr_assert(ink_s > 0.02, "page %zu %s: %.3f inked", i + 1, rm_report_panel_kind_name(p->kind),
-                          ink_s);
+                cr_assert(ink_s > 0.02, "page %zu %s: %.3f inked", i + 1,
+                          rm_report_panel_kind_name(p->kind), ink_s);
             }
         }
         free(pix);

@@ -199,7 +199,8 @@ Test(results, bad_files)
     H5Ldelete(h, "/series/peak_kpa", H5P_DEFAULT);
     hsize_t dims[1] = {3};
     hid_t sp = H5Screate_simple(1, dims, NULL);
-    hid_t ds = H5Dcreate2(h, "/series/peak_kpa", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t ds = H5Dcreate2(h, "/series/peak_kpa", H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT,
+                          H5P_DEFAULT);
     H5Dclose(ds);
     H5Sclose(sp);
     H5Fclose(h);
@@ -315,7 +316,8 @@ Test(results, segment_columns_drive_file_and_json)
     size_t i = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(seg, key, v) { /* jansson keeps insertion order */
+    json_object_foreach(seg, key, v)
+    { /* jansson keeps insertion order */
         cr_expect_str_eq(key, col[i].name);
         i++;
     }

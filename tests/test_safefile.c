@@ -246,15 +246,9 @@ static void disk_full_case(int use_stream)
     cleanup(dir, path);
 }
 
-Test(safefile, disk_full_buffer_keeps_old_file)
-{
-    disk_full_case(0);
-}
+Test(safefile, disk_full_buffer_keeps_old_file) { disk_full_case(0); }
 
-Test(safefile, disk_full_stream_keeps_old_file)
-{
-    disk_full_case(1);
-}
+Test(safefile, disk_full_stream_keeps_old_file) { disk_full_case(1); }
 
 /* commit_new never replaces: a file that appeared meanwhile wins, intact. */
 Test(safefile, commit_new_refuses_to_overwrite)

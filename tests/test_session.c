@@ -9,8 +9,8 @@
 #include "test_session_fixture.h"
 #include "test_util.h"
 
-#define R 7
-#define C 5
+#define R  7
+#define C  5
 #define PX (R * C)
 
 static char *tmp_file(const char *tag, const char *name, char **dir)
@@ -25,8 +25,8 @@ static rm_session_writer *make_writer(const char *path, unsigned chunk, double f
     rm_device d;
     fx_header(&h);
     fx_device(&d, R, C);
-    rm_session_writer_options o = {.chunk_frames = chunk, .deflate_level = -1,
-                                   .flush_interval_s = flush_s, .swmr = 1};
+    rm_session_writer_options o = {
+        .chunk_frames = chunk, .deflate_level = -1, .flush_interval_s = flush_s, .swmr = 1};
     rm_session_writer *w = NULL;
     rm_err e = {0};
     rm_status st = rm_session_writer_create(path, &h, &d, NULL, &o, &w, &e);
@@ -524,7 +524,8 @@ Test(session, default_chunking_64x48)
     cr_assert(cf * 64 * 48 * 2 <= 256 * 1024 && cf * 64 * 48 * 2 > 128 * 1024, "chunk %zu", cf);
     for (uint64_t f0 = 0; f0 < 300; f0 += 97) {
         size_t n = f0 + 97 <= 300 ? 97 : 300 - f0;
-        cr_assert_eq(rm_session_read(s, f0, n, got, NULL, NULL, NULL, NULL, &e), RM_OK, "%s", e.msg);
+        cr_assert_eq(rm_session_read(s, f0, n, got, NULL, NULL, NULL, NULL, &e), RM_OK, "%s",
+                     e.msg);
         for (size_t k = 0; k < n; k++) {
             fx_frame(f0 + k, 64, 48, buf);
             cr_assert(memcmp(got + k * 64 * 48, buf, 64 * 48 * 2) == 0);

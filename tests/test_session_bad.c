@@ -14,8 +14,8 @@
 #include "test_session_fixture.h"
 #include "test_util.h"
 
-#define R 6
-#define C 4
+#define R  6
+#define C  4
 #define PX (R * C)
 
 static char *g_dir;

@@ -72,8 +72,7 @@ static inline void fx_device(rm_device *d, unsigned rows, unsigned cols)
     d->rate_hz = 100.0;
 }
 
-static inline void fx_rm_frame(uint64_t i, unsigned rows, unsigned cols, uint16_t *buf,
-                               rm_frame *f)
+static inline void fx_rm_frame(uint64_t i, unsigned rows, unsigned cols, uint16_t *buf, rm_frame *f)
 {
     fx_frame(i, rows, cols, buf);
     f->seq = fx_seq(i);

@@ -14,10 +14,10 @@
 #include "test_session_fixture.h"
 #include "test_util.h"
 
-#define R 64
-#define C 48
+#define R  64
+#define C  48
 #define PX (R * C)
-#define N 150
+#define N  150
 
 static char *g_dir, *g_path;
 static uint32_t g_crc;
@@ -80,11 +80,21 @@ Test(session_interop, h5dump_reads_every_dataset)
 {
     if (!have("h5dump"))
         cr_skip_test("h5dump (hdf5-tools) is not installed");
-    static const char *const ds[] = {
-        "/row", "/col", "/calibration/knot", "/calibration/knot_raw", "/calibration/knot_kpa",
-        "/calibration/zero", "/calibration/gain", "/calibration/mask", "/frames/time",
-        "/frames/seq", "/frames/t_device_us", "/frames/flags", "/frames/raw", "/events",
-        "/reference/est_load"};
+    static const char *const ds[] = {"/row",
+                                     "/col",
+                                     "/calibration/knot",
+                                     "/calibration/knot_raw",
+                                     "/calibration/knot_kpa",
+                                     "/calibration/zero",
+                                     "/calibration/gain",
+                                     "/calibration/mask",
+                                     "/frames/time",
+                                     "/frames/seq",
+                                     "/frames/t_device_us",
+                                     "/frames/flags",
+                                     "/frames/raw",
+                                     "/events",
+                                     "/reference/est_load"};
     for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) {
         int rc = rm_test_system("h5dump -d %s '%s' >/dev/null 2>&1", ds[i], g_path);
         cr_assert_eq(rc, 0, "h5dump failed on %s", ds[i]);

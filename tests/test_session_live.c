@@ -15,8 +15,8 @@
 #include "test_session_fixture.h"
 #include "test_util.h"
 
-#define R 16
-#define C 12
+#define R  16
+#define C  12
 #define PX (R * C)
 
 static int write_full(int fd, const void *p, size_t n)
@@ -54,15 +54,15 @@ static int read_full(int fd, void *p, size_t n)
  * `ack_fd` (>= 0) it then waits for the parent's one-byte acknowledgement
  * before writing on, so the parent has checked each flush while the file is
  * still open for writing: the two run in lock step, whatever the timing. */
-static void child_writer_opt(const char *path, int fd, int ack_fd, uint64_t total,
-                             unsigned every, int explicit_flush, double flush_s)
+static void child_writer_opt(const char *path, int fd, int ack_fd, uint64_t total, unsigned every,
+                             int explicit_flush, double flush_s)
 {
     rm_header h;
     rm_device d;
     fx_header(&h);
     fx_device(&d, R, C);
-    rm_session_writer_options o = {.chunk_frames = 8, .deflate_level = 1,
-                                   .flush_interval_s = flush_s, .swmr = 1};
+    rm_session_writer_options o = {
+        .chunk_frames = 8, .deflate_level = 1, .flush_interval_s = flush_s, .swmr = 1};
     rm_session_writer *w = NULL;
     rm_err e = {0};
     if (rm_session_writer_create(path, &h, &d, NULL, &o, &w, &e) != RM_OK)
@@ -110,7 +110,8 @@ static void check_frames(rm_session *s, uint64_t n)
     uint16_t *raw = malloc((n ? n : 1) * PX * 2), want[PX];
     double *t = malloc((n ? n : 1) * sizeof *t);
     rm_err e = {0};
-    cr_assert_eq(rm_session_read(s, 0, (size_t)n, raw, t, NULL, NULL, NULL, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_session_read(s, 0, (size_t)n, raw, t, NULL, NULL, NULL, &e), RM_OK, "%s",
+                 e.msg);
     for (uint64_t i = 0; i < n; i++) {
         fx_frame(i, R, C, want);
         cr_assert(memcmp(raw + i * PX, want, sizeof want) == 0, "frame %llu of %llu differs",

@@ -144,8 +144,8 @@ static void decode_and_compare(const uint8_t *b, size_t len, rm_vmat *twin, ref_
 
 Test(vmat, stream_decodes_to_the_simulated_frames_and_counts_match)
 {
-    rm_vmat_faults f = {.corrupt_rate = 0.03, .truncate_rate = 0.03, .garbage_rate = 0.05,
-                        .drop_rate = 0.03};
+    rm_vmat_faults f = {
+        .corrupt_rate = 0.03, .truncate_rate = 0.03, .garbage_rate = 0.05, .drop_rate = 0.03};
     rm_vmat *vm = open_vm("guide", 11, 0.04, &f);
     rm_vmat *twin = open_vm("guide", 11, 0.04, &f);
     size_t len;
@@ -295,11 +295,12 @@ static char *write_file(const char *dir, const char *name, const char *text)
 Test(vmat, pass_and_hold_timing)
 {
     char *dir = rm_test_tmpdir("vmat-timing");
-    char *path = write_file(dir, "timing.json",
-                            "{\"rate_hz\": 100, \"segments\": [{\"label\": \"calves\", \"phases\": ["
-                            "{\"roll\": {\"from_cm\": 20, \"to_cm\": 40, \"speed_cm_s\": 2.54}},"
-                            "{\"hold\": {\"duration_s\": 25}},"
-                            "{\"roll\": {\"from_cm\": 40, \"to_cm\": 20, \"speed_cm_s\": 2.54}}]}]}");
+    char *path =
+        write_file(dir, "timing.json",
+                   "{\"rate_hz\": 100, \"segments\": [{\"label\": \"calves\", \"phases\": ["
+                   "{\"roll\": {\"from_cm\": 20, \"to_cm\": 40, \"speed_cm_s\": 2.54}},"
+                   "{\"hold\": {\"duration_s\": 25}},"
+                   "{\"roll\": {\"from_cm\": 40, \"to_cm\": 20, \"speed_cm_s\": 2.54}}]}]}");
     rm_vmat *vm = open_vm(path, 3, 1.0, NULL);
     const double dt = 0.01;
     uint64_t n = rm_vmat_total_frames(vm), rolling = 0, holding = 0;
@@ -512,7 +513,8 @@ static void expect_bad(const char *dir, const char *name, const char *text, rm_s
     free(p);
 }
 
-#define SEG_OK "\"segments\": [{\"label\": \"quads\", \"phases\": [{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}]"
+#define SEG_OK                                                                                     \
+    "\"segments\": [{\"label\": \"quads\", \"phases\": [{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}]"
 
 Test(vmat, bad_scenarios_give_named_errors)
 {
@@ -540,20 +542,24 @@ Test(vmat, bad_scenarios_give_named_errors)
                "{\"segments\": [{\"label\": \"calves\", \"phases\": [{\"roll\": {\"from_cm\": 20, "
                "\"to_cm\": 120, \"speed_cm_s\": 2}}]}]}",
                RM_ERR_RANGE, "segments[0].phases[0].roll.to_cm");
-    expect_bad(dir, "group.json",
-               "{\"segments\": [" "{\"label\": \"quads\", \"phases\": [{\"lift\": {\"duration_s\": 1}}, "
-               "{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}, "
-               "{\"label\": \"biceps\", \"phases\": [{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}]}",
-               RM_ERR_VALUE, "segments[1].label");
+    expect_bad(
+        dir, "group.json",
+        "{\"segments\": ["
+        "{\"label\": \"quads\", \"phases\": [{\"lift\": {\"duration_s\": 1}}, "
+        "{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}, "
+        "{\"label\": \"biceps\", \"phases\": [{\"hold\": {\"at_cm\": 30, \"duration_s\": 2}}]}]}",
+        RM_ERR_VALUE, "segments[1].label");
     expect_bad(dir, "phase.json",
                "{\"segments\": [{\"label\": \"glutes\", \"phases\": [{\"jump\": {}}]}]}",
                RM_ERR_FORMAT, "segments[0].phases[0]");
-    expect_bad(dir, "liftonly.json",
-               "{\"segments\": [{\"label\": \"glutes\", \"phases\": [{\"lift\": {\"duration_s\": 3}}]}]}",
-               RM_ERR_VALUE, "segments[0].phases");
-    expect_bad(dir, "hold.json",
-               "{\"segments\": [{\"label\": \"glutes\", \"phases\": [{\"hold\": {\"duration_s\": 3}}]}]}",
-               RM_ERR_FORMAT, "segments[0].phases[0].hold.at_cm");
+    expect_bad(
+        dir, "liftonly.json",
+        "{\"segments\": [{\"label\": \"glutes\", \"phases\": [{\"lift\": {\"duration_s\": 3}}]}]}",
+        RM_ERR_VALUE, "segments[0].phases");
+    expect_bad(
+        dir, "hold.json",
+        "{\"segments\": [{\"label\": \"glutes\", \"phases\": [{\"hold\": {\"duration_s\": 3}}]}]}",
+        RM_ERR_FORMAT, "segments[0].phases[0].hold.at_cm");
     expect_bad(dir, "dead.json", "{\"sensor\": {\"dead\": [[64, 0]]}, " SEG_OK "}", RM_ERR_RANGE,
                "sensor.dead[0]");
     expect_bad(dir, "faults.json", "{\"faults\": {\"drop_rate\": 0.9}, " SEG_OK "}", RM_ERR_RANGE,
@@ -721,8 +727,8 @@ Test(vmat, restart_seq_restarts_numbering_only)
  * that never restarted), GET_STATUS counts from the last START. */
 Test(vmat, restart_seq_keeps_stream_counts_exact)
 {
-    rm_vmat_faults f = {.corrupt_rate = 0.02, .truncate_rate = 0.02, .garbage_rate = 0.05,
-                        .drop_rate = 0.02};
+    rm_vmat_faults f = {
+        .corrupt_rate = 0.02, .truncate_rate = 0.02, .garbage_rate = 0.05, .drop_rate = 0.02};
     rm_vmat *vm = open_vm("faulty", 3, 0.05, &f);
     rm_vmat *twin = open_vm("faulty", 3, 0.05, &f);
     size_t tlen = 0;
@@ -741,9 +747,9 @@ Test(vmat, restart_seq_keeps_stream_counts_exact)
         rm_dev_status ds;
         rm_vmat_dev_status(vm, &ds);
         rm_vmat_get_counts(vm, &k);
-        cr_assert_eq(ds.frames_sent, (k.frames_sent + k.frames_corrupt + k.frames_truncated) -
-                                         (at.frames_sent + at.frames_corrupt +
-                                          at.frames_truncated));
+        cr_assert_eq(ds.frames_sent,
+                     (k.frames_sent + k.frames_corrupt + k.frames_truncated) -
+                         (at.frames_sent + at.frames_corrupt + at.frames_truncated));
         cr_assert_eq(ds.frames_dropped, k.frames_dropped - at.frames_dropped);
     }
     cr_assert_gt(chunks, 80);

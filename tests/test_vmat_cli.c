@@ -21,8 +21,7 @@ static const char *rollmat(void)
 
 static int run(const char *dir, const char *args, const char *out_name)
 {
-    return rm_test_system("cd '%s' && '%s' simulate %s >'%s' 2>&1", dir, rollmat(), args,
-                          out_name);
+    return rm_test_system("cd '%s' && '%s' simulate %s >'%s' 2>&1", dir, rollmat(), args, out_name);
 }
 
 static char *slurp_text(const char *dir, const char *name)
@@ -42,12 +41,12 @@ static char *slurp_text(const char *dir, const char *name)
 Test(simulate, stream_truth_and_determinism)
 {
     char *dir = rm_test_tmpdir("simulate");
-    cr_assert_eq(run(dir, "--scenario rushed --time-scale 0.05 --seed 3 --stream a.bin --truth t.json",
+    cr_assert_eq(run(dir,
+                     "--scenario rushed --time-scale 0.05 --seed 3 --stream a.bin --truth t.json",
                      "out1.txt"),
                  0);
-    cr_assert_eq(run(dir, "--scenario rushed --time-scale 0.05 --seed 3 --stream b.bin -q",
-                     "out2.txt"),
-                 0);
+    cr_assert_eq(
+        run(dir, "--scenario rushed --time-scale 0.05 --seed 3 --stream b.bin -q", "out2.txt"), 0);
     cr_assert_eq(run(dir, "-s rushed --time-scale 0.05 --seed 4 --stream c.bin -q", "out3.txt"), 0);
     char *pa = rm_test_path(dir, "a.bin"), *pb = rm_test_path(dir, "b.bin"),
          *pc = rm_test_path(dir, "c.bin");
@@ -173,9 +172,9 @@ Test(simulate, usage_and_runtime_errors)
     msg = slurp_text(dir, "e8.txt");
     cr_expect(strstr(msg, "bad.json: segments[0].phases[0].roll.speed_cm_s") != NULL, "%s", msg);
     free(msg);
-    cr_expect_eq(run(dir, "--scenario guide --time-scale 0.01 --stream /nonexistent/dir/x.bin",
-                     "e9.txt"),
-                 1);
+    cr_expect_eq(
+        run(dir, "--scenario guide --time-scale 0.01 --stream /nonexistent/dir/x.bin", "e9.txt"),
+        1);
     rm_test_rmtree(dir);
     free(dir);
 }

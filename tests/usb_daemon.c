@@ -15,8 +15,8 @@
 #include "rm_usbemu.h"
 #include "test_util.h"
 
-#define ROWS 64
-#define COLS 48
+#define ROWS   64
+#define COLS   48
 #define SERIAL "SYN-0042"
 
 static rm_usbemu *emu;
@@ -60,8 +60,16 @@ static void teardown(void)
 
 static proc start_rollmatd(void)
 {
-    char *argv[] = {(char *)rollmatd_path(), "--socket", sock, "--recordings", rec,
-                    "--serial", SERIAL, "--log", log_path, NULL};
+    char *argv[] = {(char *)rollmatd_path(),
+                    "--socket",
+                    sock,
+                    "--recordings",
+                    rec,
+                    "--serial",
+                    SERIAL,
+                    "--log",
+                    log_path,
+                    NULL};
     return spawn_daemon(argv);
 }
 
@@ -71,12 +79,10 @@ static void check_frames(rm_session *s, uint64_t first, size_t n)
     uint16_t *raw = malloc(n * ROWS * COLS * sizeof *raw);
     uint32_t *seq = malloc(n * sizeof *seq);
     rm_err e = {0};
-    cr_assert_eq(rm_session_read(s, first, n, raw, NULL, seq, NULL, NULL, &e), RM_OK, "%s",
-                 e.msg);
+    cr_assert_eq(rm_session_read(s, first, n, raw, NULL, seq, NULL, NULL, &e), RM_OK, "%s", e.msg);
     for (size_t f = 0; f < n; f++) {
         uint64_t i = first + f;
-        cr_assert_eq(seq[f], (uint32_t)i, "frame %llu has seq %u", (unsigned long long)i,
-                     seq[f]);
+        cr_assert_eq(seq[f], (uint32_t)i, "frame %llu has seq %u", (unsigned long long)i, seq[f]);
         for (size_t k = 0; k < ROWS * COLS; k += 97)
             cr_assert_eq(raw[f * ROWS * COLS + k], (uint16_t)((7 * i + k) % 4096),
                          "frame %llu sensel %zu differs from what the mat sent",
@@ -86,16 +92,16 @@ static void check_frames(rm_session *s, uint64_t first, size_t n)
     free(seq);
 }
 
-Test(usb_daemon, two_clients_record_every_frame_with_labels, .init = setup_fast,
-     .fini = teardown)
+Test(usb_daemon, two_clients_record_every_frame_with_labels, .init = setup_fast, .fini = teardown)
 {
     proc p = start_rollmatd();
     client *a = client_connect(sock), *b = client_connect(sock);
     json_t *r = ask(b, NULL, "{\"cmd\":\"subscribe\"}");
     cr_assert(reply_ok(r));
     json_decref(r);
-    r = ask(a, NULL, "{\"cmd\":\"start\",\"subject\":\"S01\",\"label\":\"calves\","
-                     "\"body_mass_kg\":70,\"name\":\"usb-1\"}");
+    r = ask(a, NULL,
+            "{\"cmd\":\"start\",\"subject\":\"S01\",\"label\":\"calves\","
+            "\"body_mass_kg\":70,\"name\":\"usb-1\"}");
     cr_assert(reply_ok(r), "start: %s", reply_str(r, "error"));
     json_decref(r);
     r = ask(b, NULL, "{\"cmd\":\"label\",\"label\":\"quads\"}");
@@ -156,8 +162,7 @@ Test(usb_daemon, two_clients_record_every_frame_with_labels, .init = setup_fast,
     free(file);
 }
 
-Test(usb_daemon, sigterm_mid_recording_closes_the_file, .init = setup_realtime,
-     .fini = teardown)
+Test(usb_daemon, sigterm_mid_recording_closes_the_file, .init = setup_realtime, .fini = teardown)
 {
     proc p = start_rollmatd();
     client *a = client_connect(sock);

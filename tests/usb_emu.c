@@ -12,7 +12,7 @@
 #include "rm_usbemu.h"
 #include "rm_vmat.h"
 
-#define N_XFERS 8
+#define N_XFERS   8
 #define XFER_SIZE (64 * 1024)
 
 static rm_usbemu *emu;
@@ -115,8 +115,7 @@ static libusb_device_handle *open_mat(const char *want_serial)
     return h;
 }
 
-static int vendor_in(libusb_device_handle *h, uint8_t req, uint16_t idx, uint8_t *buf,
-                     uint16_t len)
+static int vendor_in(libusb_device_handle *h, uint8_t req, uint16_t idx, uint8_t *buf, uint16_t len)
 {
     return libusb_control_transfer(h, RM_REQTYPE_IN, req, 0, idx, buf, len, 1000);
 }
@@ -129,12 +128,12 @@ static int vendor_out(libusb_device_handle *h, uint8_t req, uint16_t val)
 /* ---------- streaming harness ---------- */
 
 typedef struct stream_rx {
-    void *ref;            /* reference stream from the same source */
+    void *ref; /* reference stream from the same source */
     uint8_t *refbuf;
     uint64_t bytes;
     uint64_t xfers_ok;
     int mismatch;
-    int midframe_short;   /* short transfers that ended inside a frame */
+    int midframe_short; /* short transfers that ended inside a frame */
     int active;
     int resubmit;
     int status[8];
@@ -273,22 +272,21 @@ Test(usb_emu, control_requests_per_datasheet, .init = setup_small, .fini = teard
     for (uint16_t blk = 0; have < info.calib_len; blk++) {
         int r = vendor_in(h, RM_REQ_GET_CALIB, blk, buf, RM_CALIB_BLOCK_LEN);
         cr_assert_gt(r, 0, "block %u: %s", blk, libusb_error_name(r));
-        size_t expect = info.calib_len - have < RM_CALIB_BLOCK_LEN ? info.calib_len - have
-                                                                   : RM_CALIB_BLOCK_LEN;
+        size_t expect =
+            info.calib_len - have < RM_CALIB_BLOCK_LEN ? info.calib_len - have : RM_CALIB_BLOCK_LEN;
         cr_assert_eq((size_t)r, expect);
         memcpy(blob + have, buf, (size_t)r);
         have += (size_t)r;
     }
     cr_assert_eq(rm_crc32(blob, info.calib_len), info.calib_crc32);
     rm_calib *cal = NULL;
-    cr_assert_eq(rm_calib_decode(blob, info.calib_len, 64, 48, &info.calib_crc32, &cal, &e),
-                 RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_calib_decode(blob, info.calib_len, 64, 48, &info.calib_crc32, &cal, &e), RM_OK,
+                 "%s", e.msg);
     rm_calib_free(cal);
     free(blob);
     /* past the end: STALL */
     uint16_t past = (uint16_t)((info.calib_len + RM_CALIB_BLOCK_LEN - 1) / RM_CALIB_BLOCK_LEN);
-    cr_assert_eq(vendor_in(h, RM_REQ_GET_CALIB, past, buf, RM_CALIB_BLOCK_LEN),
-                 LIBUSB_ERROR_PIPE);
+    cr_assert_eq(vendor_in(h, RM_REQ_GET_CALIB, past, buf, RM_CALIB_BLOCK_LEN), LIBUSB_ERROR_PIPE);
 
     /* SET_RATE: in range while stopped; out of range or while started STALLs */
     cr_assert_eq(vendor_out(h, RM_REQ_SET_RATE, 5000), LIBUSB_ERROR_PIPE);
@@ -381,8 +379,8 @@ Test(usb_emu, vmat_stream_byte_exact, .init = setup_vmat, .fini = teardown, .tim
     cr_assert_eq(rx.mismatch, 0);
     cr_assert_geq(st.injected.frames_produced, 10000);
     cr_assert_gt(st.injected.frames_corrupt + st.injected.frames_truncated +
-                     st.injected.frames_dropped + st.injected.garbage_insertions, 0,
-                 "the faulty scenario injected no fault");
+                     st.injected.frames_dropped + st.injected.garbage_insertions,
+                 0, "the faulty scenario injected no fault");
     /* nothing left in the reference either */
     cr_assert_eq(source.read(rx.ref, rx.refbuf, 1), 0);
     rx.resubmit = 0;
@@ -456,14 +454,14 @@ static uint64_t first_frame_time(libusb_device_handle *h)
     return rm_get_u64(buf + 16);
 }
 
-Test(usb_emu, unplug_completes_transfers_and_replug_is_seen, .init = setup_long,
-     .fini = teardown, .timeout = 300)
+Test(usb_emu, unplug_completes_transfers_and_replug_is_seen, .init = setup_long, .fini = teardown,
+     .timeout = 300)
 {
     cr_assert(libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG));
     libusb_hotplug_callback_handle cb;
     cr_assert_eq(libusb_hotplug_register_callback(
-                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-                     0, RM_USB_VID, RM_USB_PID, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb),
+                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+                     RM_USB_VID, RM_USB_PID, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb),
                  0);
     libusb_device_handle *h = open_mat("SYN-0042");
     uint8_t old_addr = libusb_get_device_address(libusb_get_device(h));
@@ -503,8 +501,7 @@ Test(usb_emu, unplug_completes_transfers_and_replug_is_seen, .init = setup_long,
 }
 
 /* The scripted unplug (unplug-at=5 s of mat time, replug-after=0). */
-Test(usb_emu, scripted_unplug_and_replug, .init = setup_scripted, .fini = teardown,
-     .timeout = 300)
+Test(usb_emu, scripted_unplug_and_replug, .init = setup_scripted, .fini = teardown, .timeout = 300)
 {
     libusb_device_handle *h = open_mat("SYN-0042");
     stream_rx rx = {.resubmit = 1};
@@ -518,7 +515,8 @@ Test(usb_emu, scripted_unplug_and_replug, .init = setup_scripted, .fini = teardo
     size_t fl = rm_frame_wire_len(64, 48);
     /* it stopped once 5 s (500 frames) were produced: at most one
      * transfer's worth later */
-    cr_assert_geq(rx.bytes, 498 * fl, "%llu bytes = %.1f frames", (unsigned long long)rx.bytes, (double)rx.bytes / (double)fl);
+    cr_assert_geq(rx.bytes, 498 * fl, "%llu bytes = %.1f frames", (unsigned long long)rx.bytes,
+                  (double)rx.bytes / (double)fl);
     cr_assert_leq(rx.bytes, 500 * fl + XFER_SIZE);
     free_all();
     libusb_close(h);
@@ -565,8 +563,7 @@ Test(usb_emu, realtime_delivers_whole_frames, .init = setup_realtime, .fini = te
 
 /* STOP: the frame in progress still goes out, then nothing; START again:
  * a new acquisition (seq from 0) that continues the scenario. */
-Test(usb_emu, stop_finishes_the_frame_and_start_restarts_seq, .init = setup_small,
-     .fini = teardown)
+Test(usb_emu, stop_finishes_the_frame_and_start_restarts_seq, .init = setup_small, .fini = teardown)
 {
     libusb_device_handle *h = open_mat("SYN-0042");
     size_t fl = rm_frame_wire_len(64, 48);
@@ -732,8 +729,8 @@ Test(usb_emu, vmat_replug_start_restarts_seq, .init = setup_vmat_clean, .fini = 
     cr_assert(libusb_has_capability(LIBUSB_CAP_HAS_HOTPLUG));
     libusb_hotplug_callback_handle cb;
     cr_assert_eq(libusb_hotplug_register_callback(
-                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT,
-                     0, RM_USB_VID, RM_USB_PID, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb),
+                     ctx, LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT, 0,
+                     RM_USB_VID, RM_USB_PID, LIBUSB_HOTPLUG_MATCH_ANY, on_hotplug, NULL, &cb),
                  0);
     libusb_device_handle *h = open_mat(serial);
     cr_assert_eq(vendor_out(h, RM_REQ_START, 0), 0);
@@ -762,8 +759,7 @@ Test(usb_emu, vmat_replug_start_restarts_seq, .init = setup_vmat_clean, .fini = 
     expect_first_frame(h, produced);
     expect_frames_from(h, 1, 3);
     rm_dev_status ds = get_status(h);
-    cr_assert_eq(ds.frames_sent, 4, "frames_sent %u since the START after replug",
-                 ds.frames_sent);
+    cr_assert_eq(ds.frames_sent, 4, "frames_sent %u since the START after replug", ds.frames_sent);
     libusb_hotplug_deregister_callback(ctx, cb);
     libusb_close(h);
 }

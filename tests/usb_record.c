@@ -208,14 +208,13 @@ static uint64_t check_synth_frames(rm_session *s)
     rm_err e = {0};
     for (uint64_t first = 0; first < n; first += 256) {
         size_t k = n - first < 256 ? (size_t)(n - first) : 256;
-        cr_assert_eq(rm_session_read(s, first, k, raw, time_s, NULL, tdev, NULL, &e), RM_OK,
-                     "%s", e.msg);
+        cr_assert_eq(rm_session_read(s, first, k, raw, time_s, NULL, tdev, NULL, &e), RM_OK, "%s",
+                     e.msg);
         for (size_t j = 0; j < k; j++) {
             cr_assert_eq(tdev[j] % (1000000 / RATE), 0);
             uint64_t i = tdev[j] / (1000000 / RATE);
             if (first + j > 0)
-                cr_assert_gt(i, prev_i, "frame %llu out of order",
-                             (unsigned long long)(first + j));
+                cr_assert_gt(i, prev_i, "frame %llu out of order", (unsigned long long)(first + j));
             prev_i = i;
             cr_assert_geq(time_s[j], prev_t);
             prev_t = time_s[j];
@@ -249,8 +248,7 @@ static size_t count_kind(rm_session *s, const char *kind, int64_t *sum)
     return n;
 }
 
-Test(usb_record, ten_thousand_frames_no_loss, .init = setup_big, .fini = teardown,
-     .timeout = 600)
+Test(usb_record, ten_thousand_frames_no_loss, .init = setup_big, .fini = teardown, .timeout = 600)
 {
     char *h5 = rm_test_path(dir, "big.h5");
     rm_source_result res;
@@ -270,8 +268,7 @@ Test(usb_record, ten_thousand_frames_no_loss, .init = setup_big, .fini = teardow
     free(h5);
 }
 
-Test(usb_record, small_transfers_same_frames, .init = setup_small, .fini = teardown,
-     .timeout = 300)
+Test(usb_record, small_transfers_same_frames, .init = setup_small, .fini = teardown, .timeout = 300)
 {
     /* One max-packet transfer at a time: frames split across many
      * transfers still arrive whole. */
@@ -286,8 +283,7 @@ Test(usb_record, small_transfers_same_frames, .init = setup_small, .fini = teard
     free(h5);
 }
 
-Test(usb_record, device_fault_counts_exact, .init = setup_faulty, .fini = teardown,
-     .timeout = 600)
+Test(usb_record, device_fault_counts_exact, .init = setup_faulty, .fini = teardown, .timeout = 600)
 {
     char *h5 = rm_test_path(dir, "faulty.h5");
     rm_source_result res;
@@ -305,16 +301,14 @@ Test(usb_record, device_fault_counts_exact, .init = setup_faulty, .fini = teardo
     int64_t corrupt, truncated, gaps, garbage = 0;
     uint64_t garbage_runs = 0;
     count_kind(s, RM_EVENT_CORRUPT, &corrupt);
-    cr_assert_eq((uint64_t)count_kind(s, RM_EVENT_TRUNCATED, NULL), inj->frames_truncated,
-                 "truncated events %zu, injected %llu (corrupt %llu/%llu, garbage %llu, sent "
-                 "%llu/%llu, produced %llu)",
-                 count_kind(s, RM_EVENT_TRUNCATED, NULL),
-                 (unsigned long long)inj->frames_truncated,
-                 (unsigned long long)res.decoder.frames_corrupt,
-                 (unsigned long long)inj->frames_corrupt,
-                 (unsigned long long)res.decoder.garbage_bytes,
-                 (unsigned long long)res.decoder.frames_ok, (unsigned long long)inj->frames_sent,
-                 (unsigned long long)inj->frames_produced);
+    cr_assert_eq(
+        (uint64_t)count_kind(s, RM_EVENT_TRUNCATED, NULL), inj->frames_truncated,
+        "truncated events %zu, injected %llu (corrupt %llu/%llu, garbage %llu, sent "
+        "%llu/%llu, produced %llu)",
+        count_kind(s, RM_EVENT_TRUNCATED, NULL), (unsigned long long)inj->frames_truncated,
+        (unsigned long long)res.decoder.frames_corrupt, (unsigned long long)inj->frames_corrupt,
+        (unsigned long long)res.decoder.garbage_bytes, (unsigned long long)res.decoder.frames_ok,
+        (unsigned long long)inj->frames_sent, (unsigned long long)inj->frames_produced);
     count_kind(s, RM_EVENT_TRUNCATED, &truncated);
     count_kind(s, RM_EVENT_GAP, &gaps);
     for (size_t i = 0; i < rm_session_event_count(s); i++) {
@@ -427,8 +421,8 @@ static void *plug_cycles(void *arg)
     return NULL;
 }
 
-Test(usb_record, many_replugs_one_context_nothing_leaked, .init = setup_replugs,
-     .fini = teardown, .timeout = 600)
+Test(usb_record, many_replugs_one_context_nothing_leaked, .init = setup_replugs, .fini = teardown,
+     .timeout = 600)
 {
     /* A libusb device lost on the way (404 bytes in 4 allocations each)
      * fails the leak check at the end: Criterion ignores what LeakSanitizer
@@ -459,8 +453,7 @@ Test(usb_record, many_replugs_one_context_nothing_leaked, .init = setup_replugs,
     cr_assert_eq(pl.cycles_done, REPLUG_CYCLES);
     cr_assert_eq(__atomic_load_n(&n_libusb_init, __ATOMIC_SEQ_CST) - inits_before, 1,
                  "%d libusb contexts for one recording over %d replugs",
-                 __atomic_load_n(&n_libusb_init, __ATOMIC_SEQ_CST) - inits_before,
-                 REPLUG_CYCLES);
+                 __atomic_load_n(&n_libusb_init, __ATOMIC_SEQ_CST) - inits_before, REPLUG_CYCLES);
     /* Every unplug of a streaming mat is a disconnect; one during set-up
      * may be one too (the host can have started meanwhile). */
     cr_assert_geq(res.disconnects, (unsigned)pl.unplugged_streaming);
@@ -551,8 +544,8 @@ static void wait_frames(uint64_t frames)
     cr_assert_fail("the recorder never read %llu frames", (unsigned long long)frames);
 }
 
-Test(usb_record, sigterm_closes_cleanly_nothing_lost, .init = setup_realtime,
-     .fini = teardown, .timeout = 300)
+Test(usb_record, sigterm_closes_cleanly_nothing_lost, .init = setup_realtime, .fini = teardown,
+     .timeout = 300)
 {
     char *h5 = rm_test_path(dir, "term.h5");
     char *o = rm_test_path(dir, "out.txt"), *er = rm_test_path(dir, "err.txt");
@@ -610,8 +603,8 @@ Test(usb_record, sigkill_leaves_a_readable_file, .init = setup_realtime, .fini =
     free(er);
 }
 
-Test(usb_record, replay_of_capture_equals_live_run, .init = setup_realtime,
-     .fini = teardown, .timeout = 300)
+Test(usb_record, replay_of_capture_equals_live_run, .init = setup_realtime, .fini = teardown,
+     .timeout = 300)
 {
     char *live = rm_test_path(dir, "live.h5"), *rep = rm_test_path(dir, "replay.h5");
     char *cap = rm_test_path(dir, "cap.bin");
@@ -624,8 +617,8 @@ Test(usb_record, replay_of_capture_equals_live_run, .init = setup_realtime,
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    int rc = rm_test_system("'%s' record --replay '%s' -o '%s' -q > /dev/null", rollmat(), cap,
-                            rep);
+    int rc =
+        rm_test_system("'%s' record --replay '%s' -o '%s' -q > /dev/null", rollmat(), cap, rep);
     cr_assert_eq(rc, 0);
     rm_session *a = NULL, *b = NULL;
     rm_err e = {0};
@@ -730,8 +723,7 @@ Test(usb_record, wrong_serial_names_the_mats_found, .init = setup_small, .fini =
     char *args[] = {"rollmat", "record", "-q", "--serial", "NOPE-1", "-o", h5, NULL};
     cr_assert_eq(run_rollmat(o, er, args), 1);
     char *msg = slurp(er);
-    cr_assert(strstr(msg, "no mat 1209:0001 with serial NOPE-1") && strstr(msg, serial), "%s",
-              msg);
+    cr_assert(strstr(msg, "no mat 1209:0001 with serial NOPE-1") && strstr(msg, serial), "%s", msg);
     cr_assert(access(h5, F_OK) != 0);
     free(msg);
     free(h5);

@@ -20,8 +20,8 @@
 #include "rm_status.h"
 
 /* Writes `raw_path`.dev (refuses to overwrite it). calib may be NULL. */
-rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev,
-                                  const rm_calib *calib, rm_err *err);
+rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev, const rm_calib *calib,
+                                  rm_err *err);
 
 /* Reads `raw_path`.dev: RM_ERR_NOT_FOUND if there is none; a damaged one is
  * an error naming the file. *calib (may be set to NULL) is the caller's to

@@ -29,20 +29,20 @@
 #define RM_CLOCK_MAX_BLOCKS 64
 
 typedef struct rm_clock {
-    double block_s;        /* block length in device seconds (default 1) */
-    int max_blocks;        /* blocks kept for the fit (default 60) */
+    double block_s; /* block length in device seconds (default 1) */
+    int max_blocks; /* blocks kept for the fit (default 60) */
     int anchored;
-    uint64_t dev0_us;      /* device time at the anchor */
-    double host0;          /* host time at the anchor */
-    double arrival;        /* host time of the bytes being decoded now */
+    uint64_t dev0_us; /* device time at the anchor */
+    double host0;     /* host time at the anchor */
+    double arrival;   /* host time of the bytes being decoded now */
     /* current block */
     double blk_start, blk_min, blk_x;
     int blk_open;
     /* completed blocks (ring) */
     double bx[RM_CLOCK_MAX_BLOCKS], by[RM_CLOCK_MAX_BLOCKS];
     int nblocks, next;
-    double a, b;           /* fitted offset and slope */
-    double last;           /* last time returned */
+    double a, b; /* fitted offset and slope */
+    double last; /* last time returned */
 } rm_clock;
 
 /* Resets the fit. block_s <= 0 and max_blocks <= 1 pick the defaults. */

@@ -49,24 +49,24 @@ typedef struct rm_decoder rm_decoder;
 typedef double (*rm_decoder_clock_fn)(void *user, uint64_t t_device_us);
 
 typedef struct rm_decoder_config {
-    const rm_sink *sink;        /* receives FRAME and EVENT packets; may be NULL */
-    uint16_t rows, cols;        /* expected geometry; 0 = accept any */
-    rm_decoder_clock_fn clock;  /* NULL: (t_device - first t_device) / 1e6 */
+    const rm_sink *sink;       /* receives FRAME and EVENT packets; may be NULL */
+    uint16_t rows, cols;       /* expected geometry; 0 = accept any */
+    rm_decoder_clock_fn clock; /* NULL: (t_device - first t_device) / 1e6 */
     void *clock_user;
 } rm_decoder_config;
 
 typedef struct rm_decoder_stats {
-    uint64_t bytes;             /* bytes fed */
+    uint64_t bytes; /* bytes fed */
     uint64_t frames_ok;
     uint64_t frames_corrupt;
     uint64_t frames_truncated;
     uint64_t garbage_bytes;
     uint64_t garbage_runs;
-    uint64_t gaps;              /* gap events */
-    uint64_t frames_missing;    /* sum of gap sizes */
-    uint64_t device_drops;      /* frames flagged DROPPED_BEFORE */
-    uint64_t seq_resets;        /* seq went backwards (not a gap) */
-    uint32_t last_seq;          /* valid once frames_ok > 0 */
+    uint64_t gaps;           /* gap events */
+    uint64_t frames_missing; /* sum of gap sizes */
+    uint64_t device_drops;   /* frames flagged DROPPED_BEFORE */
+    uint64_t seq_resets;     /* seq went backwards (not a gap) */
+    uint32_t last_seq;       /* valid once frames_ok > 0 */
 } rm_decoder_stats;
 
 /* Creates a decoder. `cfg` is copied (the sink it points to is borrowed). */

@@ -38,26 +38,26 @@
 typedef struct rm_recorder rm_recorder;
 
 typedef struct rm_recorder_config {
-    size_t ring_slots;        /* frames the ring holds; 0 = 4096 */
-    uint16_t rows, cols;      /* frame geometry (slot size); 1..256 */
-    size_t capture_bytes;     /* byte ring for the capture; 0 = 64 MiB */
-    FILE *capture;            /* raw byte capture, or NULL; borrowed, the
+    size_t ring_slots;    /* frames the ring holds; 0 = 4096 */
+    uint16_t rows, cols;  /* frame geometry (slot size); 1..256 */
+    size_t capture_bytes; /* byte ring for the capture; 0 = 64 MiB */
+    FILE *capture;        /* raw byte capture, or NULL; borrowed, the
                                  caller closes it after rm_recorder_end */
-    int wait_when_full;       /* 1: a full ring makes the producer wait
+    int wait_when_full;   /* 1: a full ring makes the producer wait
                                  instead of dropping (file sources, where
                                  nothing is lost by waiting) */
     rm_logger log;
 } rm_recorder_config;
 
 typedef struct rm_recorder_stats {
-    uint64_t frames_in;       /* frames offered by the source */
-    uint64_t frames_out;      /* frames handed to the sinks */
-    uint64_t overruns;        /* frames dropped because the ring was full */
-    uint64_t events_lost;     /* events dropped (ring and reserve full) */
-    uint64_t capture_bytes;   /* bytes written to the capture */
-    uint64_t capture_lost;    /* capture bytes dropped (byte ring full) */
-    size_t ring_high_water;   /* most slots ever in use */
-    double last_time_s;       /* time of the last frame handed to sinks */
+    uint64_t frames_in;     /* frames offered by the source */
+    uint64_t frames_out;    /* frames handed to the sinks */
+    uint64_t overruns;      /* frames dropped because the ring was full */
+    uint64_t events_lost;   /* events dropped (ring and reserve full) */
+    uint64_t capture_bytes; /* bytes written to the capture */
+    uint64_t capture_lost;  /* capture bytes dropped (byte ring full) */
+    size_t ring_high_water; /* most slots ever in use */
+    double last_time_s;     /* time of the last frame handed to sinks */
 } rm_recorder_stats;
 
 /* `sinks` (n <= RM_RECORDER_MAX_SINKS) are copied. */

@@ -38,30 +38,30 @@ typedef struct rm_source_status {
     uint64_t frames_written; /* frames handed to the sinks */
     uint64_t frames_missing; /* seq gaps */
     uint64_t frames_corrupt, frames_truncated, garbage_bytes, overruns;
-    double rate_hz;          /* frames per second over the last interval */
-    int connected;           /* 0 while waiting for a replug */
+    double rate_hz; /* frames per second over the last interval */
+    int connected;  /* 0 while waiting for a replug */
 } rm_source_status;
 
 /* Called on the source's thread about every status_interval_s. */
 typedef void (*rm_source_status_fn)(void *user, const rm_source_status *st);
 
 typedef struct rm_source_config {
-    rm_header header;         /* title, subject...; created/source set by the run */
-    const char *label;        /* if set, a "label" event at time 0 */
-    double duration_s;        /* 0 = until stopped */
+    rm_header header;                  /* title, subject...; created/source set by the run */
+    const char *label;                 /* if set, a "label" event at time 0 */
+    double duration_s;                 /* 0 = until stopped */
     const volatile sig_atomic_t *stop; /* may be NULL */
-    size_t ring_slots;        /* 0 = default */
-    FILE *capture;            /* raw bytes tee, or NULL (borrowed) */
+    size_t ring_slots;                 /* 0 = default */
+    FILE *capture;                     /* raw bytes tee, or NULL (borrowed) */
     rm_source_status_fn status;
     void *status_user;
     double status_interval_s; /* 0 = 0.5 */
     rm_logger log;
     /* USB only */
-    uint16_t vid, pid;        /* 0 = defaults */
-    const char *serial;       /* NULL = the only mat */
-    unsigned rate_hz;         /* 0 = keep the mat's rate */
-    size_t transfer_size;     /* 0 = RM_USB_DEFAULT_TRANSFER_SIZE */
-    unsigned transfers;       /* 0 = RM_USB_DEFAULT_TRANSFERS */
+    uint16_t vid, pid;          /* 0 = defaults */
+    const char *serial;         /* NULL = the only mat */
+    unsigned rate_hz;           /* 0 = keep the mat's rate */
+    size_t transfer_size;       /* 0 = RM_USB_DEFAULT_TRANSFER_SIZE */
+    unsigned transfers;         /* 0 = RM_USB_DEFAULT_TRANSFERS */
     double reconnect_timeout_s; /* 0 = wait until stopped */
     /* Emulated mats in accelerated time: the device clock runs faster than
      * the host's, so time_s must come from the device clock (device_time),
@@ -76,7 +76,7 @@ typedef struct rm_source_result {
     rm_decoder_stats decoder;
     rm_recorder_stats recorder;
     unsigned disconnects, reconnects;
-    rm_status end_status;     /* why the stream ended (END's status) */
+    rm_status end_status; /* why the stream ended (END's status) */
 } rm_source_result;
 
 /* Records from a USB mat until stopped. Errors before the first packet
@@ -115,8 +115,8 @@ rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, s
  * `free` releases ctx (may be NULL for none). */
 typedef struct rm_source_ops {
     const char *name;
-    rm_status (*run)(void *ctx, const rm_source_config *cfg, const rm_sink *sinks,
-                     size_t nsinks, rm_source_result *res, rm_err *err);
+    rm_status (*run)(void *ctx, const rm_source_config *cfg, const rm_sink *sinks, size_t nsinks,
+                     rm_source_result *res, rm_err *err);
     void (*free)(void *ctx);
 } rm_source_ops;
 
@@ -168,22 +168,18 @@ typedef struct rm_source_replay_options {
  * fails before anything is created); a damaged sidecar is an error here.
  * The run fails with "no frame in the stream" when the first 8 MiB hold no
  * valid frame. opt is copied. */
-rm_status rm_source_replay_new(const rm_source_replay_options *opt, rm_source **out,
-                               rm_err *err);
+rm_status rm_source_replay_new(const rm_source_replay_options *opt, rm_source **out, rm_err *err);
 
 /* Shortcut for a one-off replay as fast as possible (bench, scripts):
  * rm_source_replay_new({.path = path}), rm_source_run, rm_source_free. A
  * failure of the first step finishes the sinks, as a run would. */
-rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg,
-                               const rm_sink *sinks, size_t nsinks, rm_source_result *res,
-                               rm_err *err);
+rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg, const rm_sink *sinks,
+                               size_t nsinks, rm_source_result *res, rm_err *err);
 
 /* A byte stream from `read` (user is borrowed and must outlive the source;
  * the run reads it once, so a second run continues where it stopped). The
  * sidecar is not looked for. */
 rm_status rm_source_virtual_new(rm_source_read_fn read, void *user,
-                                const rm_source_replay_options *opt, rm_source **out,
-                                rm_err *err);
+                                const rm_source_replay_options *opt, rm_source **out, rm_err *err);
 
 #endif
-

@@ -38,9 +38,9 @@
  * 14,000). A mat ends a transfer with a short packet when its buffer runs
  * empty, so a large transfer adds no latency at real rates. */
 #define RM_USB_DEFAULT_TRANSFER_SIZE (256u * 1024u)
-#define RM_USB_DEFAULT_TRANSFERS 8u
-#define RM_USB_MAX_TRANSFERS 64u
-#define RM_USB_MAX_TRANSFER_SIZE (16u * 1024u * 1024u)
+#define RM_USB_DEFAULT_TRANSFERS     8u
+#define RM_USB_MAX_TRANSFERS         64u
+#define RM_USB_MAX_TRANSFER_SIZE     (16u * 1024u * 1024u)
 
 typedef struct rm_usb_found {
     uint16_t vid, pid;
@@ -48,9 +48,9 @@ typedef struct rm_usb_found {
     char serial[64];
     char manufacturer[64];
     char product[64];
-    int have_info;      /* 1: info below was read with GET_INFO */
+    int have_info; /* 1: info below was read with GET_INFO */
     rm_info info;
-    char error[200];    /* why the mat could not be opened/read, if not */
+    char error[200]; /* why the mat could not be opened/read, if not */
 } rm_usb_found;
 
 /* Lists the attached devices with this VID/PID (0 = the defaults), opening
@@ -61,9 +61,9 @@ rm_status rm_usb_list(uint16_t vid, uint16_t pid, rm_usb_found **out, size_t *n,
 typedef struct rm_usb rm_usb;
 
 typedef struct rm_usb_options {
-    uint16_t vid, pid;      /* 0 = RM_USB_VID / RM_USB_PID */
-    const char *serial;     /* NULL or "" = the only mat attached */
-    unsigned timeout_ms;    /* control requests; 0 = 1000 */
+    uint16_t vid, pid;   /* 0 = RM_USB_VID / RM_USB_PID */
+    const char *serial;  /* NULL or "" = the only mat attached */
+    unsigned timeout_ms; /* control requests; 0 = 1000 */
     rm_logger log;
 } rm_usb_options;
 

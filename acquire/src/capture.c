@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAGIC "RMCAPDV1"
+#define MAGIC     "RMCAPDV1"
 #define FIXED_LEN (8 + 2 + 2 + 64 + 17 + 17 + 2 + 2 + 2 + 1 + 8 + 8 + 8 + 4)
 
 static void put_f64(uint8_t *p, double v)
@@ -36,8 +36,8 @@ static char *side_path(const char *raw_path)
     return p;
 }
 
-rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev,
-                                  const rm_calib *calib, rm_err *err)
+rm_status rm_capture_write_device(const char *raw_path, const rm_device *dev, const rm_calib *calib,
+                                  rm_err *err)
 {
     if (!raw_path || !dev)
         return rm_err_set(err, RM_ERR_ARG, "capture: NULL argument");
@@ -151,13 +151,13 @@ rm_status rm_capture_read_device(const char *raw_path, rm_device *dev, rm_calib 
         uint32_t clen = rm_get_u32(p);
         p += 4;
         if (dev->rows < 1 || dev->rows > RM_MAX_DIM || dev->cols < 1 || dev->cols > RM_MAX_DIM)
-            st = rm_err_set(err, RM_ERR_RANGE, "%s: geometry %ux%u outside 1..256", path,
-                            dev->rows, dev->cols);
+            st = rm_err_set(err, RM_ERR_RANGE, "%s: geometry %ux%u outside 1..256", path, dev->rows,
+                            dev->cols);
         else if ((size_t)clen != n - 4 - FIXED_LEN)
             st = rm_err_set(err, RM_ERR_LENGTH, "%s: calib_len %u, file holds %zu", path, clen,
                             n - 4 - FIXED_LEN);
-        else if (clen && (st = rm_calib_decode(p, clen, dev->rows, dev->cols, NULL, calib,
-                                               err)) != RM_OK)
+        else if (clen &&
+                 (st = rm_calib_decode(p, clen, dev->rows, dev->cols, NULL, calib, err)) != RM_OK)
             rm_err_prefix(err, st, "%s", path);
     }
     free(b);

@@ -10,21 +10,22 @@
 
 /* The largest frame the protocol allows: the biggest header a host accepts,
  * a 256x256 payload and the CRC. */
-#define MAX_FRAME_LEN ((size_t)RM_FRAME_MAX_HEADER_LEN + 2u * RM_MAX_DIM * RM_MAX_DIM + RM_FRAME_CRC_LEN)
-#define BUF_CAP (2 * MAX_FRAME_LEN)
+#define MAX_FRAME_LEN                                                                              \
+    ((size_t)RM_FRAME_MAX_HEADER_LEN + 2u * RM_MAX_DIM * RM_MAX_DIM + RM_FRAME_CRC_LEN)
+#define BUF_CAP     (2 * MAX_FRAME_LEN)
 #define MAX_SENSELS ((size_t)RM_MAX_DIM * RM_MAX_DIM)
 
 struct rm_decoder {
     rm_decoder_config cfg;
     rm_decoder_stats st;
-    uint8_t *buf;          /* bytes kept between feeds: a partial frame */
+    uint8_t *buf; /* bytes kept between feeds: a partial frame */
     size_t len;
-    uint16_t *raw;         /* sensels of the frame being emitted */
-    int have_seq;          /* last_seq is meaningful */
+    uint16_t *raw; /* sensels of the frame being emitted */
+    int have_seq;  /* last_seq is meaningful */
     int have_t0;
-    uint64_t t0_us;        /* first device time, for the default clock */
+    uint64_t t0_us; /* first device time, for the default clock */
     double last_time;
-    int in_bad;            /* skipping the rest of a frame with a bad header */
+    int in_bad;               /* skipping the rest of a frame with a bad header */
     uint64_t pending_garbage; /* current garbage run, reported at its end */
 };
 
@@ -60,11 +61,10 @@ void rm_decoder_free(rm_decoder *d)
     free(d);
 }
 
-static rm_status send_event(rm_decoder *d, const char *kind, int64_t value, const char *fmt,
-                            ...) __attribute__((format(printf, 4, 5)));
+static rm_status send_event(rm_decoder *d, const char *kind, int64_t value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static rm_status send_event(rm_decoder *d, const char *kind, int64_t value, const char *fmt,
-                            ...)
+static rm_status send_event(rm_decoder *d, const char *kind, int64_t value, const char *fmt, ...)
 {
     if (!d->cfg.sink || !d->cfg.sink->receive)
         return RM_OK;
@@ -98,9 +98,8 @@ static rm_status flush_garbage(rm_decoder *d)
     d->pending_garbage = 0;
     d->st.garbage_runs++;
     if (d->have_seq)
-        return send_event(d, RM_EVENT_NOTE, (int64_t)n,
-                          "garbage: %llu bytes skipped after seq %u", (unsigned long long)n,
-                          d->st.last_seq);
+        return send_event(d, RM_EVENT_NOTE, (int64_t)n, "garbage: %llu bytes skipped after seq %u",
+                          (unsigned long long)n, d->st.last_seq);
     return send_event(d, RM_EVENT_NOTE, (int64_t)n, "garbage: %llu bytes skipped",
                       (unsigned long long)n);
 }
@@ -116,8 +115,8 @@ static void skip_bytes(rm_decoder *d, size_t n)
 static rm_status truncated(rm_decoder *d, size_t used, const char *why)
 {
     d->st.frames_truncated++;
-    return send_event(d, RM_EVENT_TRUNCATED, (int64_t)used,
-                      "truncated frame: %zu bytes, %s", used, why);
+    return send_event(d, RM_EVENT_TRUNCATED, (int64_t)used, "truncated frame: %zu bytes, %s", used,
+                      why);
 }
 
 static rm_status corrupt(rm_decoder *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -162,8 +161,8 @@ static rm_status emit_frame(rm_decoder *d, const rm_frame_header *h, rm_err *err
                             (h->flags & RM_FLAG_DROPPED_BEFORE) ? " (device dropped)" : "");
         } else if (diff != 0) {
             d->st.seq_resets++;
-            st = send_event(d, RM_EVENT_NOTE, (int64_t)h->seq,
-                            "seq went back from %u to %u", d->st.last_seq, h->seq);
+            st = send_event(d, RM_EVENT_NOTE, (int64_t)h->seq, "seq went back from %u to %u",
+                            d->st.last_seq, h->seq);
         }
         if (st != RM_OK)
             return st;

@@ -42,7 +42,7 @@ struct rm_recorder {
     int started, joined, finished, consumer_waiting;
     uint64_t head, tail; /* slot counters, never wrap in practice */
 
-    uint8_t *cap;        /* capture byte ring */
+    uint8_t *cap; /* capture byte ring */
     size_t cap_size;
     uint64_t cap_head, cap_tail;
 
@@ -302,7 +302,8 @@ static rm_status producer_receive(void *ctx, const rm_packet *pkt, rm_err *err)
         }
         size_t limit = r->nslots - EVENT_RESERVE;
         if (r->overrun_pending && r->head - r->tail + 2 <= limit) {
-            rm_event ev = {.time_s = f->time_s, .kind = RM_EVENT_OVERRUN,
+            rm_event ev = {.time_s = f->time_s,
+                           .kind = RM_EVENT_OVERRUN,
                            .value = (int64_t)r->overrun_pending};
             snprintf(ev.text, sizeof ev.text, "host ring full: %llu frames dropped",
                      (unsigned long long)r->overrun_pending);
@@ -399,7 +400,8 @@ static void stop_thread(rm_recorder *r, const rm_end *end)
         return;
     pthread_mutex_lock(&r->mu);
     if (r->overrun_pending) {
-        rm_event ev = {.time_s = r->st.last_time_s, .kind = RM_EVENT_OVERRUN,
+        rm_event ev = {.time_s = r->st.last_time_s,
+                       .kind = RM_EVENT_OVERRUN,
                        .value = (int64_t)r->overrun_pending};
         snprintf(ev.text, sizeof ev.text, "host ring full: %llu frames dropped",
                  (unsigned long long)r->overrun_pending);

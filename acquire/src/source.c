@@ -18,7 +18,7 @@ typedef struct run {
     rm_decoder *dec;
     rm_clock clock;
     double mono0;
-    rm_status feed_st;      /* first error from feeding (a sink failed) */
+    rm_status feed_st; /* first error from feeding (a sink failed) */
     rm_err feed_err;
     int connected;
     /* status */
@@ -27,17 +27,14 @@ typedef struct run {
     uint64_t last_status_frames;
     double rate;
     /* replay/virtual only (src_stream_run) */
-    double pace_hz;         /* > 0: frames go through `pace` to the ring */
+    double pace_hz; /* > 0: frames go through `pace` to the ring */
     double pace_t0;
-    uint64_t paced;         /* frames released so far */
+    uint64_t paced; /* frames released so far */
     rm_sink pace;
-    int skip_finish;        /* the decoder was finished already, or stopped mid-feed */
+    int skip_finish; /* the decoder was finished already, or stopped mid-feed */
 } run;
 
-static int stop_requested(const run *r)
-{
-    return r->cfg->stop && *r->cfg->stop;
-}
+static int stop_requested(const run *r) { return r->cfg->stop && *r->cfg->stop; }
 
 static int duration_reached(const run *r)
 {
@@ -212,16 +209,14 @@ static void sleep_s(double s)
 /* Waits for the same mat to come back and streams it again. The rm_usb
  * (and its one libusb context) lives through the whole run: see
  * rm_usb_reopen for the libusb leak a context per attempt would risk. */
-static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_usb *u,
-                           rm_err *err)
+static rm_status reconnect(run *r, const char *serial, const rm_device *dev, rm_usb *u, rm_err *err)
 {
     const rm_source_config *cfg = r->cfg;
     double t0 = rm_clock_monotonic();
     rm_err last = {0};
     for (;;) {
         if (stop_requested(r))
-            return rm_err_set(err, RM_ERR_INTERRUPTED, "stopped while waiting for mat %s",
-                              serial);
+            return rm_err_set(err, RM_ERR_INTERRUPTED, "stopped while waiting for mat %s", serial);
         if (cfg->reconnect_timeout_s > 0 && rm_clock_monotonic() - t0 > cfg->reconnect_timeout_s)
             return rm_err_set(err, RM_ERR_NO_DEVICE,
                               "mat %s did not come back within %.0f s (last: %s)", serial,
@@ -352,7 +347,7 @@ rm_status rm_source_usb_run(const rm_source_config *cfg, const rm_sink *sinks, s
 
 /* ---- replay and virtual: one loop on a byte stream (source_int.h) ------ */
 
-#define PROBE_BYTES (8u << 20)
+#define PROBE_BYTES  (8u << 20)
 #define STREAM_CHUNK (64u * 1024u)
 #define PACE_SLICE_S 0.02 /* how late a stop is seen while pacing or holding */
 

@@ -42,10 +42,7 @@ rm_status rm_source_run(rm_source *src, const rm_source_config *cfg, const rm_si
     return src->ops->run(src->ctx, cfg, sinks, nsinks, res, err);
 }
 
-const char *rm_source_name(const rm_source *src)
-{
-    return src ? src->ops->name : "";
-}
+const char *rm_source_name(const rm_source *src) { return src ? src->ops->name : ""; }
 
 void rm_source_free(rm_source *src)
 {
@@ -76,14 +73,14 @@ rm_status rm_source_usb_new(rm_source **out, rm_err *err)
 
 /* What a replay or virtual source keeps between runs (copies). */
 typedef struct stream_src {
-    char *path;              /* replay: the file; virtual: NULL */
-    char what[256];          /* in messages */
+    char *path;     /* replay: the file; virtual: NULL */
+    char what[256]; /* in messages */
     rm_device dev;
     int have_dev;
-    rm_calib *calib;         /* owned, NULL = none */
+    rm_calib *calib; /* owned, NULL = none */
     double pace_hz;
     int hold_at_end;
-    rm_source_read_fn read;  /* virtual only */
+    rm_source_read_fn read; /* virtual only */
     void *user;
 } stream_src;
 
@@ -162,8 +159,8 @@ static rm_status virtual_run(void *ctx, const rm_source_config *cfg, const rm_si
 }
 
 static const rm_source_ops replay_ops = {.name = "replay", .run = replay_run, .free = stream_free};
-static const rm_source_ops virtual_ops = {.name = "virtual", .run = virtual_run,
-                                          .free = stream_free};
+static const rm_source_ops virtual_ops = {
+    .name = "virtual", .run = virtual_run, .free = stream_free};
 
 /* Copies the options' device and calibration. */
 static rm_status stream_new(const rm_source_replay_options *opt, stream_src **out, rm_err *err)
@@ -223,8 +220,8 @@ rm_status rm_source_replay_new(const rm_source_replay_options *opt, rm_source **
         return st;
     FILE *f = fopen(opt->path, "rb");
     if (!f)
-        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s",
-                          opt->path, strerror(errno));
+        return rm_err_set(err, errno == ENOENT ? RM_ERR_NOT_FOUND : RM_ERR_IO, "%s: %s", opt->path,
+                          strerror(errno));
     fclose(f);
     stream_src *s = NULL;
     st = stream_new(opt, &s, err);
@@ -245,8 +242,7 @@ rm_status rm_source_replay_new(const rm_source_replay_options *opt, rm_source **
 }
 
 rm_status rm_source_virtual_new(rm_source_read_fn read, void *user,
-                                const rm_source_replay_options *opt, rm_source **out,
-                                rm_err *err)
+                                const rm_source_replay_options *opt, rm_source **out, rm_err *err)
 {
     *out = NULL;
     rm_source_replay_options none;
@@ -268,9 +264,8 @@ rm_status rm_source_virtual_new(rm_source_read_fn read, void *user,
     return rm_source_new(&virtual_ops, s, out, err);
 }
 
-rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg,
-                               const rm_sink *sinks, size_t nsinks, rm_source_result *res,
-                               rm_err *err)
+rm_status rm_source_replay_run(const char *path, const rm_source_config *cfg, const rm_sink *sinks,
+                               size_t nsinks, rm_source_result *res, rm_err *err)
 {
     if (res)
         memset(res, 0, sizeof *res);

@@ -11,10 +11,10 @@
 struct rm_usb {
     libusb_context *ctx;
     libusb_device_handle *h;
-    rm_usb_options opt;     /* opt.serial points at want_serial */
-    char want_serial[64];   /* the serial asked for ("" = the only mat) */
+    rm_usb_options opt;   /* opt.serial points at want_serial */
+    char want_serial[64]; /* the serial asked for ("" = the only mat) */
     uint16_t vid, pid;
-    char serial[64];        /* the serial of the mat opened */
+    char serial[64]; /* the serial of the mat opened */
     rm_info info;
     rm_calib *calib;
     int claimed;
@@ -25,9 +25,9 @@ struct rm_usb {
     size_t xfer_size;
     rm_usb_data_fn fn;
     void *user;
-    int streaming;  /* START sent */
-    int stopping;   /* do not resubmit */
-    int gone;       /* NO_DEVICE seen */
+    int streaming; /* START sent */
+    int stopping;  /* do not resubmit */
+    int gone;      /* NO_DEVICE seen */
     unsigned consecutive_errors;
     int fatal;
     char fatal_msg[200];
@@ -205,18 +205,16 @@ static rm_status find_and_open(rm_usb *u, rm_err *err)
         libusb_close(u->h);
         u->h = NULL;
         st = rm_err_set(err, RM_ERR_NOT_FOUND,
-                        "%d mats %04x:%04x attached (serials %s): pick one with --serial",
-                        matches, u->vid, u->pid, seen);
+                        "%d mats %04x:%04x attached (serials %s): pick one with --serial", matches,
+                        u->vid, u->pid, seen);
     } else if (!u->h) {
         if (last_rc)
             st = rm_err_set(err, last.status, "%s", last.msg);
         else if (want)
-            st = rm_err_set(err, RM_ERR_NOT_FOUND, "no mat %04x:%04x with serial %s%s%s%s",
-                            u->vid, u->pid, want, seen[0] ? " (found: " : "", seen,
-                            seen[0] ? ")" : "");
+            st = rm_err_set(err, RM_ERR_NOT_FOUND, "no mat %04x:%04x with serial %s%s%s%s", u->vid,
+                            u->pid, want, seen[0] ? " (found: " : "", seen, seen[0] ? ")" : "");
         else
-            st = rm_err_set(err, RM_ERR_NOT_FOUND, "no mat %04x:%04x found on USB", u->vid,
-                            u->pid);
+            st = rm_err_set(err, RM_ERR_NOT_FOUND, "no mat %04x:%04x found on USB", u->vid, u->pid);
     }
     libusb_free_device_list(list, 1);
     return st;
@@ -240,9 +238,8 @@ static rm_status read_calib(rm_usb *u, rm_err *err)
             break;
         }
         size_t want = len - got < RM_CALIB_BLOCK_LEN ? len - got : RM_CALIB_BLOCK_LEN;
-        int n = libusb_control_transfer(u->h, RM_REQTYPE_IN, RM_REQ_GET_CALIB, 0,
-                                        (uint16_t)block, blob + got, (uint16_t)want,
-                                        timeout_of(&u->opt));
+        int n = libusb_control_transfer(u->h, RM_REQTYPE_IN, RM_REQ_GET_CALIB, 0, (uint16_t)block,
+                                        blob + got, (uint16_t)want, timeout_of(&u->opt));
         if (n < 0) {
             char what[64];
             snprintf(what, sizeof what, "GET_CALIB block %u", block);
@@ -251,8 +248,8 @@ static rm_status read_calib(rm_usb *u, rm_err *err)
         }
         if ((size_t)n != want) {
             st = rm_err_set(err, RM_ERR_TRUNCATED,
-                            "GET_CALIB block %u: %d bytes, expected %zu (calib_len %zu)", block,
-                            n, want, len);
+                            "GET_CALIB block %u: %d bytes, expected %zu (calib_len %zu)", block, n,
+                            want, len);
             break;
         }
         got += (size_t)n;
@@ -313,9 +310,9 @@ static rm_status attach(rm_usb *u, rm_err *err)
         detach(u);
         return st;
     }
-    rm_log(&u->opt.log, RM_LOG_INFO, "opened mat %04x:%04x serial %s: %s %s, %ux%u, %u Hz",
-           u->vid, u->pid, u->serial, u->info.model, u->info.firmware, u->info.rows,
-           u->info.cols, u->info.rate_hz);
+    rm_log(&u->opt.log, RM_LOG_INFO, "opened mat %04x:%04x serial %s: %s %s, %ux%u, %u Hz", u->vid,
+           u->pid, u->serial, u->info.model, u->info.firmware, u->info.rows, u->info.cols,
+           u->info.rate_hz);
     return RM_OK;
 }
 
@@ -448,11 +445,8 @@ static void LIBUSB_CALL on_transfer(struct libusb_transfer *t)
         if (t->actual_length > 0 && u->fn)
             u->fn(u->user, t->buffer, (size_t)t->actual_length, rm_clock_monotonic());
         break;
-    case LIBUSB_TRANSFER_NO_DEVICE:
-        u->gone = 1;
-        return;
-    case LIBUSB_TRANSFER_CANCELLED:
-        return;
+    case LIBUSB_TRANSFER_NO_DEVICE: u->gone = 1; return;
+    case LIBUSB_TRANSFER_CANCELLED: return;
     default:
         /* Bytes that made it before an error are still the stream's. */
         if (t->actual_length > 0 && u->fn)

@@ -57,18 +57,18 @@
 typedef struct rm_band {
     int set;
     double lo, hi;
-    double target;            /* NaN if the source gives a band only */
+    double target; /* NaN if the source gives a band only */
     char source[256];
 } rm_band;
 
 typedef struct rm_profile {
     char name[64];
     char title[128];
-    rm_band speed_cm_s;       /* mean rolling speed */
-    rm_band pass_s;           /* duration of one one-way pass */
-    rm_band hold_s;           /* duration of a hold on a tender spot */
-    rm_band set_s;            /* time on one muscle group (a segment) */
-    rm_band daily_s;          /* total rolling time of the session */
+    rm_band speed_cm_s; /* mean rolling speed */
+    rm_band pass_s;     /* duration of one one-way pass */
+    rm_band hold_s;     /* duration of a hold on a tender spot */
+    rm_band set_s;      /* time on one muscle group (a segment) */
+    rm_band daily_s;    /* total rolling time of the session */
 } rm_profile;
 
 /* Loads a profile by name ("guide", "behm2020": the shipped files) or from
@@ -87,35 +87,35 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
 /* Every threshold and filter setting, with the defaults of
  * rm_analysis_config_default (documented in docs/metrics.md). */
 typedef struct rm_analysis_config {
-    double noise_kpa;            /* a sensel is loaded above this (0.2) */
-    double noise_sigmas;         /* and above zero + this many noise sigmas,
+    double noise_kpa;                /* a sensel is loaded above this (0.2) */
+    double noise_sigmas;             /* and above zero + this many noise sigmas,
                                     sigma estimated from the frames (5; 0 = off) */
-    int min_contact_sensels;     /* smaller components are noise (3) */
-    double roller_min_length_cm; /* roller extent across the mat (y) (12) */
-    double roller_min_aspect;    /* weighted spread across / along (2.5) */
-    double roller_max_width_cm;  /* x extent of the roller contact (12) */
-    double roller_row_share;     /* roller rows: sensel count share of the busiest (0.25) */
-    double roller_max_jump_cm;   /* continuity: x change frame to frame (5) */
-    double hot_after_s;          /* a lone sensel loaded this long is hot (2) */
-    double dead_after_s;         /* unloaded inside a loaded patch this long (0.5) */
-    double lowpass_hz;           /* cut-off of the zero-phase 2nd-order
+    int min_contact_sensels;         /* smaller components are noise (3) */
+    double roller_min_length_cm;     /* roller extent across the mat (y) (12) */
+    double roller_min_aspect;        /* weighted spread across / along (2.5) */
+    double roller_max_width_cm;      /* x extent of the roller contact (12) */
+    double roller_row_share;         /* roller rows: sensel count share of the busiest (0.25) */
+    double roller_max_jump_cm;       /* continuity: x change frame to frame (5) */
+    double hot_after_s;              /* a lone sensel loaded this long is hot (2) */
+    double dead_after_s;             /* unloaded inside a loaded patch this long (0.5) */
+    double lowpass_hz;               /* cut-off of the zero-phase 2nd-order
                                     Butterworth (forward-backward) on x (1.5) */
-    double fill_gap_s;           /* roller gaps up to this are bridged for pacing (0.5) */
-    double rolling_speed_cm_s;   /* |speed| above: rolling (0.5) */
-    double hold_min_s;           /* a stay below the speed this long: hold (3) */
-    double hold_edge_cm;         /* hold edges: x within this of the spot (0.2) */
-    double min_excursion_cm;     /* stroke hysteresis (2) */
-    double segment_gap_s;        /* roller unloaded this long ends a set (4) */
-    double min_segment_s;        /* shorter loaded stretches are no set (5) */
-    double welch_window_s;       /* Welch segment length (40) */
+    double fill_gap_s;               /* roller gaps up to this are bridged for pacing (0.5) */
+    double rolling_speed_cm_s;       /* |speed| above: rolling (0.5) */
+    double hold_min_s;               /* a stay below the speed this long: hold (3) */
+    double hold_edge_cm;             /* hold edges: x within this of the spot (0.2) */
+    double min_excursion_cm;         /* stroke hysteresis (2) */
+    double segment_gap_s;            /* roller unloaded this long ends a set (4) */
+    double min_segment_s;            /* shorter loaded stretches are no set (5) */
+    double welch_window_s;           /* Welch segment length (40) */
     double shake_lo_hz, shake_hi_hz; /* steadiness band (3..12) */
-    double coverage_bin_cm;      /* bins along the stroke range (1) */
-    double live_speed_tau_s;     /* live (causal) speed smoothing (0.3) */
-    double body_mass_kg;         /* 0: from the recording, or unknown */
-    const char *labels;          /* "calves,quads": overrides label events */
-    int live_only;               /* 1: push only (daemon), no series kept, memory
+    double coverage_bin_cm;          /* bins along the stroke range (1) */
+    double live_speed_tau_s;         /* live (causal) speed smoothing (0.3) */
+    double body_mass_kg;             /* 0: from the recording, or unknown */
+    const char *labels;              /* "calves,quads": overrides label events */
+    int live_only;                   /* 1: push only (daemon), no series kept, memory
                                     constant; finish is then refused */
-    unsigned threads;            /* offline reading: inflate threads (0 = 2) */
+    unsigned threads;                /* offline reading: inflate threads (0 = 2) */
 } rm_analysis_config;
 
 void rm_analysis_config_default(rm_analysis_config *cfg);
@@ -131,12 +131,12 @@ const char *rm_analysis_config_name(size_t i);
 typedef struct rm_live_metrics {
     double time_s;
     float force_n, area_cm2, peak_kpa, cop_x_cm, cop_y_cm;
-    int roller;                  /* 1 if a roller contact was found */
+    int roller; /* 1 if a roller contact was found */
     float roller_x_cm, roller_y_cm, roller_force_n, roller_area_cm2;
     float roller_peak_kpa, roller_mean_kpa, load_share;
-    float speed_cm_s;            /* causal estimate (the final series is zero-phase) */
-    int state;                   /* RM_STATE_* from the causal estimate */
-    int contacts;                /* connected components above the noise */
+    float speed_cm_s; /* causal estimate (the final series is zero-phase) */
+    int state;        /* RM_STATE_* from the causal estimate */
+    int contacts;     /* connected components above the noise */
 } rm_live_metrics;
 
 typedef struct rm_analysis rm_analysis;

@@ -49,14 +49,35 @@ typedef struct opt_def {
     int is_int;
 } opt_def;
 
-#define OPT(f) {#f, offsetof(rm_analysis_config, f), 0}
+#define OPT(f)                                                                                     \
+    {                                                                                              \
+#f, offsetof(rm_analysis_config, f), 0                                                     \
+    }
 static const opt_def opt_defs[] = {
-    OPT(noise_kpa), OPT(noise_sigmas), {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
-    OPT(roller_min_length_cm), OPT(roller_min_aspect), OPT(roller_max_width_cm),
-    OPT(roller_max_jump_cm), OPT(roller_row_share), OPT(hot_after_s), OPT(dead_after_s), OPT(lowpass_hz),
-    OPT(fill_gap_s), OPT(rolling_speed_cm_s), OPT(hold_min_s), OPT(hold_edge_cm), OPT(min_excursion_cm),
-    OPT(segment_gap_s), OPT(min_segment_s), OPT(welch_window_s), OPT(shake_lo_hz),
-    OPT(shake_hi_hz), OPT(coverage_bin_cm), OPT(live_speed_tau_s), OPT(body_mass_kg),
+    OPT(noise_kpa),
+    OPT(noise_sigmas),
+    {"min_contact_sensels", offsetof(rm_analysis_config, min_contact_sensels), 1},
+    OPT(roller_min_length_cm),
+    OPT(roller_min_aspect),
+    OPT(roller_max_width_cm),
+    OPT(roller_max_jump_cm),
+    OPT(roller_row_share),
+    OPT(hot_after_s),
+    OPT(dead_after_s),
+    OPT(lowpass_hz),
+    OPT(fill_gap_s),
+    OPT(rolling_speed_cm_s),
+    OPT(hold_min_s),
+    OPT(hold_edge_cm),
+    OPT(min_excursion_cm),
+    OPT(segment_gap_s),
+    OPT(min_segment_s),
+    OPT(welch_window_s),
+    OPT(shake_lo_hz),
+    OPT(shake_hi_hz),
+    OPT(coverage_bin_cm),
+    OPT(live_speed_tau_s),
+    OPT(body_mass_kg),
 };
 #undef OPT
 
@@ -79,8 +100,8 @@ rm_status rm_analysis_config_set(rm_analysis_config *cfg, const char *name, cons
                               value ? value : "");
         if (opt_defs[i].is_int) {
             if (v != floor(v) || v < 1 || v > 1e6)
-                return rm_err_set(err, RM_ERR_RANGE, "analysis option %s: %s is not a whole number >= 1",
-                                  name, value);
+                return rm_err_set(err, RM_ERR_RANGE,
+                                  "analysis option %s: %s is not a whole number >= 1", name, value);
             *(int *)(void *)((char *)cfg + opt_defs[i].off) = (int)v;
         } else {
             *(double *)(void *)((char *)cfg + opt_defs[i].off) = v;
@@ -132,13 +153,13 @@ static void span_clear(rm_seg_span *s, size_t n)
 
 static rm_status check_config(const rm_analysis_config *c, rm_err *err)
 {
-#define POS(f)                                                                              \
-    if (!(c->f > 0) || !isfinite(c->f))                                                     \
-        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be > 0", \
+#define POS(f)                                                                                     \
+    if (!(c->f > 0) || !isfinite(c->f))                                                            \
+        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be > 0",           \
                           (double)c->f);
-#define NONNEG(f)                                                                            \
-    if (!(c->f >= 0) || !isfinite(c->f))                                                     \
-        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be >= 0", \
+#define NONNEG(f)                                                                                  \
+    if (!(c->f >= 0) || !isfinite(c->f))                                                           \
+        return rm_err_set(err, RM_ERR_RANGE, "analysis option " #f " = %g: must be >= 0",          \
                           (double)c->f);
     POS(noise_kpa);
     NONNEG(noise_sigmas);
@@ -166,7 +187,8 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
 #undef POS
 #undef NONNEG
     if (c->min_contact_sensels < 1)
-        return rm_err_set(err, RM_ERR_RANGE, "analysis option min_contact_sensels = %d: must be >= 1",
+        return rm_err_set(err, RM_ERR_RANGE,
+                          "analysis option min_contact_sensels = %d: must be >= 1",
                           c->min_contact_sensels);
     if (c->shake_hi_hz <= c->shake_lo_hz)
         return rm_err_set(err, RM_ERR_RANGE,
@@ -199,9 +221,8 @@ static rm_status check_device(const rm_device *dev, const rm_calib *calib, rm_er
         return rm_err_set(err, RM_ERR_RANGE, "analysis: frame rate %g Hz is not positive",
                           dev->rate_hz);
     if (calib && (calib->rows != dev->rows || calib->cols != dev->cols))
-        return rm_err_set(err, RM_ERR_LENGTH,
-                          "analysis: calibration is %ux%u but the mat is %ux%u", calib->rows,
-                          calib->cols, dev->rows, dev->cols);
+        return rm_err_set(err, RM_ERR_LENGTH, "analysis: calibration is %ux%u but the mat is %ux%u",
+                          calib->rows, calib->cols, dev->rows, dev->cols);
     return calib ? rm_calib_validate(calib, err) : RM_OK;
 }
 
@@ -240,10 +261,10 @@ static int alloc_state(rm_analysis *a)
     a->all_peak = calloc(n, sizeof *a->all_peak);
     a->all_contact = calloc(n, sizeof *a->all_contact);
     if (!a->lut || !a->gain || !a->zero || !a->thr || !a->thr_base || !a->mask || !a->lone_run ||
-        !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p ||
-        !a->lab || !a->porig || !a->loaded || !a->tm1 || !a->flag || !a->queue || !a->rowcount ||
-        !a->rowof || !a->colof || !a->all_sum || !a->all_peak || !a->all_contact ||
-        span_alloc(&a->cur, n) || span_alloc(&a->pend, n))
+        !a->dead_run || !a->lone_last || !a->dead_last || !a->hot || !a->dead || !a->p || !a->lab ||
+        !a->porig || !a->loaded || !a->tm1 || !a->flag || !a->queue || !a->rowcount || !a->rowof ||
+        !a->colof || !a->all_sum || !a->all_peak || !a->all_contact || span_alloc(&a->cur, n) ||
+        span_alloc(&a->pend, n))
         return -1;
     for (size_t i = 0; i < npad; i++) {
         a->lab[i] = -1;
@@ -507,10 +528,22 @@ static double dead_sensels(rm_analysis *a, roller_fit *f, int root, uint64_t fra
             }
             double s = 0;
             int k = 0;
-            if (up) { s += a->p[i - C]; k++; }
-            if (dn) { s += a->p[i + C]; k++; }
-            if (lf) { s += a->p[i - 1]; k++; }
-            if (rt) { s += a->p[i + 1]; k++; }
+            if (up) {
+                s += a->p[i - C];
+                k++;
+            }
+            if (dn) {
+                s += a->p[i + C];
+                k++;
+            }
+            if (lf) {
+                s += a->p[i - 1];
+                k++;
+            }
+            if (rt) {
+                s += a->p[i + 1];
+                k++;
+            }
             double p = s / k;
             f->sum_p += p;
             f->sum_px += p * r;
@@ -639,8 +672,8 @@ static rm_status push_check(rm_analysis *a, double time_s, const uint16_t *raw, 
     if (a->finished)
         return rm_err_set(err, RM_ERR_STATE, "analysis push: analysis already finished");
     if (!isfinite(time_s))
-        return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu has a time that is not finite",
-                          a->nf);
+        return rm_err_set(err, RM_ERR_VALUE,
+                          "analysis push: frame %zu has a time that is not finite", a->nf);
     if (a->nf > 0 && time_s < a->last_t - 1e-6)
         return rm_err_set(err, RM_ERR_VALUE, "analysis push: frame %zu time %.6f s goes back",
                           a->nf, time_s);
@@ -748,8 +781,8 @@ static inline void lone_sensel(rm_analysis *a, int seed, uint64_t frame)
 
 /* Scores the component queue[q0, q1) (columns cmin..cmax) as the roller,
  * measured into *f: the higher the likelier; -1 if it is not a roller. */
-static inline double roller_score(rm_analysis *a, int q0, int q1, int cmin, int cmax,
-                                  double time_s, roller_fit *f)
+static inline double roller_score(rm_analysis *a, int q0, int q1, int cmin, int cmax, double time_s,
+                                  roller_fit *f)
 {
     const rm_analysis_config *cfg = &a->cfg;
     const double min_len = cfg->roller_min_length_cm;
@@ -822,8 +855,8 @@ static inline int find_contacts(rm_analysis *a, int nl, double time_s, uint64_t 
 /* The frame's series values, NaN where there is nothing to measure. Dead
  * sensels inside the roller are filled first: they belong to the frame's
  * totals too. Remembers the roller's x for the next frame's continuity. */
-static inline void frame_values(rm_analysis *a, double time_s, uint64_t frame, int nl,
-                                frame_sums s, roller_fit *best, int best_root, float *v)
+static inline void frame_values(rm_analysis *a, double time_s, uint64_t frame, int nl, frame_sums s,
+                                roller_fit *best, int best_root, float *v)
 {
     for (int k = 0; k < RM_SERIES_COUNT; k++)
         v[k] = NAN;
@@ -911,8 +944,7 @@ static inline float live_speed(rm_analysis *a, double time_s, double x, int *sta
     a->live_t = time_s;
     if (fabs(a->live_v) >= cfg->rolling_speed_cm_s)
         a->live_slow_since = time_s;
-    *state = (time_s - a->live_slow_since >= cfg->hold_min_s) ? RM_STATE_HOLDING
-                                                              : RM_STATE_ROLLING;
+    *state = (time_s - a->live_slow_since >= cfg->hold_min_s) ? RM_STATE_HOLDING : RM_STATE_ROLLING;
     return (float)a->live_v;
 }
 
@@ -1004,7 +1036,8 @@ rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_resul
     if (a->finished)
         return rm_err_set(err, RM_ERR_STATE, "analysis finish: already finished");
     if (a->cfg.live_only)
-        return rm_err_set(err, RM_ERR_STATE, "analysis finish: a live-only analysis keeps no series");
+        return rm_err_set(err, RM_ERR_STATE,
+                          "analysis finish: a live-only analysis keeps no series");
     a->finished = 1;
     if (a->in_seg && close_set(a) != RM_OK)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");

@@ -19,9 +19,9 @@ typedef struct rm_fvec {
 /* A set found online: frames [first, last] (last = last roller frame). */
 typedef struct rm_seg_span {
     size_t first, last;
-    float *sum_kpa, *peak_kpa;  /* rows*cols, owned */
-    uint32_t *contact;          /* frames loaded, rows*cols */
-    size_t frames;              /* frames accumulated */
+    float *sum_kpa, *peak_kpa; /* rows*cols, owned */
+    uint32_t *contact;         /* frames loaded, rows*cols */
+    size_t frames;             /* frames accumulated */
 } rm_seg_span;
 
 typedef struct rm_label_ev {
@@ -31,7 +31,7 @@ typedef struct rm_label_ev {
 
 struct rm_analysis {
     rm_analysis_config cfg;
-    char *labels;               /* copy of cfg.labels */
+    char *labels; /* copy of cfg.labels */
     int rows, cols, n;
     double rp_cm, cp_cm, sensel_cm2, rate_hz;
 
@@ -40,12 +40,12 @@ struct rm_analysis {
     uint32_t lut_n;
     float *gain;
     uint16_t *zero;
-    uint32_t *thr;              /* loaded if raw >= thr[i]; > 65535 = never */
-    uint32_t *thr_base;         /* from noise_kpa alone */
-    uint16_t *tm1;              /* thr - 1 for the hot loop, 65535 = never */
-    uint8_t *flag;              /* per-frame loaded flags, padded to 8 */
-    double noise_sigma;         /* estimated sensor noise, counts */
-    uint32_t thr_extra;         /* noise_sigmas * noise_sigma, counts */
+    uint32_t *thr;      /* loaded if raw >= thr[i]; > 65535 = never */
+    uint32_t *thr_base; /* from noise_kpa alone */
+    uint16_t *tm1;      /* thr - 1 for the hot loop, 65535 = never */
+    uint8_t *flag;      /* per-frame loaded flags, padded to 8 */
+    double noise_sigma; /* estimated sensor noise, counts */
+    uint32_t thr_extra; /* noise_sigmas * noise_sigma, counts */
     uint8_t *mask;
 
     /* sensel faults */
@@ -57,8 +57,8 @@ struct rm_analysis {
 
     /* per-frame scratch */
     float *p;
-    int32_t *lab;               /* (rows+2)*(cols+2), padded */
-    int32_t *porig;             /* padded index -> sensel index */
+    int32_t *lab;   /* (rows+2)*(cols+2), padded */
+    int32_t *porig; /* padded index -> sensel index */
     int32_t *loaded;
     int32_t *queue;
     int32_t *rowcount;
@@ -97,7 +97,6 @@ struct rm_analysis {
 int rm_fvec_push(rm_fvec *f, float x);
 
 /* pacing.c: everything rm_analysis_finish does after the frames. */
-rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
-                             rm_err *err);
+rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r, rm_err *err);
 
 #endif

@@ -127,13 +127,15 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
             goto out;
         }
         if (parse_band(val, b)) {
-            st = rm_err_set(err, RM_ERR_FORMAT,
-                            "%s line %d: %s = \"%s\": expected \"LOW HIGH [target T]\" with 0 <= LOW <= HIGH",
-                            what, line, key, val);
+            st = rm_err_set(
+                err, RM_ERR_FORMAT,
+                "%s line %d: %s = \"%s\": expected \"LOW HIGH [target T]\" with 0 <= LOW <= HIGH",
+                what, line, key, val);
             goto out;
         }
         if (!src || !*src) {
-            st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: %s has no source (\"| where the numbers come from\")",
+            st = rm_err_set(err, RM_ERR_FORMAT,
+                            "%s line %d: %s has no source (\"| where the numbers come from\")",
                             what, line, key);
             goto out;
         }
@@ -178,8 +180,8 @@ rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
     int bad = ferror(f) || !feof(f);
     fclose(f);
     if (bad)
-        return rm_err_set(err, RM_ERR_FORMAT, "profile %s: unreadable or larger than %zu bytes", path,
-                          sizeof text - 1);
+        return rm_err_set(err, RM_ERR_FORMAT, "profile %s: unreadable or larger than %zu bytes",
+                          path, sizeof text - 1);
     text[n] = 0;
     if (memchr(text, 0, n))
         return rm_err_set(err, RM_ERR_FORMAT, "profile %s: not a text file", path);
@@ -230,11 +232,10 @@ static void band_text(char *o, size_t cap, const rm_band *b)
 
 static const rm_profile *default_profile(rm_profile *tmp)
 {
-    static const char guide[] =
-        "format = rollmat-profile-1\nname = guide\n"
-        "speed_cm_s = 1.5 3.5 target 2.54 | coaching guide\n"
-        "hold_s = 20 30 | coaching guide\nset_s = 60 120 | coaching guide\n"
-        "daily_s = 300 600 | coaching guide\n";
+    static const char guide[] = "format = rollmat-profile-1\nname = guide\n"
+                                "speed_cm_s = 1.5 3.5 target 2.54 | coaching guide\n"
+                                "hold_s = 20 30 | coaching guide\nset_s = 60 120 | coaching guide\n"
+                                "daily_s = 300 600 | coaching guide\n";
     rm_profile_parse(guide, "built-in guide profile", tmp, NULL);
     return tmp;
 }
@@ -262,7 +263,10 @@ static void score_set_length(rm_segment_result *s, const rm_profile *P, double d
         return;
     band_text(bt, sizeof bt, &P->set_s);
     cat(s->comment, sizeof s->comment, ", %s %s s",
-        v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+        v == RM_VERDICT_INSIDE  ? "inside"
+        : v == RM_VERDICT_BELOW ? "short of"
+                                : "longer than",
+        bt);
     tally_add(t, v);
 }
 
@@ -284,7 +288,10 @@ static void score_speed(rm_segment_result *s, const rm_profile *P, tally *t)
         band_text(bt, sizeof bt, &P->speed_cm_s);
         cat(c, cap, ", target %s", bt);
     }
-    cat(c, cap, ": %s", v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too slow" : "too fast");
+    cat(c, cap, ": %s",
+        v == RM_VERDICT_INSIDE  ? "good"
+        : v == RM_VERDICT_BELOW ? "too slow"
+                                : "too fast");
     tally_add(t, v);
 }
 
@@ -305,7 +312,9 @@ static void score_passes(rm_segment_result *s, const rm_profile *P, tally *t)
         if (v != RM_VERDICT_NA) {
             band_text(bt, sizeof bt, &P->pass_s);
             cat(c, cap, ", target %s s: %s", bt,
-                v == RM_VERDICT_INSIDE ? "good" : v == RM_VERDICT_BELOW ? "too quick" : "too slow");
+                v == RM_VERDICT_INSIDE  ? "good"
+                : v == RM_VERDICT_BELOW ? "too quick"
+                                        : "too slow");
             tally_add(t, v);
         }
     }
@@ -356,7 +365,11 @@ static void score_holds(const rm_results *r, size_t k, rm_segment_result *s, con
         v = judge(&P->hold_s, hmin) == RM_VERDICT_BELOW ? RM_VERDICT_BELOW : RM_VERDICT_ABOVE;
     s->hold_verdict = (int8_t)v;
     if (nh == 1)
-        cat(c, cap, ", %s %s s", v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "longer than", bt);
+        cat(c, cap, ", %s %s s",
+            v == RM_VERDICT_INSIDE  ? "inside"
+            : v == RM_VERDICT_BELOW ? "short of"
+                                    : "longer than",
+            bt);
     else
         cat(c, cap, ", %d inside %s s", nin, bt);
     tally_add(t, v);
@@ -400,12 +413,15 @@ static void score_totals(rm_results *r, const rm_profile *P, int roller, tally t
     T->score = tot.judged ? (float)tot.inside / (float)tot.judged : NAN;
     if (!roller) {
         if (T->loaded_s > 0)
-            cat(c, cap, "no roller was found for a whole set (a roller shape was seen in only %.1f s "
-                        "of frames): pacing (strokes, holds, speed, cadence) is not available; "
-                        "pressure distribution is given", T->loaded_s);
+            cat(c, cap,
+                "no roller was found for a whole set (a roller shape was seen in only %.1f s "
+                "of frames): pacing (strokes, holds, speed, cadence) is not available; "
+                "pressure distribution is given",
+                T->loaded_s);
         else
-            cat(c, cap, "no roller was found in this recording: pacing (strokes, holds, speed, "
-                        "cadence) is not available; pressure distribution is given");
+            cat(c, cap,
+                "no roller was found in this recording: pacing (strokes, holds, speed, "
+                "cadence) is not available; pressure distribution is given");
         return;
     }
     double on = T->rolling_s + T->holding_s;
@@ -418,7 +434,10 @@ static void score_totals(rm_results *r, const rm_profile *P, int roller, tally t
         fmtnum(lo, sizeof lo, P->daily_s.lo / 60.0);
         fmtnum(hi, sizeof hi, P->daily_s.hi / 60.0);
         cat(c, cap, ", %s the daily %s-%s min",
-            v == RM_VERDICT_INSIDE ? "inside" : v == RM_VERDICT_BELOW ? "short of" : "more than", lo, hi);
+            v == RM_VERDICT_INSIDE  ? "inside"
+            : v == RM_VERDICT_BELOW ? "short of"
+                                    : "more than",
+            lo, hi);
     }
     if (!isnan(T->score))
         cat(c, cap, "; %d of %d targets met", tot.inside, tot.judged);
@@ -483,11 +502,13 @@ char *rm_results_coach_text(const rm_results *r)
         }
     }
     if (nl)
-        cat(o, cap, "pressure: mean force %.0f N (max %.0f N), mean contact %.0f cm2, peak %.0f kPa\n",
+        cat(o, cap,
+            "pressure: mean force %.0f N (max %.0f N), mean contact %.0f cm2, peak %.0f kPa\n",
             fsum / (double)nl, fmax, asum / (double)nl, T->peak_kpa);
     else
         cat(o, cap, "pressure: nothing loaded the mat above the noise threshold\n");
     if (T->hot_sensels || T->dead_sensels)
-        cat(o, cap, "sensels: %d hot and %d dead found and left out\n", T->hot_sensels, T->dead_sensels);
+        cat(o, cap, "sensels: %d hot and %d dead found and left out\n", T->hot_sensels,
+            T->dead_sensels);
     return o;
 }

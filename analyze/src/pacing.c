@@ -222,8 +222,8 @@ static void *dyn_push(dyn *d)
     return p;
 }
 
-static const char *label_for(const rm_analysis *a, size_t k, double prev_end, double end,
-                             char *buf, size_t cap)
+static const char *label_for(const rm_analysis *a, size_t k, double prev_end, double end, char *buf,
+                             size_t cap)
 {
     if (a->cfg.labels && a->cfg.labels[0]) {
         const char *s = a->cfg.labels;
@@ -268,14 +268,14 @@ typedef struct pacing {
     size_t nf, N, alloc_n, pad;
     const float *t, *x, *fr;
     double fs, dt, maxgap;
-    double b[3], fa[3];              /* the low-pass */
-    double *xf;                      /* roller x, short gaps bridged */
-    double *xs, *vv;                 /* filtered x, speed */
-    double *ext, *buf;               /* scratch */
+    double b[3], fa[3]; /* the low-pass */
+    double *xf;         /* roller x, short gaps bridged */
+    double *xs, *vv;    /* filtered x, speed */
+    double *ext, *buf;  /* scratch */
     uint8_t *state;
     dyn strokes, holds;
     size_t nseg;
-    int whole;                       /* one segment: the whole recording */
+    int whole; /* one segment: the whole recording */
     welch w;
     double df;
     double *pos_acc, *frc_acc, *seg_acc;
@@ -727,8 +727,8 @@ static void seg_cadence(pacing *P, rm_segment_result *sg, size_t first, size_t l
         for (size_t q = 0; q < P->w.nbin; q++)
             P->pos_acc[q] += P->seg_acc[q];
         P->pos_windows += nwin;
-        double f0 = psd_peak(P->seg_acc, P->w.nbin, P->df, RM_CADENCE_BAND_LO_HZ,
-                             RM_CADENCE_BAND_HI_HZ);
+        double f0 =
+            psd_peak(P->seg_acc, P->w.nbin, P->df, RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ);
         sg->cadence_cpm = (float)(f0 * 60.0);
     }
     seg_coverage(P, sg, m);
@@ -777,7 +777,8 @@ static void segment_metrics(pacing *P)
         sg->end_s = P->t[last];
         char lb[RM_RESULTS_LABEL_LEN];
         snprintf(sg->label, sizeof sg->label, "%s",
-                 P->whole ? "whole recording" : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
+                 P->whole ? "whole recording"
+                          : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
         if (P->whole && a->n_lab)
             snprintf(sg->label, sizeof sg->label, "%s", a->lab_ev[a->n_lab - 1].text);
         prev_end = sg->end_s;
@@ -906,10 +907,10 @@ static void session_totals(pacing *P)
     T->holds = (int32_t)P->holds.n;
     T->segments = (int32_t)P->nseg;
     T->mean_speed_cm_s = nroll ? (float)(sv / (double)nroll) : NAN;
-    T->cadence_cpm = P->pos_windows ? (float)(60.0 * psd_peak(P->pos_acc, P->w.nbin, P->df,
-                                                              RM_CADENCE_BAND_LO_HZ,
-                                                              RM_CADENCE_BAND_HI_HZ))
-                                    : NAN;
+    T->cadence_cpm = P->pos_windows
+                         ? (float)(60.0 * psd_peak(P->pos_acc, P->w.nbin, P->df,
+                                                   RM_CADENCE_BAND_LO_HZ, RM_CADENCE_BAND_HI_HZ))
+                         : NAN;
     T->mean_force_n = nload ? (float)(sfr / (double)nload) : NAN;
     T->peak_kpa = (float)pk;
     T->roller_found = a->n_spans > 0;
@@ -964,8 +965,7 @@ static void pacing_free(pacing *P)
     free(P->holds.v);
 }
 
-rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r,
-                             rm_err *err)
+rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r, rm_err *err)
 {
     pacing P;
     memset(&P, 0, sizeof P);

@@ -12,7 +12,7 @@
 
 #include "rm_status.h"
 
-#define RM_MAX_DIM 256 /* rows and cols of a mat: 1..256 */
+#define RM_MAX_DIM         256 /* rows and cols of a mat: 1..256 */
 #define RM_CALIB_MIN_KNOTS 2
 #define RM_CALIB_MAX_KNOTS 64
 
@@ -30,8 +30,8 @@ typedef struct rm_calib {
     float knot_raw[RM_CALIB_MAX_KNOTS]; /* strictly increasing */
     float knot_kpa[RM_CALIB_MAX_KNOTS]; /* non-decreasing, [0] == 0 */
     uint16_t rows, cols;
-    uint16_t *zero;  /* raw counts */
-    float *gain;     /* 1.0 nominal (wire: gain_q12 / 4096) */
+    uint16_t *zero; /* raw counts */
+    float *gain;    /* 1.0 nominal (wire: gain_q12 / 4096) */
 } rm_calib;
 
 /* Allocates a calibration of the given geometry with zero = 0, gain = 1 and

@@ -25,12 +25,12 @@ typedef enum rm_packet_type {
 /* Recording-level facts known at the start. */
 typedef struct rm_header {
     char title[128];
-    char created[32];     /* ISO 8601 UTC, "2026-11-25T08:00:00Z" */
-    double created_unix;  /* the same instant, seconds since 1970 (host clock) */
-    char subject_id[64];  /* "" if unknown */
-    double body_mass_kg;  /* 0 if unknown */
+    char created[32];    /* ISO 8601 UTC, "2026-11-25T08:00:00Z" */
+    double created_unix; /* the same instant, seconds since 1970 (host clock) */
+    char subject_id[64]; /* "" if unknown */
+    double body_mass_kg; /* 0 if unknown */
     char subject_notes[256];
-    char source[64];      /* "usb", "replay", "vmat", "import:tekscan" ... */
+    char source[64]; /* "usb", "replay", "vmat", "import:tekscan" ... */
 } rm_header;
 
 /* The mat, as GET_INFO and the USB descriptors describe it. */
@@ -49,22 +49,22 @@ typedef struct rm_device {
 /* One frame. `raw` is rows*cols row-major counts, borrowed. */
 typedef struct rm_frame {
     uint32_t seq;
-    uint16_t flags;          /* RM_FLAG_* */
+    uint16_t flags; /* RM_FLAG_* */
     uint64_t t_device_us;
-    double time_s;           /* host clock, seconds since header.created */
+    double time_s; /* host clock, seconds since header.created */
     uint16_t rows, cols;
     const uint16_t *raw;
 } rm_frame;
 
 /* Event kinds as stored in /events/kind. */
-#define RM_EVENT_GAP "gap"               /* value = frames missing */
+#define RM_EVENT_GAP        "gap" /* value = frames missing */
 #define RM_EVENT_DISCONNECT "disconnect"
-#define RM_EVENT_RECONNECT "reconnect"
-#define RM_EVENT_LABEL "label"           /* text = muscle group label */
-#define RM_EVENT_NOTE "note"
-#define RM_EVENT_CORRUPT "corrupt"       /* value = count, text = reason */
-#define RM_EVENT_TRUNCATED "truncated"   /* value = bytes, text = reason */
-#define RM_EVENT_OVERRUN "overrun"       /* host ring full: value = frames */
+#define RM_EVENT_RECONNECT  "reconnect"
+#define RM_EVENT_LABEL      "label" /* text = muscle group label */
+#define RM_EVENT_NOTE       "note"
+#define RM_EVENT_CORRUPT    "corrupt"   /* value = count, text = reason */
+#define RM_EVENT_TRUNCATED  "truncated" /* value = bytes, text = reason */
+#define RM_EVENT_OVERRUN    "overrun"   /* host ring full: value = frames */
 
 #define RM_EVENT_KIND_LEN 16
 #define RM_EVENT_TEXT_LEN 128
@@ -80,9 +80,9 @@ typedef struct rm_end {
     uint64_t frames_ok;
     uint64_t frames_corrupt;
     uint64_t frames_truncated;
-    uint64_t frames_missing;  /* sum of seq gaps */
+    uint64_t frames_missing; /* sum of seq gaps */
     uint64_t garbage_bytes;
-    rm_status status;         /* why the stream ended: RM_OK or an error */
+    rm_status status; /* why the stream ended: RM_OK or an error */
 } rm_end;
 
 typedef struct rm_packet {
@@ -107,8 +107,8 @@ typedef struct rm_sink {
 } rm_sink;
 
 /* Convenience: wraps a pointer in a packet and hands it to a sink. */
-static inline rm_status rm_sink_send(const rm_sink *sink, rm_packet_type type,
-                                     const void *payload, rm_err *err)
+static inline rm_status rm_sink_send(const rm_sink *sink, rm_packet_type type, const void *payload,
+                                     rm_err *err)
 {
     rm_packet pkt;
     pkt.type = type;

@@ -30,10 +30,10 @@
  * commit/abort); everything it points to is owned by the module. A zeroed
  * struct ({0}) is "closed": abort on it does nothing. */
 typedef struct rm_safefile {
-    FILE *f;         /* write here between open and commit/abort; owned */
-    char *path;      /* the target (a copy), owned */
-    char *tmp;       /* the temporary beside it, owned */
-    void *priv;      /* remembers the first write error; owned */
+    FILE *f;    /* write here between open and commit/abort; owned */
+    char *path; /* the target (a copy), owned */
+    char *tmp;  /* the temporary beside it, owned */
+    void *priv; /* remembers the first write error; owned */
 } rm_safefile;
 
 /* Creates the temporary "<path>.tmp-XXXXXX" beside `path` with mode 0644

@@ -57,8 +57,7 @@ rm_status rm_calib_validate(const rm_calib *c, rm_err *err)
     if (!c)
         return rm_err_set(err, RM_ERR_ARG, "calibration: NULL");
     if (c->n_knots < RM_CALIB_MIN_KNOTS || c->n_knots > RM_CALIB_MAX_KNOTS)
-        return rm_err_set(err, RM_ERR_RANGE, "calibration: %u knots, expected 2..64",
-                          c->n_knots);
+        return rm_err_set(err, RM_ERR_RANGE, "calibration: %u knots, expected 2..64", c->n_knots);
     for (unsigned k = 0; k < c->n_knots; k++) {
         if (!isfinite(c->knot_raw[k]) || !isfinite(c->knot_kpa[k]))
             return rm_err_set(err, RM_ERR_VALUE, "calibration: knot %u is not finite", k);
@@ -66,8 +65,7 @@ rm_status rm_calib_validate(const rm_calib *c, rm_err *err)
             return rm_err_set(err, RM_ERR_VALUE,
                               "calibration: knot_raw not strictly increasing at knot %u", k);
         if (k > 0 && c->knot_kpa[k] < c->knot_kpa[k - 1])
-            return rm_err_set(err, RM_ERR_VALUE,
-                              "calibration: knot_kpa decreasing at knot %u", k);
+            return rm_err_set(err, RM_ERR_VALUE, "calibration: knot_kpa decreasing at knot %u", k);
     }
     if (c->knot_kpa[0] != 0.0f)
         return rm_err_set(err, RM_ERR_VALUE, "calibration: knot_kpa[0] is %g, expected 0",

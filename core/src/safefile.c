@@ -19,17 +19,17 @@
 typedef struct sf_cookie {
     int fd;
     int err;
-    int direct;     /* writing straight into a device, FIFO or stdout: no rename */
-    char *target;   /* where the temporary is renamed to: the path, or the
+    int direct;   /* writing straight into a device, FIFO or stdout: no rename */
+    char *target; /* where the temporary is renamed to: the path, or the
                      * regular file a symbolic link at the path points to */
 } sf_cookie;
 
 /* What is at an output path, and so how it is written. */
 typedef enum sf_kind {
-    SF_NEW,      /* nothing yet: temporary + rename */
-    SF_REGULAR,  /* a regular file (maybe behind links): temporary + rename onto it */
-    SF_DIRECT,   /* a device, FIFO or socket (maybe behind links): written in place */
-    SF_STDOUT,   /* "-": standard output */
+    SF_NEW,     /* nothing yet: temporary + rename */
+    SF_REGULAR, /* a regular file (maybe behind links): temporary + rename onto it */
+    SF_DIRECT,  /* a device, FIFO or socket (maybe behind links): written in place */
+    SF_STDOUT,  /* "-": standard output */
 } sf_kind;
 
 /* Looks at `path` without changing anything. *target (caller frees) is the
@@ -175,8 +175,8 @@ static rm_status sf_open_direct(rm_safefile *sf, sf_cookie *k, sf_kind kind, con
                                 rm_err *err)
 {
     k->direct = 1;
-    k->fd = kind == SF_STDOUT ? dup(STDOUT_FILENO)
-                              : open(k->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    k->fd =
+        kind == SF_STDOUT ? dup(STDOUT_FILENO) : open(k->target, O_WRONLY | O_NOCTTY | O_CLOEXEC);
     if (k->fd < 0) {
         int e = errno;
         cookie_free(k);
@@ -302,15 +302,9 @@ static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
     return st;
 }
 
-rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err)
-{
-    return commit(sf, 1, err);
-}
+rm_status rm_safefile_commit(rm_safefile *sf, rm_err *err) { return commit(sf, 1, err); }
 
-rm_status rm_safefile_commit_new(rm_safefile *sf, rm_err *err)
-{
-    return commit(sf, 0, err);
-}
+rm_status rm_safefile_commit_new(rm_safefile *sf, rm_err *err) { return commit(sf, 0, err); }
 
 rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_err *err)
 {

@@ -45,9 +45,9 @@
 #include "rm_status.h"
 
 #define RM_DAEMON_MAX_CLIENTS 32
-#define RM_DAEMON_NAME_MAX 64      /* bytes of a recording name, ".h5" included */
-#define RM_DAEMON_LINE_MAX 4096    /* longest command line a client may send */
-#define RM_DAEMON_OUTBUF 65536     /* bytes queued per client before it is dropped */
+#define RM_DAEMON_NAME_MAX    64    /* bytes of a recording name, ".h5" included */
+#define RM_DAEMON_LINE_MAX    4096  /* longest command line a client may send */
+#define RM_DAEMON_OUTBUF      65536 /* bytes queued per client before it is dropped */
 
 /* An acquisition source. `start` begins one recording: from then on the
  * source calls sink->receive from its own thread (HEADER, DEVICE, CALIB?,
@@ -66,17 +66,16 @@ typedef struct rm_daemon_source {
 /* Makes the sink that writes the recording at `path` (a file that does not
  * exist yet; the sink must create it exclusively, never overwrite). The
  * sink's finish releases it. */
-typedef rm_status (*rm_daemon_open_fn)(void *user, const char *path, rm_sink *out,
-                                       rm_err *err);
+typedef rm_status (*rm_daemon_open_fn)(void *user, const char *path, rm_sink *out, rm_err *err);
 
 /* One live metric sample. NaN = not known (no roller on the mat, no
  * analyzer). */
 typedef struct rm_daemon_metrics {
-    double time_s;          /* frame time, seconds since the recording's start */
+    double time_s; /* frame time, seconds since the recording's start */
     double roller_x_cm;
     double speed_cm_s;
     double roller_force_n;
-    double load_share;      /* roller force / total force, 0..1 */
+    double load_share; /* roller force / total force, 0..1 */
     double total_force_n;
 } rm_daemon_metrics;
 
@@ -88,21 +87,21 @@ typedef struct rm_daemon_metrics {
  * recording itself. All three run on the source's thread. */
 typedef struct rm_daemon_live {
     void *user;
-    rm_status (*begin)(void *user, const rm_device *dev, const rm_calib *calib,
-                       void **state, rm_err *err);
+    rm_status (*begin)(void *user, const rm_device *dev, const rm_calib *calib, void **state,
+                       rm_err *err);
     rm_status (*push)(void *state, const rm_frame *frame, rm_daemon_metrics *out);
     void (*end)(void *state);
 } rm_daemon_live;
 
 typedef struct rm_daemon_config {
-    const char *socket_path;      /* control socket; created mode 0660 */
-    const char *recordings_dir;   /* must exist and be a directory */
-    rm_daemon_source source;      /* owned by the daemon from rm_daemon_new on
+    const char *socket_path;    /* control socket; created mode 0660 */
+    const char *recordings_dir; /* must exist and be a directory */
+    rm_daemon_source source;    /* owned by the daemon from rm_daemon_new on
                                      (freed by rm_daemon_free, also on failure) */
     rm_daemon_open_fn open_recording;
     void *open_user;
-    rm_daemon_live live;          /* all NULL: built-in frame count + force */
-    double publish_hz;            /* live lines per second; 0 = 15; 1..100 */
+    rm_daemon_live live; /* all NULL: built-in frame count + force */
+    double publish_hz;   /* live lines per second; 0 = 15; 1..100 */
     rm_logger log;
 } rm_daemon_config;
 
@@ -168,8 +167,7 @@ typedef struct rm_daemon_conf {
  * zeroed or filled by an earlier load). Free with rm_daemon_conf_clear. */
 rm_status rm_daemon_conf_load(const char *path, rm_daemon_conf *conf, rm_err *err);
 /* Sets one key from text (the option parser uses it too). */
-rm_status rm_daemon_conf_set(rm_daemon_conf *conf, const char *key, const char *value,
-                             rm_err *err);
+rm_status rm_daemon_conf_set(rm_daemon_conf *conf, const char *key, const char *value, rm_err *err);
 void rm_daemon_conf_clear(rm_daemon_conf *conf);
 
 /* ---- sources ------------------------------------------------------------
@@ -182,8 +180,8 @@ void rm_daemon_conf_clear(rm_daemon_conf *conf);
  * or here on failure). cfg is copied, cfg->serial too; other pointers in it
  * (label, capture, status_user, log.user) are borrowed and must outlive the
  * daemon source. */
-rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg,
-                               rm_daemon_source *out, rm_err *err);
+rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg, rm_daemon_source *out,
+                               rm_err *err);
 
 /* ---- replay source -----------------------------------------------------
  * acquire's replay source (rm_source_replay_new) set up as rollmatd wants
@@ -208,10 +206,10 @@ rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm
  * A mat that cannot be opened fails the start with the transport's
  * message. Strings are copied. */
 typedef struct rm_daemon_usb_options {
-    uint16_t vid, pid;      /* 0 = 1209:0001 */
-    const char *serial;     /* NULL = the only mat attached */
-    unsigned rate_hz;       /* 0 = keep the mat's rate */
-    size_t ring_slots;      /* 0 = the recorder's default */
+    uint16_t vid, pid;  /* 0 = 1209:0001 */
+    const char *serial; /* NULL = the only mat attached */
+    unsigned rate_hz;   /* 0 = keep the mat's rate */
+    size_t ring_slots;  /* 0 = the recorder's default */
     rm_logger log;
 } rm_daemon_usb_options;
 

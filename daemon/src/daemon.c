@@ -25,9 +25,9 @@
 typedef struct rmd_client {
     int fd;
     int subscribed;
-    int discarding;  /* inside an over-long line: skip to its newline */
-    int dead;        /* to be closed at the end of this step */
-    int eof;         /* the client shut down its side: close once flushed */
+    int discarding; /* inside an over-long line: skip to its newline */
+    int dead;       /* to be closed at the end of this step */
+    int eof;        /* the client shut down its side: close once flushed */
     size_t in_len;
     size_t out_len;
     char in[RM_DAEMON_LINE_MAX];
@@ -132,8 +132,8 @@ rm_status rm_daemon_new(const rm_daemon_config *cfg, rm_daemon **out, rm_err *er
     *out = NULL;
     rm_daemon_source src = cfg->source;
     rm_status st;
-    if (!cfg->socket_path || !*cfg->socket_path || !cfg->recordings_dir ||
-        !*cfg->recordings_dir || !cfg->open_recording || !src.start || !src.stop) {
+    if (!cfg->socket_path || !*cfg->socket_path || !cfg->recordings_dir || !*cfg->recordings_dir ||
+        !cfg->open_recording || !src.start || !src.stop) {
         st = rm_err_set(err, RM_ERR_ARG,
                         "the daemon needs a socket path, a recordings folder, a source and a "
                         "recording opener");
@@ -323,8 +323,8 @@ static rm_status end_recording(rm_daemon *d, rm_err *err)
     }
     rmd_tee_free(d->tee);
     d->tee = NULL;
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "type", "stopped", "file", d->rec_file,
-                          "frames", (json_int_t)ts.frames, "lost", (json_int_t)ts.lost);
+    json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "type", "stopped", "file", d->rec_file, "frames",
+                          (json_int_t)ts.frames, "lost", (json_int_t)ts.lost);
     if (o && st != RM_OK)
         json_object_set_new(o, "error", json_string(d->last_error));
     if (o)
@@ -333,15 +333,9 @@ static rm_status end_recording(rm_daemon *d, rm_err *err)
     return st;
 }
 
-rm_status rm_daemon_stop_recording(rm_daemon *d, rm_err *err)
-{
-    return end_recording(d, err);
-}
+rm_status rm_daemon_stop_recording(rm_daemon *d, rm_err *err) { return end_recording(d, err); }
 
-int rm_daemon_recording(const rm_daemon *d)
-{
-    return d->tee != NULL;
-}
+int rm_daemon_recording(const rm_daemon *d) { return d->tee != NULL; }
 
 /* The file name for a start command: the client's name (validated) or the
  * UTC time, plus ".h5"; never an existing path. */
@@ -402,7 +396,8 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     json_t *v;
     const char *name = NULL, *subject = "", *label = NULL;
     double mass = 0;
-    json_object_foreach(req, key, v) {
+    json_object_foreach(req, key, v)
+    {
         if (!strcmp(key, "cmd"))
             continue;
         if (!strcmp(key, "name")) {
@@ -480,7 +475,8 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     if (rmd_tee_wait_started(tee, RMD_START_WAIT_S) == 0) {
         end_recording(d, &e);
         char msg[600];
-        snprintf(msg, sizeof msg, "start %s: %s", file, d->last_error[0] ? d->last_error : "the source ended");
+        snprintf(msg, sizeof msg, "start %s: %s", file,
+                 d->last_error[0] ? d->last_error : "the source ended");
         reply_error(d, c, msg);
         return;
     }
@@ -595,8 +591,8 @@ static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t le
     } else if (!strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")) {
         c->subscribed = !strcmp(cmd, "subscribe");
         update_subscribers(d);
-        json_t *o = json_pack("{s:b, s:b, s:f}", "ok", 1, "subscribed", c->subscribed, "hz",
-                              d->publish_hz);
+        json_t *o =
+            json_pack("{s:b, s:b, s:f}", "ok", 1, "subscribed", c->subscribed, "hz", d->publish_hz);
         if (o)
             client_send_json(d, c, o);
     } else {

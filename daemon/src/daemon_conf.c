@@ -56,8 +56,7 @@ static char **conf_field(rm_daemon_conf *c, const char *key)
     return NULL;
 }
 
-rm_status rm_daemon_conf_set(rm_daemon_conf *conf, const char *key, const char *value,
-                             rm_err *err)
+rm_status rm_daemon_conf_set(rm_daemon_conf *conf, const char *key, const char *value, rm_err *err)
 {
     char **f = conf_field(conf, key);
     if (!f)
@@ -106,8 +105,8 @@ rm_status rm_daemon_conf_load(const char *path, rm_daemon_conf *conf, rm_err *er
     while (fgets(line, sizeof line, f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            st = rm_err_set(err, RM_ERR_FORMAT, "%s:%u: line longer than %zu bytes", path,
-                            lineno, sizeof line - 2);
+            st = rm_err_set(err, RM_ERR_FORMAT, "%s:%u: line longer than %zu bytes", path, lineno,
+                            sizeof line - 2);
             break;
         }
         char *s = trim(line);

@@ -12,16 +12,16 @@
 #include "rm_source.h"
 
 typedef struct rmd_src {
-    rm_source *src;         /* owned */
-    rm_source_config cfg;   /* cfg.stop points at `stop`, cfg.serial at `serial` */
-    char *serial;           /* owned copy, or NULL */
+    rm_source *src;       /* owned */
+    rm_source_config cfg; /* cfg.stop points at `stop`, cfg.serial at `serial` */
+    char *serial;         /* owned copy, or NULL */
     pthread_t thread;
-    int running;            /* thread started and not joined */
+    int running; /* thread started and not joined */
     /* The run polls this (USB between event rounds, every 100 ms; a replay
      * every 20 ms while pacing or holding): no lock, no condition needed. */
     volatile sig_atomic_t stop;
     rm_sink sink;
-    rm_status run_status;   /* the thread's outcome, read after join */
+    rm_status run_status; /* the thread's outcome, read after join */
     rm_err run_err;
 } rmd_src;
 
@@ -83,8 +83,8 @@ static void src_free(void *ctx)
     free(s);
 }
 
-rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg,
-                               rm_daemon_source *out, rm_err *err)
+rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg, rm_daemon_source *out,
+                               rm_err *err)
 {
     rmd_src *s = src && cfg ? calloc(1, sizeof *s) : NULL;
     if (!s) {

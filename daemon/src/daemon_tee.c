@@ -41,18 +41,18 @@ struct rmd_tee {
     int live_begun;
     void *live_state;
     int live_on;
-    float *kpa;               /* built-in force: rows*cols pressures */
+    float *kpa; /* built-in force: rows*cols pressures */
     double sensel_area_mm2;
     double last_event_time;
 
     /* Shared, under mu. */
     pthread_mutex_t mu;
-    pthread_cond_t cv;        /* started (HEADER) or finished */
+    pthread_cond_t cv; /* started (HEADER) or finished */
     int started;
     rmd_label pending[RMD_MAX_PENDING];
     int n_pending;
     double created_unix;
-    int replay;               /* frame times are not host arrival times */
+    int replay; /* frame times are not host arrival times */
     uint64_t frames;
     uint64_t lost;
     rm_daemon_metrics latest;

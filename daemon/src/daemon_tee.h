@@ -15,25 +15,25 @@
 typedef struct rmd_tee rmd_tee;
 
 typedef struct rmd_tee_params {
-    rm_sink out;             /* the recording sink; owned by the tee from now on */
-    const char *title;       /* copied into the HEADER */
-    const char *subject_id;  /* "" = keep the source's */
-    double body_mass_kg;     /* 0 = keep the source's */
-    rm_daemon_live live;     /* all NULL: built-in frame count + total force */
+    rm_sink out;            /* the recording sink; owned by the tee from now on */
+    const char *title;      /* copied into the HEADER */
+    const char *subject_id; /* "" = keep the source's */
+    double body_mass_kg;    /* 0 = keep the source's */
+    rm_daemon_live live;    /* all NULL: built-in frame count + total force */
     double publish_hz;
-    int notify_fd;           /* borrowed */
+    int notify_fd; /* borrowed */
     rm_logger log;
 } rmd_tee_params;
 
 /* Snapshot for status replies and metric lines. */
 typedef struct rmd_tee_state {
     uint64_t frames;
-    uint64_t lost;            /* frames missing (gap events) + host overruns */
-    int finished;             /* finish has run */
-    rm_status status;         /* first error of the recording, or RM_OK */
+    uint64_t lost;    /* frames missing (gap events) + host overruns */
+    int finished;     /* finish has run */
+    rm_status status; /* first error of the recording, or RM_OK */
     char error[512];
-    double created_unix;      /* 0 until the HEADER arrived */
-    int replay;               /* the source replays a file: no arrival times */
+    double created_unix; /* 0 until the HEADER arrived */
+    int replay;          /* the source replays a file: no arrival times */
 } rmd_tee_state;
 
 /* Creates a tee owning params->out (on failure out.finish is called). */

@@ -23,9 +23,9 @@
 #define RM_CSV_NA "NA"
 
 typedef struct rm_csv {
-    FILE *f;       /* borrowed: the caller keeps and closes it */
-    size_t field;  /* fields written in the current row */
-    int failed;    /* a write failed */
+    FILE *f;      /* borrowed: the caller keeps and closes it */
+    size_t field; /* fields written in the current row */
+    int failed;   /* a write failed */
 } rm_csv;
 
 /* Starts writing CSV on f (at the start of a row). */

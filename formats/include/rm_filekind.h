@@ -9,8 +9,8 @@
 #include "rm_status.h"
 
 typedef enum rm_file_kind {
-    RM_FILE_RECORDING = 1,  /* conventions "rollmat-session-1" (RM_SESSION_CONVENTIONS) */
-    RM_FILE_RESULTS = 2,    /* conventions "rollmat-results-1" (RM_RESULTS_CONVENTIONS) */
+    RM_FILE_RECORDING = 1, /* conventions "rollmat-session-1" (RM_SESSION_CONVENTIONS) */
+    RM_FILE_RESULTS = 2,   /* conventions "rollmat-results-1" (RM_RESULTS_CONVENTIONS) */
 } rm_file_kind;
 
 /* Looks at a file's root "conventions" attribute (a recording still being

@@ -45,9 +45,9 @@ typedef enum rm_import_format {
 } rm_import_format;
 
 /* Bounds the parsers enforce (documented in docs/import.md). */
-#define RM_IMPORT_MAX_DIM 256                 /* rows, cols: 1..256 */
-#define RM_IMPORT_MAX_LINE (8u << 20)         /* bytes in one line */
-#define RM_IMPORT_MAX_VALUES (256ull << 20)   /* frames * rows * cols */
+#define RM_IMPORT_MAX_DIM      256            /* rows, cols: 1..256 */
+#define RM_IMPORT_MAX_LINE     (8u << 20)     /* bytes in one line */
+#define RM_IMPORT_MAX_VALUES   (256ull << 20) /* frames * rows * cols */
 #define RM_IMPORT_DETECT_BYTES 65536          /* what detection looks at */
 
 /* The known formats come from one importer table, in detection order
@@ -98,31 +98,30 @@ typedef struct rm_import_reference {
 
 typedef struct rm_import_result {
     rm_import_format format;
-    rm_header header;       /* title, created (export's date, else import time), source */
-    rm_device device;       /* model, rows, cols, pitch (mm), rate_hz */
+    rm_header header; /* title, created (export's date, else import time), source */
+    rm_device device; /* model, rows, cols, pitch (mm), rate_hz */
     size_t n_frames;
-    float *kpa;             /* n_frames * rows * cols, row-major; non-sensels 0 */
-    double *time_s;         /* n_frames, seconds since the first frame */
-    uint32_t *seq;          /* n_frames, the export's frame numbers */
-    uint8_t *mask;          /* rows * cols: 1 sensel, 0 not a sensel */
+    float *kpa;     /* n_frames * rows * cols, row-major; non-sensels 0 */
+    double *time_s; /* n_frames, seconds since the first frame */
+    uint32_t *seq;  /* n_frames, the export's frame numbers */
+    uint8_t *mask;  /* rows * cols: 1 sensel, 0 not a sensel */
     size_t n_refs;
     rm_import_reference *refs;
-    char units[16];         /* the export's pressure units: "kPa", "mmHg", "raw" ... */
-    double unit_kpa;        /* kPa per export unit (1 for uncalibrated raw) */
-    int calibrated;         /* 0: values are uncalibrated raw units, not kPa */
-    double threshold;       /* the vendor's noise threshold in export units, 0 if none */
-    double max_kpa;         /* largest value */
-    double scale_kpa;       /* kPa per stored count (rm_import_result_finish) */
-    double scale_units;     /* the same in export units */
-    char calib_note[160];   /* "identity: imported xsensor mmHg, ..." */
+    char units[16];       /* the export's pressure units: "kPa", "mmHg", "raw" ... */
+    double unit_kpa;      /* kPa per export unit (1 for uncalibrated raw) */
+    int calibrated;       /* 0: values are uncalibrated raw units, not kPa */
+    double threshold;     /* the vendor's noise threshold in export units, 0 if none */
+    double max_kpa;       /* largest value */
+    double scale_kpa;     /* kPa per stored count (rm_import_result_finish) */
+    double scale_units;   /* the same in export units */
+    char calib_note[160]; /* "identity: imported xsensor mmHg, ..." */
 } rm_import_result;
 
 /* Parses an export from a stream. `name` (borrowed) prefixes error
  * messages; fmt must be a known format (not UNKNOWN). opt may be NULL.
  * On success *out is a new result. */
 rm_status rm_import_parse_file(FILE *f, const char *name, rm_import_format fmt,
-                               const rm_import_options *opt, rm_import_result **out,
-                               rm_err *err);
+                               const rm_import_options *opt, rm_import_result **out, rm_err *err);
 /* The same from memory (the fuzz targets' entry point); fmt UNKNOWN
  * detects from the bytes. */
 rm_status rm_import_parse_buffer(const void *buf, size_t len, const char *name,
@@ -155,9 +154,9 @@ rm_status rm_import_source(const char *path, rm_import_format fmt, const rm_impo
  * file `out_path` (must not exist) with the mask, the reference series and
  * the calibration note. If info is not NULL it receives the parsed result
  * (caller frees); otherwise the result is freed here. */
-rm_status rm_import_to_session_ex(const char *in_path, const char *out_path,
-                                  rm_import_format fmt, const rm_import_options *opt,
-                                  rm_import_result **info, rm_err *err);
+rm_status rm_import_to_session_ex(const char *in_path, const char *out_path, rm_import_format fmt,
+                                  const rm_import_options *opt, rm_import_result **info,
+                                  rm_err *err);
 rm_status rm_import_to_session(const char *in_path, const char *out_path, rm_import_format fmt,
                                rm_err *err);
 

@@ -24,9 +24,9 @@
 #include "rm_status.h"
 
 #define RM_RESULTS_CONVENTIONS "rollmat-results-1"
-#define RM_RESULTS_LABEL_LEN 64
+#define RM_RESULTS_LABEL_LEN   64
 #define RM_RESULTS_COMMENT_LEN 512
-#define RM_RESULTS_NAME_LEN 256
+#define RM_RESULTS_NAME_LEN    256
 
 /* The float32 per-frame series, in file order (/series/NAME). */
 typedef enum rm_series_id {
@@ -55,7 +55,7 @@ enum { RM_STATE_UNLOADED = 0, RM_STATE_ROLLING = 1, RM_STATE_HOLDING = 2 };
 
 /* A verdict against a profile band. */
 typedef enum rm_verdict {
-    RM_VERDICT_NA = -2,     /* no target in the profile, or nothing to judge */
+    RM_VERDICT_NA = -2, /* no target in the profile, or nothing to judge */
     RM_VERDICT_BELOW = -1,
     RM_VERDICT_INSIDE = 0,
     RM_VERDICT_ABOVE = 1,
@@ -65,7 +65,7 @@ typedef struct rm_stroke {
     double start_s, end_s;
     float from_x_cm, to_x_cm, length_cm;
     float mean_speed_cm_s, peak_speed_cm_s, mean_force_n;
-    int32_t segment;         /* index into segments, -1 if none */
+    int32_t segment; /* index into segments, -1 if none */
 } rm_stroke;
 
 typedef struct rm_hold {
@@ -80,21 +80,21 @@ typedef struct rm_segment_result {
     double start_s, end_s;
     float rolling_s, holding_s;
     int32_t strokes, holds;
-    float cadence_cpm;          /* Welch spectrum of roller x while rolling */
-    float stroke_cadence_cpm;   /* strokes / 2 per rolling minute */
-    float mean_speed_cm_s;      /* mean |speed| while rolling */
-    float mean_pass_s;          /* mean stroke duration */
-    float mean_force_n;         /* mean roller force while loaded */
-    float mean_roller_kpa;      /* roller force / roller area, mean */
-    float roller_area_cm2;      /* mean roller contact area */
-    float peak_roller_kpa;      /* max roller peak pressure */
-    float load_share;           /* mean roller force / total force */
-    float body_weight_share;    /* mean roller force / body weight; NaN if unknown */
-    float steadiness;           /* 1 - shaking-band share of force power */
-    float coverage;             /* evenness of time along the stroke range, 0..1 */
-    float range_cm;             /* stroke range (5th..95th percentile of x) */
+    float cadence_cpm;        /* Welch spectrum of roller x while rolling */
+    float stroke_cadence_cpm; /* strokes / 2 per rolling minute */
+    float mean_speed_cm_s;    /* mean |speed| while rolling */
+    float mean_pass_s;        /* mean stroke duration */
+    float mean_force_n;       /* mean roller force while loaded */
+    float mean_roller_kpa;    /* roller force / roller area, mean */
+    float roller_area_cm2;    /* mean roller contact area */
+    float peak_roller_kpa;    /* max roller peak pressure */
+    float load_share;         /* mean roller force / total force */
+    float body_weight_share;  /* mean roller force / body weight; NaN if unknown */
+    float steadiness;         /* 1 - shaking-band share of force power */
+    float coverage;           /* evenness of time along the stroke range, 0..1 */
+    float range_cm;           /* stroke range (5th..95th percentile of x) */
     int8_t set_verdict, speed_verdict, pass_verdict, hold_verdict;
-    float score;                /* share of judged targets met, 0..1; NaN if none */
+    float score;                          /* share of judged targets met, 0..1; NaN if none */
     char comment[RM_RESULTS_COMMENT_LEN]; /* in a coach's words */
 } rm_segment_result;
 
@@ -111,33 +111,33 @@ typedef struct rm_segment_result {
  *   VERDICT  int8_t     HDF5 int8,    JSON "below"/"inside"/"above" or null,
  *                                     CSV the same word or NA (rm_verdict)
  *   TEXT     char[N]    HDF5 fixed string of N (NUL-terminated), JSON and CSV text */
-#define RM_SEGMENT_COLUMNS(X)                     \
-    X(index, "", INT32)                           \
-    X(label, "", TEXT)                            \
-    X(start_s, "s", DOUBLE)                       \
-    X(end_s, "s", DOUBLE)                         \
-    X(rolling_s, "s", FLOAT)                      \
-    X(holding_s, "s", FLOAT)                      \
-    X(strokes, "1", INT32)                        \
-    X(holds, "1", INT32)                          \
-    X(cadence_cpm, "1/min", FLOAT)                \
-    X(stroke_cadence_cpm, "1/min", FLOAT)         \
-    X(mean_speed_cm_s, "cm/s", FLOAT)             \
-    X(mean_pass_s, "s", FLOAT)                    \
-    X(mean_force_n, "N", FLOAT)                   \
-    X(mean_roller_kpa, "kPa", FLOAT)              \
-    X(roller_area_cm2, "cm2", FLOAT)              \
-    X(peak_roller_kpa, "kPa", FLOAT)              \
-    X(load_share, "1", FLOAT)                     \
-    X(body_weight_share, "1", FLOAT)              \
-    X(steadiness, "1", FLOAT)                     \
-    X(coverage, "1", FLOAT)                       \
-    X(range_cm, "cm", FLOAT)                      \
-    X(set_verdict, "", VERDICT)                   \
-    X(speed_verdict, "", VERDICT)                 \
-    X(pass_verdict, "", VERDICT)                  \
-    X(hold_verdict, "", VERDICT)                  \
-    X(score, "1", FLOAT)                          \
+#define RM_SEGMENT_COLUMNS(X)                                                                      \
+    X(index, "", INT32)                                                                            \
+    X(label, "", TEXT)                                                                             \
+    X(start_s, "s", DOUBLE)                                                                        \
+    X(end_s, "s", DOUBLE)                                                                          \
+    X(rolling_s, "s", FLOAT)                                                                       \
+    X(holding_s, "s", FLOAT)                                                                       \
+    X(strokes, "1", INT32)                                                                         \
+    X(holds, "1", INT32)                                                                           \
+    X(cadence_cpm, "1/min", FLOAT)                                                                 \
+    X(stroke_cadence_cpm, "1/min", FLOAT)                                                          \
+    X(mean_speed_cm_s, "cm/s", FLOAT)                                                              \
+    X(mean_pass_s, "s", FLOAT)                                                                     \
+    X(mean_force_n, "N", FLOAT)                                                                    \
+    X(mean_roller_kpa, "kPa", FLOAT)                                                               \
+    X(roller_area_cm2, "cm2", FLOAT)                                                               \
+    X(peak_roller_kpa, "kPa", FLOAT)                                                               \
+    X(load_share, "1", FLOAT)                                                                      \
+    X(body_weight_share, "1", FLOAT)                                                               \
+    X(steadiness, "1", FLOAT)                                                                      \
+    X(coverage, "1", FLOAT)                                                                        \
+    X(range_cm, "cm", FLOAT)                                                                       \
+    X(set_verdict, "", VERDICT)                                                                    \
+    X(speed_verdict, "", VERDICT)                                                                  \
+    X(pass_verdict, "", VERDICT)                                                                   \
+    X(hold_verdict, "", VERDICT)                                                                   \
+    X(score, "1", FLOAT)                                                                           \
     X(comment, "", TEXT)
 
 typedef enum rm_segcol_kind {
@@ -149,10 +149,10 @@ typedef enum rm_segcol_kind {
 } rm_segcol_kind;
 
 typedef struct rm_segment_column {
-    const char *name;       /* the field's name: HDF5 member, JSON key, CSV column */
-    const char *unit;       /* UDUNITS-style: "s", "1/min", "1" (a count or ratio), "" (none) */
-    size_t offset;          /* offsetof(rm_segment_result, field) */
-    size_t size;            /* sizeof the field (TEXT: its buffer, NUL included) */
+    const char *name; /* the field's name: HDF5 member, JSON key, CSV column */
+    const char *unit; /* UDUNITS-style: "s", "1/min", "1" (a count or ratio), "" (none) */
+    size_t offset;    /* offsetof(rm_segment_result, field) */
+    size_t size;      /* sizeof the field (TEXT: its buffer, NUL included) */
     rm_segcol_kind kind;
 } rm_segment_column;
 
@@ -173,28 +173,28 @@ const char *rm_verdict_name(int v);
 
 /* Session totals (JSON "session", and root attributes of /segments). */
 typedef struct rm_session_totals {
-    double duration_s;          /* recording length */
+    double duration_s; /* recording length */
     double rolling_s, holding_s, loaded_s;
     int32_t strokes, holds, segments;
     float mean_speed_cm_s, cadence_cpm, mean_force_n, peak_kpa;
     float score;
-    int8_t total_verdict;       /* rolling + holding time against the daily total */
-    int roller_found;           /* 0: no roller anywhere (e.g. an import) */
+    int8_t total_verdict; /* rolling + holding time against the daily total */
+    int roller_found;     /* 0: no roller anywhere (e.g. an import) */
     int hot_sensels, dead_sensels;
     char comment[RM_RESULTS_COMMENT_LEN * 2];
 } rm_session_totals;
 
 typedef struct rm_results {
-    char source[RM_RESULTS_NAME_LEN];     /* recording file name */
-    char recording_path[4096];            /* path for the external link ("" = none) */
+    char source[RM_RESULTS_NAME_LEN]; /* recording file name */
+    char recording_path[4096];        /* path for the external link ("" = none) */
     char profile[RM_RESULTS_NAME_LEN];
     char software[64];
     uint16_t rows, cols;
     double row_pitch_cm, col_pitch_cm, rate_hz, body_mass_kg;
 
     size_t n_frames;
-    float *series[RM_SERIES_COUNT];       /* n_frames each */
-    uint8_t *state;                       /* n_frames */
+    float *series[RM_SERIES_COUNT]; /* n_frames each */
+    uint8_t *state;                 /* n_frames */
 
     size_t n_strokes, n_holds, n_segments;
     rm_stroke *strokes;

@@ -33,18 +33,17 @@
 typedef struct rm_session_writer rm_session_writer;
 
 typedef struct rm_session_writer_options {
-    unsigned chunk_frames;    /* frames per chunk along time; 0 = default */
-    int deflate_level;        /* 0..9; -1 = default (1) */
-    double flush_interval_s;  /* max seconds between flushes; 0 = 1.0 */
-    int swmr;                 /* 1 (default when options NULL) */
+    unsigned chunk_frames;   /* frames per chunk along time; 0 = default */
+    int deflate_level;       /* 0..9; -1 = default (1) */
+    double flush_interval_s; /* max seconds between flushes; 0 = 1.0 */
+    int swmr;                /* 1 (default when options NULL) */
 } rm_session_writer_options;
 
 /* Creates `path` (fails if it exists: RM_ERR_IO naming it) with header,
  * device and calibration (calib may be NULL: identity calibration with a
  * linear curve of 1 kPa per count is recorded as such). */
-rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
-                                   const rm_device *dev, const rm_calib *calib,
-                                   const rm_session_writer_options *opt,
+rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const rm_device *dev,
+                                   const rm_calib *calib, const rm_session_writer_options *opt,
                                    rm_session_writer **out, rm_err *err);
 /* Appends one frame (copied). Geometry must match the device. */
 rm_status rm_session_writer_append(rm_session_writer *w, const rm_frame *frame, rm_err *err);
@@ -59,9 +58,9 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
  * vendor's software computed (stored as /reference/NAME, float64 [time],
  * with units and long_name); n must equal the number of frames appended. */
 rm_status rm_session_writer_set_mask(rm_session_writer *w, const uint8_t *mask, rm_err *err);
-rm_status rm_session_writer_add_reference(rm_session_writer *w, const char *name,
-                                          const char *units, const char *long_name, size_t n,
-                                          const double *values, rm_err *err);
+rm_status rm_session_writer_add_reference(rm_session_writer *w, const char *name, const char *units,
+                                          const char *long_name, size_t n, const double *values,
+                                          rm_err *err);
 /* Free-form attribute on /calibration recording how it was obtained,
  * e.g. "identity: imported kPa, 0.01 kPa per count" (before first append). */
 rm_status rm_session_writer_set_calib_note(rm_session_writer *w, const char *note, rm_err *err);
@@ -79,8 +78,8 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err);
 /* The writer as a packet sink: HEADER/DEVICE/CALIB packets are gathered,
  * the file is created at the first FRAME/EVENT/END; END closes it.
  * `path` is copied. The sink's ctx is freed by finish. */
-rm_status rm_session_sink_new(const char *path, const rm_session_writer_options *opt,
-                              rm_sink *sink, rm_err *err);
+rm_status rm_session_sink_new(const char *path, const rm_session_writer_options *opt, rm_sink *sink,
+                              rm_err *err);
 
 /* Threads: an rm_session is used by one thread at a time; it may move
  * between threads (open in one, read in another) but two concurrent calls
@@ -108,9 +107,8 @@ rm_status rm_session_refresh(rm_session *s, rm_err *err);
 
 /* Reads frames [first, first+n) into caller buffers (any may be NULL;
  * raw holds n*rows*cols). */
-rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw,
-                          double *time_s, uint32_t *seq, uint64_t *t_device_us,
-                          uint16_t *flags, rm_err *err);
+rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw, double *time_s,
+                          uint32_t *seq, uint64_t *t_device_us, uint16_t *flags, rm_err *err);
 /* Frames per chunk along time in the file (a good batch size for reads). */
 size_t rm_session_chunk_frames(const rm_session *s);
 
@@ -122,9 +120,9 @@ size_t rm_session_chunk_frames(const rm_session *s);
  * it and must not be read or refreshed while it exists. */
 typedef struct rm_session_iter rm_session_iter;
 typedef struct rm_session_batch {
-    uint64_t first;             /* index of the batch's first frame */
-    size_t n;                   /* frames in the batch; 0 at the end */
-    const uint16_t *raw;        /* n*rows*cols, valid until the next call */
+    uint64_t first;      /* index of the batch's first frame */
+    size_t n;            /* frames in the batch; 0 at the end */
+    const uint16_t *raw; /* n*rows*cols, valid until the next call */
     const double *time_s;
     const uint32_t *seq;
     const uint64_t *t_device_us;
@@ -152,8 +150,8 @@ const uint8_t *rm_session_mask(const rm_session *s);
 size_t rm_session_reference_count(const rm_session *s);
 /* Name, units and values (rm_session_frames() doubles, owned by s) of
  * reference series i. */
-rm_status rm_session_reference(const rm_session *s, size_t i, const char **name,
-                               const char **units, const double **values);
+rm_status rm_session_reference(const rm_session *s, size_t i, const char **name, const char **units,
+                               const double **values);
 
 /* Sizes: bytes of /frames/raw on disk, and uncompressed. */
 void rm_session_sizes(const rm_session *s, uint64_t *stored, uint64_t *raw);

@@ -28,10 +28,7 @@ static int done(rm_csv *c, int bad)
     return c->failed ? -1 : 0;
 }
 
-static int is_blank(char ch)
-{
-    return ch == ' ' || ch == '\t';
-}
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
 
 int rm_csv_text(rm_csv *c, const char *s)
 {
@@ -96,7 +93,4 @@ int rm_csv_header(rm_csv *c, const char *const *names, size_t n)
     return rm_csv_end_row(c);
 }
 
-int rm_csv_failed(const rm_csv *c)
-{
-    return c->failed || ferror(c->f);
-}
+int rm_csv_failed(const rm_csv *c) { return c->failed || ferror(c->f); }

@@ -27,16 +27,16 @@ rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
                           (long long)st.st_size);
     hid_t f = h5x_open_ro(path);
     if (f < 0)
-        return rm_err_set(err, RM_ERR_FORMAT,
-                          "%s: HDF5 signature but the file cannot be opened (truncated or damaged?)",
-                          path);
+        return rm_err_set(
+            err, RM_ERR_FORMAT,
+            "%s: HDF5 signature but the file cannot be opened (truncated or damaged?)", path);
     char conv[128];
     int rc = h5x_read_attr_str(f, "conventions", conv, sizeof conv);
     H5Fclose(f);
     if (rc != 0)
-        return rm_err_set(err, RM_ERR_FORMAT,
-                          "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file",
-                          path);
+        return rm_err_set(
+            err, RM_ERR_FORMAT,
+            "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file", path);
     if (!strcmp(conv, RM_RESULTS_CONVENTIONS))
         *kind = RM_FILE_RESULTS;
     else if (!strcmp(conv, RM_SESSION_CONVENTIONS))

@@ -45,8 +45,8 @@ char *imp_trim(char *s)
     while (*s == ' ' || *s == '\t' || *s == '\f' || *s == '\v' || *s == '\r')
         s++;
     size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\f' ||
-                     s[n - 1] == '\v' || s[n - 1] == '\r'))
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\f' || s[n - 1] == '\v' ||
+                     s[n - 1] == '\r'))
         s[--n] = '\0';
     return s;
 }
@@ -119,8 +119,8 @@ int imp_parse_number(const char *s, double *out, int *decimals)
      * by an exact power of ten is the correctly rounded value, as strtod
      * would give. */
     {
-        static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                                     1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+        static const double p10[] = {1,   1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
         const char *q = s;
         int neg = 0;
         if (*q == '-' || *q == '+')
@@ -224,13 +224,20 @@ int imp_pressure_unit(const char *name, double *kpa_per_unit, int *raw, char *ca
         const char *canon;
         double kpa;
     } units[] = {
-        {"kpa", "kPa", 1.0},           {"mmhg", "mmHg", 0.133322},
-        {"psi", "psi", 6.894757},      {"n/cm2", "N/cm2", 10.0},
-        {"g/cm2", "g/cm2", 0.0980665}, {"kg/cm2", "kg/cm2", 98.0665},
-        {"kgf/cm2", "kg/cm2", 98.0665}, {"bar", "bar", 100.0},
-        {"mbar", "mbar", 0.1},         {"mpa", "MPa", 1000.0},
-        {"pa", "Pa", 0.001},           {"n/m2", "Pa", 0.001},
-        {"inh2o", "inH2O", 0.249089},  {"cmh2o", "cmH2O", 0.0980665},
+        {"kpa", "kPa", 1.0},
+        {"mmhg", "mmHg", 0.133322},
+        {"psi", "psi", 6.894757},
+        {"n/cm2", "N/cm2", 10.0},
+        {"g/cm2", "g/cm2", 0.0980665},
+        {"kg/cm2", "kg/cm2", 98.0665},
+        {"kgf/cm2", "kg/cm2", 98.0665},
+        {"bar", "bar", 100.0},
+        {"mbar", "mbar", 0.1},
+        {"mpa", "MPa", 1000.0},
+        {"pa", "Pa", 0.001},
+        {"n/m2", "Pa", 0.001},
+        {"inh2o", "inH2O", 0.249089},
+        {"cmh2o", "cmH2O", 0.0980665},
     };
     *raw = 0;
     if (imp_unit_eq(name, "raw") || imp_unit_eq(name, "raw sum") || imp_unit_eq(name, "counts")) {
@@ -257,10 +264,9 @@ int imp_length_unit(const char *name, double *mm_per_unit)
         const char *name;
         double mm;
     } units[] = {
-        {"mm", 1.0},          {"millimeters", 1.0}, {"millimetres", 1.0},
-        {"cm", 10.0},         {"centimeters", 10.0}, {"centimetres", 10.0},
-        {"in", 25.4},         {"inch", 25.4},       {"inches", 25.4},
-        {"m", 1000.0},        {"meters", 1000.0},   {"metres", 1000.0},
+        {"mm", 1.0},           {"millimeters", 1.0},  {"millimetres", 1.0}, {"cm", 10.0},
+        {"centimeters", 10.0}, {"centimetres", 10.0}, {"in", 25.4},         {"inch", 25.4},
+        {"inches", 25.4},      {"m", 1000.0},         {"meters", 1000.0},   {"metres", 1000.0},
     };
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (imp_unit_eq(name, units[i].name)) {
@@ -445,7 +451,7 @@ void imp_copy_name(char *dst, size_t cap, const char *src, int basename, int str
 typedef struct imp_private {
     rm_import_result pub;
     size_t cap_frames;
-    int decimals;  /* most fractional digits seen in a pressure value */
+    int decimals; /* most fractional digits seen in a pressure value */
 } imp_private;
 
 rm_import_result *imp_result_new(rm_import_format fmt)
@@ -538,8 +544,7 @@ nomem:
                       lineno, r->n_frames);
 }
 
-long imp_result_ref(rm_import_result *r, const char *name, const char *units,
-                    const char *long_name)
+long imp_result_ref(rm_import_result *r, const char *name, const char *units, const char *long_name)
 {
     imp_private *p = (imp_private *)r;
     for (size_t i = 0; i < r->n_refs; i++)
@@ -684,8 +689,9 @@ rm_status imp_result_finish(rm_import_result *r, const char *name, const rm_impo
     r->device.adc_bits = 16;
     choose_scale(r);
     if (r->calibrated && r->unit_kpa == 1.0)
-        snprintf(r->calib_note, sizeof r->calib_note, "identity: imported %s %s, %.9g kPa per count",
-                 rm_import_format_name(r->format), r->units, r->scale_kpa);
+        snprintf(r->calib_note, sizeof r->calib_note,
+                 "identity: imported %s %s, %.9g kPa per count", rm_import_format_name(r->format),
+                 r->units, r->scale_kpa);
     else if (r->calibrated)
         snprintf(r->calib_note, sizeof r->calib_note,
                  "identity: imported %s %s, %.9g kPa per count (%.9g %s per count)",
@@ -702,8 +708,7 @@ rm_status imp_result_finish(rm_import_result *r, const char *name, const rm_impo
 /* ---- entry points ---- */
 
 rm_status rm_import_parse_file(FILE *f, const char *name, rm_import_format fmt,
-                               const rm_import_options *opt, rm_import_result **out,
-                               rm_err *err)
+                               const rm_import_options *opt, rm_import_result **out, rm_err *err)
 {
     if (!name)
         name = "input";

@@ -33,10 +33,10 @@ typedef struct csv_state {
     rm_err *err;
     imp_fields fl;
     int in_data;
-    long row;            /* rows read of a block frame; 0 = between frames */
-    size_t block_line;   /* where the current block frame started */
-    float *values;       /* the current frame */
-    uint8_t *seen;       /* 1 where a number (not B) appeared in any frame */
+    long row;          /* rows read of a block frame; 0 = between frames */
+    size_t block_line; /* where the current block frame started */
+    float *values;     /* the current frame */
+    uint8_t *seen;     /* 1 where a number (not B) appeared in any frame */
     size_t per;
 } csv_state;
 
@@ -51,8 +51,8 @@ static rm_status key_number(const char *key, const char *v, double min, double m
     return RM_OK;
 }
 
-static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v,
-                           const char *name, size_t lineno, rm_err *err)
+static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v, const char *name,
+                           size_t lineno, rm_err *err)
 {
     double d = 0;
     rm_status st;
@@ -92,8 +92,8 @@ static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v
         int raw;
         double k;
         if (imp_pressure_unit(v, &k, &raw, NULL, 0) != 0)
-            return rm_err_set(err, RM_ERR_UNSUPPORTED, "%s: line %zu: unknown units '%.32s'",
-                              name, lineno, v);
+            return rm_err_set(err, RM_ERR_UNSUPPORTED, "%s: line %zu: unknown units '%.32s'", name,
+                              lineno, v);
         return RM_OK;
     }
     if (!strcmp(key, "time")) {
@@ -103,8 +103,8 @@ static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v
             s->time_first = 0;
         else
             return rm_err_set(err, RM_ERR_FORMAT,
-                              "%s: line %zu: time '%.32s' must be 'first' or 'none'", name,
-                              lineno, v);
+                              "%s: line %zu: time '%.32s' must be 'first' or 'none'", name, lineno,
+                              v);
         return RM_OK;
     }
     if (!strcmp(key, "title")) {
@@ -204,8 +204,8 @@ static rm_status csv_frame_line(csv_state *s, size_t tcol)
     if (tcol && imp_parse_number(s->fl.v[0], &tsec, NULL) != 0)
         return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: time '%.24s' is not a number",
                           s->name, s->l->lineno, s->fl.v[0]);
-    rm_status st = imp_result_add_frame(s->r, s->name, s->l->lineno, (uint32_t)s->r->n_frames,
-                                        tsec, &s->values, s->err);
+    rm_status st = imp_result_add_frame(s->r, s->name, s->l->lineno, (uint32_t)s->r->n_frames, tsec,
+                                        &s->values, s->err);
     for (size_t i = 0; st == RM_OK && i < s->per; i++)
         st = csv_store(s, i, s->fl.v[i + tcol], i + 1 + tcol);
     return st;

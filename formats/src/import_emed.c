@@ -19,10 +19,10 @@
 #define EMED_MAX_LABELS RM_IMPORT_MAX_DIM
 
 typedef struct emed_state {
-    long mcols, mrows;       /* Matrix: cols x rows */
+    long mcols, mrows; /* Matrix: cols x rows */
     double col_mm, row_mm;
     double period_s;
-    int in_pict;             /* between "Pict-No." and the Force row */
+    int in_pict; /* between "Pict-No." and the Force row */
     long pict;
     size_t pict_line;
     long labels[EMED_MAX_LABELS];
@@ -70,8 +70,8 @@ static rm_status end_pict(emed_state *s, rm_import_result *r, const char *name, 
     if (!s->in_pict)
         return RM_OK;
     if (!s->have_labels || s->rows_seen == 0)
-        return rm_err_set(err, RM_ERR_TRUNCATED, "%s: line %zu: picture %ld has no data rows",
-                          name, lineno, s->pict);
+        return rm_err_set(err, RM_ERR_TRUNCATED, "%s: line %zu: picture %ld has no data rows", name,
+                          lineno, s->pict);
     s->in_pict = 0;
     return RM_OK;
 }
@@ -111,8 +111,9 @@ static rm_status emed_matrix(emed_state *s, const char *p)
         return imp_result_geometry(s->r, s->name, s->l->lineno, s->mrows, s->mcols, s->err);
     }
     if ((long)a != s->mcols || (long)b != s->mrows)
-        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: Matrix %ldx%ld changed from %ldx%ld",
-                          s->name, s->l->lineno, (long)a, (long)b, s->mcols, s->mrows);
+        return rm_err_set(s->err, RM_ERR_FORMAT,
+                          "%s: line %zu: Matrix %ldx%ld changed from %ldx%ld", s->name,
+                          s->l->lineno, (long)a, (long)b, s->mcols, s->mrows);
     return RM_OK;
 }
 
@@ -130,8 +131,8 @@ static rm_status emed_period(emed_state *s, const char *p)
     else if (*end == 's')
         per = 1.0;
     if (!(v > 0) || !isfinite(v) || per == 0)
-        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: bad Time/picture '%.32s'",
-                          s->name, s->l->lineno, a);
+        return rm_err_set(s->err, RM_ERR_FORMAT, "%s: line %zu: bad Time/picture '%.32s'", s->name,
+                          s->l->lineno, a);
     s->period_s = v * per;
     return RM_OK;
 }
@@ -258,8 +259,9 @@ static rm_status emed_data_row(emed_state *s)
                           "%s: line %zu: unexpected text '%.24s' in picture %ld", s->name,
                           s->l->lineno, fl->v[0], s->pict);
     if (num != floor(num) || num < 1 || num > s->mrows)
-        return rm_err_set(s->err, RM_ERR_RANGE, "%s: line %zu: row label '%.16s' is not a row 1..%ld",
-                          s->name, s->l->lineno, fl->v[0], s->mrows);
+        return rm_err_set(s->err, RM_ERR_RANGE,
+                          "%s: line %zu: row label '%.16s' is not a row 1..%ld", s->name,
+                          s->l->lineno, fl->v[0], s->mrows);
     size_t want = s->n_labels + (s->has_force_col ? 1 : 0);
     if (fl->n - 1 != want)
         return rm_err_set(s->err, RM_ERR_LENGTH, "%s: line %zu: expected %zu values, found %zu",

@@ -38,8 +38,8 @@ int imp_line_has(const char *line, size_t n, const char *needle);
  * No returned line holds a CR or LF. */
 typedef struct imp_lines {
     FILE *f;
-    const char *name;  /* for messages */
-    size_t lineno;     /* number of the line last returned (1-based) */
+    const char *name; /* for messages */
+    size_t lineno;    /* number of the line last returned (1-based) */
     char *buf;
     size_t cap;
     size_t empty_owed; /* empty lines still to return (a run of lone CRs) */
@@ -96,11 +96,11 @@ int imp_parse_clock(const char *s, double *sec);
 rm_import_result *imp_result_new(rm_import_format fmt);
 /* Sets the geometry (1..RM_IMPORT_MAX_DIM each) and allocates the mask
  * (all sensels real). */
-rm_status imp_result_geometry(rm_import_result *r, const char *name, size_t lineno,
-                              long rows, long cols, rm_err *err);
+rm_status imp_result_geometry(rm_import_result *r, const char *name, size_t lineno, long rows,
+                              long cols, rm_err *err);
 /* Appends a zeroed frame and returns its values; grows reference series. */
-rm_status imp_result_add_frame(rm_import_result *r, const char *name, size_t lineno,
-                               uint32_t seq, double time_s, float **values, rm_err *err);
+rm_status imp_result_add_frame(rm_import_result *r, const char *name, size_t lineno, uint32_t seq,
+                               double time_s, float **values, rm_err *err);
 /* Finds or adds a reference series (values NaN until set). Returns its
  * index or -1 on allocation failure. */
 long imp_result_ref(rm_import_result *r, const char *name, const char *units,

@@ -85,8 +85,8 @@ static int lines_grow(imp_lines *l, size_t n, rm_err *err)
     if (n + 2 <= l->cap)
         return 0;
     if (l->cap >= RM_IMPORT_MAX_LINE) {
-        rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: longer than %u bytes", l->name,
-                   l->lineno + 1, (unsigned)RM_IMPORT_MAX_LINE);
+        rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: longer than %u bytes", l->name, l->lineno + 1,
+                   (unsigned)RM_IMPORT_MAX_LINE);
         return RM_ERR_FORMAT;
     }
     size_t cap = l->cap ? l->cap * 2 : 4096;
@@ -94,8 +94,7 @@ static int lines_grow(imp_lines *l, size_t n, rm_err *err)
         cap = RM_IMPORT_MAX_LINE;
     char *nb = realloc(l->buf, cap);
     if (!nb) {
-        rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading line %zu", l->name,
-                   l->lineno + 1);
+        rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory reading line %zu", l->name, l->lineno + 1);
         return RM_ERR_NOMEM;
     }
     l->buf = nb;
@@ -133,8 +132,9 @@ int imp_lines_next(imp_lines *l, char **line, size_t *len, rm_err *err)
             break;
         }
         if (c == '\0') {
-            rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: binary data (NUL byte), not a text export",
-                       l->name, l->lineno + 1);
+            rm_err_set(err, RM_ERR_FORMAT,
+                       "%s: line %zu: binary data (NUL byte), not a text export", l->name,
+                       l->lineno + 1);
             return RM_ERR_FORMAT;
         }
         int rc = lines_grow(l, n, err);

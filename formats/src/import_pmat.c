@@ -11,10 +11,10 @@
 
 #include "import_impl.h"
 
-#define PMAT_ROWS 64
-#define PMAT_COLS 32
-#define PMAT_PITCH_MM 25.4
-#define PMAT_RATE_HZ 1.0
+#define PMAT_ROWS        64
+#define PMAT_COLS        32
+#define PMAT_PITCH_MM    25.4
+#define PMAT_RATE_HZ     1.0
 #define PMAT_KPA_PER_RAW (0.1 * 0.133322) /* 1 raw unit = 0.1 mmHg */
 
 rm_status imp_parse_pmat(imp_lines *l, rm_import_result *r, const rm_import_options *opt,
@@ -49,8 +49,7 @@ rm_status imp_parse_pmat(imp_lines *l, rm_import_result *r, const rm_import_opti
                                        err)) != RM_OK)
             goto out;
         for (size_t i = 0; i < per; i++)
-            if ((st = imp_store_field(r, values, i, fl.v[i], name, l->lineno, i + 1, err)) !=
-                RM_OK)
+            if ((st = imp_store_field(r, values, i, fl.v[i], name, l->lineno, i + 1, err)) != RM_OK)
                 goto out;
     }
     if (rc < 0) {

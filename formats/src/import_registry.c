@@ -20,8 +20,8 @@ static const imp_importer importers[] = {
     {"xsensor", RM_IMPORT_XSENSOR, "XSENSOR per-frame CSV (statistics kept as reference series)",
      imp_detect_xsensor, imp_parse_xsensor},
     {"emed", RM_IMPORT_EMED, "novel emed .lst ASCII export", imp_detect_emed, imp_parse_emed},
-    {"pmat", RM_IMPORT_PMAT, "PhysioNet pmat text (64 x 32 raw values per line)",
-     imp_detect_pmat, imp_parse_pmat},
+    {"pmat", RM_IMPORT_PMAT, "PhysioNet pmat text (64 x 32 raw values per line)", imp_detect_pmat,
+     imp_parse_pmat},
 };
 
 #define N_IMPORTERS (sizeof importers / sizeof importers[0])
@@ -34,10 +34,7 @@ const imp_importer *imp_importer_find(rm_import_format fmt)
     return NULL;
 }
 
-size_t rm_import_format_count(void)
-{
-    return N_IMPORTERS;
-}
+size_t rm_import_format_count(void) { return N_IMPORTERS; }
 
 rm_import_format rm_import_format_at(size_t i)
 {

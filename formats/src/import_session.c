@@ -10,8 +10,8 @@
 
 #define IMPORT_BATCH 256
 
-static rm_status write_session(const rm_import_result *r, const char *in_path,
-                               const char *out_path, int *created, rm_err *err)
+static rm_status write_session(const rm_import_result *r, const char *in_path, const char *out_path,
+                               int *created, rm_err *err)
 {
     rm_calib *calib = NULL;
     rm_session_writer *w = NULL;
@@ -40,8 +40,8 @@ static rm_status write_session(const rm_import_result *r, const char *in_path,
         goto out;
     for (size_t i = 0; i < r->n_refs; i++) {
         st = rm_session_writer_add_reference(w, r->refs[i].name, r->refs[i].units,
-                                             r->refs[i].long_name, r->n_frames,
-                                             r->refs[i].values, err);
+                                             r->refs[i].long_name, r->n_frames, r->refs[i].values,
+                                             err);
         if (st != RM_OK)
             goto out;
     }
@@ -55,11 +55,11 @@ static rm_status write_session(const rm_import_result *r, const char *in_path,
         const char *b = strrchr(in_path, '/');
         snprintf(base, sizeof base, "%s", b ? b + 1 : in_path);
         if (r->threshold > 0)
-            snprintf(ev.text, sizeof ev.text, "imported %.40s (%s, %.15s, vendor threshold %g %.15s)",
-                     base, rm_import_format_name(r->format), r->units, r->threshold,
-                     r->format == RM_IMPORT_TEKSCAN || r->format == RM_IMPORT_TEKSCAN_CSV
-                         ? "raw"
-                         : r->units);
+            snprintf(
+                ev.text, sizeof ev.text, "imported %.40s (%s, %.15s, vendor threshold %g %.15s)",
+                base, rm_import_format_name(r->format), r->units, r->threshold,
+                r->format == RM_IMPORT_TEKSCAN || r->format == RM_IMPORT_TEKSCAN_CSV ? "raw"
+                                                                                     : r->units);
         else
             snprintf(ev.text, sizeof ev.text, "imported %.60s (%s, %.15s)", base,
                      rm_import_format_name(r->format), r->units);
@@ -99,9 +99,9 @@ out:
     return st;
 }
 
-rm_status rm_import_to_session_ex(const char *in_path, const char *out_path,
-                                  rm_import_format fmt, const rm_import_options *opt,
-                                  rm_import_result **info, rm_err *err)
+rm_status rm_import_to_session_ex(const char *in_path, const char *out_path, rm_import_format fmt,
+                                  const rm_import_options *opt, rm_import_result **info,
+                                  rm_err *err)
 {
     if (info)
         *info = NULL;

@@ -51,16 +51,16 @@ static rm_status parse_long(const char *v, long min, long max, long *out, const 
                             size_t lineno, const char *key, rm_err *err)
 {
     double d;
-    if (imp_parse_number(v, &d, NULL) != 0 || d != floor(d) || d < (double)min ||
-        d > (double)max)
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: %s '%.32s' is not a whole number in %ld..%ld",
-                          name, lineno, key, v, min, max);
+    if (imp_parse_number(v, &d, NULL) != 0 || d != floor(d) || d < (double)min || d > (double)max)
+        return rm_err_set(err, RM_ERR_FORMAT,
+                          "%s: line %zu: %s '%.32s' is not a whole number in %ld..%ld", name,
+                          lineno, key, v, min, max);
     *out = (long)d;
     return RM_OK;
 }
 
-static rm_status parse_length(char *v, double *mm, const char *name, size_t lineno,
-                              const char *key, rm_err *err)
+static rm_status parse_length(char *v, double *mm, const char *name, size_t lineno, const char *key,
+                              rm_err *err)
 {
     char *unit = NULL;
     char *num = split_key(v, &unit);
@@ -116,8 +116,8 @@ static rm_status header_line(tk_state *s, rm_import_result *r, char *line, const
     if (!strcmp(key, "UNITS")) {
         int raw;
         if (imp_pressure_unit(rest, &r->unit_kpa, &raw, r->units, sizeof r->units) != 0)
-            return rm_err_set(err, RM_ERR_UNSUPPORTED, "%s: line %zu: unknown UNITS '%.32s'",
-                              name, lineno, rest);
+            return rm_err_set(err, RM_ERR_UNSUPPORTED, "%s: line %zu: unknown UNITS '%.32s'", name,
+                              lineno, rest);
         r->calibrated = !raw;
         s->have_units = 1;
         return RM_OK;
@@ -170,13 +170,13 @@ typedef struct tk_parse {
     rm_err *err;
     imp_fields fl;
     int in_data, ended, saw_header;
-    long row;             /* rows read of the current frame */
+    long row; /* rows read of the current frame */
     long frame_no;
-    size_t frame_line;    /* line of the current "Frame N", 0 before the first */
-    float *values;        /* the current frame */
-    uint8_t *seen;        /* 1 where a number (not B) appeared in any frame */
+    size_t frame_line; /* line of the current "Frame N", 0 before the first */
+    float *values;     /* the current frame */
+    uint8_t *seen;     /* 1 where a number (not B) appeared in any frame */
     int all_times;
-    long raw_sum_ref;     /* -2: not decided; -1: none */
+    long raw_sum_ref; /* -2: not decided; -1: none */
     size_t per;
 } tk_parse;
 
@@ -239,8 +239,8 @@ static double raw_sum_of(const imp_fields *fl)
 static rm_status tk_check_rows(const tk_parse *p)
 {
     if (p->row == 0 && p->frame_line)
-        return rm_err_set(p->err, RM_ERR_TRUNCATED, "%s: line %zu: frame %ld has no rows",
-                          p->name, p->l->lineno, p->frame_no);
+        return rm_err_set(p->err, RM_ERR_TRUNCATED, "%s: line %zu: frame %ld has no rows", p->name,
+                          p->l->lineno, p->frame_no);
     return RM_OK;
 }
 
@@ -266,9 +266,9 @@ static rm_status tk_frame_line(tk_parse *p, char *t)
         p->all_times = 0;
     double raw_sum = raw_sum_of(&p->fl);
     if (p->raw_sum_ref == -2)
-        p->raw_sum_ref = isnan(raw_sum) ? -1
-                                        : imp_result_ref(p->r, "raw_sum", "raw",
-                                                         "Tekscan Raw Sum (vendor)");
+        p->raw_sum_ref = isnan(raw_sum)
+                             ? -1
+                             : imp_result_ref(p->r, "raw_sum", "raw", "Tekscan Raw Sum (vendor)");
     st = imp_result_add_frame(p->r, p->name, p->l->lineno, (uint32_t)p->frame_no,
                               isnan(tsec) ? 0 : tsec, &p->values, p->err);
     if (st != RM_OK)
@@ -358,10 +358,9 @@ static rm_status tk_finish(tk_parse *p, const rm_import_options *opt)
                           p->name, p->l->lineno, p->saw_header ? "" : " (empty input)");
     if (s->start_frame >= 0 && s->end_frame >= s->start_frame &&
         (size_t)(s->end_frame - s->start_frame + 1) != r->n_frames)
-        return rm_err_set(p->err, RM_ERR_TRUNCATED,
-                          "%s: header says frames %ld..%ld (%ld), found %zu frames", p->name,
-                          s->start_frame, s->end_frame, s->end_frame - s->start_frame + 1,
-                          r->n_frames);
+        return rm_err_set(
+            p->err, RM_ERR_TRUNCATED, "%s: header says frames %ld..%ld (%ld), found %zu frames",
+            p->name, s->start_frame, s->end_frame, s->end_frame - s->start_frame + 1, r->n_frames);
     for (size_t i = 0; i < p->per; i++)
         r->mask[i] = p->seen[i];
     r->device.row_pitch_mm = s->row_mm;

@@ -27,10 +27,10 @@ typedef struct xs_sensor {
     char name[64];
     long rows, cols;
     double width_mm, height_mm;
-    long col0;         /* first column in the combined grid */
-    float *grid;       /* rows*cols, this frame */
-    long grid_rows;    /* rows read this frame */
-    int present;       /* seen in this frame */
+    long col0;      /* first column in the combined grid */
+    float *grid;    /* rows*cols, this frame */
+    long grid_rows; /* rows read this frame */
+    int present;    /* seen in this frame */
 } xs_sensor;
 
 typedef struct xs_pending {
@@ -40,11 +40,11 @@ typedef struct xs_pending {
 
 typedef struct xs_state {
     xs_sensor s[XS_MAX_SENSORS];
-    int n_sensors;      /* registered in the first frame */
-    int cur;            /* current sensor in this frame, -1 none */
-    int frame_sensors;  /* sensors seen in this frame */
+    int n_sensors;     /* registered in the first frame */
+    int cur;           /* current sensor in this frame, -1 none */
+    int frame_sensors; /* sensors seen in this frame */
     int in_frame;
-    int first_frame;    /* parsing the first frame */
+    int first_frame; /* parsing the first frame */
     long frame_no;
     size_t frame_line;
     enum { XS_NONE, XS_STATS, XS_GRID, XS_GROUP, XS_GROUP_CELLS } ctx;
@@ -98,9 +98,8 @@ static void slug(const char *label, char *out, size_t cap, char *units, size_t u
     const char *c = o ? strchr(o, ')') : NULL;
     if (o && c) {
         size_t k = 0;
-        for (const unsigned char *q = (const unsigned char *)o + 1; q < (const unsigned char *)c &&
-                                                                    k + 1 < ucap;
-             q++) {
+        for (const unsigned char *q = (const unsigned char *)o + 1;
+             q < (const unsigned char *)c && k + 1 < ucap; q++) {
             if (q[0] == 0xC2 && q[1] == 0xB2) {
                 units[k++] = '2';
                 q++;
@@ -177,8 +176,8 @@ static rm_status end_frame(xs_state *x, rm_import_result *r, const char *name, s
     for (int k = 0; k < x->n_sensors; k++) {
         if (x->s[k].rows < 1 || x->s[k].cols < 1)
             return rm_err_set(err, RM_ERR_FORMAT,
-                              "%s: line %zu: frame %ld sensor %d has no Rows/Columns", name,
-                              lineno, x->frame_no, k + 1);
+                              "%s: line %zu: frame %ld sensor %d has no Rows/Columns", name, lineno,
+                              x->frame_no, k + 1);
         if (x->s[k].grid_rows != x->s[k].rows)
             return rm_err_set(err, RM_ERR_TRUNCATED,
                               "%s: line %zu: frame %ld sensor %d has %ld of %ld rows of SENSELS",
@@ -201,8 +200,8 @@ static rm_status end_frame(xs_state *x, rm_import_result *r, const char *name, s
     for (int k = 0; k < x->n_sensors; k++) {
         xs_sensor *s = &x->s[k];
         for (long i = 0; i < s->rows; i++)
-            memcpy(values + (size_t)i * cols + (size_t)s->col0, s->grid + (size_t)i * (size_t)s->cols,
-                   (size_t)s->cols * sizeof(float));
+            memcpy(values + (size_t)i * cols + (size_t)s->col0,
+                   s->grid + (size_t)i * (size_t)s->cols, (size_t)s->cols * sizeof(float));
     }
     for (size_t i = 0; i < x->n_pend; i++)
         r->refs[x->pend[i].ref].values[r->n_frames - 1] = x->pend[i].value;
@@ -212,8 +211,8 @@ static rm_status end_frame(xs_state *x, rm_import_result *r, const char *name, s
     return RM_OK;
 }
 
-static rm_status sensor_number(const char *key, const char *v, double min, double max,
-                               double *out, const char *name, size_t lineno, rm_err *err)
+static rm_status sensor_number(const char *key, const char *v, double min, double max, double *out,
+                               const char *name, size_t lineno, rm_err *err)
 {
     double d;
     if (imp_parse_number(v, &d, NULL) != 0 || !(d >= min && d <= max))
@@ -273,8 +272,8 @@ static rm_status xs_frame(xs_state *x, const char *v)
         return st;
     double num;
     if (imp_parse_number(v, &num, NULL) != 0 || num < 0 || num > 4e9 || num != floor(num))
-        return rm_err_set(x->err, RM_ERR_FORMAT, "%s: line %zu: bad frame number '%.24s'",
-                          x->name, x->l->lineno, v);
+        return rm_err_set(x->err, RM_ERR_FORMAT, "%s: line %zu: bad frame number '%.24s'", x->name,
+                          x->l->lineno, v);
     x->in_frame = 1;
     x->frame_no = (long)num;
     x->frame_line = x->l->lineno;
@@ -486,9 +485,10 @@ static rm_status xs_finish(xs_state *x, const rm_import_options *opt)
     rm_import_result *r = x->r;
     if (x->ctx == XS_GRID) {
         xs_sensor *s = &x->s[x->cur];
-        return rm_err_set(x->err, RM_ERR_TRUNCATED,
-                          "%s: line %zu: input ends in sensor %d of frame %ld after %ld of %ld rows",
-                          x->name, x->l->lineno, x->cur + 1, x->frame_no, s->grid_rows, s->rows);
+        return rm_err_set(
+            x->err, RM_ERR_TRUNCATED,
+            "%s: line %zu: input ends in sensor %d of frame %ld after %ld of %ld rows", x->name,
+            x->l->lineno, x->cur + 1, x->frame_no, s->grid_rows, s->rows);
     }
     rm_status st = end_frame(x, r, x->name, x->l->lineno, x->err);
     if (st != RM_OK)

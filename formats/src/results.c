@@ -19,9 +19,9 @@
 #include "session_h5.h"
 
 static const char *const series_names[RM_SERIES_COUNT] = {
-    "time", "force_n", "area_cm2", "peak_kpa", "cop_x_cm", "cop_y_cm",
-    "roller_x_cm", "roller_y_cm", "roller_force_n", "roller_area_cm2", "roller_peak_kpa",
-    "speed_cm_s",
+    "time",           "force_n",         "area_cm2",        "peak_kpa",
+    "cop_x_cm",       "cop_y_cm",        "roller_x_cm",     "roller_y_cm",
+    "roller_force_n", "roller_area_cm2", "roller_peak_kpa", "speed_cm_s",
 };
 static const char *const series_units[RM_SERIES_COUNT] = {
     "s", "N", "cm2", "kPa", "cm", "cm", "cm", "cm", "N", "cm2", "kPa", "cm/s",
@@ -62,22 +62,22 @@ int rm_series_lookup(const char *name)
 /* ---- the segment-column table (rm_results.h) ---- */
 
 /* The kind must match the field's C type: checked at compile time below. */
-#define RM_SEGCOL_ROW(field, unit, kind)                                                       \
-    {#field, unit, offsetof(rm_segment_result, field),                                        \
-     sizeof(((rm_segment_result *)0)->field), RM_SEGCOL_##kind},
+#define RM_SEGCOL_ROW(field, unit, kind)                                                           \
+    {#field, unit, offsetof(rm_segment_result, field), sizeof(((rm_segment_result *)0)->field),    \
+     RM_SEGCOL_##kind},
 static const rm_segment_column segment_columns[] = {RM_SEGMENT_COLUMNS(RM_SEGCOL_ROW)};
 #undef RM_SEGCOL_ROW
 
 #define SEGCOL_CHECK(field, unit, kind) SEGCOL_CHECK_##kind(field)
-#define SEGCOL_CHECK_INT32(f) SEGCOL_CHECK_NUM(f, int32_t)
-#define SEGCOL_CHECK_FLOAT(f) SEGCOL_CHECK_NUM(f, float)
-#define SEGCOL_CHECK_DOUBLE(f) SEGCOL_CHECK_NUM(f, double)
-#define SEGCOL_CHECK_VERDICT(f) SEGCOL_CHECK_NUM(f, int8_t)
-#define SEGCOL_CHECK_NUM(f, type)                                                             \
-    _Static_assert(_Generic(((rm_segment_result *)0)->f, type: 1, default: 0),                \
+#define SEGCOL_CHECK_INT32(f)           SEGCOL_CHECK_NUM(f, int32_t)
+#define SEGCOL_CHECK_FLOAT(f)           SEGCOL_CHECK_NUM(f, float)
+#define SEGCOL_CHECK_DOUBLE(f)          SEGCOL_CHECK_NUM(f, double)
+#define SEGCOL_CHECK_VERDICT(f)         SEGCOL_CHECK_NUM(f, int8_t)
+#define SEGCOL_CHECK_NUM(f, type)                                                                  \
+    _Static_assert(_Generic(((rm_segment_result *)0)->f, type : 1, default : 0),                   \
                    "segment column " #f ": kind does not match its C type");
-#define SEGCOL_CHECK_TEXT(f)                                                                  \
-    _Static_assert(_Generic(&((rm_segment_result *)0)->f[0], char *: 1, default: 0),          \
+#define SEGCOL_CHECK_TEXT(f)                                                                       \
+    _Static_assert(_Generic(&((rm_segment_result *)0)->f[0], char * : 1, default : 0),             \
                    "segment column " #f ": TEXT needs a char array");
 RM_SEGMENT_COLUMNS(SEGCOL_CHECK)
 
@@ -117,10 +117,8 @@ double rm_segment_value(const rm_segment_result *s, const rm_segment_column *c)
         memcpy(&v, p, sizeof v);
         return v;
     }
-    case RM_SEGCOL_VERDICT:
-        return (int8_t)*p;
-    case RM_SEGCOL_TEXT:
-        break;
+    case RM_SEGCOL_VERDICT: return (int8_t)*p;
+    case RM_SEGCOL_TEXT: break;
     }
     return NAN;
 }
@@ -140,10 +138,7 @@ const char *rm_verdict_name(int v)
     }
 }
 
-rm_results *rm_results_new(void)
-{
-    return calloc(1, sizeof(rm_results));
-}
+rm_results *rm_results_new(void) { return calloc(1, sizeof(rm_results)); }
 
 void rm_results_free(rm_results *r)
 {
@@ -335,12 +330,24 @@ static int write_maps(hid_t f, const rm_results *r)
     hsize_t d2[2] = {r->rows, r->cols}, d3[3] = {r->n_segments, r->rows, r->cols};
     int rc = h5x_attr_double(g, "row_pitch_cm", r->row_pitch_cm);
     rc = rc ? rc : h5x_attr_double(g, "col_pitch_cm", r->col_pitch_cm);
-    rc = rc ? rc : write_ds(g, "mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_mean_kpa, "kPa", "mean pressure over the recording");
-    rc = rc ? rc : write_ds(g, "peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_peak_kpa, "kPa", "peak pressure over the recording");
-    rc = rc ? rc : write_ds(g, "contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_contact_s, "s", "time loaded over the recording");
-    rc = rc ? rc : write_ds(g, "segment_mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_mean_kpa, "kPa", "mean pressure per segment");
-    rc = rc ? rc : write_ds(g, "segment_peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_peak_kpa, "kPa", "peak pressure per segment");
-    rc = rc ? rc : write_ds(g, "segment_contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3, r->seg_contact_s, "s", "time loaded per segment");
+    rc = rc ? rc
+            : write_ds(g, "mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_mean_kpa,
+                       "kPa", "mean pressure over the recording");
+    rc = rc ? rc
+            : write_ds(g, "peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_peak_kpa,
+                       "kPa", "peak pressure over the recording");
+    rc = rc ? rc
+            : write_ds(g, "contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 2, d2, r->map_contact_s,
+                       "s", "time loaded over the recording");
+    rc = rc ? rc
+            : write_ds(g, "segment_mean_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3,
+                       r->seg_mean_kpa, "kPa", "mean pressure per segment");
+    rc = rc ? rc
+            : write_ds(g, "segment_peak_kpa", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3,
+                       r->seg_peak_kpa, "kPa", "peak pressure per segment");
+    rc = rc ? rc
+            : write_ds(g, "segment_contact_s", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 3, d3,
+                       r->seg_contact_s, "s", "time loaded per segment");
     H5Gclose(g);
     return rc;
 }
@@ -351,9 +358,14 @@ static int write_spectra(hid_t f, const rm_results *r)
     if (g < 0)
         return -1;
     hsize_t d[1] = {r->n_freq};
-    int rc = write_ds(g, "freq_hz", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->freq_hz, "Hz", "frequency");
-    rc = rc ? rc : write_ds(g, "position_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->position_psd, "cm2/Hz", "Welch PSD of roller x while rolling");
-    rc = rc ? rc : write_ds(g, "force_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->force_psd, "N2/Hz", "Welch PSD of roller force while loaded");
+    int rc = write_ds(g, "freq_hz", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->freq_hz, "Hz",
+                      "frequency");
+    rc = rc ? rc
+            : write_ds(g, "position_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->position_psd,
+                       "cm2/Hz", "Welch PSD of roller x while rolling");
+    rc = rc ? rc
+            : write_ds(g, "force_psd", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, 1, d, r->force_psd,
+                       "N2/Hz", "Welch PSD of roller force while loaded");
     H5Gclose(g);
     return rc;
 }
@@ -394,7 +406,8 @@ static rm_status check_model(const rm_results *r, rm_err *err)
         if (r->n_frames && !r->series[s])
             return rm_err_set(err, RM_ERR_ARG, "results: series %s missing", series_names[s]);
     if ((r->n_frames && !r->state) || !r->map_mean_kpa || !r->map_peak_kpa || !r->map_contact_s ||
-        (r->n_segments && (!r->segments || !r->seg_mean_kpa || !r->seg_peak_kpa || !r->seg_contact_s)) ||
+        (r->n_segments &&
+         (!r->segments || !r->seg_mean_kpa || !r->seg_peak_kpa || !r->seg_contact_s)) ||
         (r->n_strokes && !r->strokes) || (r->n_holds && !r->holds) ||
         (r->n_freq && (!r->freq_hz || !r->position_psd || !r->force_psd)))
         return rm_err_set(err, RM_ERR_ARG, "results: incomplete results object");
@@ -476,10 +489,7 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
 
 /* ---- JSON ---- */
 
-static json_t *jnum(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
+static json_t *jnum(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 static json_t *jverdict(int v)
 {
@@ -534,7 +544,8 @@ rm_status rm_results_json(const rm_results *r, char **out, rm_err *err)
     json_object_set_new(ses, "roller_found", json_boolean(T->roller_found));
     json_object_set_new(ses, "hot_sensels", json_integer(T->hot_sensels));
     json_object_set_new(ses, "dead_sensels", json_integer(T->dead_sensels));
-    json_object_set_new(ses, "body_mass_kg", r->body_mass_kg > 0 ? json_real(r->body_mass_kg) : json_null());
+    json_object_set_new(ses, "body_mass_kg",
+                        r->body_mass_kg > 0 ? json_real(r->body_mass_kg) : json_null());
     json_object_set_new(ses, "frames", json_integer((json_int_t)r->n_frames));
     json_object_set_new(ses, "comment", json_string(T->comment));
     json_object_set_new(root, "session", ses);
@@ -595,13 +606,15 @@ static rm_status read_ds(hid_t loc, const char *name, const char *path, int rank
     int rk = H5Sget_simple_extent_ndims(sp);
     rm_status st = RM_OK;
     if (rk != rank)
-        st = rm_err_set(err, RM_ERR_TYPE, "%s: %s has %d dimensions, expected %d", path, name, rk, rank);
+        st = rm_err_set(err, RM_ERR_TYPE, "%s: %s has %d dimensions, expected %d", path, name, rk,
+                        rank);
     else {
         H5Sget_simple_extent_dims(sp, got, NULL);
         for (int i = 0; i < rank && st == RM_OK; i++)
             if (got[i] != dims[i])
-                st = rm_err_set(err, RM_ERR_LENGTH, "%s: %s dimension %d is %llu, expected %llu", path,
-                                name, i, (unsigned long long)got[i], (unsigned long long)dims[i]);
+                st = rm_err_set(err, RM_ERR_LENGTH, "%s: %s dimension %d is %llu, expected %llu",
+                                path, name, i, (unsigned long long)got[i],
+                                (unsigned long long)dims[i]);
     }
     H5T_class_t cl = H5Tget_class(ft);
     if (st == RM_OK && cl != H5T_FLOAT && cl != H5T_INTEGER)
@@ -701,7 +714,8 @@ static rm_status read_root(hid_t f, const char *path, rm_results *r, rm_err *err
     char val[PATH_MAX + 64];
     const char *fname = NULL, *oname = NULL;
     unsigned flags = 0;
-    if (li.u.val_size <= sizeof val && H5Lget_val(f, "recording", val, sizeof val, H5P_DEFAULT) >= 0 &&
+    if (li.u.val_size <= sizeof val &&
+        H5Lget_val(f, "recording", val, sizeof val, H5P_DEFAULT) >= 0 &&
         H5Lunpack_elink_val(val, li.u.val_size, &flags, &fname, &oname) >= 0 && fname)
         snprintf(r->recording_path, sizeof r->recording_path, "%s", fname);
     return RM_OK;
@@ -726,8 +740,8 @@ static rm_status read_series(hid_t f, const char *path, rm_results *r, rm_err *e
 static rm_status read_tables(hid_t f, const char *path, rm_results *r, rm_err *err)
 {
     hid_t t = stroke_type();
-    rm_status st =
-        read_table(f, "strokes", path, t, sizeof(rm_stroke), (void **)&r->strokes, &r->n_strokes, err);
+    rm_status st = read_table(f, "strokes", path, t, sizeof(rm_stroke), (void **)&r->strokes,
+                              &r->n_strokes, err);
     H5Tclose(t);
     if (st == RM_OK) {
         t = hold_type();
@@ -749,8 +763,8 @@ static void read_totals(hid_t f, rm_results *r)
     hid_t d = H5Dopen2(f, "segments", H5P_DEFAULT);
     rm_session_totals *T = &r->totals;
     double v;
-#define RD(name, field, cast)                       \
-    if (h5x_read_attr_double(d, name, &v) == 0) \
+#define RD(name, field, cast)                                                                      \
+    if (h5x_read_attr_double(d, name, &v) == 0)                                                    \
         T->field = (cast)v;
     RD("duration_s", duration_s, double)
     RD("rolling_s", rolling_s, double)
@@ -788,7 +802,8 @@ static rm_status read_map_geometry(hid_t g, const char *path, rm_results *r, rm_
         H5Dclose(d);
     }
     if (dims[0] < 1 || dims[1] < 1 || dims[0] > 65535 || dims[1] > 65535)
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: /maps/mean_kpa is missing or not [row, col]", path);
+        return rm_err_set(err, RM_ERR_FORMAT, "%s: /maps/mean_kpa is missing or not [row, col]",
+                          path);
     r->rows = (uint16_t)dims[0];
     r->cols = (uint16_t)dims[1];
     return RM_OK;
@@ -825,7 +840,8 @@ static rm_status read_spectra(hid_t f, const char *path, rm_results *r, rm_err *
     hid_t g = H5Gopen2(f, "spectra", H5P_DEFAULT);
     r->n_freq = dim0(g, "freq_hz");
     hsize_t df[1] = {r->n_freq};
-    rm_status st = read_ds(g, "freq_hz", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->freq_hz, 4, err);
+    rm_status st =
+        read_ds(g, "freq_hz", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->freq_hz, 4, err);
     if (st == RM_OK)
         st = read_ds(g, "position_psd", path, 1, df, H5T_NATIVE_FLOAT, (void **)&r->position_psd, 4,
                      err);
@@ -847,7 +863,8 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
     if (f < 0)
         return h5x_fail(err, RM_ERR_IO, "%s: cannot open", path);
     rm_results *r = rm_results_new();
-    rm_status st = r ? read_root(f, path, r, err) : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    rm_status st =
+        r ? read_root(f, path, r, err) : rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
     if (st == RM_OK &&
         (H5Lexists(f, "series", H5P_DEFAULT) <= 0 || H5Lexists(f, "maps", H5P_DEFAULT) <= 0 ||
          H5Lexists(f, "spectra", H5P_DEFAULT) <= 0))

@@ -58,8 +58,7 @@ rm_status h5x_fail(rm_err *err, rm_status fallback, const char *fmt, ...)
     h5x_deepest(deep, sizeof deep);
     rm_status st = fallback;
     if (strstr(deep, "No space left") || strstr(deep, "errno = 28") ||
-        strstr(deep, "File too large") || strstr(deep, "errno = 27") ||
-        strstr(deep, "Disk quota"))
+        strstr(deep, "File too large") || strstr(deep, "errno = 27") || strstr(deep, "Disk quota"))
         st = RM_ERR_NO_SPACE;
     else if (strstr(deep, "truncated file"))
         st = RM_ERR_TRUNCATED;

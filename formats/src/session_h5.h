@@ -47,11 +47,11 @@ int h5x_read_attr_double(hid_t obj, const char *name, double *out);
 hid_t h5x_open_ro(const char *path);
 
 /* Path names used in the file. */
-#define H5X_RAW "/frames/raw"
-#define H5X_TIME "/frames/time"
-#define H5X_SEQ "/frames/seq"
-#define H5X_TDEV "/frames/t_device_us"
-#define H5X_FLAGS "/frames/flags"
+#define H5X_RAW    "/frames/raw"
+#define H5X_TIME   "/frames/time"
+#define H5X_SEQ    "/frames/seq"
+#define H5X_TDEV   "/frames/t_device_us"
+#define H5X_FLAGS  "/frames/flags"
 #define H5X_EVENTS "/events"
 
 /* Memory compound type of one /events row laid out as rm_event (members

@@ -43,7 +43,7 @@ struct rm_session {
     size_t chunk; /* frames per chunk along time */
     size_t px;    /* rows * cols */
 
-    int fast;     /* chunks can be read and decoded here */
+    int fast;                     /* chunks can be read and decoded here */
     int shuffle_idx, deflate_idx; /* position in the pipeline, -1 if absent */
 
     rm_event *events;
@@ -99,17 +99,10 @@ static void describe_type(hid_t t, char *buf, size_t cap)
     case H5T_INTEGER:
         snprintf(buf, cap, "%s%zu", H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int", sz * 8);
         break;
-    case H5T_FLOAT:
-        snprintf(buf, cap, "float%zu", sz * 8);
-        break;
-    case H5T_STRING:
-        snprintf(buf, cap, "string");
-        break;
-    case H5T_COMPOUND:
-        snprintf(buf, cap, "compound");
-        break;
-    default:
-        snprintf(buf, cap, "an unsupported type");
+    case H5T_FLOAT: snprintf(buf, cap, "float%zu", sz * 8); break;
+    case H5T_STRING: snprintf(buf, cap, "string"); break;
+    case H5T_COMPOUND: snprintf(buf, cap, "compound"); break;
+    default: snprintf(buf, cap, "an unsupported type");
     }
 }
 
@@ -134,7 +127,7 @@ static int type_ok(hid_t t, want_type w)
 
 static const char *want_name(want_type w)
 {
-    static const char *const names[] = {"uint16", "uint32", "uint64", "float64",
+    static const char *const names[] = {"uint16",       "uint32",          "uint64",  "float64",
                                         "a float type", "an integer type", "compound"};
     return names[w];
 }
@@ -170,8 +163,8 @@ static rm_status open_ds(rm_session *s, const char *path, want_type w, int rank,
     if (r != rank) {
         close_id(&sp, H5Sclose);
         H5Dclose(d);
-        return rm_err_set(err, RM_ERR_TYPE, "%s: %s has %d dimension%s, expected %d", s->path,
-                          path, r, r == 1 ? "" : "s", rank);
+        return rm_err_set(err, RM_ERR_TYPE, "%s: %s has %d dimension%s, expected %d", s->path, path,
+                          r, r == 1 ? "" : "s", rank);
     }
     H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
@@ -279,8 +272,8 @@ static rm_status read_device(rm_session *s, rm_err *err)
         int rc = h5x_read_attr_double(g, req[i], &v[i]);
         if (rc < 0) {
             H5Gclose(g);
-            return rm_err_set(err, RM_ERR_FORMAT, "%s: /device attribute %s is %s", s->path,
-                              req[i], rc == -1 ? "missing" : "not a number");
+            return rm_err_set(err, RM_ERR_FORMAT, "%s: /device attribute %s is %s", s->path, req[i],
+                              rc == -1 ? "missing" : "not a number");
         }
     }
     if (!(v[0] >= 1 && v[0] <= RM_MAX_DIM && v[1] >= 1 && v[1] <= RM_MAX_DIM) ||
@@ -334,8 +327,9 @@ static rm_status read_calibration(rm_session *s, rm_err *err)
         goto out;
     }
     if (dr[0] < RM_CALIB_MIN_KNOTS || dr[0] > RM_CALIB_MAX_KNOTS) {
-        st = rm_err_set(err, RM_ERR_RANGE, "%s: /calibration/knot_raw has %llu knots, expected %d..%d",
-                        s->path, (unsigned long long)dr[0], RM_CALIB_MIN_KNOTS, RM_CALIB_MAX_KNOTS);
+        st = rm_err_set(err, RM_ERR_RANGE,
+                        "%s: /calibration/knot_raw has %llu knots, expected %d..%d", s->path,
+                        (unsigned long long)dr[0], RM_CALIB_MIN_KNOTS, RM_CALIB_MAX_KNOTS);
         goto out;
     }
     if ((st = expect_2d(s, "/calibration/zero", dz, err)) != RM_OK ||
@@ -407,8 +401,8 @@ static rm_status inspect_raw(rm_session *s, rm_err *err)
         unsigned flags, cd_values[8];
         size_t ncd = 8;
         char name[64] = "";
-        H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd_values, sizeof name,
-                                         name, NULL);
+        H5Z_filter_t id =
+            H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd_values, sizeof name, name, NULL);
         if (H5Zfilter_avail(id) <= 0) {
             st = rm_err_set(err, RM_ERR_UNSUPPORTED,
                             "%s: /frames/raw needs HDF5 filter %d (%s), which this HDF5 lacks "
@@ -526,8 +520,9 @@ static rm_status read_references(rm_session *s, rm_err *err)
         if ((st = open_ds(s, path, W_FLOAT, 1, &d, &dim, err)) != RM_OK)
             break;
         if (!s->live && dim != s->frames) {
-            st = rm_err_set(err, RM_ERR_LENGTH, "%s: %s has %llu values, /frames/raw has %llu frames",
-                            s->path, path, (unsigned long long)dim, (unsigned long long)s->frames);
+            st = rm_err_set(err, RM_ERR_LENGTH,
+                            "%s: %s has %llu values, /frames/raw has %llu frames", s->path, path,
+                            (unsigned long long)dim, (unsigned long long)s->frames);
             H5Dclose(d);
             break;
         }
@@ -578,16 +573,17 @@ static rm_status count_frames(rm_session *s, rm_err *err)
         H5Sclose(sp);
         len[i] = dims[0];
         if (i == 0 && (dims[1] != s->dev.rows || dims[2] != s->dev.cols))
-            return rm_err_set(err, RM_ERR_TYPE, "%s: /frames/raw frames are %llux%llu, /device says %ux%u",
-                              s->path, (unsigned long long)dims[1], (unsigned long long)dims[2],
-                              s->dev.rows, s->dev.cols);
+            return rm_err_set(err, RM_ERR_TYPE,
+                              "%s: /frames/raw frames are %llux%llu, /device says %ux%u", s->path,
+                              (unsigned long long)dims[1], (unsigned long long)dims[2], s->dev.rows,
+                              s->dev.cols);
     }
     hsize_t n = len[0];
     for (int i = 1; i < 5; i++) {
         if (len[i] != len[0] && !s->live)
-            return rm_err_set(err, RM_ERR_LENGTH, "%s: %s has %llu entries, /frames/raw has %llu frames",
-                              s->path, names[i], (unsigned long long)len[i],
-                              (unsigned long long)len[0]);
+            return rm_err_set(err, RM_ERR_LENGTH,
+                              "%s: %s has %llu entries, /frames/raw has %llu frames", s->path,
+                              names[i], (unsigned long long)len[i], (unsigned long long)len[0]);
         if (len[i] < n)
             n = len[i];
     }
@@ -763,8 +759,8 @@ rm_status rm_session_event(const rm_session *s, size_t i, rm_event *ev)
     return RM_OK;
 }
 
-rm_status rm_session_reference(const rm_session *s, size_t i, const char **name,
-                               const char **units, const double **values)
+rm_status rm_session_reference(const rm_session *s, size_t i, const char **name, const char **units,
+                               const double **values)
 {
     if (i >= s->nref)
         return RM_ERR_RANGE;
@@ -803,7 +799,8 @@ static int decode_chunk(decoder *dc, const uint8_t *z, size_t zlen, uint32_t fma
     int shuffle = shuf_idx >= 0 && !(fmask & (1u << shuf_idx));
     if (deflate) {
         size_t got = 0;
-        if (libdeflate_zlib_decompress(dc->dec, z, zlen, dc->tmp, nbytes, &got) != LIBDEFLATE_SUCCESS ||
+        if (libdeflate_zlib_decompress(dc->dec, z, zlen, dc->tmp, nbytes, &got) !=
+                LIBDEFLATE_SUCCESS ||
             got != nbytes)
             return -1;
         src = dc->tmp;
@@ -881,23 +878,22 @@ static int read_raw_slow(rm_session *s, uint64_t first, size_t n, uint16_t *out)
     return rc;
 }
 
-rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw,
-                          double *time_s, uint32_t *seq, uint64_t *t_device_us,
-                          uint16_t *flags, rm_err *err)
+rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw, double *time_s,
+                          uint32_t *seq, uint64_t *t_device_us, uint16_t *flags, rm_err *err)
 {
     h5x_quiet(); /* per thread: the caller may not be the opener */
     if (first > s->frames || n > s->frames - first)
         return rm_err_set(err, RM_ERR_RANGE, "%s: frames %llu..%llu requested, the file has %llu",
-                          s->path, (unsigned long long)first,
-                          (unsigned long long)(first + n), (unsigned long long)s->frames);
+                          s->path, (unsigned long long)first, (unsigned long long)(first + n),
+                          (unsigned long long)s->frames);
     if (!n)
         return RM_OK;
     if (read_1d(s->d_time, H5T_NATIVE_DOUBLE, first, n, time_s) < 0 ||
         read_1d(s->d_seq, H5T_NATIVE_UINT32, first, n, seq) < 0 ||
         read_1d(s->d_tdev, H5T_NATIVE_UINT64, first, n, t_device_us) < 0 ||
         read_1d(s->d_flags, H5T_NATIVE_UINT16, first, n, flags) < 0)
-        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
-                          s->path, (unsigned long long)first);
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu", s->path,
+                        (unsigned long long)first);
     if (!raw)
         return RM_OK;
     uint64_t f = first, end = first + n;
@@ -915,14 +911,15 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
             got = fetch_chunk(s, ci, &s->zbuf, &s->zcap, &zl, &fm);
             if (got < 0)
                 return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
-                                  s->path, (unsigned long long)c0);
+                                s->path, (unsigned long long)c0);
             if (got > 0) {
                 if (decode_chunk(&s->dc, s->zbuf, zl, fm, s->shuffle_idx, s->deflate_idx,
                                  s->chunk * s->px, s->cache) < 0) {
                     s->cache_ci = -1;
-                    return rm_err_set(err, RM_ERR_FORMAT,
-                                      "%s: /frames/raw chunk at frame %llu is corrupt (inflate failed)",
-                                      s->path, (unsigned long long)c0);
+                    return rm_err_set(
+                        err, RM_ERR_FORMAT,
+                        "%s: /frames/raw chunk at frame %llu is corrupt (inflate failed)", s->path,
+                        (unsigned long long)c0);
                 }
                 s->cache_ci = (int64_t)ci;
             }
@@ -932,8 +929,8 @@ rm_status rm_session_read(rm_session *s, uint64_t first, size_t n, uint16_t *raw
         if (got > 0) {
             memcpy(dst, s->cache + o * s->px, take * s->px * 2);
         } else if (read_raw_slow(s, f, take, dst) < 0) {
-            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu",
-                              s->path, (unsigned long long)f);
+            return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu", s->path,
+                            (unsigned long long)f);
         }
         f += take;
     }
@@ -948,11 +945,11 @@ typedef struct slot {
     int state;
     uint64_t first; /* first frame of the batch */
     size_t n;
-    size_t off;     /* frame offset of `first` in the decoded chunk */
+    size_t off; /* frame offset of `first` in the decoded chunk */
     uint8_t *z;
     size_t zcap, zlen;
     uint32_t fmask;
-    uint16_t *raw;  /* one chunk */
+    uint16_t *raw; /* one chunk */
     double *time;
     uint32_t *seq;
     uint64_t *tdev;
@@ -1153,14 +1150,14 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
         read_1d(s->d_seq, H5T_NATIVE_UINT32, f, n, sl->seq) < 0 ||
         read_1d(s->d_tdev, H5T_NATIVE_UINT64, f, n, sl->tdev) < 0 ||
         read_1d(s->d_flags, H5T_NATIVE_UINT16, f, n, sl->flags) < 0)
-        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu",
-                          s->path, (unsigned long long)f);
+        return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames series at frame %llu", s->path,
+                        (unsigned long long)f);
     int got = 0;
     if (s->fast) {
         got = fetch_chunk(s, ci, &sl->z, &sl->zcap, &sl->zlen, &sl->fmask);
         if (got < 0)
             return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw chunk at frame %llu",
-                              s->path, (unsigned long long)c0);
+                            s->path, (unsigned long long)c0);
     }
     it->next = f + n;
     if (got > 0) {
@@ -1171,7 +1168,7 @@ static rm_status load_slot(rm_session_iter *it, slot *sl, rm_err *err)
     sl->off = 0;
     if (read_raw_slow(s, f, n, sl->raw) < 0)
         return h5x_fail(err, RM_ERR_HDF5, "%s: cannot read /frames/raw at frame %llu", s->path,
-                          (unsigned long long)f);
+                        (unsigned long long)f);
     sl->state = SLOT_READY;
     return RM_OK;
 }

@@ -27,8 +27,8 @@
 
 /* Measured (docs/format.md): 40 frames of 64x48 = 240 KiB chunks. */
 #define DEFAULT_CHUNK_BYTES (256u * 1024u)
-#define SMALL_CHUNK 1024u /* elements per chunk of the 1-D datasets */
-#define EVENT_CHUNK 64u
+#define SMALL_CHUNK         1024u /* elements per chunk of the 1-D datasets */
+#define EVENT_CHUNK         64u
 
 struct rm_session_writer {
     char *path;
@@ -36,13 +36,13 @@ struct rm_session_writer {
     hid_t d_raw, d_time, d_seq, d_tdev, d_flags, d_events;
     rm_header hdr;
     rm_device dev;
-    size_t px;        /* rows * cols */
-    unsigned chunk;   /* frames per chunk */
+    size_t px;      /* rows * cols */
+    unsigned chunk; /* frames per chunk */
     int level;
     double flush_interval;
     int use_swmr;
-    int swmr_on;      /* SWMR started: no new objects from now on */
-    int failed;       /* a write failed: the file is left as last flushed */
+    int swmr_on; /* SWMR started: no new objects from now on */
+    int failed;  /* a write failed: the file is left as last flushed */
     int has_mask;
 
     /* The current chunk, kept in memory until it is whole. */
@@ -54,12 +54,12 @@ struct rm_session_writer {
     uint32_t *b_seq;
     uint64_t *b_tdev;
     uint16_t *b_flags;
-    uint8_t *shuf;   /* shuffled chunk */
-    uint8_t *zbuf;   /* compressed chunk */
+    uint8_t *shuf; /* shuffled chunk */
+    uint8_t *zbuf; /* compressed chunk */
     size_t zcap;
     struct libdeflate_compressor *zc;
 
-    uint64_t frames;  /* appended */
+    uint64_t frames; /* appended */
     uint64_t events;
     double first_time, last_time;
     double last_flush; /* monotonic seconds */
@@ -102,10 +102,9 @@ static hid_t group_create(hid_t parent, const char *name)
 }
 
 /* A dataset with CF attributes. rank 1..3; maxdims[0] may be unlimited. */
-static hid_t dataset_create(hid_t loc, const char *name, hid_t type, int rank,
-                            const hsize_t *dims, const hsize_t *maxdims, const hsize_t *chunk,
-                            int shuffle_deflate, int level, const char *units,
-                            const char *long_name)
+static hid_t dataset_create(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                            const hsize_t *maxdims, const hsize_t *chunk, int shuffle_deflate,
+                            int level, const char *units, const char *long_name)
 {
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_attr_creation_order(dcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
@@ -174,8 +173,7 @@ out:
 
 static int attach2(hid_t d, hid_t rs, hid_t cs, unsigned first)
 {
-    return (H5DSattach_scale(d, rs, first) < 0 || H5DSattach_scale(d, cs, first + 1) < 0) ? -1
-                                                                                           : 0;
+    return (H5DSattach_scale(d, rs, first) < 0 || H5DSattach_scale(d, cs, first + 1) < 0) ? -1 : 0;
 }
 
 static int write_calibration(rm_session_writer *w, const rm_calib *calib, hid_t rs, hid_t cs)
@@ -217,9 +215,11 @@ static int write_calibration(rm_session_writer *w, const rm_calib *calib, hid_t 
     int32_t idx[RM_CALIB_MAX_KNOTS];
     for (int i = 0; i < c->n_knots; i++)
         idx[i] = i;
-    if (write_all(kn, H5T_NATIVE_INT32, idx) < 0 || write_all(kr, H5T_NATIVE_FLOAT, c->knot_raw) < 0 ||
+    if (write_all(kn, H5T_NATIVE_INT32, idx) < 0 ||
+        write_all(kr, H5T_NATIVE_FLOAT, c->knot_raw) < 0 ||
         write_all(kk, H5T_NATIVE_FLOAT, c->knot_kpa) < 0 ||
-        write_all(z, H5T_NATIVE_UINT16, c->zero) < 0 || write_all(gn, H5T_NATIVE_FLOAT, c->gain) < 0)
+        write_all(z, H5T_NATIVE_UINT16, c->zero) < 0 ||
+        write_all(gn, H5T_NATIVE_FLOAT, c->gain) < 0)
         goto out;
     if (H5DSset_scale(kn, "knot") < 0 || H5DSattach_scale(kr, kn, 0) < 0 ||
         H5DSattach_scale(kk, kn, 0) < 0 || attach2(z, rs, cs, 0) < 0 || attach2(gn, rs, cs, 0) < 0)
@@ -244,8 +244,8 @@ static int write_header_attrs(rm_session_writer *w)
     const rm_header *h = &w->hdr;
     if (h5x_attr_str(f, "conventions", RM_SESSION_CONVENTIONS) < 0 ||
         h5x_attr_str(f, "created", h->created) < 0 ||
-        h5x_attr_str(f, "software", RM_SOFTWARE) < 0 ||
-        h5x_attr_str(f, "title", h->title) < 0 || h5x_attr_str(f, "source", h->source) < 0 ||
+        h5x_attr_str(f, "software", RM_SOFTWARE) < 0 || h5x_attr_str(f, "title", h->title) < 0 ||
+        h5x_attr_str(f, "source", h->source) < 0 ||
         h5x_attr_double(f, "created_unix", h->created_unix) < 0 || create_totals(f) < 0)
         return -1;
     hid_t g = group_create(f, "device");
@@ -315,7 +315,8 @@ static int create_frames(rm_session_writer *w, hid_t rs, hid_t cs)
     H5Tclose(et);
     if (w->d_events < 0)
         return -1;
-    if (h5x_attr_str(w->d_events, "long_name", "recording events (gap, disconnect, label ...)") < 0 ||
+    if (h5x_attr_str(w->d_events, "long_name", "recording events (gap, disconnect, label ...)") <
+            0 ||
         h5x_attr_str(w->d_events, "units", "time: seconds since created") < 0)
         return -1;
     return 0;
@@ -357,9 +358,8 @@ static rm_status check_device(const char *path, const rm_device *dev, rm_err *er
     return RM_OK;
 }
 
-rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
-                                   const rm_device *dev, const rm_calib *calib,
-                                   const rm_session_writer_options *opt,
+rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const rm_device *dev,
+                                   const rm_calib *calib, const rm_session_writer_options *opt,
                                    rm_session_writer **out, rm_err *err)
 {
     *out = NULL;
@@ -433,8 +433,8 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr,
     w->zc = libdeflate_alloc_compressor(w->level);
     w->zcap = w->zc ? libdeflate_zlib_compress_bound(w->zc, cpx * 2) : 0;
     w->zbuf = malloc(w->zcap ? w->zcap : 1);
-    if (!w->path || !w->b_raw || !w->b_time || !w->b_seq || !w->b_tdev || !w->b_flags ||
-        !w->shuf || !w->zc || !w->zbuf) {
+    if (!w->path || !w->b_raw || !w->b_time || !w->b_seq || !w->b_tdev || !w->b_flags || !w->shuf ||
+        !w->zc || !w->zbuf) {
         writer_free(w);
         return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory for a %u-frame chunk", path,
                           w->chunk);
@@ -776,9 +776,9 @@ static int valid_name(const char *name)
     return !(name[0] >= '0' && name[0] <= '9');
 }
 
-rm_status rm_session_writer_add_reference(rm_session_writer *w, const char *name,
-                                          const char *units, const char *long_name, size_t n,
-                                          const double *values, rm_err *err)
+rm_status rm_session_writer_add_reference(rm_session_writer *w, const char *name, const char *units,
+                                          const char *long_name, size_t n, const double *values,
+                                          rm_err *err)
 {
     rm_status st = extras_allowed(w, "a reference series", err);
     if (st != RM_OK)
@@ -837,7 +837,8 @@ rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, 
     row.text[RM_EVENT_TEXT_LEN - 1] = '\0';
     hsize_t n = w->events + 1;
     hid_t mt = h5x_event_type();
-    int bad = H5Dset_extent(w->d_events, &n) < 0 || write_1d(w->d_events, mt, w->events, 1, &row) < 0;
+    int bad =
+        H5Dset_extent(w->d_events, &n) < 0 || write_1d(w->d_events, mt, w->events, 1, &row) < 0;
     H5Tclose(mt);
     if (bad)
         return fail(w, err, "cannot write /events");
@@ -856,10 +857,7 @@ rm_status rm_session_writer_flush(rm_session_writer *w, rm_err *err)
     return do_flush(w, err);
 }
 
-uint64_t rm_session_writer_frames(const rm_session_writer *w)
-{
-    return w ? w->frames : 0;
-}
+uint64_t rm_session_writer_frames(const rm_session_writer *w) { return w ? w->frames : 0; }
 
 rm_status rm_session_writer_set_end(rm_session_writer *w, const rm_end *end)
 {
@@ -884,8 +882,7 @@ static int create_totals(hid_t f)
     blank[TOTALS_CLOSED_LEN] = '\0';
     int64_t unknown = 1;
     return h5x_attr_str(f, "closed", blank) < 0 || h5x_attr_u64(f, "frames", 0) < 0 ||
-                   h5x_attr_u64(f, "events", 0) < 0 ||
-                   h5x_attr_double(f, "duration_s", 0.0) < 0 ||
+                   h5x_attr_u64(f, "events", 0) < 0 || h5x_attr_double(f, "duration_s", 0.0) < 0 ||
                    h5x_attr_u64(f, "frames_corrupt", 0) < 0 ||
                    h5x_attr_u64(f, "frames_truncated", 0) < 0 ||
                    h5x_attr_u64(f, "frames_missing", 0) < 0 ||
@@ -972,8 +969,9 @@ rm_status rm_session_writer_close(rm_session_writer *w, rm_err *err)
     }
     for (size_t i = 0; st == RM_OK && i < w->nref; i++)
         if (w->ref_len[i] != w->frames)
-            st = rm_err_set(err, RM_ERR_LENGTH, "%s: /reference/%s has %zu values, recording has %llu frames",
-                            w->path, w->ref_names[i], w->ref_len[i], (unsigned long long)w->frames);
+            st = rm_err_set(err, RM_ERR_LENGTH,
+                            "%s: /reference/%s has %zu values, recording has %llu frames", w->path,
+                            w->ref_names[i], w->ref_len[i], (unsigned long long)w->frames);
     int failed = w->failed;
     if (st == RM_OK && !failed)
         st = write_totals(w, err);
@@ -1083,8 +1081,8 @@ static rm_status sink_finish(void *ctx, rm_err *err)
     return st;
 }
 
-rm_status rm_session_sink_new(const char *path, const rm_session_writer_options *opt,
-                              rm_sink *sink, rm_err *err)
+rm_status rm_session_sink_new(const char *path, const rm_session_writer_options *opt, rm_sink *sink,
+                              rm_err *err)
 {
     if (!path || !sink)
         return rm_err_set(err, RM_ERR_ARG, "session sink: path and sink are required");

@@ -15,13 +15,13 @@
 #include "rm_status.h"
 
 /* USB identity */
-#define RM_USB_VID 0x1209
-#define RM_USB_PID 0x0001
+#define RM_USB_VID       0x1209
+#define RM_USB_PID       0x0001
 #define RM_USB_INTERFACE 0
-#define RM_USB_EP_IN 0x81
+#define RM_USB_EP_IN     0x81
 
 /* Control requests (endpoint 0) */
-#define RM_REQTYPE_IN 0xC0
+#define RM_REQTYPE_IN  0xC0
 #define RM_REQTYPE_OUT 0x40
 enum rm_request {
     RM_REQ_GET_INFO = 0x01,
@@ -33,28 +33,28 @@ enum rm_request {
 };
 
 #define RM_PROTOCOL_VERSION 1
-#define RM_INFO_LEN 64
-#define RM_STATUS_LEN 16
-#define RM_CALIB_BLOCK_LEN 512
-#define RM_INFO_FLAG_CALIB 0x01
+#define RM_INFO_LEN         64
+#define RM_STATUS_LEN       16
+#define RM_CALIB_BLOCK_LEN  512
+#define RM_INFO_FLAG_CALIB  0x01
 
 /* Frame stream */
-#define RM_FRAME_MAGIC "RMF1"
-#define RM_CALIB_MAGIC "RMC1"
-#define RM_FRAME_HEADER_LEN 32 /* version 1; longer headers are skipped */
-#define RM_FRAME_CRC_LEN 4
+#define RM_FRAME_MAGIC          "RMF1"
+#define RM_CALIB_MAGIC          "RMC1"
+#define RM_FRAME_HEADER_LEN     32 /* version 1; longer headers are skipped */
+#define RM_FRAME_CRC_LEN        4
 #define RM_FRAME_MAX_HEADER_LEN 4096 /* sanity bound for future versions */
 
 /* GET_INFO block, decoded. */
 typedef struct rm_info {
     uint16_t protocol_version;
-    uint16_t rows, cols;          /* 1..256 */
-    uint8_t adc_bits;             /* 8..16 */
-    uint8_t flags;                /* RM_INFO_FLAG_* */
+    uint16_t rows, cols; /* 1..256 */
+    uint8_t adc_bits;    /* 8..16 */
+    uint8_t flags;       /* RM_INFO_FLAG_* */
     uint32_t row_pitch_um, col_pitch_um;
     uint16_t rate_hz, max_rate_hz, min_rate_hz;
     uint32_t calib_len, calib_crc32;
-    char firmware[17];            /* NUL-terminated copy of the 16 bytes */
+    char firmware[17]; /* NUL-terminated copy of the 16 bytes */
     char model[17];
 } rm_info;
 
@@ -63,7 +63,7 @@ typedef struct rm_dev_status {
     uint32_t frames_sent;
     uint32_t frames_dropped;
     uint32_t uptime_s;
-    int16_t temperature_centi_c;  /* RM_TEMPERATURE_UNKNOWN if unknown */
+    int16_t temperature_centi_c; /* RM_TEMPERATURE_UNKNOWN if unknown */
 } rm_dev_status;
 #define RM_TEMPERATURE_UNKNOWN ((int16_t)-32768)
 
@@ -77,7 +77,6 @@ typedef struct rm_frame_header {
     uint16_t rows, cols;
 } rm_frame_header;
 
-
 /* CRC-32/IEEE as zlib's crc32(), over `len` bytes. */
 uint32_t rm_crc32(const void *data, size_t len);
 
@@ -87,18 +86,14 @@ void rm_info_encode(const rm_info *info, uint8_t out[RM_INFO_LEN]);
 rm_status rm_info_decode(const uint8_t *buf, size_t len, rm_info *out, rm_err *err);
 
 void rm_dev_status_encode(const rm_dev_status *st, uint8_t out[RM_STATUS_LEN]);
-rm_status rm_dev_status_decode(const uint8_t *buf, size_t len, rm_dev_status *out,
-                               rm_err *err);
+rm_status rm_dev_status_decode(const uint8_t *buf, size_t len, rm_dev_status *out, rm_err *err);
 
 /* Size of the calibration blob for a geometry and knot count. */
 size_t rm_calib_blob_len(uint16_t n_knots, uint16_t rows, uint16_t cols);
 
-
-
 /* Writes the blob into `out` (capacity `cap`, at least rm_calib_blob_len);
  * gains are rounded to Q12. Returns the length in *written. */
-rm_status rm_calib_encode(const rm_calib *calib, uint8_t *out, size_t cap,
-                          size_t *written);
+rm_status rm_calib_encode(const rm_calib *calib, uint8_t *out, size_t cap, size_t *written);
 
 /* Parses and validates a blob for a mat of rows x cols. If expected_crc is
  * non-NULL, the CRC-32 of the whole blob must equal *expected_crc (GET_INFO's
@@ -106,14 +101,13 @@ rm_status rm_calib_encode(const rm_calib *calib, uint8_t *out, size_t cap,
 rm_status rm_calib_decode(const uint8_t *buf, size_t len, uint16_t rows, uint16_t cols,
                           const uint32_t *expected_crc, rm_calib **out, rm_err *err);
 
-
 /* Total length on the wire of a version-1 frame of rows x cols. */
 size_t rm_frame_wire_len(uint16_t rows, uint16_t cols);
 
 /* Encodes one version-1 frame (header, payload, CRC) into `out` (capacity
  * `cap`). payload_len is computed from rows/cols. */
-rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8_t *out,
-                          size_t cap, size_t *written);
+rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8_t *out, size_t cap,
+                          size_t *written);
 
 /* Reads the header of a frame that starts at buf[0], leaving payload and
  * CRC alone: with rm_frame_decode, built on it, the only code that knows
@@ -132,8 +126,8 @@ rm_status rm_frame_encode(const rm_frame_header *hdr, const uint16_t *raw, uint8
  *   (for messages), *frame_len is 0 (the frame's extent is unknown).
  * - RM_ERR_ARG: buf, hdr or frame_len NULL.
  * err (optional) gets the message. O(1): fit for every candidate magic. */
-rm_status rm_frame_peek(const uint8_t *buf, size_t len, rm_frame_header *hdr,
-                        size_t *frame_len, rm_err *err);
+rm_status rm_frame_peek(const uint8_t *buf, size_t len, rm_frame_header *hdr, size_t *frame_len,
+                        rm_err *err);
 
 /* Decodes one frame that starts at buf[0].
  * - RM_ERR_TRUNCATED: `len` is too short to hold the frame its header
@@ -144,16 +138,14 @@ rm_status rm_frame_peek(const uint8_t *buf, size_t len, rm_frame_header *hdr,
  * On success the header is in *hdr, the payload is copied into raw_out
  * (capacity raw_cap sensels; RM_ERR_RANGE if too small) and *frame_len is
  * the number of bytes the frame occupies. */
-rm_status rm_frame_decode(const uint8_t *buf, size_t len, rm_frame_header *hdr,
-                          uint16_t *raw_out, size_t raw_cap, size_t *frame_len,
-                          size_t *need, rm_err *err);
+rm_status rm_frame_decode(const uint8_t *buf, size_t len, rm_frame_header *hdr, uint16_t *raw_out,
+                          size_t raw_cap, size_t *frame_len, size_t *need, rm_err *err);
 
 /* Little-endian helpers for code that builds or parses wire bytes. */
 static inline uint16_t rm_get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 static inline uint32_t rm_get_u32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 static inline uint64_t rm_get_u64(const uint8_t *p)
 {

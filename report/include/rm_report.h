@@ -34,8 +34,8 @@
 #include "rm_status.h"
 
 #define RM_REPORT_MAX_PANELS 8
-#define RM_REPORT_PAGE_W 595.276 /* A4 in points (1/72 inch) */
-#define RM_REPORT_PAGE_H 841.890
+#define RM_REPORT_PAGE_W     595.276 /* A4 in points (1/72 inch) */
+#define RM_REPORT_PAGE_H     841.890
 
 typedef enum rm_report_panel_kind {
     RM_PANEL_HEADER = 0, /* title block and session comment */
@@ -53,17 +53,17 @@ const char *rm_report_panel_kind_name(rm_report_panel_kind k);
 
 typedef struct rm_report_panel {
     rm_report_panel_kind kind;
-    int segment;                /* segment index; -1: the whole session */
-    double x, y, w, h;          /* frame on the page, pt from the top left */
-    double px, py, pw, ph;      /* plot area inside the frame (axes box) */
-    double x_min, x_max;        /* axis ranges in data units (s, cm) */
+    int segment;           /* segment index; -1: the whole session */
+    double x, y, w, h;     /* frame on the page, pt from the top left */
+    double px, py, pw, ph; /* plot area inside the frame (axes box) */
+    double x_min, x_max;   /* axis ranges in data units (s, cm) */
     double y_min, y_max;
-    double y2_min, y2_max;      /* right axis (force: % body weight); NaN if none */
-    double c_min, c_max;        /* map colour scale, kPa; NaN elsewhere */
-    double band_lo, band_hi;    /* speed target band; NaN if none */
-    size_t n_points;            /* vertices of the plotted lines, or map cells */
-    size_t n_marks;             /* strokes + holds marked, table rows, verdict rows */
-    size_t first, count;        /* table and verdicts: the sets [first, first+count)
+    double y2_min, y2_max;   /* right axis (force: % body weight); NaN if none */
+    double c_min, c_max;     /* map colour scale, kPa; NaN elsewhere */
+    double band_lo, band_hi; /* speed target band; NaN if none */
+    size_t n_points;         /* vertices of the plotted lines, or map cells */
+    size_t n_marks;          /* strokes + holds marked, table rows, verdict rows */
+    size_t first, count;     /* table and verdicts: the sets [first, first+count)
                                    they hold (long routines continue on more pages) */
     char title[128];
     char x_label[48], y_label[48], y2_label[48];
@@ -76,11 +76,11 @@ typedef struct rm_report_page {
 } rm_report_page;
 
 typedef struct rm_report {
-    double page_w, page_h;      /* pt */
+    double page_w, page_h; /* pt */
     size_t n_pages;
-    rm_report_page *pages;      /* owned */
-    const rm_results *results;  /* borrowed */
-    rm_profile profile;         /* copy (speed band, hold band ...) */
+    rm_report_page *pages;     /* owned */
+    const rm_results *results; /* borrowed */
+    rm_profile profile;        /* copy (speed band, hold band ...) */
     int has_profile;
     char title[256];
 } rm_report;

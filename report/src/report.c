@@ -17,10 +17,7 @@ const char *rm_report_panel_kind_name(rm_report_panel_kind k)
     return (unsigned)k < RM_PANEL_KIND_COUNT ? kind_names[k] : NULL;
 }
 
-void rm_report_rescore(rm_results *r, const rm_profile *profile)
-{
-    rm_score_results(r, profile);
-}
+void rm_report_rescore(rm_results *r, const rm_profile *profile) { rm_score_results(r, profile); }
 
 /* ---- traces ---- */
 
@@ -76,16 +73,13 @@ static size_t lower_bound(const float *t, size_t n, double v)
 double rpt_trace_value(const rm_results *r, rpt_trace what, size_t i)
 {
     switch (what) {
-    case RPT_TRACE_POSITION:
-        return r->series[RM_SERIES_ROLLER_X_CM][i];
+    case RPT_TRACE_POSITION: return r->series[RM_SERIES_ROLLER_X_CM][i];
     case RPT_TRACE_SPEED:
         if (r->state && r->state[i] == RM_STATE_UNLOADED)
             return NAN;
         return fabs(r->series[RM_SERIES_SPEED_CM_S][i]);
-    case RPT_TRACE_ROLLER_FORCE:
-        return r->series[RM_SERIES_ROLLER_FORCE_N][i];
-    case RPT_TRACE_TOTAL_FORCE:
-        return r->series[RM_SERIES_FORCE_N][i];
+    case RPT_TRACE_ROLLER_FORCE: return r->series[RM_SERIES_ROLLER_FORCE_N][i];
+    case RPT_TRACE_TOTAL_FORCE: return r->series[RM_SERIES_FORCE_N][i];
     }
     return NAN;
 }
@@ -95,7 +89,7 @@ double rpt_trace_value(const rm_results *r, rpt_trace what, size_t i)
  * still shows every excursion. A bin without a finite value breaks the
  * line (NaN vertex). */
 int rpt_trace_series(const rm_results *r, rpt_trace what, double t0, double t1, size_t nbins,
-                    rpt_poly *out)
+                     rpt_poly *out)
 {
     memset(out, 0, sizeof *out);
     if (!r->n_frames || !r->series[RM_SERIES_TIME] || !(t1 > t0) || nbins == 0)
@@ -272,8 +266,8 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
     snprintf(p->x_label, sizeof p->x_label, "time (s)");
     rpt_poly poly;
     rpt_trace what = kind == RM_PANEL_POSITION ? RPT_TRACE_POSITION
-                    : kind == RM_PANEL_SPEED  ? RPT_TRACE_SPEED
-                                              : RPT_TRACE_ROLLER_FORCE;
+                     : kind == RM_PANEL_SPEED  ? RPT_TRACE_SPEED
+                                               : RPT_TRACE_ROLLER_FORCE;
     if (rpt_trace_series(r, what, t0, t1, rpt_bins(p), &poly)) {
         rpt_poly_free(&poly);
         return -1;
@@ -283,14 +277,16 @@ static int layout_series(const rm_report *rep, rm_report_panel *p, rm_report_pan
     rpt_poly_free(&poly);
     switch (kind) {
     case RM_PANEL_POSITION:
-        snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Roller position along the mat" : "Roller position");
+        snprintf(p->title, sizeof p->title, "%s",
+                 seg < 0 ? "Roller position along the mat" : "Roller position");
         snprintf(p->y_label, sizeof p->y_label, "roller x (cm)");
         p->y_min = 0;
         p->y_max = r->rows * r->row_pitch_cm;
         p->n_marks = marks_in(r, t0, t1);
         break;
     case RM_PANEL_SPEED: {
-        snprintf(p->title, sizeof p->title, "%s", seg < 0 ? "Rolling speed against the target" : "Rolling speed");
+        snprintf(p->title, sizeof p->title, "%s",
+                 seg < 0 ? "Rolling speed against the target" : "Rolling speed");
         snprintf(p->y_label, sizeof p->y_label, "speed (cm/s)");
         double top = vmax;
         if (rep->has_profile && rep->profile.speed_cm_s.set) {
@@ -341,7 +337,8 @@ static void layout_map(const rm_report *rep, rm_report_panel *p, int seg, double
     snprintf(p->x_label, sizeof p->x_label, "x along the mat (cm)");
     snprintf(p->y_label, sizeof p->y_label, "y across (cm)");
     if (seg >= 0)
-        snprintf(p->title, sizeof p->title, "Mean pressure during the set, roller track and supports");
+        snprintf(p->title, sizeof p->title,
+                 "Mean pressure during the set, roller track and supports");
     else
         snprintf(p->title, sizeof p->title, "Mean pressure over the session");
     /* keep the mat's aspect: 1 cm is the same length on both axes; the
@@ -386,10 +383,10 @@ size_t rpt_bins(const rm_report_panel *p)
 }
 
 /* Heights on the summary pages, in points (report_draw.c draws to them). */
-#define TABLE_HEAD 50.0
-#define TABLE_ROW 15.0
-#define VERDICT_HEAD 40.0
-#define VERDICT_SET (16.0 + 12.5 * RPT_TARGETS)
+#define TABLE_HEAD    50.0
+#define TABLE_ROW     15.0
+#define VERDICT_HEAD  40.0
+#define VERDICT_SET   (16.0 + 12.5 * RPT_TARGETS)
 #define VERDICT_TOTAL 40.0
 
 static void plain_panel(rm_report_panel *p, rm_report_panel_kind kind, double x, double y, double w,
@@ -482,9 +479,12 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
     rpt_fitf(p->title, sizeof p->title, "%s", rep->title);
     const double top = 126, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
-    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, -1, 0, tend, L, top, W, ph);
-    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph, W, ph);
-    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, -1, 0, tend, L, top + 2 * ph, W, ph);
+    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, -1, 0, tend, L, top, W,
+                        ph);
+    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph,
+                        W, ph);
+    rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, -1, 0, tend, L,
+                        top + 2 * ph, W, ph);
 
     /* 2: summary table and verdicts, continued on more pages as needed */
     {
@@ -492,7 +492,8 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         size_t t_next = 0, v_next = 0;
         int total_done = 0, first_page = 1;
         while (t_next < nseg || v_next < nseg || !total_done) {
-            pg = new_page(rep, "%s", first_page ? "Summary per set" : "Summary per set (continued)");
+            pg =
+                new_page(rep, "%s", first_page ? "Summary per set" : "Summary per set (continued)");
             double y = 30;
             if (first_page || t_next < nseg) {
                 size_t fit = (size_t)((bottom_y - y - TABLE_HEAD) / TABLE_ROW);
@@ -537,9 +538,12 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         double pad = fmax(2.0, 0.04 * (s->end_s - s->start_s));
         double t0 = fmax(0, s->start_s - pad), t1 = s->end_s + pad;
         double y0 = 396, sh = (RM_REPORT_PAGE_H - 24 - y0) / 3;
-        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, (int)k, t0, t1, L, y0, W, sh);
-        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, (int)k, t0, t1, L, y0 + sh, W, sh);
-        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, (int)k, t0, t1, L, y0 + 2 * sh, W, sh);
+        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, (int)k, t0, t1, L,
+                            y0, W, sh);
+        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, (int)k, t0, t1, L,
+                            y0 + sh, W, sh);
+        rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, (int)k, t0, t1, L,
+                            y0 + 2 * sh, W, sh);
     }
     if (nseg == 0) {
         pg = new_page(rep, "%s", "Pressure over the session");

@@ -51,10 +51,7 @@ static const colour C_TEXT = {0.1, 0.1, 0.1}, C_GRID = {0.85, 0.85, 0.85},
                     C_TOTAL = {0.65, 0.65, 0.65}, C_PASS = {0.13, 0.55, 0.13},
                     C_MISS = {0.80, 0.12, 0.12}, C_NA = {0.55, 0.55, 0.55};
 
-static void set_colour(cairo_t *cr, colour c)
-{
-    cairo_set_source_rgb(cr, c.r, c.g, c.b);
-}
+static void set_colour(cairo_t *cr, colour c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
 
 static void font(cairo_t *cr, double size, int bold)
 {
@@ -335,7 +332,8 @@ static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_pane
             continue;
         cairo_set_source_rgba(cr, C_HOLD.r, C_HOLD.g, C_HOLD.b, 0.45);
         double x0 = X(p, h->start_s), x1 = X(p, h->end_s);
-        cairo_rectangle(cr, x0, Y(p, h->x_cm + 2.5), x1 - x0, Y(p, h->x_cm - 2.5) - Y(p, h->x_cm + 2.5));
+        cairo_rectangle(cr, x0, Y(p, h->x_cm + 2.5), x1 - x0,
+                        Y(p, h->x_cm - 2.5) - Y(p, h->x_cm + 2.5));
         cairo_fill(cr);
     }
     rpt_poly poly;
@@ -373,7 +371,8 @@ static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     cairo_restore(cr);
     axes(cr, p, 1);
     clip_plot(cr, p);
-    if (rep->has_profile && rep->profile.speed_cm_s.set && isfinite(rep->profile.speed_cm_s.target)) {
+    if (rep->has_profile && rep->profile.speed_cm_s.set &&
+        isfinite(rep->profile.speed_cm_s.target)) {
         double dash[] = {4, 3};
         cairo_set_dash(cr, dash, 2, 0);
         set_colour(cr, C_PASS);
@@ -524,7 +523,8 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     /* one gradient: no seams between steps at any resolution */
     cairo_pattern_t *grad = cairo_pattern_create_linear(0, by + bh, 0, by);
     for (int i = 0; i < 9; i++)
-        cairo_pattern_add_color_stop_rgb(grad, i / 8.0, viridis[i][0], viridis[i][1], viridis[i][2]);
+        cairo_pattern_add_color_stop_rgb(grad, i / 8.0, viridis[i][0], viridis[i][1],
+                                         viridis[i][2]);
     cairo_set_source(cr, grad);
     cairo_rectangle(cr, bx, by, bw, bh);
     cairo_fill(cr);
@@ -554,16 +554,18 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     cairo_restore(cr);
     /* key */
     double lx = p->px, ly = p->py + p->ph + 38;
-    legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0, "roller track (pressure-weighted centre)");
+    legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0,
+                "roller track (pressure-weighted centre)");
     legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
-    text(cr, p->px, ly + 11, 0,
-         r->totals.roller_found
-             ? "The long patch is the roller's contact; compact patches beside it are the supports "
-               "(hands, feet, forearms). White: unloaded."
-             : "No roller was found in this recording: the map shows everything that pressed on the mat. "
-               "White: unloaded.");
+    text(
+        cr, p->px, ly + 11, 0,
+        r->totals.roller_found
+            ? "The long patch is the roller's contact; compact patches beside it are the supports "
+              "(hands, feet, forearms). White: unloaded."
+            : "No roller was found in this recording: the map shows everything that pressed on the mat. "
+              "White: unloaded.");
     return 0;
 }
 
@@ -585,17 +587,19 @@ static void draw_header(cairo_t *cr, const rm_report *rep, const rm_report_panel
     font(cr, 9, 0);
     char buf[1024];
     double y = p->y + 34;
-    snprintf(buf, sizeof buf, "Recording %s  |  profile %s%s%s  |  %s", r->source[0] ? r->source : "-",
-             r->profile, rep->has_profile && rep->profile.title[0] ? ": " : "",
+    snprintf(buf, sizeof buf, "Recording %s  |  profile %s%s%s  |  %s",
+             r->source[0] ? r->source : "-", r->profile,
+             rep->has_profile && rep->profile.title[0] ? ": " : "",
              rep->has_profile ? rep->profile.title : "", r->software);
     y = wrap(cr, p->x, y, p->w, 12, buf);
     char bm[64] = "";
     if (r->body_mass_kg > 0)
         snprintf(bm, sizeof bm, ", body mass %.0f kg", r->body_mass_kg);
-    snprintf(buf, sizeof buf,
-             "%.1f min recorded, %.1f min rolling and %.1f min holding in %d set%s: %d passes, %d hold%s%s",
-             T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
-             T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s", bm);
+    snprintf(
+        buf, sizeof buf,
+        "%.1f min recorded, %.1f min rolling and %.1f min holding in %d set%s: %d passes, %d hold%s%s",
+        T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
+        T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s", bm);
     y = wrap(cr, p->x, y, p->w, 12, buf);
     font(cr, 9.5, 1);
     if (T->comment[0]) {
@@ -641,12 +645,11 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
     set_colour(cr, C_TEXT);
     font(cr, 12, 1);
     text(cr, p->x, p->y + 12, 0, p->title);
-    static const char *const head[] = {"set",   "start",  "time",  "passes", "cycles", "speed",
-                                       "pass",  "holds",  "held",  "force",  "body",   "roller",
-                                       "score"};
-    static const char *const unit[] = {"",      "m:ss",  "s",     "",      "/min",  "cm/s",
-                                       "s",     "",      "s",     "N",     "wt %",  "kPa",
-                                       "%"};
+    static const char *const head[] = {"set",   "start",  "time",  "passes", "cycles",
+                                       "speed", "pass",   "holds", "held",   "force",
+                                       "body",  "roller", "score"};
+    static const char *const unit[] = {"", "m:ss", "s", "",     "/min", "cm/s", "s",
+                                       "", "s",    "N", "wt %", "kPa",  "%"};
     enum { NC = 13 };
     /* columns 3.. show segment columns (the table in rm_results.h), scaled
      * (shares as %) and rounded for reading */
@@ -655,10 +658,11 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
         double scale;
         int decimals;
     } shown[NC - 3] = {
-        {"strokes", 1, 0},      {"cadence_cpm", 1, 1},  {"mean_speed_cm_s", 1, 1},
-        {"mean_pass_s", 1, 1},  {"holds", 1, 0},        {"holding_s", 1, 0},
-        {"mean_force_n", 1, 0}, {"body_weight_share", 100, 0}, {"mean_roller_kpa", 1, 1},
-        {"score", 100, 0},
+        {"strokes", 1, 0},         {"cadence_cpm", 1, 1},
+        {"mean_speed_cm_s", 1, 1}, {"mean_pass_s", 1, 1},
+        {"holds", 1, 0},           {"holding_s", 1, 0},
+        {"mean_force_n", 1, 0},    {"body_weight_share", 100, 0},
+        {"mean_roller_kpa", 1, 1}, {"score", 100, 0},
     };
     double w[NC] = {84, 34, 30, 40, 36, 34, 30, 32, 30, 34, 32, 36, 0};
     double used = 0;
@@ -758,11 +762,15 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
     const rm_profile *P = rep->has_profile ? &rep->profile : NULL;
     size_t n = 0;
     const int verdicts[RPT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
-                                             s->hold_verdict};
+                                       s->hold_verdict};
     static const char *const what[RPT_TARGETS] = {"time on this muscle group", "rolling speed",
-                                                        "one-way pass", "holds on tender spots"};
+                                                  "one-way pass", "holds on tender spots"};
     for (int t = 0; t < RPT_TARGETS; t++) {
-        const rm_band *b = !P ? NULL : t == 0 ? &P->set_s : t == 1 ? &P->speed_cm_s : t == 2 ? &P->pass_s : &P->hold_s;
+        const rm_band *b = !P       ? NULL
+                           : t == 0 ? &P->set_s
+                           : t == 1 ? &P->speed_cm_s
+                           : t == 2 ? &P->pass_s
+                                    : &P->hold_s;
         /* a target the profile does not set is left out, unless the
          * stored results judged it (profile unknown here) */
         if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
@@ -797,7 +805,8 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
             break;
         case 2:
             if (isfinite(s->mean_pass_s))
-                snprintf(v->value, sizeof v->value, "%.1f s (%d passes)", s->mean_pass_s, s->strokes);
+                snprintf(v->value, sizeof v->value, "%.1f s (%d passes)", s->mean_pass_s,
+                         s->strokes);
             else
                 snprintf(v->value, sizeof v->value, "no passes");
             break;
@@ -858,8 +867,9 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
             judged += rows[i].verdict != RM_VERDICT_NA;
             met += rows[i].verdict == RM_VERDICT_INSIDE;
         }
-        snprintf(buf, sizeof buf, "%zu. %s  (%d:%02d-%d:%02d)", k + 1, s->label, (int)(s->start_s / 60),
-                 (int)fmod(s->start_s, 60), (int)(s->end_s / 60), (int)fmod(s->end_s, 60));
+        snprintf(buf, sizeof buf, "%zu. %s  (%d:%02d-%d:%02d)", k + 1, s->label,
+                 (int)(s->start_s / 60), (int)fmod(s->start_s, 60), (int)(s->end_s / 60),
+                 (int)fmod(s->end_s, 60));
         text(cr, p->x, y, 0, buf);
         snprintf(buf, sizeof buf, "%d of %d targets met", met, judged);
         font(cr, 8.5, 0);
@@ -897,10 +907,12 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
         snprintf(buf, sizeof buf, "%.1f min", (T->rolling_s + T->holding_s) / 60.0);
         text(cr, cx[1], y, 0, buf);
         if (rep->has_profile && rep->profile.daily_s.set) {
-            snprintf(buf, sizeof buf, "%g-%g min", rep->profile.daily_s.lo / 60, rep->profile.daily_s.hi / 60);
+            snprintf(buf, sizeof buf, "%g-%g min", rep->profile.daily_s.lo / 60,
+                     rep->profile.daily_s.hi / 60);
             text(cr, cx[2], y, 0, buf);
         }
-        static const char *const w[3] = {"roll a little longer", "good daily amount", "more than needed"};
+        static const char *const w[3] = {"roll a little longer", "good daily amount",
+                                         "more than needed"};
         int v = T->total_verdict;
         set_colour(cr, v == RM_VERDICT_INSIDE ? C_PASS : v == RM_VERDICT_NA ? C_NA : C_MISS);
         font(cr, 8.5, 1);
@@ -919,29 +931,14 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
         if (p->kind != RM_PANEL_HEADER && p->kind != RM_PANEL_TABLE && p->kind != RM_PANEL_VERDICTS)
             panel_title(cr, p);
         switch (p->kind) {
-        case RM_PANEL_HEADER:
-            draw_header(cr, rep, p);
-            break;
-        case RM_PANEL_POSITION:
-            rc |= draw_position(cr, rep, p);
-            break;
-        case RM_PANEL_SPEED:
-            rc |= draw_speed(cr, rep, p);
-            break;
-        case RM_PANEL_FORCE:
-            rc |= draw_force(cr, rep, p);
-            break;
-        case RM_PANEL_MAP:
-            rc |= draw_map(cr, rep, p);
-            break;
-        case RM_PANEL_TABLE:
-            draw_table(cr, rep, p);
-            break;
-        case RM_PANEL_VERDICTS:
-            draw_verdicts(cr, rep, p);
-            break;
-        default:
-            break;
+        case RM_PANEL_HEADER: draw_header(cr, rep, p); break;
+        case RM_PANEL_POSITION: rc |= draw_position(cr, rep, p); break;
+        case RM_PANEL_SPEED: rc |= draw_speed(cr, rep, p); break;
+        case RM_PANEL_FORCE: rc |= draw_force(cr, rep, p); break;
+        case RM_PANEL_MAP: rc |= draw_map(cr, rep, p); break;
+        case RM_PANEL_TABLE: draw_table(cr, rep, p); break;
+        case RM_PANEL_VERDICTS: draw_verdicts(cr, rep, p); break;
+        default: break;
         }
     }
     /* page header line and footer */
@@ -1045,10 +1042,12 @@ rm_status rm_report_write(const rm_report *rep, const char *path, rm_report_form
         cairo_surface_t *surf =
             fmt == RM_REPORT_PDF
                 ? cairo_pdf_surface_create_for_stream(write_stream, out.f, rep->page_w, rep->page_h)
-                : cairo_svg_surface_create_for_stream(write_stream, out.f, rep->page_w, rep->page_h);
+                : cairo_svg_surface_create_for_stream(write_stream, out.f, rep->page_w,
+                                                      rep->page_h);
         if (fmt == RM_REPORT_PDF) {
             cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_TITLE, rep->title);
-            cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR, rep->results->software);
+            cairo_pdf_surface_set_metadata(surf, CAIRO_PDF_METADATA_CREATOR,
+                                           rep->results->software);
         }
         cairo_t *cr = cairo_create(surf);
         for (size_t i = first; i < last && !draw_rc; i++) {

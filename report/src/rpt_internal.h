@@ -6,14 +6,14 @@
 #include "rm_constants.h"
 #include "rm_report.h"
 
-#define RPT_G RM_GRAVITY   /* body weight = mass * g */
-#define RPT_TARGETS 4      /* set, speed, pass, hold rows per set */
+#define RPT_G       RM_GRAVITY /* body weight = mass * g */
+#define RPT_TARGETS 4          /* set, speed, pass, hold rows per set */
 
 typedef enum rpt_trace {
-    RPT_TRACE_POSITION,       /* roller x, cm */
-    RPT_TRACE_SPEED,          /* |speed| while loaded, cm/s */
-    RPT_TRACE_ROLLER_FORCE,   /* N */
-    RPT_TRACE_TOTAL_FORCE,    /* N, everything on the mat */
+    RPT_TRACE_POSITION,     /* roller x, cm */
+    RPT_TRACE_SPEED,        /* |speed| while loaded, cm/s */
+    RPT_TRACE_ROLLER_FORCE, /* N */
+    RPT_TRACE_TOTAL_FORCE,  /* N, everything on the mat */
 } rpt_trace;
 
 /* A polyline; a NaN vertex breaks it. Owned arrays. */
@@ -28,7 +28,7 @@ size_t rpt_poly_vertices(const rpt_poly *p);
 double rpt_trace_value(const rm_results *r, rpt_trace what, size_t i);
 /* Min/max decimated trace over [t0, t1] in nbins bins; 0 or -1 (memory). */
 int rpt_trace_series(const rm_results *r, rpt_trace what, double t0, double t1, size_t nbins,
-                    rpt_poly *out);
+                     rpt_poly *out);
 /* Roller track (t = x cm, v = y cm) over [t0, t1], at most max_points. */
 int rpt_trace_track(const rm_results *r, double t0, double t1, size_t max_points, rpt_poly *out);
 /* Bins of a series panel (from its plot width). */

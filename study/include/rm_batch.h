@@ -36,7 +36,7 @@ int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_r
  * its modification time says (cp -p, rsync -a and tar x keep old times).
  * Reads the whole file (~3 GB/s from the page cache). */
 #define RM_BATCH_ID_ATTR "recording_id"
-#define RM_BATCH_ID_LEN 64 /* buffer size that always fits an identity */
+#define RM_BATCH_ID_LEN  64 /* buffer size that always fits an identity */
 
 /* Writes the identity of the file at `path` into id (cap bytes, at least
  * RM_BATCH_ID_LEN). Errors name the file (missing: RM_ERR_NOT_FOUND,

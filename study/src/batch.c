@@ -18,24 +18,42 @@
  * the segment-column table (rm_results.h) takes its value from there; the
  * others are derived in put_derived. */
 static const char *const columns[] = {
-    "file",          "subject",          "segment",        "label",           "start_s",
-    "duration_s",    "rolling_s",        "holding_s",      "strokes",         "cadence_cpm",
-    "stroke_cadence_cpm", "mean_speed_cm_s", "mean_pass_s", "holds",          "mean_force_n",
-    "mean_roller_kpa", "peak_roller_kpa", "roller_area_cm2", "load_share",    "body_weight_share",
-    "steadiness",    "coverage",         "range_cm",       "set_verdict",     "speed_verdict",
-    "pass_verdict",  "hold_verdict",     "score",          "verdict",         "profile",
+    "file",
+    "subject",
+    "segment",
+    "label",
+    "start_s",
+    "duration_s",
+    "rolling_s",
+    "holding_s",
+    "strokes",
+    "cadence_cpm",
+    "stroke_cadence_cpm",
+    "mean_speed_cm_s",
+    "mean_pass_s",
+    "holds",
+    "mean_force_n",
+    "mean_roller_kpa",
+    "peak_roller_kpa",
+    "roller_area_cm2",
+    "load_share",
+    "body_weight_share",
+    "steadiness",
+    "coverage",
+    "range_cm",
+    "set_verdict",
+    "speed_verdict",
+    "pass_verdict",
+    "hold_verdict",
+    "score",
+    "verdict",
+    "profile",
 };
 #define NCOL (sizeof columns / sizeof columns[0])
 
-size_t rm_batch_columns(void)
-{
-    return NCOL;
-}
+size_t rm_batch_columns(void) { return NCOL; }
 
-const char *rm_batch_column(size_t i)
-{
-    return i < NCOL ? columns[i] : NULL;
-}
+const char *rm_batch_column(size_t i) { return i < NCOL ? columns[i] : NULL; }
 
 rm_status rm_batch_results_current(const char *results_path, const char *recording_id,
                                    const char *profile, const char *software, int *current,
@@ -100,7 +118,8 @@ static int put_derived(rm_csv *c, const char *name, size_t k, const rm_segment_r
     if (!strcmp(name, "duration_s"))
         return rm_csv_number(c, s->end_s - s->start_s, 6);
     if (!strcmp(name, "verdict")) /* pass: every judged target met; miss: one missed */
-        return !isfinite(s->score) ? rm_csv_na(c) : rm_csv_text(c, s->score >= 1.0f ? "pass" : "miss");
+        return !isfinite(s->score) ? rm_csv_na(c)
+                                   : rm_csv_text(c, s->score >= 1.0f ? "pass" : "miss");
     if (!strcmp(name, "profile"))
         return rm_csv_text(c, r->profile);
     return rm_csv_na(c);
@@ -136,7 +155,7 @@ int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_r
 /* ---- merge ---- */
 
 typedef struct row {
-    char *file;      /* first field, unquoted */
+    char *file; /* first field, unquoted */
     long segment;
     const char *src; /* input it came from */
     char *text;      /* the raw record with its newline */
@@ -264,7 +283,8 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
         const char *p = bufs[i], *end = p + len;
         if (len < hlen || memcmp(p, header, hlen) != 0) {
             st = rm_err_set(err, RM_ERR_FORMAT,
-                            "%s: not a rollmat batch CSV of this version (the header differs)", inputs[i]);
+                            "%s: not a rollmat batch CSV of this version (the header differs)",
+                            inputs[i]);
             break;
         }
         p += hlen;
@@ -313,11 +333,12 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
             qsort(rows, nrows, sizeof *rows, row_cmp);
         for (size_t i = 1; i < nrows && !st; i++)
             if (!strcmp(rows[i].file, rows[i - 1].file) && rows[i].src != rows[i - 1].src)
-                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s has rows in both %s and %s", rows[i].file,
-                                rows[i - 1].src, rows[i].src);
-            else if (!strcmp(rows[i].file, rows[i - 1].file) && rows[i].segment == rows[i - 1].segment)
-                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s: segment %ld twice in %s", rows[i].file,
-                                rows[i].segment, rows[i].src);
+                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s has rows in both %s and %s",
+                                rows[i].file, rows[i - 1].src, rows[i].src);
+            else if (!strcmp(rows[i].file, rows[i - 1].file) &&
+                     rows[i].segment == rows[i - 1].segment)
+                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s: segment %ld twice in %s",
+                                rows[i].file, rows[i].segment, rows[i].src);
     }
     if (!st) {
         size_t total = hlen;

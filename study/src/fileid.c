@@ -29,10 +29,7 @@ typedef struct xxh {
     uint64_t total;
 } xxh;
 
-static uint64_t rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
+static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 static uint64_t rd64(const unsigned char *p)
 {

@@ -17,8 +17,8 @@
 
 typedef struct digest {
     uint64_t frames;
-    uint64_t bytes;   /* wire bytes of ok frames */
-    uint32_t hash;    /* of seqs and sensels */
+    uint64_t bytes; /* wire bytes of ok frames */
+    uint32_t hash;  /* of seqs and sensels */
 } digest;
 
 static rm_status on_packet(void *ctx, const rm_packet *pkt, rm_err *err)

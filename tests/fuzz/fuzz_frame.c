@@ -20,7 +20,8 @@ static void check_one(const uint8_t *data, size_t size, size_t *advance)
     rm_frame_header h;
     size_t flen = 0, need = 0;
     rm_err e = {0};
-    rm_status st = rm_frame_decode(data, size, &h, raw, sizeof raw / sizeof raw[0], &flen, &need, &e);
+    rm_status st =
+        rm_frame_decode(data, size, &h, raw, sizeof raw / sizeof raw[0], &flen, &need, &e);
     *advance = 1;
     if (st == RM_OK) {
         size_t n = (size_t)h.rows * h.cols;

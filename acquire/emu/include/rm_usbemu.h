@@ -43,7 +43,7 @@ typedef struct rm_usbemu rm_usbemu;
  * stream serves exactly one acquisition (the host's START), so its first
  * frame has seq 0 as the datasheet says; the device clock continues. */
 typedef struct rm_usbemu_source {
-    void *user;  /* passed to open/close, not owned */
+    void *user; /* passed to open/close, not owned */
     /* Creates a stream object in *stream. */
     rm_status (*open)(void *user, uint64_t skip_frames, void **stream, rm_err *err);
     void (*close)(void *user, void *stream);
@@ -76,10 +76,10 @@ typedef struct rm_usbemu_config {
      * plugged back in. Negative = never. */
     double unplug_at_s;
     double replug_after_s;
-    int plain_node;           /* 1: keep umockdev's regular-file usbfs node
+    int plain_node;          /* 1: keep umockdev's regular-file usbfs node
                                  (clients busy-loop; for benchmarks only) */
-    rm_usbemu_source source;  /* copied; `user` must outlive the rm_usbemu */
-    rm_logger log;            /* unknown ioctls, unplug/replug; may be empty */
+    rm_usbemu_source source; /* copied; `user` must outlive the rm_usbemu */
+    rm_logger log;           /* unknown ioctls, unplug/replug; may be empty */
 } rm_usbemu_config;
 
 /* Defaults: vid/pid 0, no unplug (-1), fast pacing. */
@@ -112,19 +112,19 @@ rm_status rm_usbemu_replug(rm_usbemu *emu, rm_err *err);
 typedef struct rm_usbemu_stats {
     uint64_t urbs_submitted;
     uint64_t urbs_reaped;
-    uint64_t empty_reaps;      /* REAPURBNDELAY answered EAGAIN */
+    uint64_t empty_reaps; /* REAPURBNDELAY answered EAGAIN */
     uint64_t control_requests;
     uint64_t stalls;
-    uint64_t bulk_bytes;       /* stream bytes delivered to the host */
+    uint64_t bulk_bytes; /* stream bytes delivered to the host */
     uint64_t unknown_ioctls;
-    unsigned plugs;            /* 1 + number of replugs */
+    unsigned plugs; /* 1 + number of replugs */
     unsigned unplugs;
-    int plugged;               /* 1 while the device is present */
-    int started;               /* 1 between START and STOP */
-    int stream_done;           /* the current stream is exhausted and every
+    int plugged;             /* 1 while the device is present */
+    int started;             /* 1 between START and STOP */
+    int stream_done;         /* the current stream is exhausted and every
                                   byte read from it was delivered (0 while
                                   unplugged) */
-    rm_vmat_counts injected;   /* summed over every stream */
+    rm_vmat_counts injected; /* summed over every stream */
 } rm_usbemu_stats;
 void rm_usbemu_get_stats(rm_usbemu *emu, rm_usbemu_stats *stats);
 

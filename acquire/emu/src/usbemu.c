@@ -28,28 +28,28 @@
 #define F_SETPIPE_SZ 1031
 #endif
 
-#define EMU_MAX_PLUGS 64
-#define EMU_BUS 1
-#define EMU_FIRST_DEVNUM 2
-#define EMU_SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1"
-#define EMU_PROBE_BYTES 4096
-#define EMU_STAGE_CHUNK 65536
-#define EMU_STAGE_MAX (64u << 20)
+#define EMU_MAX_PLUGS      64
+#define EMU_BUS            1
+#define EMU_FIRST_DEVNUM   2
+#define EMU_SYSPATH        "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1"
+#define EMU_PROBE_BYTES    4096
+#define EMU_STAGE_CHUNK    65536
+#define EMU_STAGE_MAX      (64u << 20)
 #define EMU_USB_SPEED_HIGH 3 /* enum usb_device_speed */
 
 /* Standard requests and descriptor types (USB 2.0 chapter 9). */
-#define STD_GET_STATUS 0x00
-#define STD_CLEAR_FEATURE 0x01
-#define STD_SET_FEATURE 0x03
-#define STD_GET_DESCRIPTOR 0x06
+#define STD_GET_STATUS        0x00
+#define STD_CLEAR_FEATURE     0x01
+#define STD_SET_FEATURE       0x03
+#define STD_GET_DESCRIPTOR    0x06
 #define STD_GET_CONFIGURATION 0x08
 #define STD_SET_CONFIGURATION 0x09
-#define STD_GET_INTERFACE 0x0a
-#define STD_SET_INTERFACE 0x0b
-#define DT_DEVICE 1
-#define DT_CONFIG 2
-#define DT_STRING 3
-#define DT_QUALIFIER 6
+#define STD_GET_INTERFACE     0x0a
+#define STD_SET_INTERFACE     0x0b
+#define DT_DEVICE             1
+#define DT_CONFIG             2
+#define DT_STRING             3
+#define DT_QUALIFIER          6
 
 typedef struct emu_urb {
     struct emu_urb *next;
@@ -58,22 +58,22 @@ typedef struct emu_urb {
     unsigned long client_addr;   /* the urb's address in the client */
     int plug;                    /* index into emu->plugs */
     int type, endpoint, buffer_length;
-    int done;                    /* completed: reapable */
+    int done; /* completed: reapable */
 } emu_urb;
 
 typedef struct emu_plug {
     int devnum;
-    char devnode[40];            /* /dev/bus/usb/BBB/DDD */
+    char devnode[40]; /* /dev/bus/usb/BBB/DDD */
     char fifo_path[PATH_MAX];
     int fifo_fd;
-    int fifo_ready;              /* 1: pipe empty, POLLOUT for clients */
+    int fifo_ready; /* 1: pipe empty, POLLOUT for clients */
     int gone;
 } emu_plug;
 
 struct rm_usbemu {
     pthread_mutex_t mu;
-    pthread_cond_t changed;      /* stats changed (rm_usbemu_wait) */
-    pthread_cond_t timer_cv;     /* wakes the timer thread */
+    pthread_cond_t changed;  /* stats changed (rm_usbemu_wait) */
+    pthread_cond_t timer_cv; /* wakes the timer thread */
     pthread_t timer;
     int timer_started;
     int quit;
@@ -89,28 +89,28 @@ struct rm_usbemu {
 
     emu_plug plugs[EMU_MAX_PLUGS];
     int n_plugs;
-    int cur;                     /* current plug index */
+    int cur; /* current plug index */
     int plugged;
     struct timespec power_up;
 
-    emu_urb *urbs, *urbs_tail;   /* submit order */
+    emu_urb *urbs, *urbs_tail; /* submit order */
 
     /* The stream of the current power-up. */
     void *stream;
     int exhausted;
     int started, ever_started;
-    int draining;                /* after STOP: the frame in progress goes out */
-    size_t drain_end;            /* stage offset where it ends */
+    int draining;     /* after STOP: the frame in progress goes out */
+    size_t drain_end; /* stage offset where it ends */
     struct timespec t_start;
     uint64_t frames_released;
-    uint8_t *stage;              /* bytes read from the stream, not yet sent */
+    uint8_t *stage; /* bytes read from the stream, not yet sent */
     size_t stage_cap, stage_start, stage_end, rel_end;
-    rm_vmat_counts retired;      /* counts of closed streams */
-    uint8_t *scratch;            /* one bulk transfer's bytes before copy-out */
+    rm_vmat_counts retired; /* counts of closed streams */
+    uint8_t *scratch;       /* one bulk transfer's bytes before copy-out */
     size_t scratch_cap;
 
-    int unplug_pending;          /* scripted unplug reached */
-    int unplug_done;             /* the script ran (one shot) */
+    int unplug_pending; /* scripted unplug reached */
+    int unplug_done;    /* the script ran (one shot) */
     int replug_armed;
     struct timespec replug_at;
 
@@ -209,8 +209,7 @@ static int fifo_create(emu_plug *p, const char *root, rm_err *err)
     }
     unlink(p->fifo_path);
     if (mkfifo(p->fifo_path, 0666) < 0)
-        return rm_err_set(err, RM_ERR_IO, "usbemu: mkfifo %s: %s", p->fifo_path,
-                          strerror(errno));
+        return rm_err_set(err, RM_ERR_IO, "usbemu: mkfifo %s: %s", p->fifo_path, strerror(errno));
     /* O_RDWR: never blocks on open, and keeps a reader and a writer alive so
      * clients opening O_RDONLY or O_WRONLY do not block either. */
     p->fifo_fd = open(p->fifo_path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -439,8 +438,8 @@ static size_t bulk_fill(rm_usbemu *emu, uint8_t *buf, size_t len)
 static rm_status stream_open(rm_usbemu *emu, rm_err *err)
 {
     void *s = NULL;
-    rm_status st = emu->cfg.source.open(emu->cfg.source.user, emu->retired.frames_produced, &s,
-                                        err);
+    rm_status st =
+        emu->cfg.source.open(emu->cfg.source.user, emu->retired.frames_produced, &s, err);
     if (st != RM_OK)
         return st;
     emu->stream = s;
@@ -610,21 +609,13 @@ static int control(rm_usbemu *emu, const uint8_t setup[8], uint8_t *data)
                     tmp[0] = 4, tmp[1] = DT_STRING, tmp[2] = 0x09, tmp[3] = 0x04;
                     n = 4;
                     break;
-                case 1:
-                    n = put_string_desc(tmp, sizeof tmp, emu->manufacturer);
-                    break;
-                case 2:
-                    n = put_string_desc(tmp, sizeof tmp, emu->product);
-                    break;
-                case 3:
-                    n = put_string_desc(tmp, sizeof tmp, emu->serial);
-                    break;
-                default:
-                    return -1;
+                case 1: n = put_string_desc(tmp, sizeof tmp, emu->manufacturer); break;
+                case 2: n = put_string_desc(tmp, sizeof tmp, emu->product); break;
+                case 3: n = put_string_desc(tmp, sizeof tmp, emu->serial); break;
+                default: return -1;
                 }
                 break;
-            default:
-                return -1; /* BOS, debug, OTG ...: not supported */
+            default: return -1; /* BOS, debug, OTG ...: not supported */
             }
             break;
         case STD_GET_CONFIGURATION:
@@ -633,21 +624,17 @@ static int control(rm_usbemu *emu, const uint8_t setup[8], uint8_t *data)
             tmp[0] = 1;
             n = 1;
             break;
-        case STD_SET_CONFIGURATION:
-            return (type == 0x00 && value <= 1) ? 0 : -1;
+        case STD_SET_CONFIGURATION: return (type == 0x00 && value <= 1) ? 0 : -1;
         case STD_GET_INTERFACE:
             if (type != 0x81 || index != 0)
                 return -1;
             tmp[0] = 0;
             n = 1;
             break;
-        case STD_SET_INTERFACE:
-            return (type == 0x01 && index == 0 && value == 0) ? 0 : -1;
+        case STD_SET_INTERFACE: return (type == 0x01 && index == 0 && value == 0) ? 0 : -1;
         case STD_CLEAR_FEATURE:
-        case STD_SET_FEATURE:
-            return in ? -1 : 0;
-        default:
-            return -1;
+        case STD_SET_FEATURE: return in ? -1 : 0;
+        default: return -1;
         }
     } else if (type == RM_REQTYPE_IN) {
         const rm_info *info = stream_info(emu);
@@ -683,8 +670,7 @@ static int control(rm_usbemu *emu, const uint8_t setup[8], uint8_t *data)
             n = RM_STATUS_LEN;
             break;
         }
-        default:
-            return -1;
+        default: return -1;
         }
     } else if (type == RM_REQTYPE_OUT) {
         if (length != 0)
@@ -717,11 +703,8 @@ static int control(rm_usbemu *emu, const uint8_t setup[8], uint8_t *data)
             emu->stage_start = emu->stage_end = 0;
             pthread_cond_signal(&emu->timer_cv);
             return 0;
-        case RM_REQ_STOP:
-            stop_streaming(emu);
-            return 0;
-        default:
-            return -1;
+        case RM_REQ_STOP: stop_streaming(emu); return 0;
+        default: return -1;
         }
     } else {
         return -1;
@@ -909,8 +892,8 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
         UMockdevIoctlData *d = umockdev_ioctl_data_resolve(arg, 0, sizeof(uint32_t), NULL);
         if (d) {
             uint32_t caps = USBDEVFS_CAP_BULK_CONTINUATION | USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
-                            USBDEVFS_CAP_BULK_SCATTER_GATHER |
-                            USBDEVFS_CAP_REAP_AFTER_DISCONNECT | USBDEVFS_CAP_ZERO_PACKET;
+                            USBDEVFS_CAP_BULK_SCATTER_GATHER | USBDEVFS_CAP_REAP_AFTER_DISCONNECT |
+                            USBDEVFS_CAP_ZERO_PACKET;
             memcpy(d->data, &caps, sizeof caps);
             g_object_unref(d);
             umockdev_ioctl_client_complete(client, 0, 0);
@@ -928,12 +911,8 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
         umockdev_ioctl_client_complete(client, -1, ENODEV);
     } else {
         switch (req) {
-        case USBDEVFS_SUBMITURB:
-            do_submit(emu, client, pi);
-            break;
-        case USBDEVFS_GETDRIVER:
-            umockdev_ioctl_client_complete(client, -1, ENODATA);
-            break;
+        case USBDEVFS_SUBMITURB: do_submit(emu, client, pi); break;
+        case USBDEVFS_GETDRIVER: umockdev_ioctl_client_complete(client, -1, ENODATA); break;
         case USBDEVFS_CLAIMINTERFACE:
         case USBDEVFS_RELEASEINTERFACE:
             if (arg_uint(client, &v) < 0)
@@ -945,8 +924,8 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
         case USBDEVFS_DISCONNECT_CLAIM: {
             /* claim, detaching a kernel driver first: there is none */
             UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
-            UMockdevIoctlData *d = umockdev_ioctl_data_resolve(
-                arg, 0, sizeof(struct usbdevfs_disconnect_claim), NULL);
+            UMockdevIoctlData *d =
+                umockdev_ioctl_data_resolve(arg, 0, sizeof(struct usbdevfs_disconnect_claim), NULL);
             if (!d) {
                 umockdev_ioctl_client_complete(client, -1, EFAULT);
                 break;
@@ -985,9 +964,7 @@ static gboolean on_ioctl(UMockdevIoctlBase *handler, UMockdevIoctlClient *client
             break;
         case USBDEVFS_CLEAR_HALT:
         case USBDEVFS_RESETEP:
-        case USBDEVFS_RESET:
-            umockdev_ioctl_client_complete(client, 0, 0);
-            break;
+        case USBDEVFS_RESET: umockdev_ioctl_client_complete(client, 0, 0); break;
         case USBDEVFS_GET_SPEED:
             umockdev_ioctl_client_complete(client, EMU_USB_SPEED_HIGH, 0);
             break;
@@ -1030,10 +1007,24 @@ static void on_client_vanished(UMockdevIoctlBase *handler, UMockdevIoctlClient *
 static void build_descriptors(rm_usbemu *emu)
 {
     uint8_t *d = emu->desc;
-    const uint8_t dev[18] = {18, DT_DEVICE, 0x00, 0x02, 0x00, 0x00, 0x00, 64,
-                             (uint8_t)emu->cfg.vid, (uint8_t)(emu->cfg.vid >> 8),
-                             (uint8_t)emu->cfg.pid, (uint8_t)(emu->cfg.pid >> 8),
-                             0x00, 0x01, 1, 2, 3, 1};
+    const uint8_t dev[18] = {18,
+                             DT_DEVICE,
+                             0x00,
+                             0x02,
+                             0x00,
+                             0x00,
+                             0x00,
+                             64,
+                             (uint8_t)emu->cfg.vid,
+                             (uint8_t)(emu->cfg.vid >> 8),
+                             (uint8_t)emu->cfg.pid,
+                             (uint8_t)(emu->cfg.pid >> 8),
+                             0x00,
+                             0x01,
+                             1,
+                             2,
+                             3,
+                             1};
     const uint8_t conf[9] = {9, DT_CONFIG, 9 + 9 + 7, 0, 1, 1, 0, 0x80, 50};
     const uint8_t intf[9] = {9, 4, RM_USB_INTERFACE, 0, 1, 0xff, 0, 0, 0};
     const uint8_t ep[7] = {7, 5, RM_USB_EP_IN, 0x02, 0x00, 0x02, 0};
@@ -1084,45 +1075,43 @@ static rm_status plug_in(rm_usbemu *emu, rm_err *err)
     char hex[2 * sizeof emu->desc + 1];
     for (size_t i = 0; i < emu->desc_len; i++)
         snprintf(hex + 2 * i, 3, "%02x", emu->desc[i]);
-    char *text = g_strdup_printf(
-        "P: %s\n"
-        "E: SUBSYSTEM=usb\n"
-        "E: DEVTYPE=usb_device\n"
-        "E: DRIVER=usb\n"
-        "E: BUSNUM=%03d\n"
-        "E: DEVNUM=%03d\n"
-        "E: DEVNAME=%s\n"
-        "E: PRODUCT=%x/%x/100\n"
-        "E: ID_SERIAL_SHORT=%s\n"
-        "A: busnum=%d\\n\n"
-        "A: devnum=%d\\n\n"
-        "A: devpath=1\\n\n"
-        "A: speed=480\\n\n"
-        "A: version= 2.00\\n\n"
-        "A: bConfigurationValue=1\\n\n"
-        "A: bNumConfigurations=1\\n\n"
-        "A: bNumInterfaces= 1\\n\n"
-        "A: bDeviceClass=00\\n\n"
-        "A: bDeviceSubClass=00\\n\n"
-        "A: bDeviceProtocol=00\\n\n"
-        "A: bMaxPacketSize0=64\\n\n"
-        "A: bmAttributes=80\\n\n"
-        "A: bMaxPower=100mA\\n\n"
-        "A: idVendor=%04x\\n\n"
-        "A: idProduct=%04x\\n\n"
-        "A: bcdDevice=0100\\n\n"
-        "A: manufacturer=%s\\n\n"
-        "A: product=%s\\n\n"
-        "A: serial=%s\\n\n"
-        "H: descriptors=%s\n",
-        &EMU_SYSPATH[4], EMU_BUS, p->devnum, p->devnode, emu->cfg.vid, emu->cfg.pid, emu->serial,
-        EMU_BUS, p->devnum, emu->cfg.vid, emu->cfg.pid, emu->manufacturer, emu->product,
-        emu->serial, hex);
+    char *text = g_strdup_printf("P: %s\n"
+                                 "E: SUBSYSTEM=usb\n"
+                                 "E: DEVTYPE=usb_device\n"
+                                 "E: DRIVER=usb\n"
+                                 "E: BUSNUM=%03d\n"
+                                 "E: DEVNUM=%03d\n"
+                                 "E: DEVNAME=%s\n"
+                                 "E: PRODUCT=%x/%x/100\n"
+                                 "E: ID_SERIAL_SHORT=%s\n"
+                                 "A: busnum=%d\\n\n"
+                                 "A: devnum=%d\\n\n"
+                                 "A: devpath=1\\n\n"
+                                 "A: speed=480\\n\n"
+                                 "A: version= 2.00\\n\n"
+                                 "A: bConfigurationValue=1\\n\n"
+                                 "A: bNumConfigurations=1\\n\n"
+                                 "A: bNumInterfaces= 1\\n\n"
+                                 "A: bDeviceClass=00\\n\n"
+                                 "A: bDeviceSubClass=00\\n\n"
+                                 "A: bDeviceProtocol=00\\n\n"
+                                 "A: bMaxPacketSize0=64\\n\n"
+                                 "A: bmAttributes=80\\n\n"
+                                 "A: bMaxPower=100mA\\n\n"
+                                 "A: idVendor=%04x\\n\n"
+                                 "A: idProduct=%04x\\n\n"
+                                 "A: bcdDevice=0100\\n\n"
+                                 "A: manufacturer=%s\\n\n"
+                                 "A: product=%s\\n\n"
+                                 "A: serial=%s\\n\n"
+                                 "H: descriptors=%s\n",
+                                 &EMU_SYSPATH[4], EMU_BUS, p->devnum, p->devnode, emu->cfg.vid,
+                                 emu->cfg.pid, emu->serial, EMU_BUS, p->devnum, emu->cfg.vid,
+                                 emu->cfg.pid, emu->manufacturer, emu->product, emu->serial, hex);
     int ok = umockdev_testbed_add_from_string(emu->tb, text, &gerr);
     g_free(text);
     if (!ok) {
-        st = rm_err_set(err, RM_ERR_IO, "usbemu: add device: %s",
-                        gerr ? gerr->message : "failed");
+        st = rm_err_set(err, RM_ERR_IO, "usbemu: add device: %s", gerr ? gerr->message : "failed");
         g_clear_error(&gerr);
         return st;
     }
@@ -1276,10 +1265,13 @@ rm_status rm_usbemu_new(const rm_usbemu_config *cfg, rm_usbemu **out, rm_err *er
     const char *man = cfg->manufacturer ? cfg->manufacturer : "rollmat";
     const char *prod = cfg->product ? cfg->product : "RM-1 pressure mat";
     if (!valid_string(cfg->serial))
-        return rm_err_set(err, RM_ERR_VALUE, "usbemu: serial \"%s\" must be 1..100 printable "
-                          "ASCII characters", cfg->serial ? cfg->serial : "");
+        return rm_err_set(err, RM_ERR_VALUE,
+                          "usbemu: serial \"%s\" must be 1..100 printable "
+                          "ASCII characters",
+                          cfg->serial ? cfg->serial : "");
     if (!valid_string(man) || !valid_string(prod))
-        return rm_err_set(err, RM_ERR_VALUE, "usbemu: manufacturer and product must be 1..100 "
+        return rm_err_set(err, RM_ERR_VALUE,
+                          "usbemu: manufacturer and product must be 1..100 "
                           "printable ASCII characters");
     rm_usbemu *emu = calloc(1, sizeof *emu);
     if (!emu)

@@ -16,8 +16,8 @@ struct rm_usbemu_synth {
 typedef struct synth_stream {
     const rm_usbemu_synth *syn;
     rm_info info;
-    uint64_t next;      /* index of the next frame to encode */
-    uint64_t first;     /* index of the stream's first frame */
+    uint64_t next;  /* index of the next frame to encode */
+    uint64_t first; /* index of the stream's first frame */
     uint16_t *raw;
     uint8_t *frame;
     size_t frame_len, pos, len;
@@ -47,8 +47,8 @@ rm_status rm_usbemu_synth_new(uint16_t rows, uint16_t cols, unsigned rate_hz, ui
     syn->calib_len = rm_calib_blob_len(cal->n_knots, rows, cols);
     syn->calib = malloc(syn->calib_len);
     size_t written = 0;
-    rm_status st = syn->calib ? rm_calib_encode(cal, syn->calib, syn->calib_len, &written)
-                              : RM_ERR_NOMEM;
+    rm_status st =
+        syn->calib ? rm_calib_encode(cal, syn->calib, syn->calib_len, &written) : RM_ERR_NOMEM;
     rm_calib_free(cal);
     if (st != RM_OK) {
         rm_usbemu_synth_free(syn);

@@ -8,15 +8,15 @@
 
 struct rm_usbemu_vmat_source {
     rm_vmat_config cfg;
-    char *scenario;       /* owned copy of cfg.scenario */
-    unsigned rate_hz;     /* last SET_RATE, applied to later streams too */
+    char *scenario;   /* owned copy of cfg.scenario */
+    unsigned rate_hz; /* last SET_RATE, applied to later streams too */
     char serial[64];
 };
 
 typedef struct vmat_stream {
     rm_usbemu_vmat_source *src;
     rm_vmat *vm;
-    rm_vmat_counts base;  /* counts of the skipped frames, not reported */
+    rm_vmat_counts base; /* counts of the skipped frames, not reported */
 } vmat_stream;
 
 rm_status rm_usbemu_vmat_source_new(const rm_vmat_config *cfg, rm_usbemu_vmat_source **out,

@@ -26,34 +26,34 @@ typedef struct rm_vmat rm_vmat;
 /* Faults the device model injects into its byte stream. Each rate is a
  * per-frame probability; counts of what was injected are reported exactly. */
 typedef struct rm_vmat_faults {
-    double corrupt_rate;   /* flip bytes in a frame: its CRC fails */
-    double truncate_rate;  /* cut a frame short: the next magic follows */
-    double garbage_rate;   /* insert 1..64 bytes of noise between frames */
-    double drop_rate;      /* device-side drop: frame not sent, seq jumps,
+    double corrupt_rate;  /* flip bytes in a frame: its CRC fails */
+    double truncate_rate; /* cut a frame short: the next magic follows */
+    double garbage_rate;  /* insert 1..64 bytes of noise between frames */
+    double drop_rate;     /* device-side drop: frame not sent, seq jumps,
                               next frame has RM_FLAG_DROPPED_BEFORE */
 } rm_vmat_faults;
 
 typedef struct rm_vmat_config {
-    const char *scenario;  /* a file path, or a shipped name ("guide") */
-    uint64_t seed;         /* noise and faults; 0 is a valid seed */
-    double rate_hz;        /* 0 = the scenario's rate, else 10..1000 */
-    int fault_override;    /* 1: use `faults` instead of the scenario's */
+    const char *scenario; /* a file path, or a shipped name ("guide") */
+    uint64_t seed;        /* noise and faults; 0 is a valid seed */
+    double rate_hz;       /* 0 = the scenario's rate, else 10..1000 */
+    int fault_override;   /* 1: use `faults` instead of the scenario's */
     rm_vmat_faults faults;
-    double time_scale;     /* 1 = the scenario as written; <1 shortens every
+    double time_scale; /* 1 = the scenario as written; <1 shortens every
                               phase (tests); 0 means 1 */
 } rm_vmat_config;
 
 /* Counts of what the model injected into the stream so far. */
 typedef struct rm_vmat_counts {
-    uint64_t frames_produced;  /* every frame simulated since rm_vmat_new, over
+    uint64_t frames_produced; /* every frame simulated since rm_vmat_new, over
                                   all acquisitions (= the scenario index of the
                                   next frame; = last seq + 1 only until the
                                   first rm_vmat_restart_seq). For the stream:
                                   sent + corrupt + truncated + dropped */
-    uint64_t frames_sent;      /* sent intact */
+    uint64_t frames_sent;     /* sent intact */
     uint64_t frames_corrupt;
     uint64_t frames_truncated;
-    uint64_t frames_dropped;   /* device-side drops (seq gaps; a drop right
+    uint64_t frames_dropped; /* device-side drops (seq gaps; a drop right
                                   before a restart leaves no gap) */
     uint64_t garbage_insertions;
     uint64_t garbage_bytes;
@@ -76,7 +76,7 @@ typedef struct rm_vmat_truth {
     double support_force_n; /* hands, feet, forearms */
     double speed_cm_s;      /* signed */
     rm_vmat_state state;
-    int segment;            /* index into the scenario's segments, -1 between */
+    int segment; /* index into the scenario's segments, -1 between */
 } rm_vmat_truth;
 
 /* Loads the scenario and builds the model. `err` gets the file and what is

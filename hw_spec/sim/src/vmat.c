@@ -10,11 +10,11 @@
 
 #include "vmat_internal.h"
 
-#define NSENSELS (VM_ROWS * VM_COLS)
-#define PITCH_CM (VM_PITCH_UM / 10000.0)
+#define NSENSELS       (VM_ROWS * VM_COLS)
+#define PITCH_CM       (VM_PITCH_UM / 10000.0)
 #define FRAME_WIRE_LEN (RM_FRAME_HEADER_LEN + NSENSELS * 2 + RM_FRAME_CRC_LEN)
-#define CALIB_KNOTS 48
-#define NOISE_TABLE 65536
+#define CALIB_KNOTS    48
+#define NOISE_TABLE    65536
 
 enum { SENSEL_OK = 0, SENSEL_DEAD = 1, SENSEL_HOT = 2 };
 
@@ -37,9 +37,9 @@ struct rm_vmat {
     float zero[NSENSELS];
     float sens[NSENSELS];
     uint8_t kind[NSENSELS];
-    float *noise; /* NOISE_TABLE standard normal quantiles */
+    float *noise;              /* NOISE_TABLE standard normal quantiles */
     float zero_half[NSENSELS]; /* zero + 0.5: rounding folded in */
-    float pmap[NSENSELS]; /* kPa of the frame being built */
+    float pmap[NSENSELS];      /* kPa of the frame being built */
     float acc[NSENSELS];
     uint8_t row_loaded[VM_ROWS];
     vm_rng noise_rng;
@@ -72,8 +72,8 @@ static double normal_quantile(double p)
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
                                4.374664141464968e+00,  2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     const double plow = 0.02425;
     if (p < plow) {
         double q = sqrt(-2 * log(p));
@@ -251,10 +251,10 @@ rm_status rm_vmat_new(const rm_vmat_config *cfg, rm_vmat **out, rm_err *err)
     double ts = cfg->time_scale == 0 ? 1.0 : cfg->time_scale;
     if (!(ts > 0 && ts <= 100))
         return rm_err_set(err, RM_ERR_RANGE, "virtual mat: time scale %g outside (0, 100]", ts);
-    if (cfg->rate_hz != 0 &&
-        !(cfg->rate_hz >= VM_MIN_RATE && cfg->rate_hz <= VM_MAX_RATE &&
-          cfg->rate_hz == floor(cfg->rate_hz)))
-        return rm_err_set(err, RM_ERR_RANGE, "virtual mat: rate %g Hz: expected a whole number in %d..%d",
+    if (cfg->rate_hz != 0 && !(cfg->rate_hz >= VM_MIN_RATE && cfg->rate_hz <= VM_MAX_RATE &&
+                               cfg->rate_hz == floor(cfg->rate_hz)))
+        return rm_err_set(err, RM_ERR_RANGE,
+                          "virtual mat: rate %g Hz: expected a whole number in %d..%d",
                           cfg->rate_hz, VM_MIN_RATE, VM_MAX_RATE);
     if (cfg->fault_override) {
         const rm_vmat_faults *f = &cfg->faults;
@@ -409,7 +409,8 @@ static void render(rm_vmat *vm, const rm_vmat_truth *tr)
         /* Hertz line contact of a soft cylinder on the floor:
          * b = sqrt(4 F R / (pi L E*)), the strip widens with load. */
         double b = sqrt(4 * tr->roller_force_n * sc->roller_radius_cm * 1e-2 /
-                        (M_PI * s->contact_len_cm * 1e-2 * sc->roller_stiffness_kpa * 1e3)) * 100;
+                        (M_PI * s->contact_len_cm * 1e-2 * sc->roller_stiffness_kpa * 1e3)) *
+                   100;
         if (b < 0.5)
             b = 0.5;
         double ls[VM_MAX_LIMBS];
@@ -514,8 +515,7 @@ static uint64_t device_time_us(const rm_vmat *vm, uint64_t n)
     return (uint64_t)floor(us + j);
 }
 
-rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw,
-                             rm_vmat_truth *truth)
+rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw, rm_vmat_truth *truth)
 {
     if (vm->next >= vm->total)
         return RM_ERR_NOT_FOUND;
@@ -526,8 +526,8 @@ rm_status rm_vmat_next_frame(rm_vmat *vm, rm_frame_header *hdr, uint16_t *raw,
     int sat = sense(vm, raw ? raw : vm->raw);
     memset(hdr, 0, sizeof *hdr);
     hdr->header_len = RM_FRAME_HEADER_LEN;
-    hdr->flags = (uint16_t)((sat ? RM_FLAG_SATURATED : 0) |
-                            (vm->drop_pending ? RM_FLAG_DROPPED_BEFORE : 0));
+    hdr->flags =
+        (uint16_t)((sat ? RM_FLAG_SATURATED : 0) | (vm->drop_pending ? RM_FLAG_DROPPED_BEFORE : 0));
     hdr->seq = (uint32_t)(n - vm->seq_base);
     hdr->payload_len = NSENSELS * 2;
     hdr->t_device_us = device_time_us(vm, n);
@@ -625,9 +625,7 @@ static int produce(rm_vmat *vm)
         }
         break;
     }
-    default:
-        vm->counts.frames_sent++;
-        break;
+    default: vm->counts.frames_sent++; break;
     }
     if (vm->last_garbage) {
         /* Garbage never holds a byte of "RMF1", so it can neither form a
@@ -711,8 +709,7 @@ void rm_vmat_dev_status(const rm_vmat *vm, rm_dev_status *st)
     st->frames_sent = (uint32_t)(k->frames_sent + k->frames_corrupt + k->frames_truncated -
                                  b->frames_sent - b->frames_corrupt - b->frames_truncated);
     st->frames_dropped = (uint32_t)(k->frames_dropped - b->frames_dropped);
-    uint64_t us = vm->next ? device_time_us(vm, vm->next - 1)
-                           : (uint64_t)(vm->sc.boot_s * 1e6);
+    uint64_t us = vm->next ? device_time_us(vm, vm->next - 1) : (uint64_t)(vm->sc.boot_s * 1e6);
     st->uptime_s = (uint32_t)(us / 1000000u);
     st->temperature_centi_c = 2350;
 }

@@ -12,16 +12,16 @@
 #include "rm_vmat.h"
 
 /* Reference geometry of the virtual mat (datasheet). */
-#define VM_ROWS 64
-#define VM_COLS 48
-#define VM_PITCH_UM 12700
-#define VM_ADC_BITS 12
-#define VM_FULL_SCALE 4095
-#define VM_MIN_RATE 10
-#define VM_MAX_RATE 1000
+#define VM_ROWS         64
+#define VM_COLS         48
+#define VM_PITCH_UM     12700
+#define VM_ADC_BITS     12
+#define VM_FULL_SCALE   4095
+#define VM_MIN_RATE     10
+#define VM_MAX_RATE     1000
 #define VM_MAX_SUPPORTS 3
-#define VM_MAX_LIMBS 2
-#define VM_MAX_LIST 256 /* dead or hot sensels */
+#define VM_MAX_LIMBS    2
+#define VM_MAX_LIST     256 /* dead or hot sensels */
 
 typedef enum vm_group {
     VM_CALVES = 0,
@@ -41,12 +41,12 @@ typedef enum vm_move_kind {
 
 typedef struct vm_move {
     vm_move_kind kind;
-    int segment;       /* -1 for VM_EMPTY */
-    double t0, t1;     /* scenario seconds */
-    double x0, x1;     /* cm; a hold or an unloaded move has x1 == x0 */
-    double amp;        /* ROLL: this pass's force amplitude factor (~1) */
-    int load_start;    /* the roller is set down at t0 (force ramps up) */
-    int load_end;      /* the roller is lifted at t1 (force ramps down) */
+    int segment;    /* -1 for VM_EMPTY */
+    double t0, t1;  /* scenario seconds */
+    double x0, x1;  /* cm; a hold or an unloaded move has x1 == x0 */
+    double amp;     /* ROLL: this pass's force amplitude factor (~1) */
+    int load_start; /* the roller is set down at t0 (force ramps up) */
+    int load_end;   /* the roller is lifted at t1 (force ramps down) */
 } vm_move;
 
 typedef struct vm_support {
@@ -59,16 +59,16 @@ typedef struct vm_support {
 typedef struct vm_segment {
     char label[64];
     vm_group group;
-    double start_s, end_s;           /* first and last loaded instant */
-    double x_min, x_max;             /* range the roller covers */
+    double start_s, end_s; /* first and last loaded instant */
+    double x_min, x_max;   /* range the roller covers */
     int n_limbs;
     double limb_y[VM_MAX_LIMBS], limb_sigma[VM_MAX_LIMBS], limb_share[VM_MAX_LIMBS];
-    double contact_len_cm;           /* effective line length for Hertz */
-    double on_mat_share;             /* body weight on the mat, roller + supports */
+    double contact_len_cm; /* effective line length for Hertz */
+    double on_mat_share;   /* body weight on the mat, roller + supports */
     double breath_phase, sway_phase;
     int n_supports;
     vm_support sup[VM_MAX_SUPPORTS];
-    double support_on_mat;           /* share of the supports' force on the sensels */
+    double support_on_mat;                /* share of the supports' force on the sensels */
     float limb_wy[VM_MAX_LIMBS][VM_COLS]; /* fraction of a limb's load per col */
     float roller_wy[VM_COLS];             /* uniform part along the roller */
 } vm_segment;
@@ -108,8 +108,7 @@ void vm_scenario_free(vm_scenario *sc);
 
 /* Ground truth at scenario time t; *hint is a move index to start from
  * (updated; may be NULL). */
-void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
-                 double *share_out);
+void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out, double *share_out);
 
 /* Load shares of the limbs on the roller at time t (slow side-to-side sway). */
 void vm_limb_shares(const vm_segment *s, double t, double out[VM_MAX_LIMBS]);

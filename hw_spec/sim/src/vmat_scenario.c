@@ -17,12 +17,12 @@
 #define PITCH_CM (VM_PITCH_UM / 10000.0)
 
 /* Force model constants (see PROTOCOL.md "Virtual mat: physics"). */
-#define BREATH_AMP 0.012      /* share of body weight */
+#define BREATH_AMP      0.012 /* share of body weight */
 #define BREATH_PERIOD_S 4.3
-#define SWAY_AMP 0.05         /* share moved between the two limbs */
-#define SWAY_PERIOD_S 6.7
-#define PASS_AMP_SPREAD 0.04  /* pass-to-pass variation of the amplitude */
-#define LOAD_RAMP_S 0.3
+#define SWAY_AMP        0.05 /* share moved between the two limbs */
+#define SWAY_PERIOD_S   6.7
+#define PASS_AMP_SPREAD 0.04 /* pass-to-pass variation of the amplitude */
+#define LOAD_RAMP_S     0.3
 
 /* Body position per muscle group: limbs on the roller (offset across the
  * mat from the roller's centre, Gaussian width), effective contact length
@@ -44,20 +44,55 @@ typedef struct group_def {
 
 static const group_def groups[VM_NGROUPS] = {
     /* sitting, both calves on the roller, hands on the floor behind */
-    {"calves", 2, {-9, 9}, {4.0, 4.0}, {0.5, 0.5}, 18, 0.70, 2,
+    {"calves",
+     2,
+     {-9, 9},
+     {4.0, 4.0},
+     {0.5, 0.5},
+     18,
+     0.70,
+     2,
      {{-1, 24, -19, 2.5, 2.8, 0.5}, {-1, 24, 19, 2.5, 2.8, 0.5}}},
     /* sitting, roller under both thighs, hands behind */
-    {"hamstrings", 2, {-9, 9}, {5.5, 5.5}, {0.5, 0.5}, 22, 0.66, 2,
+    {"hamstrings",
+     2,
+     {-9, 9},
+     {5.5, 5.5},
+     {0.5, 0.5},
+     22,
+     0.66,
+     2,
      {{-1, 20, -20, 2.5, 2.8, 0.5}, {-1, 20, 20, 2.5, 2.8, 0.5}}},
     /* prone, thighs on the roller, forearms on the floor ahead */
-    {"quads", 2, {-9, 9}, {6.0, 6.0}, {0.5, 0.5}, 24, 0.80, 2,
+    {"quads",
+     2,
+     {-9, 9},
+     {6.0, 6.0},
+     {0.5, 0.5},
+     24,
+     0.80,
+     2,
      {{+1, 20, -12, 4.5, 2.6, 0.5}, {+1, 20, 12, 4.5, 2.6, 0.5}}},
     /* side-lying on one thigh, lower forearm ahead, top foot planted behind */
-    {"it_band", 1, {-3, 0}, {5.0, 1.0}, {1.0, 0.0}, 13, 0.85, 2,
+    {"it_band",
+     1,
+     {-3, 0},
+     {5.0, 1.0},
+     {1.0, 0.0},
+     13,
+     0.85,
+     2,
      {{+1, 20, -6, 4.5, 2.8, 0.65}, {-1, 14, 17, 4.0, 3.2, 0.35}}},
     /* sitting on the roller, one leg crossed: most load under one glute,
      * a hand behind and the standing foot ahead */
-    {"glutes", 2, {6, -9}, {7.0, 5.5}, {0.72, 0.28}, 22, 0.90, 2,
+    {"glutes",
+     2,
+     {6, -9},
+     {7.0, 5.5},
+     {0.72, 0.28},
+     22,
+     0.90,
+     2,
      {{-1, 18, -19, 2.5, 2.8, 0.45}, {+1, 26, 10, 4.0, 3.2, 0.55}}},
 };
 
@@ -82,8 +117,7 @@ static void join(char *out, size_t cap, const char *base, const char *key)
 }
 
 /* Rejects keys not in `allowed` (NULL-terminated), so typos are caught. */
-static rm_status check_keys(const ctx *c, json_t *obj, const char *path,
-                            const char *const *allowed)
+static rm_status check_keys(const ctx *c, json_t *obj, const char *path, const char *const *allowed)
 {
     const char *key;
     json_t *v;
@@ -200,10 +234,10 @@ static int parse_group(const char *s, vm_group *g)
         const char *name;
         vm_group g;
     } names[] = {
-        {"calves", VM_CALVES},   {"calf", VM_CALVES},       {"hamstrings", VM_HAMSTRINGS},
-        {"hamstring", VM_HAMSTRINGS}, {"quads", VM_QUADS},  {"quadriceps", VM_QUADS},
-        {"it_band", VM_ITBAND},  {"it band", VM_ITBAND},    {"itband", VM_ITBAND},
-        {"it-band", VM_ITBAND},  {"glutes", VM_GLUTES},     {"glute", VM_GLUTES},
+        {"calves", VM_CALVES},        {"calf", VM_CALVES},    {"hamstrings", VM_HAMSTRINGS},
+        {"hamstring", VM_HAMSTRINGS}, {"quads", VM_QUADS},    {"quadriceps", VM_QUADS},
+        {"it_band", VM_ITBAND},       {"it band", VM_ITBAND}, {"itband", VM_ITBAND},
+        {"it-band", VM_ITBAND},       {"glutes", VM_GLUTES},  {"glute", VM_GLUTES},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(s, names[i].name)) {
@@ -458,14 +492,13 @@ static rm_status parse_segment(const ctx *c, builder *b, int si, json_t *js, dou
     return RM_OK;
 }
 
-static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed,
-                            vm_scenario *sc)
+static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed, vm_scenario *sc)
 {
     if (!json_is_object(root))
         return fail(c, RM_ERR_FORMAT, "(root)", "expected an object");
-    static const char *const keys[] = {"title", "rate_hz", "subject", "sensor", "roller",
-                                       "force", "clock", "faults", "timing", "segments",
-                                       "comment", NULL};
+    static const char *const keys[] = {"title",  "rate_hz",  "subject", "sensor",
+                                       "roller", "force",    "clock",   "faults",
+                                       "timing", "segments", "comment", NULL};
     rm_status st;
     json_t *subj, *sens, *rol, *force, *clk, *flt, *tim;
     double rate;
@@ -487,10 +520,10 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
     sc->rate_hz = rate;
     static const char *const k_subj[] = {"id", "body_mass_kg", "notes", NULL};
     static const char *const k_sens[] = {"noise_counts", "zero_counts", "zero_spread",
-                                         "gain_spread", "p_half_kpa", "span_counts", "dead",
-                                         "hot", NULL};
-    static const char *const k_rol[] = {"length_cm", "radius_cm", "stiffness_kpa",
-                                        "uniform_share", NULL};
+                                         "gain_spread",  "p_half_kpa",  "span_counts",
+                                         "dead",         "hot",         NULL};
+    static const char *const k_rol[] = {"length_cm", "radius_cm", "stiffness_kpa", "uniform_share",
+                                        NULL};
     static const char *const k_force[] = {"mean_share", "peak_share", NULL};
     static const char *const k_clk[] = {"drift_ppm", "boot_s", "jitter_us", NULL};
     static const char *const k_flt[] = {"corrupt_rate", "truncate_rate", "garbage_rate",
@@ -504,8 +537,7 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
         (flt && (st = check_keys(c, flt, "faults", k_flt))) ||
         (tim && (st = check_keys(c, tim, "timing", k_tim))))
         return st;
-    if ((st = get_string(c, subj, "subject", "id", 0, "", sc->subject_id,
-                         sizeof sc->subject_id)) ||
+    if ((st = get_string(c, subj, "subject", "id", 0, "", sc->subject_id, sizeof sc->subject_id)) ||
         (st = get_number(c, subj, "subject", "body_mass_kg", 0, 75, 20, 250, &sc->body_mass_kg)) ||
         (st = get_number(c, sens, "sensor", "noise_counts", 0, 3.0, 0, 200, &sc->noise_counts)) ||
         (st = get_number(c, sens, "sensor", "zero_counts", 0, 40, 0, 1000, &sc->zero_counts)) ||
@@ -654,8 +686,7 @@ static double smooth_ramp(double tau)
     return 0.15 + 0.85 * u * u * (3 - 2 * u);
 }
 
-void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
-                 double *share_out)
+void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out, double *share_out)
 {
     int m = hint && *hint >= 0 && *hint < sc->n_moves ? *hint : -1;
     if (m < 0 || sc->moves[m].t0 > t) {

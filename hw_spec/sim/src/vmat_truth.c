@@ -26,9 +26,9 @@ static void put_json_string(FILE *f, const char *s)
 }
 
 enum { COL_TIME, COL_X, COL_Y, COL_FORCE, COL_SUPPORT, COL_SPEED, COL_STATE, COL_SEGMENT, NCOL };
-static const char *const col_names[NCOL] = {"time_s",          "roller_x_cm", "roller_y_cm",
-                                            "roller_force_n",  "support_force_n",
-                                            "speed_cm_s",      "state",       "segment"};
+static const char *const col_names[NCOL] = {"time_s",         "roller_x_cm",     "roller_y_cm",
+                                            "roller_force_n", "support_force_n", "speed_cm_s",
+                                            "state",          "segment"};
 
 static void write_series(FILE *f, const vm_scenario *sc, unsigned rate, uint64_t total)
 {
@@ -81,8 +81,8 @@ static void write_strokes(FILE *f, const vm_scenario *sc)
         fprintf(f,
                 "%s\n    {\"start_s\": %.4f, \"end_s\": %.4f, \"from_x_cm\": %.3f, "
                 "\"to_x_cm\": %.3f, \"speed_cm_s\": %.4f, \"segment\": %d}",
-                first ? "" : ",", a->t0, z->t1, a->x0, z->x1,
-                fabs(z->x1 - a->x0) / (z->t1 - a->t0), a->segment);
+                first ? "" : ",", a->t0, z->t1, a->x0, z->x1, fabs(z->x1 - a->x0) / (z->t1 - a->t0),
+                a->segment);
         first = 0;
         m = e + 1;
     }
@@ -118,8 +118,9 @@ static void write_segments(FILE *f, const vm_scenario *sc)
         const vm_segment *s = &sc->segments[i];
         fprintf(f, "%s\n    {\"index\": %d, \"label\": ", i ? "," : "", i);
         put_json_string(f, s->label);
-        fprintf(f, ", \"group\": \"%s\", \"start_s\": %.4f, \"end_s\": %.4f, \"x_min_cm\": %.3f, "
-                   "\"x_max_cm\": %.3f}",
+        fprintf(f,
+                ", \"group\": \"%s\", \"start_s\": %.4f, \"end_s\": %.4f, \"x_min_cm\": %.3f, "
+                "\"x_max_cm\": %.3f}",
                 group_names[s->group], s->start_s, s->end_s, s->x_min, s->x_max);
     }
     fputs("\n  ]\n", f);
