@@ -10,12 +10,18 @@ packages=(
   libcriterion-dev umockdev libumockdev-dev usbutils
   netcdf-bin python3 python3-h5py python3-numpy python3-scipy python3-xarray python3-netcdf4
   poppler-utils time
+  libmicrohttpd-dev chromium nodejs tmux curl
+  libsqlite3-dev sqlite3 libgsl-dev r-base-core r-cran-psych
+  slurm-wlm munge
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm: Debian's nodejs comes without it, NodeSource's nodejs bundles it (and
+# conflicts with Debian's npm package): ask for the package only when missing.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "rollmat: all ${#packages[@]} packages already installed"
   exit 0
