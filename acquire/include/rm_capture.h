@@ -11,7 +11,9 @@
  * u16 cols, u8 adc_bits, f64 row_pitch_mm, f64 col_pitch_mm, f64 rate_hz,
  * u32 calib_len (0 = none), the calibration blob (datasheet layout),
  * u32 CRC-32 of everything before it. Written to a temporary name and
- * renamed. */
+ * renamed.
+ *
+ * Threads: the functions keep no state; any thread may call them. */
 #ifndef RM_CAPTURE_H
 #define RM_CAPTURE_H
 

@@ -20,6 +20,8 @@
  *
  * Host times are seconds on CLOCK_MONOTONIC relative to the recording's
  * start (the caller's choice); device times are the raw microseconds.
+ * Threads: no locks; one thread at a time updates and reads a clock (the
+ * thread that decodes the frames).
  * The object is plain data: rm_clock_init, no free needed. */
 #ifndef RM_CLOCK_H
 #define RM_CLOCK_H

@@ -26,6 +26,9 @@
  *   Comparison is modulo 2^32, so seq wrapping from 0xFFFFFFFF to 0 is not a
  *   gap; a jump backwards is recorded as a "note" and is not a gap.
  * - device_drops: frames carrying RM_FLAG_DROPPED_BEFORE.
+ * Threads: a decoder has no locks and no threads of its own; one thread at a
+ * time feeds it (the USB event thread, or the replay loop). Two decoders
+ * share nothing and can run side by side.
  * Memory is bounded whatever the input: one buffer of twice the largest
  * frame (4096-byte header + 256x256 payload + CRC) and one frame of sensels.
  *

@@ -20,6 +20,12 @@
  * thread), packets through rm_recorder_sink(), rm_recorder_end (queues END,
  * joins the thread, calls every sink's finish), rm_recorder_free.
  *
+ * Threads: begin, end and free from one controlling thread; the sink
+ * (rm_recorder_sink) and rm_recorder_capture from one producer thread at a
+ * time; rm_recorder_stats from any thread. A sink runs on one thread at a
+ * time (the caller's in begin and end, the writer thread in between), so it
+ * needs no lock of its own.
+ *
  * Ownership: sinks are copied into the recorder; their contexts are owned by
  * the sinks and released by their finish (called exactly once, by
  * rm_recorder_end, or by rm_recorder_free if end was never reached). */
