@@ -748,6 +748,22 @@ Test(import_csv, frame_per_line_and_blocks)
     cr_expect_float_eq(r->device.rate_hz, 2.0 / 1.5, 1e-9);
     rm_import_result_free(r);
 
+    /* A unit name longer than any buffer, blanks inside ("ra ... w" reads as
+     * raw): the unit checked at units= is the unit used for the values (the
+     * fuzzer found a 32-byte copy naming no unit, and an unset scale). */
+    char longunit[400];
+    snprintf(longunit, sizeof longunit,
+             "rows=2\ncols=2\npitch_mm=5\nrate_hz=10\nunits=ra%*sw\nraw_kpa=0.5\n"
+             "1 2\n3 4\n\n5 6\n7 8\n",
+             200, "");
+    cr_assert_eq(rm_import_parse_buffer(longunit, strlen(longunit), "t.csv", RM_IMPORT_CSV, NULL,
+                                        &r, &e),
+                 RM_OK, "%s", e.msg);
+    cr_expect_float_eq(r->unit_kpa, 0.5, 1e-12);
+    cr_expect_float_eq(at(r, 1, 1, 1), 4.0f, 1e-6);
+    cr_expect(r->scale_kpa > 1e-9 && r->scale_kpa < 1.0, "scale %g", r->scale_kpa);
+    rm_import_result_free(r);
+
     expect_error("rows=2\ncols=2\npitch_mm=1\nrate_hz=1\nunits=kPa\n1 2\n", RM_IMPORT_CSV,
                  RM_ERR_TRUNCATED, "1 of 2 rows");
     expect_error("rows=2\ncols=2\npitch_mm=1\nrate_hz=1\nunits=kPa\n1 2 3\n", RM_IMPORT_CSV,

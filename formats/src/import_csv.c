@@ -25,7 +25,11 @@ typedef struct csv_state {
     double row_mm, col_mm, rate, scale, raw_kpa;
     int time_first;
     int have_units;
-    char units[32];
+    /* resolved when units= is read: a copy of the name could be cut
+     * short and no longer name the unit it was checked as */
+    double unit_kpa;
+    int unit_raw;
+    char unit_canon[sizeof ((rm_import_result *)0)->units];
     /* the parse: the input, the result, where the data walk is */
     imp_lines *l;
     const char *name;
@@ -87,13 +91,11 @@ static rm_status header_kv(csv_state *s, rm_import_result *r, char *key, char *v
     if (!strcmp(key, "threshold"))
         return key_number(key, v, 0, 1e12, &r->threshold, name, lineno, err);
     if (!strcmp(key, "units")) {
-        snprintf(s->units, sizeof s->units, "%s", v);
-        s->have_units = 1;
-        int raw;
-        double k;
-        if (imp_pressure_unit(v, &k, &raw, NULL, 0) != 0)
+        if (imp_pressure_unit(v, &s->unit_kpa, &s->unit_raw, s->unit_canon,
+                              sizeof s->unit_canon) != 0)
             return rm_err_set(err, RM_ERR_UNSUPPORTED, "%s: line %zu: unknown units '%.32s'", name,
                               lineno, v);
+        s->have_units = 1;
         return RM_OK;
     }
     if (!strcmp(key, "time")) {
@@ -146,9 +148,9 @@ static rm_status start_data(csv_state *s, rm_import_result *r, const char *name,
         return st;
     if (!s->have_units)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: line %zu: data before units=", name, lineno);
-    int raw;
-    double k;
-    imp_pressure_unit(s->units, &k, &raw, r->units, sizeof r->units);
+    int raw = s->unit_raw;
+    double k = s->unit_kpa;
+    snprintf(r->units, sizeof r->units, "%s", s->unit_canon);
     if (raw && s->raw_kpa > 0) {
         k = s->raw_kpa;
         raw = 0;

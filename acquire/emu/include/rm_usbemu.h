@@ -78,6 +78,12 @@ typedef struct rm_usbemu_config {
     double replug_after_s;
     int plain_node;          /* 1: keep umockdev's regular-file usbfs node
                                  (clients busy-loop; for benchmarks only) */
+    /* Realtime: how many stream bytes the device may hold for a host that
+     * does not keep up (released but not yet read). 0 = 64 MiB; at least
+     * 512 KiB (two of the largest frames). When it is full the device waits for the host: no byte is
+     * lost and the stream never ends early, only its pacing slips (counted
+     * in rm_usbemu_stats.backlog_waits). */
+    size_t backlog_max;
     rm_usbemu_source source; /* copied; `user` must outlive the rm_usbemu */
     rm_logger log;           /* unknown ioctls, unplug/replug; may be empty */
 } rm_usbemu_config;
@@ -117,6 +123,7 @@ typedef struct rm_usbemu_stats {
     uint64_t stalls;
     uint64_t bulk_bytes; /* stream bytes delivered to the host */
     uint64_t unknown_ioctls;
+    uint64_t backlog_waits; /* times the device waited for a slow host */
     unsigned plugs; /* 1 + number of replugs */
     unsigned unplugs;
     int plugged;             /* 1 while the device is present */

@@ -35,6 +35,7 @@
 #define EMU_PROBE_BYTES    4096
 #define EMU_STAGE_CHUNK    65536
 #define EMU_STAGE_MAX      (64u << 20)
+#define EMU_STAGE_MIN_MAX  (512u << 10) /* two of the largest frames */
 #define EMU_USB_SPEED_HIGH 3 /* enum usb_device_speed */
 
 /* Standard requests and descriptor types (USB 2.0 chapter 9). */
@@ -105,6 +106,7 @@ struct rm_usbemu {
     uint64_t frames_released;
     uint8_t *stage; /* bytes read from the stream, not yet sent */
     size_t stage_cap, stage_start, stage_end, rel_end;
+    size_t stage_max; /* cfg.backlog_max, resolved */
     rm_vmat_counts retired; /* counts of closed streams */
     uint8_t *scratch;       /* one bulk transfer's bytes before copy-out */
     size_t scratch_cap;
@@ -235,11 +237,14 @@ static int stage_reserve(rm_usbemu *emu, size_t more)
     }
     if (emu->stage_end + more <= emu->stage_cap)
         return 0;
-    size_t cap = emu->stage_cap ? emu->stage_cap : EMU_STAGE_CHUNK;
-    while (cap < emu->stage_end + more)
-        cap *= 2;
-    if (cap > EMU_STAGE_MAX)
+    size_t need = emu->stage_end + more;
+    if (need > emu->stage_max)
         return -1;
+    size_t cap = emu->stage_cap ? emu->stage_cap : EMU_STAGE_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    if (cap > emu->stage_max)
+        cap = emu->stage_max;
     uint8_t *s = realloc(emu->stage, cap);
     if (!s)
         return -1;
@@ -248,14 +253,21 @@ static int stage_reserve(rm_usbemu *emu, size_t more)
     return 0;
 }
 
-/* Reads up to `want` more stream bytes into the stage; returns how many. */
+/* Reads up to `want` more stream bytes into the stage; returns how many.
+ * 0 with `exhausted` unset means the stage is full: the host lags by
+ * stage_max bytes, and the device waits for it. Marking the stream
+ * exhausted here would end it early and silently cut its last frame. */
 static size_t stage_fill(rm_usbemu *emu, size_t want)
 {
     if (!emu->stream || emu->exhausted || want == 0)
         return 0;
     if (stage_reserve(emu, want) < 0) {
-        emu->exhausted = 1;
-        return 0;
+        /* Read what still fits (reserve compacted what it could). */
+        want = emu->stage_end < emu->stage_max ? emu->stage_max - emu->stage_end : 0;
+        if (want == 0 || stage_reserve(emu, want) < 0) {
+            emu->st.backlog_waits++;
+            return 0;
+        }
     }
     size_t n = emu->cfg.source.read(emu->stream, emu->stage + emu->stage_end, want);
     if (n == 0)
@@ -305,9 +317,11 @@ static void release_update(rm_usbemu *emu)
             from -= before - emu->stage_start;
         }
         if (pos == (size_t)-1) {
-            emu->rel_end = emu->stage_end;
-            emu->frames_released = allowed;
-            break;
+            if (emu->exhausted) { /* the last frame: release it whole */
+                emu->rel_end = emu->stage_end;
+                emu->frames_released = allowed;
+            }
+            break; /* or the stage is full: wait for the host to read */
         }
         emu->rel_end = pos;
         emu->frames_released++;
@@ -1277,6 +1291,9 @@ rm_status rm_usbemu_new(const rm_usbemu_config *cfg, rm_usbemu **out, rm_err *er
     if (!emu)
         return rm_err_set(err, RM_ERR_NOMEM, "usbemu: out of memory");
     emu->cfg = *cfg;
+    emu->stage_max = cfg->backlog_max ? cfg->backlog_max : EMU_STAGE_MAX;
+    if (emu->stage_max < EMU_STAGE_MIN_MAX)
+        emu->stage_max = EMU_STAGE_MIN_MAX;
     if (!emu->cfg.vid)
         emu->cfg.vid = RM_USB_VID;
     if (!emu->cfg.pid && !cfg->vid)
