@@ -21,8 +21,7 @@ typedef enum rm_file_kind {
  * version found and the one read ("x.h5: rollmat-session-2.0 is session
  * format version 2; this rollmat reads version 1 (1.x)"); anything else is
  * RM_ERR_FORMAT. `path` (borrowed) only names the file in the message. */
-rm_status rm_conventions_check(const char *path, const char *conv, rm_file_kind *kind,
-                               rm_err *err);
+rm_status rm_conventions_check(const char *path, const char *conv, rm_file_kind *kind, rm_err *err);
 
 /* Looks at a file's root "conventions" attribute (a recording still being
  * written counts too) and sets *kind. Errors name the file and what is

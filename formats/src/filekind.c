@@ -61,8 +61,7 @@ rm_status rm_conventions_check(const char *path, const char *conv, rm_file_kind 
                           "%s: conventions \"%s\" is a kind of rollmat file this software "
                           "does not read",
                           path, conv);
-    return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path,
-                      conv);
+    return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path, conv);
 }
 
 rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)

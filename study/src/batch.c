@@ -69,8 +69,8 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
     int ok = rm_file_root_strings(results_path, names, values, 4, sizeof conv, &ignored) == RM_OK;
     rm_file_kind kind = 0;
     ok = ok && rm_conventions_check(results_path, conv, &kind, &ignored) == RM_OK;
-    *current = ok && kind == RM_FILE_RESULTS && !strcmp(prof, profile) &&
-               !strcmp(soft, software) && recording_id[0] && !strcmp(id, recording_id);
+    *current = ok && kind == RM_FILE_RESULTS && !strcmp(prof, profile) && !strcmp(soft, software) &&
+               recording_id[0] && !strcmp(id, recording_id);
     return RM_OK;
 }
 
