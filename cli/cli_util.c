@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "rm_safefile.h"
 
 void rm_cli_error(const char *cmd, const char *fmt, ...)
 {
@@ -145,4 +148,29 @@ int rm_cli_refuse_existing(const char *cmd, const char *path)
         return 0;
     rm_cli_error(cmd, "%s already exists; refusing to overwrite it", path);
     return RM_EXIT_FAIL;
+}
+
+/* Async-signal-safe: unlink, signal and raise only. */
+static void remove_temps_and_die(int sig)
+{
+    rm_safefile_remove_pending();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void rm_cli_remove_temps_on_signal(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remove_temps_and_die;
+    sigfillset(&sa.sa_mask); /* one cleanup, not interrupted by another signal */
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old;
+        /* a signal ignored by whoever started us (nohup, `&` in a script)
+         * stays ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
 }

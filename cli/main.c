@@ -58,6 +58,7 @@ int main(int argc, char **argv)
         printf("rollmat %s\n", RM_VERSION);
         return RM_EXIT_OK;
     }
+    rm_cli_remove_temps_on_signal();
     if (!strcmp(name, "analyse")) /* the British spelling, as the docs use it */
         name = "analyze";
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

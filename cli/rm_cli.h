@@ -53,6 +53,13 @@ int rm_cli_refuse_existing(const char *cmd, const char *path);
 /* Resets getopt for a subcommand (getopt_long keeps global state). */
 void rm_cli_reset_getopt(void);
 
+/* Installs SIGINT, SIGTERM and SIGHUP handlers that remove every unfinished
+ * output temporary ("NAME.tmp-XXXXXX", rm_safefile_remove_pending) and
+ * then end the process by the same signal (a shell reports 130 for Ctrl-C,
+ * 143 for SIGTERM). A command with its own handler (record) replaces it
+ * for its run. */
+void rm_cli_remove_temps_on_signal(void);
+
 /* The subcommands. */
 int rm_cmd_simulate(int argc, char **argv);
 int rm_cmd_info(int argc, char **argv);

@@ -8,7 +8,9 @@
 #   stays the system's link;
 # - a FIFO gets the bytes and stays a FIFO; HDF5 outputs refuse one;
 # - a link to a regular file stays a link and the file it points to gets
-#   the output; a link to nothing is refused.
+#   the output; a link to nothing is refused;
+# - recordings (import, simulate, record --replay) never replace anything,
+#   batch's CSV and report's PDF go through FIFOs and links.
 set -u
 : "${ROLLMAT:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/outputs.XXXXXX")
@@ -75,6 +77,50 @@ ln -s nowhere/x.csv dangling.csv
 "$ROLLMAT" export a.h5 --events -o dangling.csv 2>err.txt && fail "export to a dangling link succeeded"
 grep -q "dangling.csv" err.txt || fail "dangling link: message does not name it: $(cat err.txt)"
 [ -L dangling.csv ] || fail "the dangling link was replaced"
+
+# 5. the other writers (issue 14): recordings (import, simulate, record
+#    --replay) are never written over, whatever the spelling, /dev/null or a
+#    link; batch's CSV and report's PDF go through a FIFO and a link
+"$ROLLMAT" export a.h5 --events -o ev.csv 2>err.txt || fail "export ev.csv: $(cat err.txt)"
+"$ROLLMAT" simulate --scenario guide --seed 3 --time-scale 0.02 --stream s.bin -o s.h5 -q \
+    || fail "simulate --stream"
+echo old >old.h5
+ln -s old.h5 oldlink.h5
+sums=$(md5sum ev.csv s.bin old.h5)
+for c in "import ev.csv" "simulate --scenario guide --time-scale 0.02" "record --replay s.bin"; do
+    set -- $c
+    case $1 in import) own=ev.csv ;; *) own=s.bin ;; esac
+    for o in "./$own" "$PWD/$own" "sub/../$own" /dev/null oldlink.h5; do
+        "$ROLLMAT" $c -o "$o" -q >/dev/null 2>err.txt && fail "$c -o $o succeeded"
+        [ "$(wc -l <err.txt)" -eq 1 ] && grep -q -- "$o" err.txt \
+            || fail "$c -o $o: want one line naming it: $(cat err.txt)"
+    done
+done
+[ "$(md5sum ev.csv s.bin old.h5)" = "$sums" ] || fail "an input or a linked file changed"
+[ -L oldlink.h5 ] || fail "oldlink.h5 is no longer a link"
+[ -c /dev/null ] || fail "/dev/null was replaced"
+mkdir -p b && cp a.h5 b/
+mkfifo sum.csv rep.pdf
+cat sum.csv >from_sum.csv &
+reader=$!
+"$ROLLMAT" batch b -o sum.csv -j 1 -q --results-dir bres 2>err.txt || { fail "batch -o FIFO: $(cat err.txt)"; : >sum.csv; } # release the reader
+wait $reader
+head -1 from_sum.csv | grep -q '^file,' || fail "the FIFO's reader did not get the batch CSV"
+[ -p sum.csv ] || fail "sum.csv is no longer a FIFO"
+cat rep.pdf >from_rep.pdf &
+reader=$!
+"$ROLLMAT" report a.h5 -o rep.pdf -q 2>err.txt || { fail "report -o FIFO: $(cat err.txt)"; : >rep.pdf; }
+wait $reader
+head -c 5 from_rep.pdf | grep -q '%PDF-' || fail "the FIFO's reader did not get the PDF"
+[ -p rep.pdf ] || fail "rep.pdf is no longer a FIFO"
+echo old >t.csv && ln -s t.csv tl.csv
+echo old >t.pdf && ln -s t.pdf tl.pdf
+"$ROLLMAT" batch b -o tl.csv -j 1 -q --results-dir bres 2>err.txt || fail "batch -o link: $(cat err.txt)"
+"$ROLLMAT" report a.h5 -o tl.pdf -q 2>err.txt || fail "report -o link: $(cat err.txt)"
+[ -L tl.csv ] && [ -L tl.pdf ] || fail "a link was replaced by a file"
+head -1 t.csv | grep -q '^file,' || fail "the link's target did not get the batch CSV"
+head -c 5 t.pdf | grep -q '%PDF-' || fail "the link's target did not get the PDF"
+ls ./*.tmp-* >/dev/null 2>&1 && fail "temporaries left behind: $(ls ./*.tmp-*)"
 
 [ $fails -eq 0 ] && echo "ok: outputs by identity; stdout, FIFO, device and links written through"
 exit $((fails > 0))

@@ -237,6 +237,46 @@ static rm_results *two_sets(const char *labels, int with_events, const rm_profil
     return r;
 }
 
+/* Long recordings: the per-frame series never exceed max_series_frames
+ * (every 2nd, 4th ... frame kept beyond), and the pacing found on what is
+ * kept still sees the same sets, strokes and hold. 4000 frames at 50 Hz
+ * into at most 1000: 1 frame in 8, 6.25 Hz. */
+Test(analyze, series_bounded_on_long_recordings)
+{
+    rm_device d = mat(50);
+    rm_analysis_config cfg;
+    rm_analysis_config_default(&cfg);
+    cr_assert_eq(cfg.max_series_frames, 1000000);
+    rm_err e = {0};
+    cr_assert_eq(rm_analysis_config_set(&cfg, "max_series_frames", "1000", &e), RM_OK, "%s", e.msg);
+    rm_analysis *a = NULL;
+    cr_assert_eq(rm_analysis_new(&cfg, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_analysis_label(a, 100.5, "calves", &e), RM_OK);
+    cr_assert_eq(rm_analysis_label(a, 145.0, "quads", &e), RM_OK);
+    cr_assert_eq(push_two_sets(a, &e), RM_OK, "%s", e.msg);
+    cr_assert_gt(a->nf, 3000, "the test needs more frames than the bound");
+    for (int s = 0; s < RM_SERIES_COUNT; s++)
+        cr_assert_leq(a->ser[s].n, 1000, "series %d holds %zu frames", s, a->ser[s].n);
+    rm_results *r = NULL;
+    cr_assert_eq(rm_analysis_finish(a, NULL, &r, &e), RM_OK, "%s", e.msg);
+    rm_analysis_free(a);
+    cr_expect_leq(r->n_frames, 1000);
+    cr_expect_float_eq(r->rate_hz, 50.0 / 8, 1e-9);
+    /* the kept frames are every 8th: their times step by 8 / 50 s */
+    cr_expect_float_eq(r->series[RM_SERIES_TIME][1] - r->series[RM_SERIES_TIME][0], 0.16, 1e-4);
+    cr_assert_eq(r->n_segments, 2);
+    cr_expect_str_eq(r->segments[0].label, "calves");
+    cr_expect_eq(r->segments[0].strokes, 2);
+    cr_expect_eq(r->segments[1].strokes, 3);
+    cr_assert_eq(r->n_holds, 1);
+    cr_expect_float_eq(r->holds[0].start_s, 11.0, 1.0);
+    cr_expect_float_eq(r->holds[0].end_s, 36.0, 1.0);
+    cr_expect_float_eq(r->segments[0].start_s, 1.0, 0.2);
+    cr_expect_float_eq(r->segments[1].end_s, 80.0, 0.2);
+    cr_expect_float_eq(r->segments[1].mean_speed_cm_s, 2.0, 0.3);
+    rm_results_free(r);
+}
+
 Test(analyze, sets_holds_labels_scores)
 {
     rm_results *r = two_sets(NULL, 1, NULL);

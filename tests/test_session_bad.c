@@ -230,6 +230,40 @@ Test(session_bad, inconsistent_lengths)
     free(p);
 }
 
+/* A file's extent costs nothing to forge: 10 stored frames claiming 10^8
+ * (fill value everywhere else) are refused at open, before anything is
+ * sized by the claim, naming the dataset, the claim and what is stored. */
+Test(session_bad, forged_frame_count, .timeout = 30)
+{
+    char *p = good_file("forged.h5", 10);
+    hid_t f = open_rw(p);
+    const char *names[] = {"/frames/raw", "/frames/time", "/frames/seq", "/frames/t_device_us",
+                           "/frames/flags"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        hid_t d = H5Dopen2(f, names[i], H5P_DEFAULT);
+        cr_assert_geq(d, 0, "%s", names[i]);
+        hsize_t dims[3] = {100000000, R, C};
+        cr_assert_geq(H5Dset_extent(d, dims), 0, "%s", names[i]);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    expect_bad(p, RM_ERR_LENGTH, "/frames/raw claims 100000000 frames");
+    /* one frame more than stored is as wrong as 10^8: chunks of 8 frames,
+     * 10 frames written = 2 chunks = room for 16 */
+    char *q = good_file("forged17.h5", 10);
+    f = open_rw(q);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        hid_t d = H5Dopen2(f, names[i], H5P_DEFAULT);
+        hsize_t dims[3] = {17, R, C};
+        cr_assert_geq(H5Dset_extent(d, dims), 0, "%s", names[i]);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    expect_bad(q, RM_ERR_LENGTH, "stores at most 16");
+    free(p);
+    free(q);
+}
+
 Test(session_bad, missing_dataset)
 {
     const char *names[] = {"/frames/raw", "/frames/seq", "/calibration/gain", "/events"};

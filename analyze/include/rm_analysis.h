@@ -112,6 +112,9 @@ typedef struct rm_analysis_config {
     double coverage_bin_cm;          /* bins along the stroke range (1) */
     double live_speed_tau_s;         /* live (causal) speed smoothing (0.3) */
     double body_mass_kg;             /* 0: from the recording, or unknown */
+    int max_series_frames;           /* per-frame series kept at most this long; a longer
+                                    recording keeps every 2nd, 4th ... frame in them, so
+                                    memory stays bounded (1000000; 0 = default) */
     const char *labels;              /* "calves,quads": overrides label events */
     int live_only;                   /* 1: push only (daemon), no series kept, memory
                                     constant; finish is then refused */

@@ -37,6 +37,7 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->coverage_bin_cm = 1.0;
     c->live_speed_tau_s = 0.3;
     c->body_mass_kg = 0.0;
+    c->max_series_frames = RM_MAX_SERIES_FRAMES;
     c->labels = NULL;
 }
 
@@ -78,6 +79,7 @@ static const opt_def opt_defs[] = {
     OPT(coverage_bin_cm),
     OPT(live_speed_tau_s),
     OPT(body_mass_kg),
+    {"max_series_frames", offsetof(rm_analysis_config, max_series_frames), 1},
 };
 #undef OPT
 
@@ -343,6 +345,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     if (!a)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
     a->cfg = c;
+    a->stride = 1;
     if (c.labels) {
         a->labels = strdup(c.labels);
         if (!a->labels)
@@ -608,8 +611,51 @@ static rm_status close_set(rm_analysis *a)
     return RM_OK;
 }
 
+/* The series index of the current frame (just pushed, or not kept):
+ * with `next`, the first kept frame at or after it (a set's first frame),
+ * else the last kept at or before it (a set's last). */
+static size_t series_index(const rm_analysis *a, int next)
+{
+    if (a->cfg.live_only)
+        return a->nf;
+    size_t n = a->ser[RM_SERIES_TIME].n;
+    int kept = a->nf % a->stride == 0;
+    return kept || !next ? (n ? n - 1 : 0) : n;
+}
+
+/* The series are full (docs/metrics.md, "Long recordings"): keep every
+ * other kept frame (those whose frame number is a multiple of the doubled
+ * stride) and move the set boundaries found so far with them. Memory stays
+ * bounded whatever the length; pacing then works at rate / stride. */
+static void decimate_series(rm_analysis *a)
+{
+    for (int s = 0; s < RM_SERIES_COUNT; s++) {
+        rm_fvec *f = &a->ser[s];
+        for (size_t i = 0; 2 * i < f->n; i++)
+            f->v[i] = f->v[2 * i];
+        f->n = (f->n + 1) / 2;
+    }
+    for (size_t k = 0; k < a->n_spans; k++) {
+        a->spans[k].first = (a->spans[k].first + 1) / 2;
+        a->spans[k].last /= 2;
+        if (a->spans[k].first > a->spans[k].last)
+            a->spans[k].first = a->spans[k].last;
+    }
+    a->cur.first = (a->cur.first + 1) / 2;
+    a->last_present_i /= 2;
+    if (a->in_seg && a->cur.first > a->last_present_i)
+        a->cur.first = a->last_present_i;
+    a->stride *= 2;
+}
+
 static int push_series(rm_analysis *a, const float *v)
 {
+    size_t max = a->cfg.max_series_frames > 0 ? (size_t)a->cfg.max_series_frames
+                                              : (size_t)RM_MAX_SERIES_FRAMES;
+    if (a->ser[RM_SERIES_TIME].n >= max && max >= 2)
+        decimate_series(a);
+    if (a->nf % a->stride != 0)
+        return 0;
     for (int s = 0; s < RM_SERIES_COUNT; s++)
         if (rm_fvec_push(&a->ser[s], v[s]))
             return -1;
@@ -905,7 +951,7 @@ static inline rm_status update_maps(rm_analysis *a, int nl, int present, double 
         if (!a->in_seg) {
             a->in_seg = 1;
             a->seg_start_t = time_s;
-            a->cur.first = a->nf;
+            a->cur.first = series_index(a, 1);
         } else if (a->pend_dirty) {
             span_merge(&a->cur, &a->pend, N);
             span_clear(&a->pend, N);
@@ -913,7 +959,7 @@ static inline rm_status update_maps(rm_analysis *a, int nl, int present, double 
         }
         span_add(&a->cur, loaded, nl, p);
         a->last_present_t = time_s;
-        a->last_present_i = a->nf;
+        a->last_present_i = series_index(a, 0);
     } else if (a->in_seg) {
         if (time_s - a->last_present_t >= a->cfg.segment_gap_s)
             return close_set(a);

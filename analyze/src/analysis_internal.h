@@ -10,6 +10,10 @@
 #include "rm_constants.h"
 #include "rm_version.h"
 
+/* Default of rm_analysis_config.max_series_frames: 2.8 hours at 100 Hz,
+ * 56 MB of series. */
+#define RM_MAX_SERIES_FRAMES 1000000
+
 /* A growable array of floats (per-frame series). */
 typedef struct rm_fvec {
     float *v;
@@ -73,7 +77,8 @@ struct rm_analysis {
     double live_slow_since;
 
     /* series */
-    size_t nf;
+    size_t nf;     /* frames pushed */
+    size_t stride; /* the series keep frames nf % stride == 0 (1, 2, 4 ...) */
     rm_fvec ser[RM_SERIES_COUNT];
     double t0, last_t;
     int any_roller;

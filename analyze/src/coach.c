@@ -1,6 +1,7 @@
 /* coach.c - coaching profiles (text files) and scores in a coach's words.
  * Profile format: docs/metrics.md "Coaching profiles". */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -150,11 +151,50 @@ out:
     return st;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The profile names in `dir` ("behm2020, guide": the *.profile files,
+ * sorted) into buf; "none" when there are none or the folder cannot be
+ * read. A mistyped name is then answered with what would have worked. */
+static void list_profiles(const char *dir, char *buf, size_t cap)
+{
+    char names[64][64];
+    const char *sorted[64];
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && n < 64 && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (e->d_name[0] == '.' || l <= 8 || l - 8 >= sizeof names[0] ||
+            strcmp(e->d_name + l - 8, ".profile"))
+            continue;
+        memcpy(names[n], e->d_name, l - 8);
+        names[n][l - 8] = 0;
+        sorted[n] = names[n];
+        n++;
+    }
+    if (d)
+        closedir(d);
+    qsort(sorted, n, sizeof sorted[0], cmp_str);
+    size_t used = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < n && used < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", sorted[i]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (n == 0)
+        snprintf(buf, cap, "none");
+}
+
 rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
 {
     if (!name || !*name)
         return rm_err_set(err, RM_ERR_ARG, "profile: empty name");
     char path[4096];
+    const char *dir = NULL; /* set when `name` is a profile name, not a path */
     size_t nl = strlen(name);
     if (strchr(name, '/') || (nl > 8 && !strcmp(name + nl - 8, ".profile")))
         snprintf(path, sizeof path, "%s", name);
@@ -163,7 +203,7 @@ rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
             if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
                 return rm_err_set(err, RM_ERR_ARG, "profile \"%s\": not a profile name", name);
         /* $ROLLMAT_PROFILE_DIR, else the source tree, else the installed copies */
-        const char *dir = getenv("ROLLMAT_PROFILE_DIR");
+        dir = getenv("ROLLMAT_PROFILE_DIR");
         if (!dir || !*dir)
             dir = RM_PROFILE_DIR;
 #ifdef RM_PROFILE_INSTALL_DIR
@@ -173,6 +213,14 @@ rm_status rm_profile_load(const char *name, rm_profile *out, rm_err *err)
         snprintf(path, sizeof path, "%s/%s.profile", dir, name);
     }
     FILE *f = fopen(path, "rb");
+    if (!f && dir && errno == ENOENT) {
+        char avail[1024];
+        list_profiles(dir, avail, sizeof avail);
+        return rm_err_set(err, RM_ERR_NOT_FOUND,
+                          "profile \"%s\": no such profile (available: %s; or give a file "
+                          "path)",
+                          name, avail);
+    }
     if (!f)
         return rm_err_set(err, RM_ERR_NOT_FOUND, "profile %s: %s", path, strerror(errno));
     char text[16384];

@@ -291,7 +291,7 @@ static void pacing_header(pacing *P, const rm_profile *profile)
     r->cols = (uint16_t)a->cols;
     r->row_pitch_cm = a->rp_cm;
     r->col_pitch_cm = a->cp_cm;
-    r->rate_hz = a->rate_hz;
+    r->rate_hz = a->rate_hz / (double)a->stride; /* of the series */
     r->body_mass_kg = P->cfg->body_mass_kg;
     snprintf(r->profile, sizeof r->profile, "%s", profile ? profile->name : "guide");
     snprintf(r->software, sizeof r->software, "%s", RM_SOFTWARE);
@@ -972,7 +972,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     P.a = a;
     P.cfg = &a->cfg;
     P.r = r;
-    P.nf = a->nf;
+    P.nf = a->ser[RM_SERIES_TIME].n; /* frames kept (a long recording: 1 in stride) */
     P.N = (size_t)a->n;
     P.alloc_n = P.nf ? P.nf : 1;
     P.strokes.size = sizeof(rm_stroke);
@@ -980,7 +980,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     P.t = a->ser[RM_SERIES_TIME].v;
     P.x = a->ser[RM_SERIES_ROLLER_X_CM].v;
     P.fr = a->ser[RM_SERIES_ROLLER_FORCE_N].v;
-    P.fs = a->rate_hz;
+    P.fs = a->rate_hz / (double)a->stride;
     P.dt = 1.0 / P.fs;
     P.pad = (size_t)ceil(P.fs / P.cfg->lowpass_hz);
     P.maxgap = P.cfg->fill_gap_s > 1.5 * P.dt ? P.cfg->fill_gap_s : 1.5 * P.dt;

@@ -4,7 +4,8 @@
  * renamed over the target, and the folder is fsynced so the rename itself
  * survives a power cut. A reader sees either the old file or the whole new
  * one, never half of it; a failure leaves the old file untouched and no
- * temporary behind.
+ * temporary behind, and so does an interrupted one when the program calls
+ * rm_safefile_remove_pending from its signal handler.
  *
  * Targets that are not plain files are written THROUGH, never renamed over:
  * - "-" is standard output;
@@ -71,12 +72,25 @@ rm_status rm_safefile_write(const char *path, const void *data, size_t len, rm_e
  * and closes it, then calls rm_safefile_publish, or removes it on failure. */
 rm_status rm_safefile_temp_name(const char *path, char *tmp, size_t cap, rm_err *err);
 
+/* Removes a temporary named by rm_safefile_temp_name that will not be
+ * published (the writer failed); no-op for NULL. */
+void rm_safefile_temp_discard(const char *tmp);
+
 /* Fsyncs the finished, closed file `tmp`, renames it over `path` and fsyncs
  * the folder. On failure `tmp` is removed and the file at `path` untouched.
  * As for rm_safefile_open, a symbolic link at `path` is followed (the file
  * it points to is replaced); temp_name and publish refuse a device, FIFO or
  * "-", which an HDF5 file cannot be written through. */
 rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err);
+
+/* Interrupted writes leave nothing behind: removes every temporary this
+ * process has created (rm_safefile_open, rm_safefile_temp_name) and not yet
+ * renamed into place or removed, in any thread. Async-signal-safe (atomic
+ * loads and unlink only): meant for a SIGINT/SIGTERM handler, which then
+ * ends the process. Up to 32 temporaries at once are tracked; more are
+ * still written correctly but not removed by this. The targets are never
+ * touched. */
+void rm_safefile_remove_pending(void);
 
 /* 1 if `a` and `b` name the same file: by device and inode when both exist
  * (so "./a.h5", "$PWD/a.h5", "sub/../a.h5" and hard links all match), and

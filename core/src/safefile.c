@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -13,6 +14,56 @@
 #include <unistd.h>
 
 #define TMP_SUFFIX ".tmp-XXXXXX"
+
+/* Temporaries created and not yet renamed or removed, for
+ * rm_safefile_remove_pending (called from a signal handler). The one piece
+ * of mutable process-wide state in the libraries: a signal handler can be
+ * given no context, and the temporaries are named deep inside formats/.
+ * A slot is claimed by one thread (free -> busy by compare-exchange), filled,
+ * then published (live); only its owner releases it. The handler reads
+ * nothing but live slots, whose path no longer changes. */
+enum { SLOT_FREE = 0, SLOT_BUSY = 1, SLOT_LIVE = 2 };
+#define SF_PENDING 32
+static struct {
+    atomic_int state;
+    char path[PATH_MAX];
+} pending[SF_PENDING];
+
+/* Remembers `tmp` until sf_forget; with every slot taken (32 temporaries
+ * at once) the temporary is simply not protected. */
+static void sf_remember(const char *tmp)
+{
+    if (strlen(tmp) >= PATH_MAX)
+        return;
+    for (int i = 0; i < SF_PENDING; i++) {
+        int want = SLOT_FREE;
+        if (!atomic_compare_exchange_strong(&pending[i].state, &want, SLOT_BUSY))
+            continue;
+        strcpy(pending[i].path, tmp);
+        atomic_store(&pending[i].state, SLOT_LIVE);
+        return;
+    }
+}
+
+/* Called once `tmp` has been renamed or removed. */
+static void sf_forget(const char *tmp)
+{
+    for (int i = 0; i < SF_PENDING; i++) {
+        if (atomic_load(&pending[i].state) != SLOT_LIVE || strcmp(pending[i].path, tmp))
+            continue;
+        atomic_store(&pending[i].state, SLOT_BUSY);
+        pending[i].path[0] = 0;
+        atomic_store(&pending[i].state, SLOT_FREE);
+        return;
+    }
+}
+
+void rm_safefile_remove_pending(void)
+{
+    for (int i = 0; i < SF_PENDING; i++)
+        if (atomic_load(&pending[i].state) == SLOT_LIVE)
+            unlink(pending[i].path);
+}
 
 /* Behind sf->f: stdio's buffer drops the errno of a failed write, so the
  * stream writes through this cookie, which keeps the first one for commit. */
@@ -225,6 +276,7 @@ rm_status rm_safefile_open(const char *path, rm_safefile *sf, rm_err *err)
         rm_safefile_abort(sf);
         return fail(err, path, "cannot create a temporary file beside it", e);
     }
+    sf_remember(sf->tmp);
     /* mkstemp makes 0600; these are plain data files meant for sharing */
     fchmod(k->fd, 0644);
     return sf_stream(sf, k, path, err);
@@ -239,8 +291,10 @@ void rm_safefile_abort(rm_safefile *sf)
         fclose(sf->f); /* closes k->fd; a flush error does not matter here */
     else if (k && k->fd >= 0)
         close(k->fd);
-    if (sf->tmp)
+    if (sf->tmp) {
         unlink(sf->tmp);
+        sf_forget(sf->tmp);
+    }
     cookie_free(k);
     free(sf->tmp);
     free(sf->path);
@@ -294,6 +348,7 @@ static rm_status commit(rm_safefile *sf, int replace, rm_err *err)
     else if (step)
         st = fail(err, sf->path, step, e);
     else if (!k->direct) {
+        sf_forget(sf->tmp);
         free(sf->tmp); /* renamed: nothing left to remove */
         sf->tmp = NULL;
         fsync_folder_of(k->target);
@@ -352,7 +407,16 @@ rm_status rm_safefile_temp_name(const char *path, char *tmp, size_t cap, rm_err 
         return fail(err, path, "cannot create a temporary file beside it", errno);
     close(fd);
     unlink(tmp);
+    sf_remember(tmp);
     return RM_OK;
+}
+
+void rm_safefile_temp_discard(const char *tmp)
+{
+    if (!tmp)
+        return;
+    unlink(tmp);
+    sf_forget(tmp);
 }
 
 rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err)
@@ -362,7 +426,7 @@ rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err)
     char *target = NULL;
     rm_status st = sf_file_target(path, &target, err);
     if (st != RM_OK) {
-        unlink(tmp);
+        rm_safefile_temp_discard(tmp);
         return st;
     }
     const char *step = NULL;
@@ -383,10 +447,11 @@ rm_status rm_safefile_publish(const char *tmp, const char *path, rm_err *err)
         e = errno;
     }
     if (step) {
-        unlink(tmp);
+        rm_safefile_temp_discard(tmp);
         free(target);
         return fail(err, path, step, e);
     }
+    sf_forget(tmp);
     fsync_folder_of(target);
     free(target);
     return RM_OK;

@@ -9,9 +9,19 @@
 #include "rm_status.h"
 
 typedef enum rm_file_kind {
-    RM_FILE_RECORDING = 1, /* conventions "rollmat-session-1" (RM_SESSION_CONVENTIONS) */
-    RM_FILE_RESULTS = 2,   /* conventions "rollmat-results-1" (RM_RESULTS_CONVENTIONS) */
+    RM_FILE_RECORDING = 1, /* conventions "rollmat-session-1[.MINOR]" (RM_SESSION_CONVENTIONS) */
+    RM_FILE_RESULTS = 2,   /* conventions "rollmat-results-1[.MINOR]" (RM_RESULTS_CONVENTIONS) */
 } rm_file_kind;
+
+/* The one version rule of every rollmat file (docs/format.md), used by
+ * every reader (recordings, results, file kinds, batch): `conv` is a root
+ * "conventions" value "rollmat-KIND-MAJOR[.MINOR]". Any minor revision of
+ * a major version this software reads is accepted (minor revisions only
+ * add) and sets *kind; another major version is RM_ERR_VERSION naming the
+ * version found and the one read ("x.h5: rollmat-session-2.0 is session
+ * format version 2; this rollmat reads version 1 (1.x)"); anything else is
+ * RM_ERR_FORMAT. `path` (borrowed) only names the file in the message. */
+rm_status rm_conventions_check(const char *path, const char *conv, rm_file_kind *kind, rm_err *err);
 
 /* Looks at a file's root "conventions" attribute (a recording still being
  * written counts too) and sets *kind. Errors name the file and what is

@@ -1,7 +1,9 @@
 /* filekind.c - root attributes and file kinds (rm_filekind.h). */
 #include "rm_filekind.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <hdf5.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +12,57 @@
 #include "rm_results.h"
 #include "rm_session.h"
 #include "session_h5.h"
+
+/* The kinds and the major version of each this software reads. */
+static const struct {
+    const char *prefix; /* "rollmat-KIND-" */
+    const char *what;   /* for messages */
+    long major;
+    rm_file_kind kind;
+} kinds[] = {
+    {"rollmat-session-", "session", 1, RM_FILE_RECORDING},
+    {"rollmat-results-", "results", 1, RM_FILE_RESULTS},
+};
+
+rm_status rm_conventions_check(const char *path, const char *conv, rm_file_kind *kind, rm_err *err)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        size_t pl = strlen(kinds[i].prefix);
+        if (strncmp(conv, kinds[i].prefix, pl) != 0)
+            continue;
+        const char *v = conv + pl;
+        char *end = NULL;
+        long major = isdigit((unsigned char)v[0]) ? strtol(v, &end, 10) : -1;
+        /* MAJOR or MAJOR.MINOR, digits only: "1", "1.9", not "1.", "1x" */
+        int ok = end && (*end == 0 || (end[0] == '.' && isdigit((unsigned char)end[1])));
+        if (ok && *end == '.') {
+            const char *m = end + 1;
+            while (isdigit((unsigned char)*m))
+                m++;
+            ok = *m == 0;
+        }
+        if (!ok)
+            return rm_err_set(err, RM_ERR_FORMAT,
+                              "%s: conventions \"%s\" has no valid version number (expected "
+                              "%s%ld or %s%ld.MINOR)",
+                              path, conv, kinds[i].prefix, kinds[i].major, kinds[i].prefix,
+                              kinds[i].major);
+        if (major != kinds[i].major)
+            return rm_err_set(err, RM_ERR_VERSION,
+                              "%s: %s is %s format version %ld; this rollmat reads version %ld "
+                              "(%ld.x)",
+                              path, conv, kinds[i].what, major, kinds[i].major, kinds[i].major);
+        if (kind)
+            *kind = kinds[i].kind;
+        return RM_OK;
+    }
+    if (!strncmp(conv, "rollmat-", 8))
+        return rm_err_set(err, RM_ERR_VERSION,
+                          "%s: conventions \"%s\" is a kind of rollmat file this software "
+                          "does not read",
+                          path, conv);
+    return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path, conv);
+}
 
 rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
 {
@@ -37,18 +90,7 @@ rm_status rm_file_kind_of(const char *path, rm_file_kind *kind, rm_err *err)
         return rm_err_set(
             err, RM_ERR_FORMAT,
             "%s: an HDF5 file without a \"conventions\" attribute: not a rollmat file", path);
-    if (!strcmp(conv, RM_RESULTS_CONVENTIONS))
-        *kind = RM_FILE_RESULTS;
-    else if (!strcmp(conv, RM_SESSION_CONVENTIONS))
-        *kind = RM_FILE_RECORDING;
-    else if (!strncmp(conv, "rollmat-", 8))
-        return rm_err_set(err, RM_ERR_VERSION,
-                          "%s: conventions \"%s\" is a version this software does not read", path,
-                          conv);
-    else
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat file", path,
-                          conv);
-    return RM_OK;
+    return rm_conventions_check(path, conv, kind, err);
 }
 
 rm_status rm_file_root_strings(const char *path, const char *const *names, char *const *values,

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rm_filekind.h"
 #include "rm_results.h"
 #include "rm_safefile.h"
 #include "session_h5.h"
@@ -429,8 +430,10 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
     H5Pset_link_creation_order(fcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
     hid_t f = H5Fcreate(tmp, H5F_ACC_EXCL, fcpl, H5P_DEFAULT);
     H5Pclose(fcpl);
-    if (f < 0)
+    if (f < 0) {
+        rm_safefile_temp_discard(tmp); /* forgets the name; nothing was created */
         return h5x_fail(err, RM_ERR_IO, "%s: cannot create the results file", tmp);
+    }
     const char *step = "root attributes";
     int rc = h5x_attr_str(f, "conventions", RM_RESULTS_CONVENTIONS);
     rc = rc ? rc : h5x_attr_str(f, "source", r->source);
@@ -476,12 +479,12 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
     if (rc) {
         st = h5x_fail(err, RM_ERR_HDF5, "%s: %s", tmp, step);
         H5Fclose(f);
-        unlink(tmp);
+        rm_safefile_temp_discard(tmp);
         return st;
     }
     if (H5Fclose(f) < 0) {
         st = h5x_fail(err, RM_ERR_IO, "%s: closing", tmp);
-        unlink(tmp);
+        rm_safefile_temp_discard(tmp);
         return st;
     }
     return rm_safefile_publish(tmp, path, err);
@@ -698,12 +701,13 @@ static rm_status read_root(hid_t f, const char *path, rm_results *r, rm_err *err
     if (h5x_read_attr_str(f, "conventions", conv, sizeof conv) != 0)
         return rm_err_set(err, RM_ERR_FORMAT,
                           "%s: no conventions attribute: not a rollmat results file", path);
-    if (strncmp(conv, "rollmat-results-", 16))
+    rm_file_kind kind;
+    rm_status st = rm_conventions_check(path, conv, &kind, err);
+    if (st != RM_OK)
+        return st;
+    if (kind != RM_FILE_RESULTS)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\": not a rollmat results file",
                           path, conv);
-    if (strcmp(conv, RM_RESULTS_CONVENTIONS))
-        return rm_err_set(err, RM_ERR_VERSION, "%s: conventions \"%s\", this software reads \"%s\"",
-                          path, conv, RM_RESULTS_CONVENTIONS);
     h5x_read_attr_str(f, "source", r->source, sizeof r->source);
     h5x_read_attr_str(f, "profile", r->profile, sizeof r->profile);
     h5x_read_attr_str(f, "software", r->software, sizeof r->software);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rm_filekind.h"
 #include "session_h5.h"
 
 #define MAX_EVENTS (1u << 24)
@@ -205,21 +206,14 @@ static rm_status read_header(rm_session *s, rm_err *err)
     if (rc < 0)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: / attribute 'conventions' is not a string",
                           s->path);
-    const char *pre = "rollmat-session-";
-    if (strncmp(conv, pre, strlen(pre)) != 0)
+    rm_file_kind kind;
+    rm_status st = rm_conventions_check(s->path, conv, &kind, err);
+    if (st != RM_OK)
+        return st;
+    if (kind != RM_FILE_RECORDING)
         return rm_err_set(err, RM_ERR_FORMAT,
                           "%s: conventions is \"%s\", not a rollmat session (rollmat-session-1)",
                           s->path, conv);
-    char *endp;
-    long major = strtol(conv + strlen(pre), &endp, 10);
-    if (endp == conv + strlen(pre) || (*endp && *endp != '.'))
-        return rm_err_set(err, RM_ERR_FORMAT, "%s: conventions \"%s\" has no version number",
-                          s->path, conv);
-    if (major != 1)
-        return rm_err_set(err, RM_ERR_VERSION,
-                          "%s: session format version %ld is not supported (this rollmat reads "
-                          "version 1)",
-                          s->path, major);
     rm_header *h = &s->hdr;
     if (h5x_read_attr_str(s->file, "created", h->created, sizeof h->created) < 0)
         return rm_err_set(err, RM_ERR_FORMAT, "%s: / has no 'created' attribute", s->path);
@@ -557,8 +551,41 @@ static rm_status read_references(rm_session *s, rm_err *err)
     return st;
 }
 
+/* Frames dataset d really holds: its allocated chunks (or bytes, when
+ * contiguous) times what each holds. A dataset's extent alone costs nothing
+ * to forge (a 5 MB file can claim 10^8 frames of fill value), so every size
+ * derived from the frame count is first checked against this.
+ * UINT64_MAX when the layout keeps the data inline (compact: small by
+ * construction) or the file cannot tell. */
+static uint64_t stored_frames(hid_t d, hsize_t per_frame)
+{
+    uint64_t out = UINT64_MAX;
+    hid_t dcpl = H5Dget_create_plist(d);
+    hid_t t = H5Dget_type(d);
+    size_t esz = t >= 0 ? H5Tget_size(t) : 0;
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (lay == H5D_CHUNKED && per_frame > 0) {
+        hsize_t cd[8], nchunks = 0;
+        int rk = H5Pget_chunk(dcpl, 8, cd);
+        hsize_t per_chunk = 1;
+        for (int i = 0; i < rk; i++)
+            per_chunk *= cd[i];
+        hid_t sp = H5Dget_space(d);
+        if (rk > 0 && sp >= 0 && H5Dget_num_chunks(d, sp, &nchunks) >= 0)
+            out = (uint64_t)nchunks * per_chunk / per_frame;
+        close_id(&sp, H5Sclose);
+    } else if (lay == H5D_CONTIGUOUS && esz > 0 && per_frame > 0) {
+        out = H5Dget_storage_size(d) / (esz * per_frame);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    close_id(&t, H5Tclose);
+    close_id(&dcpl, H5Pclose);
+    return out;
+}
+
 /* Frame count: the shortest of the five series (a live writer extends them
- * one after the other); a closed file must have them equal. */
+ * one after the other); a closed file must have them equal, and must store
+ * every frame it claims (a live one is read up to what is stored). */
 static rm_status count_frames(rm_session *s, rm_err *err)
 {
     static const char *const names[] = {H5X_RAW, H5X_TIME, H5X_SEQ, H5X_TDEV, H5X_FLAGS};
@@ -586,6 +613,17 @@ static rm_status count_frames(rm_session *s, rm_err *err)
                               names[i], (unsigned long long)len[i], (unsigned long long)len[0]);
         if (len[i] < n)
             n = len[i];
+    }
+    for (int i = 0; i < 5; i++) {
+        uint64_t have = stored_frames(ds[i], i == 0 ? (hsize_t)s->dev.rows * s->dev.cols : 1);
+        if (have >= n)
+            continue;
+        if (!s->live)
+            return rm_err_set(err, RM_ERR_LENGTH,
+                              "%s: %s claims %llu frames but the file stores at most %llu "
+                              "(damaged, or its length was forged)",
+                              s->path, names[i], (unsigned long long)n, (unsigned long long)have);
+        n = have;
     }
     s->frames = n;
     return RM_OK;

@@ -67,8 +67,10 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
     char *const values[] = {conv, prof, soft, id};
     rm_err ignored = {0}; /* unreadable or incomplete: simply not current */
     int ok = rm_file_root_strings(results_path, names, values, 4, sizeof conv, &ignored) == RM_OK;
-    *current = ok && !strcmp(conv, RM_RESULTS_CONVENTIONS) && !strcmp(prof, profile) &&
-               !strcmp(soft, software) && recording_id[0] && !strcmp(id, recording_id);
+    rm_file_kind kind = 0;
+    ok = ok && rm_conventions_check(results_path, conv, &kind, &ignored) == RM_OK;
+    *current = ok && kind == RM_FILE_RESULTS && !strcmp(prof, profile) && !strcmp(soft, software) &&
+               recording_id[0] && !strcmp(id, recording_id);
     return RM_OK;
 }
 
@@ -86,7 +88,7 @@ rm_status rm_batch_results_write(const char *results_path, const rm_results *r,
         st = rm_file_set_root_string(tmp, RM_BATCH_ID_ATTR, recording_id, err);
     if (!st)
         return rm_safefile_publish(tmp, results_path, err);
-    unlink(tmp);
+    rm_safefile_temp_discard(tmp);
     return st;
 }
 
