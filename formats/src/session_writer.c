@@ -40,6 +40,7 @@ struct rm_session_writer {
     unsigned chunk; /* frames per chunk */
     int level;
     double flush_interval;
+    int flush_every_chunk;
     int use_swmr;
     int swmr_on; /* SWMR started: no new objects from now on */
     int failed;  /* a write failed: the file is left as last flushed */
@@ -62,7 +63,8 @@ struct rm_session_writer {
     uint64_t frames; /* appended */
     uint64_t events;
     double first_time, last_time;
-    double last_flush; /* monotonic seconds */
+    double last_flush;   /* monotonic seconds */
+    double last_flush_t; /* frame time at the last flush (first frame's before one) */
     int dirty;
 
     /* Reference series waiting for their length check at close. */
@@ -400,6 +402,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const
     w->px = (size_t)dev->rows * dev->cols;
     size_t frame_bytes = w->px * 2;
     w->flush_interval = opt && opt->flush_interval_s > 0 ? opt->flush_interval_s : 1.0;
+    w->flush_every_chunk = opt && opt->flush_every_chunk;
     if (opt && opt->chunk_frames) {
         w->chunk = opt->chunk_frames;
     } else {
@@ -612,7 +615,17 @@ static rm_status do_flush(rm_session_writer *w, rm_err *err)
         return fail(w, err, "cannot flush");
     w->dirty = 0;
     w->last_flush = mono_now();
+    w->last_flush_t = w->last_time;
     return RM_OK;
+}
+
+/* The flush interval counts in host time (a reader following a live
+ * recording) and in recorded time (what a full disk or a crash may cost,
+ * also when frames come faster than real time). */
+static int flush_due(const rm_session_writer *w, double now)
+{
+    return now - w->last_flush >= w->flush_interval ||
+           (w->frames > 0 && w->last_time - w->last_flush_t >= w->flush_interval);
 }
 
 /* After an append: a whole chunk is written as soon as it is full, and the
@@ -631,7 +644,7 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
         /* The flush interval is a promise to readers: it wins over the gap
          * that only saves time (when the interval is the shorter one). */
         double gap = w->flush_interval < MIN_FLUSH_GAP_S ? w->flush_interval : MIN_FLUSH_GAP_S;
-        if (st == RM_OK && t - w->last_flush >= gap)
+        if (st == RM_OK && (w->flush_every_chunk || t - w->last_flush >= gap || flush_due(w, t)))
             st = do_flush(w, err);
         if (st != RM_OK)
             return st;
@@ -640,7 +653,7 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
         w->buf_on_disk = 0;
         return RM_OK;
     }
-    if (t - w->last_flush >= w->flush_interval)
+    if (flush_due(w, t))
         return do_flush(w, err);
     return RM_OK;
 }
@@ -664,7 +677,7 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_frame *frame, 
     w->buf_n++;
     w->frames++;
     if (w->frames == 1)
-        w->first_time = frame->time_s;
+        w->first_time = w->last_flush_t = frame->time_s;
     w->last_time = frame->time_s;
     return after_append(w, err);
 }
@@ -692,7 +705,7 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
             w->b_tdev[b + k] = t_device_us ? t_device_us[done + k] : 0;
         }
         if (w->frames == 0)
-            w->first_time = time_s[done];
+            w->first_time = w->last_flush_t = time_s[done];
         w->buf_n += take;
         w->frames += take;
         done += take;
@@ -844,7 +857,7 @@ rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, 
         return fail(w, err, "cannot write /events");
     w->events++;
     w->dirty = 1;
-    if (mono_now() - w->last_flush >= w->flush_interval)
+    if (flush_due(w, mono_now()))
         return do_flush(w, err);
     return RM_OK;
 }
