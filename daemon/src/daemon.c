@@ -14,13 +14,18 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon_tee.h"
 
 /* How long a start waits for the source to deliver its first packets. */
-#define RMD_START_WAIT_S 10.0
+#define RMD_START_WAIT_S   10.0
+/* A start needs this much free space in the recordings folder: the file's
+ * header and first chunks, so that a full disk is refused up front rather
+ * than answered ok and failed a moment later. */
+#define RMD_MIN_FREE_BYTES (4ull << 20)
 
 typedef struct rmd_client {
     int fd;
@@ -384,6 +389,23 @@ static int text_ok(const char *s, size_t max)
     return 1;
 }
 
+/* Refuses a start when the recordings folder's file system is (nearly)
+ * full: the space an unprivileged daemon may use (f_bavail). */
+static rm_status check_space(const rm_daemon *d, rm_err *err)
+{
+    struct statvfs vfs;
+    if (statvfs(d->recordings_dir, &vfs) != 0)
+        return rm_err_set(err, RM_ERR_IO, "recordings folder %s: %s", d->recordings_dir,
+                          strerror(errno));
+    unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    if (avail < RMD_MIN_FREE_BYTES)
+        return rm_err_set(err, RM_ERR_IO,
+                          "recordings folder %s: disk full (%llu KiB free, a recording needs at "
+                          "least %llu KiB)",
+                          d->recordings_dir, avail >> 10, RMD_MIN_FREE_BYTES >> 10);
+    return RM_OK;
+}
+
 static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
 {
     if (d->tee) {
@@ -433,7 +455,9 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     }
     rm_err e = {0};
     char file[RM_DAEMON_NAME_MAX];
-    rm_status st = pick_file(d, name, file, sizeof file, &e);
+    rm_status st = check_space(d, &e);
+    if (st == RM_OK)
+        st = pick_file(d, name, file, sizeof file, &e);
     if (st != RM_OK) {
         rm_log(&d->log, RM_LOG_WARN, "start refused: %s", e.msg);
         reply_error(d, c, rm_err_message(&e, st));
@@ -470,8 +494,9 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     d->tee = tee;
     snprintf(d->rec_file, sizeof d->rec_file, "%s", file);
     /* A source that cannot start (no mat, a STALL, an unreadable stream)
-     * fails within moments: answer this start with its error rather than
-     * with an ok followed by a "stopped" line. */
+     * or a file that cannot be created (the recording sink creates it with
+     * the first frame) fails within moments: answer this start with its
+     * error rather than with an ok followed by a "stopped" line. */
     if (rmd_tee_wait_started(tee, RMD_START_WAIT_S) == 0) {
         end_recording(d, &e);
         char msg[600];

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rm_version.h"
@@ -360,6 +361,17 @@ static rm_status check_device(const char *path, const rm_device *dev, rm_err *er
     return RM_OK;
 }
 
+/* A create that failed after its O_EXCL open (a disk too full for the
+ * superblock) leaves an empty file behind. The path did not exist a moment
+ * before (checked above), so an empty regular file there now is that
+ * leftover: remove it, never anything with content. */
+static void remove_empty_leftover(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        unlink(path);
+}
+
 rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const rm_device *dev,
                                    const rm_calib *calib, const rm_session_writer_options *opt,
                                    rm_session_writer **out, rm_err *err)
@@ -454,6 +466,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const
     if (w->file < 0) {
         st = h5x_fail(err, RM_ERR_IO, "%s: cannot create", path);
         writer_free(w);
+        remove_empty_leftover(path);
         return st;
     }
     hid_t rs = -1, cs = -1;
