@@ -405,6 +405,19 @@ static rm_status make_source(const record_opts *o, rm_source **src, rm_err *e)
     return rm_source_replay_new(&ro, src, e);
 }
 
+/* Frames a reader finds in the file now, or -1 if it does not open. The
+ * count the recorder handed on is not enough: after a failed write (disk
+ * full) the file holds only what was flushed before. */
+static long long frames_readable(const char *out)
+{
+    rm_session *s = NULL;
+    if (rm_session_open(out, &s, NULL) != RM_OK)
+        return -1;
+    long long n = (long long)rm_session_frames(s);
+    rm_session_close(s);
+    return n;
+}
+
 static void print_summary(const char *out, const rm_source_result *res)
 {
     const rm_decoder_stats *d = &res->decoder;
@@ -412,12 +425,20 @@ static void print_summary(const char *out, const rm_source_result *res)
     /* The summary describes a file that exists. */
     if (!(d->bytes || res->recorder.frames_out) || stat(out, &sb) != 0)
         return;
-    printf("%s: %llu frames ok, %llu corrupt, %llu truncated, %llu gaps (%llu frames "
+    unsigned long long got = res->recorder.frames_out;
+    long long in_file = frames_readable(out);
+    if (in_file < 0)
+        printf("%s: no frame readable (the file does not open; %llu frames received)", out, got);
+    else if ((unsigned long long)in_file != got)
+        printf("%s: %lld frames readable (%llu received, %llu not in the file)", out, in_file, got,
+               got > (unsigned long long)in_file ? got - (unsigned long long)in_file : 0ULL);
+    else
+        printf("%s: %llu frames ok", out, got);
+    printf(", %llu corrupt, %llu truncated, %llu gaps (%llu frames "
            "missing), %llu garbage bytes, %llu overruns",
-           out, (unsigned long long)res->recorder.frames_out, (unsigned long long)d->frames_corrupt,
-           (unsigned long long)d->frames_truncated, (unsigned long long)d->gaps,
-           (unsigned long long)d->frames_missing, (unsigned long long)d->garbage_bytes,
-           (unsigned long long)res->recorder.overruns);
+           (unsigned long long)d->frames_corrupt, (unsigned long long)d->frames_truncated,
+           (unsigned long long)d->gaps, (unsigned long long)d->frames_missing,
+           (unsigned long long)d->garbage_bytes, (unsigned long long)res->recorder.overruns);
     if (res->disconnects)
         printf(", %u disconnects, %u reconnects", res->disconnects, res->reconnects);
     printf("\n");
@@ -435,7 +456,11 @@ static rm_status run_source(record_opts *o, rm_source *src, FILE *cap, rm_source
     status_ctx sc = {.live = &lv_ctx, .tty = !o->quiet && isatty(STDERR_FILENO)};
     rm_sink sinks[3];
     size_t nsinks = 2;
-    rm_status st = rm_session_sink_new(o->out, NULL, &sinks[0], e);
+    /* A replay runs faster than real time: flush each chunk, as a live
+     * recording does within a second, so a full disk costs one chunk. */
+    rm_session_writer_options wo = {
+        .deflate_level = -1, .swmr = 1, .flush_every_chunk = o->replay != NULL};
+    rm_status st = rm_session_sink_new(o->out, &wo, &sinks[0], e);
     if (st != RM_OK) {
         pthread_mutex_destroy(&lv_ctx.mu);
         return st;

@@ -46,7 +46,7 @@ static void usage(FILE *out)
                  "                     whole scenario was delivered (or the mat was unplugged\n"
                  "                     for good)\n"
                  "  --counts FILE      write the injected fault and USB counts as JSON\n"
-                 "  --quiet            no summary on stderr\n"
+                 "  -q, --quiet        no summary on stderr\n"
                  "Example: rollmat vmat -- lsusb -v -d 1209:0001\n");
 }
 
@@ -217,8 +217,7 @@ enum {
     O_SERIAL,
     O_VIDPID,
     O_ENDSIG,
-    O_COUNTS,
-    O_QUIET
+    O_COUNTS
 };
 
 /* One option other than --help: 0 = set, else the exit code. */
@@ -262,7 +261,7 @@ static int parse_vmat_opt(int c, const char *arg, vmat_opts *o)
             return rm_cli_usage_error(CMD, "--end-signal %s is not a signal", arg);
         break;
     case O_COUNTS: o->counts_path = arg; break;
-    case O_QUIET: o->quiet = 1; break;
+    case 'q': o->quiet = 1; break;
     default: return -1;
     }
     return 0;
@@ -284,7 +283,7 @@ static int vmat_parse(int argc, char **argv, vmat_opts *o)
         {"vid-pid", required_argument, NULL, O_VIDPID},
         {"end-signal", required_argument, NULL, O_ENDSIG},
         {"counts", required_argument, NULL, O_COUNTS},
-        {"quiet", no_argument, NULL, O_QUIET},
+        {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -294,7 +293,7 @@ static int vmat_parse(int argc, char **argv, vmat_opts *o)
     rm_usbemu_config_init(&o->ec);
     o->ec.pacing = RM_USBEMU_REALTIME;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
             return RM_EXIT_OK;

@@ -740,3 +740,135 @@ Test(daemon_socket, a_replay_longer_than_the_ring_loses_nothing)
     free(sock);
     free(stream);
 }
+
+/* ---- connections: bursts, idle clients, the reserve --------------------- */
+
+Test(daemon, a_burst_of_200_commands_is_answered_in_full)
+{
+    /* Status replies while recording carry the subject and the label: long
+     * ones make 200 replies more than the daemon's 64 KiB output buffer. */
+    client *c = client_connect(fx.sock);
+    char start[512], subject[64], label[RM_EVENT_TEXT_LEN];
+    memset(subject, 'S', sizeof subject - 1);
+    subject[sizeof subject - 1] = '\0';
+    memset(label, 'L', sizeof label - 1);
+    label[sizeof label - 1] = '\0';
+    snprintf(start, sizeof start,
+             "{\"cmd\":\"start\",\"name\":\"burst\",\"subject\":\"%s\",\"label\":\"%s\"}", subject,
+             label);
+    json_t *r = ask(c, fx.d, start);
+    cr_assert(reply_ok(r), "start: %s", reply_str(r, "error"));
+    json_decref(r);
+    r = ask(c, fx.d, "{\"cmd\":\"status\"}");
+    char *one = json_dumps(r, JSON_COMPACT);
+    size_t reply_len = strlen(one) + 1;
+    free(one);
+    json_decref(r);
+    enum { N = 200 };
+    cr_assert_gt(N * reply_len, (size_t)RM_DAEMON_OUTBUF, "replies of %zu bytes are too short",
+                 reply_len);
+    /* All 200 commands in one write, before reading anything. */
+    const char req[] = "{\"cmd\":\"status\"}\n";
+    static char burst[N * sizeof req];
+    for (int i = 0; i < N; i++)
+        memcpy(burst + i * (sizeof req - 1), req, sizeof req - 1);
+    size_t len = N * (sizeof req - 1);
+    cr_assert_eq(send(c->fd, burst, len, MSG_NOSIGNAL), (ssize_t)len);
+    rm_err e = {0};
+    cr_assert_eq(rm_daemon_step(fx.d, 0, &e), RM_OK, "%s", e.msg);
+    for (int i = 0; i < N; i++) {
+        r = client_reply(c, fx.d); /* fails if the daemon closed the connection */
+        cr_assert(reply_ok(r), "reply %d of the burst: %s", i, reply_str(r, "error"));
+        json_decref(r);
+    }
+    r = ask(c, fx.d, "{\"cmd\":\"stop\"}");
+    cr_expect(reply_ok(r), "stop after the burst: %s", reply_str(r, "error"));
+    json_decref(r);
+    client_close(c);
+}
+
+/* Connects and lets the daemon accept (the listen backlog is short). */
+static client *connect_accepted(rm_daemon *d, const char *sock)
+{
+    client *c = client_connect(sock);
+    rm_err e = {0};
+    cr_assert_eq(rm_daemon_step(d, 0, &e), RM_OK, "%s", e.msg);
+    return c;
+}
+
+Test(daemon, idle_connections_never_lock_out_a_stop)
+{
+    client *a = connect_accepted(fx.d, fx.sock);
+    json_t *r = ask(a, fx.d, "{\"cmd\":\"start\",\"name\":\"locked\"}");
+    cr_assert(reply_ok(r), "start: %s", reply_str(r, "error"));
+    json_decref(r);
+    /* Every regular connection taken by clients that send nothing. */
+    client *idle[RM_DAEMON_MAX_CLIENTS - 1];
+    for (int i = 0; i < RM_DAEMON_MAX_CLIENTS - 1; i++)
+        idle[i] = connect_accepted(fx.d, fx.sock);
+    client *ctl = connect_accepted(fx.d, fx.sock);
+    r = ask(ctl, fx.d, "{\"cmd\":\"status\"}");
+    cr_assert(reply_ok(r), "a control client was locked out: %s", reply_str(r, "error"));
+    cr_expect_eq(json_integer_value(json_object_get(r, "clients")), RM_DAEMON_MAX_CLIENTS + 1);
+    json_decref(r);
+    /* A reserve slot is for control commands, not for live lines. */
+    r = ask(ctl, fx.d, "{\"cmd\":\"subscribe\"}");
+    cr_expect(!reply_ok(r), "a reserve connection subscribed");
+    json_decref(r);
+    r = ask(ctl, fx.d, "{\"cmd\":\"stop\"}");
+    cr_expect(reply_ok(r), "stop from the reserve: %s", reply_str(r, "error"));
+    cr_expect_str_eq(reply_str(r, "file"), "locked.h5");
+    json_decref(r);
+    client_close(ctl);
+    for (int i = 0; i < RM_DAEMON_MAX_CLIENTS - 1; i++)
+        client_close(idle[i]);
+    client_close(a);
+}
+
+Test(daemon_socket, idle_clients_are_closed_subscribers_stay)
+{
+    char *dir = rm_test_tmpdir("daemon_idle");
+    char *sock = rm_test_path(dir, "ctl.sock");
+    char *rec = rm_test_path(dir, "rec");
+    char *stream = rm_test_path(dir, "s.bin");
+    cr_assert_eq(mkdir(rec, 0750), 0);
+    write_stream(stream, 20, 0);
+    rm_daemon_source src;
+    rm_err e = {0};
+    cr_assert_eq(rm_daemon_replay_source_new(stream, 0, NULL, &src, &e), RM_OK, "%s", e.msg);
+    rm_daemon_config cfg = {0};
+    cfg.socket_path = sock;
+    cfg.recordings_dir = rec;
+    cfg.source = src;
+    cfg.open_recording = mem_open;
+    cfg.open_user = &g_rec;
+    cfg.idle_timeout_s = 0.3;
+    rm_daemon *d = NULL;
+    cr_assert_eq(rm_daemon_new(&cfg, &d, &e), RM_OK, "%s", e.msg);
+    client *sub = connect_accepted(d, sock);
+    json_t *r = ask(sub, d, "{\"cmd\":\"subscribe\"}");
+    cr_assert(reply_ok(r));
+    json_decref(r);
+    client *idle = connect_accepted(d, sock);
+    /* The daemon closes the silent client on its own (bounded wait: 5 s of
+     * steps, each returning as soon as the idle deadline passes). */
+    int closed = 0;
+    for (int round = 0; round < 500 && !closed; round++) {
+        cr_assert_eq(rm_daemon_step(d, 10, &e), RM_OK, "%s", e.msg);
+        char b;
+        closed = recv(idle->fd, &b, 1, MSG_DONTWAIT) == 0;
+    }
+    cr_expect(closed, "an idle client was never closed");
+    r = ask(sub, d, "{\"cmd\":\"status\"}");
+    cr_expect(reply_ok(r), "the subscriber was closed too");
+    cr_expect_eq(json_integer_value(json_object_get(r, "clients")), 1);
+    json_decref(r);
+    client_close(idle);
+    client_close(sub);
+    rm_daemon_free(d);
+    rm_test_rmtree(dir);
+    free(dir);
+    free(sock);
+    free(rec);
+    free(stream);
+}

@@ -55,6 +55,10 @@ ok "rollmat devices sees $serial"
 # 3. exit status of COMMAND, option errors
 "$ROLLMAT" vmat --quiet -- sh -c 'exit 7'
 [ $? -eq 7 ] || fail "exit status of COMMAND not passed through"
+# -q is --quiet, as in the other commands: accepted, and no summary on stderr
+"$ROLLMAT" vmat -q -- sh -c 'exit 7' 2>"$T/q.err"
+[ $? -eq 7 ] || fail "rollmat vmat -q: not accepted ($(head -1 "$T/q.err"))"
+[ ! -s "$T/q.err" ] || fail "rollmat vmat -q printed on stderr: $(head -1 "$T/q.err")"
 for bad in "" "--fault bogus=1 -- true" "--fault corrupt=2 -- true" "--rate 5 -- true" \
     "--fault replug-after=1 -- true" "--end-signal NOPE -- true"; do
     # shellcheck disable=SC2086

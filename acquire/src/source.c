@@ -3,6 +3,7 @@
 #include "rm_source.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -422,6 +423,70 @@ static rm_status probe_geometry(const uint8_t *buf, size_t n, const char *what, 
                       what, n);
 }
 
+/* Frames per second of the mat's own clock over the first acquisition in
+ * buf: (last seq - first seq) over (last t_device - first t_device), so
+ * dropped frames in between do not bias it. 0 if it cannot be told (fewer
+ * than two frames, no time elapsed). */
+static double measure_rate(const uint8_t *buf, size_t n)
+{
+    int have = 0;
+    uint32_t seq0 = 0, seq1 = 0;
+    uint64_t t0 = 0, t1 = 0;
+    for (size_t i = 0; i + 4 <= n;) {
+        rm_frame_header h;
+        size_t flen = 0;
+        if (memcmp(buf + i, RM_FRAME_MAGIC, 4) != 0 ||
+            rm_frame_decode(buf + i, n - i, &h, NULL, 0, &flen, NULL, NULL) != RM_OK || !flen) {
+            i++;
+            continue;
+        }
+        if (!have) {
+            seq0 = seq1 = h.seq;
+            t0 = t1 = h.t_device_us;
+            have = 1;
+        } else if (h.seq > seq1 && h.t_device_us > t1) {
+            seq1 = h.seq;
+            t1 = h.t_device_us;
+        } else {
+            break; /* seq or the clock restarted: another acquisition */
+        }
+        i += flen;
+    }
+    if (!have || seq1 == seq0 || t1 <= t0)
+        return 0;
+    double hz = (double)(seq1 - seq0) * 1e6 / (double)(t1 - t0);
+    return round(hz * 100.0) / 100.0; /* a mat's clock is good to far better than 0.01 Hz */
+}
+
+/* A stream without its sidecar does not say its rate, and the analysis
+ * cannot work without one: take it from the device timestamps, and say so
+ * on the log and in the recording's notes. */
+static rm_status stream_rate(const src_stream *s, const rm_source_config *cfg,
+                             const uint8_t *prefix, size_t len, rm_device *dev, rm_header *hdr,
+                             rm_err *err)
+{
+    if (dev->rate_hz > 0)
+        return RM_OK;
+    double hz = measure_rate(prefix, len);
+    if (!(hz >= 1 && hz <= 100000))
+        return rm_err_set(err, RM_ERR_FORMAT,
+                          "%s: no frame rate known (no sidecar %s.dev) and none measurable from "
+                          "the device timestamps of its first frames",
+                          s->what, s->what);
+    dev->rate_hz = hz;
+    rm_log(&cfg->log, RM_LOG_WARN,
+           "%s: no sidecar with the mat's rate; using %.2f Hz measured from the device timestamps",
+           s->what, hz);
+    char note[96];
+    snprintf(note, sizeof note, "rate %.2f Hz measured from the device timestamps (no sidecar)",
+             hz);
+    size_t used = strlen(hdr->subject_notes);
+    if (used + 2 + strlen(note) < sizeof hdr->subject_notes)
+        snprintf(hdr->subject_notes + used, sizeof hdr->subject_notes - used, "%s%s",
+                 used ? "; " : "", note);
+    return RM_OK;
+}
+
 /* The device to announce: the caller's, or the RM-1's defaults (a raw
  * stream carries frames only: hw/RM-1-datasheet.md, 12.7 mm pitch, 12-bit
  * ADC), with the stream's geometry when none is given. */
@@ -524,6 +589,14 @@ rm_status src_stream_run(const src_stream *s, const rm_source_config *cfg, const
     r.pace = (rm_sink){.ctx = &r, .receive = pace_receive};
     rm_header hdr;
     fill_header(cfg, s->name, &hdr, &r.mono0);
+    st = stream_rate(s, cfg, prefix, plen, &dev, &hdr, err);
+    if (st != RM_OK) {
+        free(prefix);
+        for (size_t i = 0; i < nsinks; i++)
+            if (sinks[i].finish)
+                sinks[i].finish(sinks[i].ctx, NULL);
+        return st;
+    }
     st = start_run(&r, &hdr, &dev, calib, sinks, nsinks, 1, err);
     r.connected = 1;
     rm_status why = st;

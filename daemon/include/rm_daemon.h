@@ -44,10 +44,17 @@
 #include "rm_source.h"
 #include "rm_status.h"
 
-#define RM_DAEMON_MAX_CLIENTS 32
-#define RM_DAEMON_NAME_MAX    64    /* bytes of a recording name, ".h5" included */
-#define RM_DAEMON_LINE_MAX    4096  /* longest command line a client may send */
-#define RM_DAEMON_OUTBUF      65536 /* bytes queued per client before it is dropped */
+#define RM_DAEMON_MAX_CLIENTS     32
+/* Connections beyond RM_DAEMON_MAX_CLIENTS kept for control commands
+ * (status, start, label, stop; not subscribe), so that idle connections
+ * never lock out a client that wants to stop a recording. They are closed
+ * after RM_DAEMON_RESERVE_IDLE_S without a command. */
+#define RM_DAEMON_RESERVE_CLIENTS 4
+#define RM_DAEMON_RESERVE_IDLE_S  5.0
+#define RM_DAEMON_IDLE_TIMEOUT_S  60.0  /* default idle_timeout_s */
+#define RM_DAEMON_NAME_MAX        64    /* bytes of a recording name, ".h5" included */
+#define RM_DAEMON_LINE_MAX        4096  /* longest command line a client may send */
+#define RM_DAEMON_OUTBUF          65536 /* bytes queued per client before it is dropped */
 
 /* An acquisition source. `start` begins one recording: from then on the
  * source calls sink->receive from its own thread (HEADER, DEVICE, CALIB?,
@@ -103,6 +110,10 @@ typedef struct rm_daemon_config {
     rm_daemon_live live; /* all NULL: built-in frame count + force */
     double publish_hz;   /* live lines per second; 0 = 15; 1..100 */
     rm_logger log;
+    /* A client that is not subscribed and sends no command for this long is
+     * disconnected (subscribers are kept: they are reading); 0 =
+     * RM_DAEMON_IDLE_TIMEOUT_S. */
+    double idle_timeout_s;
 } rm_daemon_config;
 
 typedef struct rm_daemon rm_daemon;

@@ -14,13 +14,18 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon_tee.h"
 
 /* How long a start waits for the source to deliver its first packets. */
-#define RMD_START_WAIT_S 10.0
+#define RMD_START_WAIT_S   10.0
+/* A start needs this much free space in the recordings folder: the file's
+ * header and first chunks, so that a full disk is refused up front rather
+ * than answered ok and failed a moment later. */
+#define RMD_MIN_FREE_BYTES (4ull << 20)
 
 typedef struct rmd_client {
     int fd;
@@ -28,6 +33,8 @@ typedef struct rmd_client {
     int discarding; /* inside an over-long line: skip to its newline */
     int dead;       /* to be closed at the end of this step */
     int eof;        /* the client shut down its side: close once flushed */
+    int reserve;    /* holds one of the reserve slots: control commands only */
+    double active;  /* monotonic time of its last command (or connect) */
     size_t in_len;
     size_t out_len;
     char in[RM_DAEMON_LINE_MAX];
@@ -48,8 +55,9 @@ struct rm_daemon {
     double publish_hz;
     rm_logger log;
 
-    rmd_client *clients[RM_DAEMON_MAX_CLIENTS];
+    rmd_client *clients[RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS];
     int n_clients;
+    double idle_timeout_s;
 
     /* The recording, if one runs. */
     rmd_tee *tee;
@@ -172,6 +180,7 @@ rm_status rm_daemon_new(const rm_daemon_config *cfg, rm_daemon **out, rm_err *er
     d->open_user = cfg->open_user;
     d->live = cfg->live;
     d->publish_hz = cfg->publish_hz > 0 ? cfg->publish_hz : 15.0;
+    d->idle_timeout_s = cfg->idle_timeout_s > 0 ? cfg->idle_timeout_s : RM_DAEMON_IDLE_TIMEOUT_S;
     d->log = cfg->log;
     d->socket_path = strdup(cfg->socket_path);
     d->recordings_dir = strdup(cfg->recordings_dir);
@@ -384,6 +393,23 @@ static int text_ok(const char *s, size_t max)
     return 1;
 }
 
+/* Refuses a start when the recordings folder's file system is (nearly)
+ * full: the space an unprivileged daemon may use (f_bavail). */
+static rm_status check_space(const rm_daemon *d, rm_err *err)
+{
+    struct statvfs vfs;
+    if (statvfs(d->recordings_dir, &vfs) != 0)
+        return rm_err_set(err, RM_ERR_IO, "recordings folder %s: %s", d->recordings_dir,
+                          strerror(errno));
+    unsigned long long avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    if (avail < RMD_MIN_FREE_BYTES)
+        return rm_err_set(err, RM_ERR_IO,
+                          "recordings folder %s: disk full (%llu KiB free, a recording needs at "
+                          "least %llu KiB)",
+                          d->recordings_dir, avail >> 10, RMD_MIN_FREE_BYTES >> 10);
+    return RM_OK;
+}
+
 static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
 {
     if (d->tee) {
@@ -433,7 +459,9 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     }
     rm_err e = {0};
     char file[RM_DAEMON_NAME_MAX];
-    rm_status st = pick_file(d, name, file, sizeof file, &e);
+    rm_status st = check_space(d, &e);
+    if (st == RM_OK)
+        st = pick_file(d, name, file, sizeof file, &e);
     if (st != RM_OK) {
         rm_log(&d->log, RM_LOG_WARN, "start refused: %s", e.msg);
         reply_error(d, c, rm_err_message(&e, st));
@@ -470,8 +498,9 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     d->tee = tee;
     snprintf(d->rec_file, sizeof d->rec_file, "%s", file);
     /* A source that cannot start (no mat, a STALL, an unreadable stream)
-     * fails within moments: answer this start with its error rather than
-     * with an ok followed by a "stopped" line. */
+     * or a file that cannot be created (the recording sink creates it with
+     * the first frame) fails within moments: answer this start with its
+     * error rather than with an ok followed by a "stopped" line. */
     if (rmd_tee_wait_started(tee, RMD_START_WAIT_S) == 0) {
         end_recording(d, &e);
         char msg[600];
@@ -588,6 +617,10 @@ static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t le
         cmd_label(d, c, req);
     } else if (!strcmp(cmd, "stop")) {
         cmd_stop(d, c);
+    } else if (!strcmp(cmd, "subscribe") && c->reserve) {
+        reply_error(d, c,
+                    "subscribe: all regular connections are taken; this one is kept for "
+                    "control commands (status, start, label, stop)");
     } else if (!strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")) {
         c->subscribed = !strcmp(cmd, "subscribe");
         update_subscribers(d);
@@ -605,10 +638,58 @@ static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t le
 
 /* ---- the poll loop ------------------------------------------------------ */
 
+/* A command is taken only when the longest reply fits in the client's
+ * output buffer: a burst of commands waits in the input (and then in the
+ * socket) until the client has read earlier replies, instead of
+ * overflowing the output and getting the client dropped. */
+#define RMD_REPLY_ROOM 2048
+
+static int reply_fits(const rmd_client *c) { return sizeof c->out - c->out_len >= RMD_REPLY_ROOM; }
+
+/* 1 if a whole command line waits in the input. */
+static int has_line(const rmd_client *c) { return memchr(c->in, '\n', c->in_len) != NULL; }
+
+/* Answers the complete lines in the input while their replies fit. */
+static void process_lines(rm_daemon *d, rmd_client *c)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < c->in_len && !c->dead; i++) {
+        if (c->in[i] != '\n')
+            continue;
+        if (!c->discarding) {
+            if (!reply_fits(c))
+                break;
+            c->active = rmd_mono_now();
+            handle_line(d, c, c->in + start, i - start);
+        }
+        c->discarding = 0;
+        start = i + 1;
+    }
+    memmove(c->in, c->in + start, c->in_len - start);
+    c->in_len -= start;
+    if (c->in_len == sizeof c->in && has_line(c) && !reply_fits(c)) {
+        /* 64 KiB of replies unread and 4 KiB more commands: not a burst,
+         * a client that does not read. */
+        client_drop(d, c, "not reading its replies: dropped");
+        return;
+    }
+    if (c->in_len == sizeof c->in && !has_line(c)) {
+        if (!c->discarding) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "line longer than %d bytes", RM_DAEMON_LINE_MAX - 1);
+            reply_error(d, c, msg);
+        }
+        c->discarding = 1;
+        c->in_len = 0;
+    }
+}
+
 static void client_read(rm_daemon *d, rmd_client *c)
 {
     for (;;) {
         size_t room = sizeof c->in - c->in_len;
+        if (room == 0)
+            return; /* full of commands waiting for output room */
         ssize_t n = recv(c->fd, c->in + c->in_len, room, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == EINTR)
@@ -622,26 +703,7 @@ static void client_read(rm_daemon *d, rmd_client *c)
             return;
         }
         c->in_len += (size_t)n;
-        size_t start = 0;
-        for (size_t i = 0; i < c->in_len && !c->dead; i++) {
-            if (c->in[i] != '\n')
-                continue;
-            if (!c->discarding)
-                handle_line(d, c, c->in + start, i - start);
-            c->discarding = 0;
-            start = i + 1;
-        }
-        memmove(c->in, c->in + start, c->in_len - start);
-        c->in_len -= start;
-        if (c->in_len == sizeof c->in) {
-            if (!c->discarding) {
-                char msg[96];
-                snprintf(msg, sizeof msg, "line longer than %d bytes", RM_DAEMON_LINE_MAX - 1);
-                reply_error(d, c, msg);
-            }
-            c->discarding = 1;
-            c->in_len = 0;
-        }
+        process_lines(d, c);
         if (c->dead || (size_t)n < room)
             return;
     }
@@ -656,7 +718,10 @@ static void accept_clients(rm_daemon *d)
                 rm_log(&d->log, RM_LOG_WARN, "accept: %s", strerror(errno));
             return;
         }
-        if (d->n_clients >= RM_DAEMON_MAX_CLIENTS) {
+        int regular = 0;
+        for (int i = 0; i < d->n_clients; i++)
+            regular += !d->clients[i]->reserve;
+        if (d->n_clients >= RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS) {
             static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
             if (send(fd, busy, sizeof busy - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
             }
@@ -670,7 +735,12 @@ static void accept_clients(rm_daemon *d)
             continue;
         }
         c->fd = fd;
+        c->reserve = regular >= RM_DAEMON_MAX_CLIENTS;
+        c->active = rmd_mono_now();
         d->clients[d->n_clients++] = c;
+        if (c->reserve)
+            rm_log(&d->log, RM_LOG_WARN, "client %d: %d connections; this one on a reserve slot",
+                   fd, d->n_clients);
         rm_log(&d->log, RM_LOG_DEBUG, "client %d connected", fd);
     }
 }
@@ -711,12 +781,45 @@ static void publish_metric(rm_daemon *d)
     broadcast(d, o);
 }
 
+static double idle_limit(const rm_daemon *d, const rmd_client *c)
+{
+    return c->reserve && RM_DAEMON_RESERVE_IDLE_S < d->idle_timeout_s ? RM_DAEMON_RESERVE_IDLE_S
+                                                                      : d->idle_timeout_s;
+}
+
+/* Milliseconds until the next idle client is due to be closed; -1 if none. */
+static int idle_wait_ms(const rm_daemon *d)
+{
+    double now = rmd_mono_now(), next = -1;
+    for (int i = 0; i < d->n_clients; i++) {
+        const rmd_client *c = d->clients[i];
+        if (c->subscribed || c->dead)
+            continue;
+        double left = c->active + idle_limit(d, c) - now;
+        if (next < 0 || left < next)
+            next = left > 0 ? left : 0;
+    }
+    return next < 0 ? -1 : (int)ceil(next * 1000.0);
+}
+
+/* Closes clients that hold a connection without using it: they would
+ * otherwise take every slot. Subscribers read live lines and stay. */
+static void drop_idle(rm_daemon *d)
+{
+    double now = rmd_mono_now();
+    for (int i = 0; i < d->n_clients; i++) {
+        rmd_client *c = d->clients[i];
+        if (!c->subscribed && !c->dead && now - c->active >= idle_limit(d, c))
+            client_drop(d, c, "idle: no command for too long; closed");
+    }
+}
+
 static void reap_clients(rm_daemon *d)
 {
     int j = 0, changed = 0;
     for (int i = 0; i < d->n_clients; i++) {
         rmd_client *c = d->clients[i];
-        if (c->dead || (c->eof && c->out_len == 0)) {
+        if (c->dead || (c->eof && c->out_len == 0 && !has_line(c))) {
             close(c->fd);
             free(c);
             changed = 1;
@@ -733,7 +836,7 @@ static void reap_clients(rm_daemon *d)
  * metric, notices a recording that ended by itself, writes queued output. */
 static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken, rm_err *err)
 {
-    struct pollfd fds[3 + RM_DAEMON_MAX_CLIENTS];
+    struct pollfd fds[3 + RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS];
     int n = 0;
     fds[n++] = (struct pollfd){d->listen_fd, POLLIN, 0};
     fds[n++] = (struct pollfd){d->notify_fd, POLLIN, 0};
@@ -746,11 +849,14 @@ static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken
     int n_polled = d->n_clients;
     for (int i = 0; i < n_polled; i++) {
         rmd_client *c = d->clients[i];
-        short ev = c->eof ? 0 : POLLIN;
+        short ev = c->eof || c->in_len == sizeof c->in ? 0 : POLLIN;
         if (c->out_len > 0)
             ev |= POLLOUT;
         fds[n++] = (struct pollfd){c->fd, ev, 0};
     }
+    int idle_ms = idle_wait_ms(d);
+    if (idle_ms >= 0 && (timeout_ms < 0 || idle_ms < timeout_ms))
+        timeout_ms = idle_ms;
     int r = poll(fds, (nfds_t)n, timeout_ms);
     if (r < 0) {
         if (errno == EINTR)
@@ -784,8 +890,19 @@ static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken
     }
     if (fds[0].revents & POLLIN)
         accept_clients(d);
-    for (int i = 0; i < d->n_clients; i++)
-        client_flush(d, d->clients[i]);
+    for (int i = 0; i < d->n_clients; i++) {
+        rmd_client *c = d->clients[i];
+        client_flush(d, c);
+        /* Commands held back for output room, now that some was made. */
+        while (!c->dead && has_line(c) && reply_fits(c)) {
+            size_t before = c->in_len;
+            process_lines(d, c);
+            client_flush(d, c);
+            if (c->in_len == before)
+                break;
+        }
+    }
+    drop_idle(d);
     reap_clients(d);
     return RM_OK;
 }

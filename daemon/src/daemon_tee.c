@@ -33,6 +33,7 @@ struct rmd_tee {
     int out_failed;
     rm_status out_status;
     int header_seen;
+    int started_local; /* the first FRAME or EVENT reached the recording */
     int end_seen;
     int finish_called;
     rm_device dev;
@@ -47,7 +48,7 @@ struct rmd_tee {
 
     /* Shared, under mu. */
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* started (HEADER) or finished */
+    pthread_cond_t cv; /* started (first frame or event recorded) or finished */
     int started;
     rmd_label pending[RMD_MAX_PENDING];
     int n_pending;
@@ -155,6 +156,15 @@ static rm_status forward(rmd_tee *t, rm_packet_type type, const void *payload, r
         return t->out_status;
     rm_err e = {0};
     rm_status st = rm_sink_send(&t->out, type, payload, &e);
+    if (st == RM_OK && !t->started_local && (type == RM_PKT_FRAME || type == RM_PKT_EVENT)) {
+        /* The recording sink has created its file with this packet: the
+         * start can be answered ok (rmd_tee_wait_started). */
+        t->started_local = 1;
+        pthread_mutex_lock(&t->mu);
+        t->started = 1;
+        pthread_cond_broadcast(&t->cv);
+        pthread_mutex_unlock(&t->mu);
+    }
     if (st != RM_OK) {
         t->out_failed = 1;
         t->out_status = st;
@@ -284,8 +294,6 @@ static rm_status tee_receive(void *ctx, const rm_packet *pkt, rm_err *err)
         pthread_mutex_lock(&t->mu);
         t->created_unix = h.created_unix;
         t->replay = !strncmp(h.source, "replay", 6);
-        t->started = 1;
-        pthread_cond_broadcast(&t->cv);
         pthread_mutex_unlock(&t->mu);
         return st;
     }

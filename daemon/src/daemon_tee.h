@@ -48,7 +48,8 @@ void rmd_tee_free(rmd_tee *t);
 /* Queues a label event, stamped with the host time now. RM_ERR_BUSY if
  * too many labels wait for the source's next packet. */
 rm_status rmd_tee_label(rmd_tee *t, const char *label, double *time_s, rm_err *err);
-/* Waits until the recording has started (HEADER delivered: 1), failed or
+/* Waits until the recording has started (its first frame or event reached
+ * the recording sink, which creates the file with it: 1), failed or
  * finished before that (0), or timeout_s passed (-1). */
 int rmd_tee_wait_started(rmd_tee *t, double timeout_s);
 void rmd_tee_set_subscribers(rmd_tee *t, int n);

@@ -35,8 +35,13 @@ typedef struct rm_session_writer rm_session_writer;
 typedef struct rm_session_writer_options {
     unsigned chunk_frames;   /* frames per chunk along time; 0 = default */
     int deflate_level;       /* 0..9; -1 = default (1) */
-    double flush_interval_s; /* max seconds between flushes; 0 = 1.0 */
+    double flush_interval_s; /* max seconds between flushes, of host time and of
+                                recorded (frame) time alike; 0 = 1.0 */
     int swmr;                /* 1 (default when options NULL) */
+    /* 1: flush after every whole chunk. A source faster than real time (a
+     * replay) would otherwise go many chunks between flushes of host time,
+     * and a disk that fills meanwhile leaves none of them readable. */
+    int flush_every_chunk;
 } rm_session_writer_options;
 
 /* Creates `path` (fails if it exists: RM_ERR_IO naming it) with header,

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rm_version.h"
@@ -40,6 +41,7 @@ struct rm_session_writer {
     unsigned chunk; /* frames per chunk */
     int level;
     double flush_interval;
+    int flush_every_chunk;
     int use_swmr;
     int swmr_on; /* SWMR started: no new objects from now on */
     int failed;  /* a write failed: the file is left as last flushed */
@@ -62,7 +64,8 @@ struct rm_session_writer {
     uint64_t frames; /* appended */
     uint64_t events;
     double first_time, last_time;
-    double last_flush; /* monotonic seconds */
+    double last_flush;   /* monotonic seconds */
+    double last_flush_t; /* frame time at the last flush (first frame's before one) */
     int dirty;
 
     /* Reference series waiting for their length check at close. */
@@ -358,6 +361,17 @@ static rm_status check_device(const char *path, const rm_device *dev, rm_err *er
     return RM_OK;
 }
 
+/* A create that failed after its O_EXCL open (a disk too full for the
+ * superblock) leaves an empty file behind. The path did not exist a moment
+ * before (checked above), so an empty regular file there now is that
+ * leftover: remove it, never anything with content. */
+static void remove_empty_leftover(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+        unlink(path);
+}
+
 rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const rm_device *dev,
                                    const rm_calib *calib, const rm_session_writer_options *opt,
                                    rm_session_writer **out, rm_err *err)
@@ -400,6 +414,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const
     w->px = (size_t)dev->rows * dev->cols;
     size_t frame_bytes = w->px * 2;
     w->flush_interval = opt && opt->flush_interval_s > 0 ? opt->flush_interval_s : 1.0;
+    w->flush_every_chunk = opt && opt->flush_every_chunk;
     if (opt && opt->chunk_frames) {
         w->chunk = opt->chunk_frames;
     } else {
@@ -451,6 +466,7 @@ rm_status rm_session_writer_create(const char *path, const rm_header *hdr, const
     if (w->file < 0) {
         st = h5x_fail(err, RM_ERR_IO, "%s: cannot create", path);
         writer_free(w);
+        remove_empty_leftover(path);
         return st;
     }
     hid_t rs = -1, cs = -1;
@@ -612,7 +628,17 @@ static rm_status do_flush(rm_session_writer *w, rm_err *err)
         return fail(w, err, "cannot flush");
     w->dirty = 0;
     w->last_flush = mono_now();
+    w->last_flush_t = w->last_time;
     return RM_OK;
+}
+
+/* The flush interval counts in host time (a reader following a live
+ * recording) and in recorded time (what a full disk or a crash may cost,
+ * also when frames come faster than real time). */
+static int flush_due(const rm_session_writer *w, double now)
+{
+    return now - w->last_flush >= w->flush_interval ||
+           (w->frames > 0 && w->last_time - w->last_flush_t >= w->flush_interval);
 }
 
 /* After an append: a whole chunk is written as soon as it is full, and the
@@ -631,7 +657,7 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
         /* The flush interval is a promise to readers: it wins over the gap
          * that only saves time (when the interval is the shorter one). */
         double gap = w->flush_interval < MIN_FLUSH_GAP_S ? w->flush_interval : MIN_FLUSH_GAP_S;
-        if (st == RM_OK && t - w->last_flush >= gap)
+        if (st == RM_OK && (w->flush_every_chunk || t - w->last_flush >= gap || flush_due(w, t)))
             st = do_flush(w, err);
         if (st != RM_OK)
             return st;
@@ -640,7 +666,7 @@ static rm_status after_append(rm_session_writer *w, rm_err *err)
         w->buf_on_disk = 0;
         return RM_OK;
     }
-    if (t - w->last_flush >= w->flush_interval)
+    if (flush_due(w, t))
         return do_flush(w, err);
     return RM_OK;
 }
@@ -664,7 +690,7 @@ rm_status rm_session_writer_append(rm_session_writer *w, const rm_frame *frame, 
     w->buf_n++;
     w->frames++;
     if (w->frames == 1)
-        w->first_time = frame->time_s;
+        w->first_time = w->last_flush_t = frame->time_s;
     w->last_time = frame->time_s;
     return after_append(w, err);
 }
@@ -692,7 +718,7 @@ rm_status rm_session_writer_append_batch(rm_session_writer *w, size_t n, const u
             w->b_tdev[b + k] = t_device_us ? t_device_us[done + k] : 0;
         }
         if (w->frames == 0)
-            w->first_time = time_s[done];
+            w->first_time = w->last_flush_t = time_s[done];
         w->buf_n += take;
         w->frames += take;
         done += take;
@@ -844,7 +870,7 @@ rm_status rm_session_writer_add_event(rm_session_writer *w, const rm_event *ev, 
         return fail(w, err, "cannot write /events");
     w->events++;
     w->dirty = 1;
-    if (mono_now() - w->last_flush >= w->flush_interval)
+    if (flush_due(w, mono_now()))
         return do_flush(w, err);
     return RM_OK;
 }
