@@ -1,5 +1,5 @@
 /* cmd_reliability.c - `rollmat reliability`: test-retest reliability of
- * each metric of a long table (rm_reliability.h, docs/study.md). */
+ * each metric of a long table (rm_reliability.h, docs/metrics.md ("Reliability")). */
 #include <getopt.h>
 #include <gsl/gsl_errno.h>
 #include <math.h>

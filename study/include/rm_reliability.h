@@ -3,7 +3,7 @@
  * `rollmat batch --long` writes and `rollmat reliability` reads, and the
  * intraclass correlations of Shrout & Fleiss (1979) / McGraw & Wong (1996)
  * with their 95 % confidence intervals, SEM, MDC95, typical error, CV %
- * and the smallest worthwhile change. docs/study.md has every formula.
+ * and the smallest worthwhile change. docs/metrics.md ("Reliability") has every formula.
  *
  * Sessions: each subject's sessions of a metric are put in order (as
  * numbers when both are numbers, else byte order, so ISO 8601 dates run
@@ -129,7 +129,7 @@ rm_status rm_reliability_run(const rm_long_table *t, size_t k, rm_reliability **
                              rm_err *err);
 
 /* Writes the results as CSV (rm_csv.h: RFC 4180, NA for missing): a header
- * line, then one row per metric. Columns: docs/study.md. Returns 0 or -1. */
+ * line, then one row per metric. Columns: docs/metrics.md ("Reliability"). Returns 0 or -1. */
 int rm_reliability_csv(FILE *f, const rm_reliability *r, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
 /* reliability.c - intraclass correlations and agreement statistics per
- * metric of a long table (rm_reliability.h; formulas in docs/study.md). */
+ * metric of a long table (rm_reliability.h; formulas in docs/metrics.md ("Reliability")). */
 #include <gsl/gsl_cdf.h>
 #include <math.h>
 #include <stdio.h>
