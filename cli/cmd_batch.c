@@ -7,10 +7,12 @@
  * never opens HDF5; a worker that crashes costs one recording, not the
  * batch. Rows are emitted in the sorted order of the recordings, so the
  * output does not depend on -j or on which worker finished first. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT: the CPU set we may use */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +42,8 @@ static void usage(FILE *f)
                "(segment). Folders are searched recursively for *.h5 and *.hdf5 files\n"
                "(results files *.results.h5 and the results folder are left out).\n"
                "  -o, --output CSV      the summary to write (required)\n"
-               "  -j, --jobs N          worker processes (default: all cores)\n"
+               "  -j, --jobs N          worker processes (default: the usable cores / 1.4,\n"
+               "                        at least 1: a worker keeps ~1.4 cores busy)\n"
                "  -p, --profile P       coaching profile, name or file (default guide)\n"
                "      --shard I/N       only every N-th recording of the sorted list,\n"
                "                        starting with the I-th (0 <= I < N)\n"
@@ -609,6 +612,22 @@ static int parse_shard(const char *arg, batch_opts *o)
     return -1;
 }
 
+/* One worker keeps about 1.4 cores busy (the analysis, and the inflation of
+ * the chunks on a second thread: bench/bench_batch.sh), so a worker per
+ * core oversubscribes the machine; the cores are the ones this process may
+ * run on (a Slurm or cgroup CPU set), not all the machine has. */
+static long default_jobs(void)
+{
+    long ncpu = 0;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        ncpu = CPU_COUNT(&set);
+    if (ncpu < 1)
+        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long j = ncpu * 10 / 14;
+    return j < 1 ? 1 : j;
+}
+
 /* Fills *o from the command line. Returns -1 to go on, or the exit status
  * (help, usage errors). */
 static int parse_options(int argc, char **argv, batch_opts *o)
@@ -628,7 +647,7 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (batch_opts){.profile_name = "guide", .jobs = sysconf(_SC_NPROCESSORS_ONLN), .shard_n = 1};
+    *o = (batch_opts){.profile_name = "guide", .jobs = default_jobs(), .shard_n = 1};
     int c, rc = -1;
     while (rc < 0 && (c = getopt_long(argc, argv, "o:j:p:qh", opts, NULL)) != -1) {
         switch (c) {
