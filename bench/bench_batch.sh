@@ -1,6 +1,8 @@
 #!/bin/bash
-# bench_batch.sh - `rollmat batch` over N ten-minute recordings with -j 1
-# and -j 2: wall time and speed-up.
+# bench_batch.sh - `rollmat batch` over N ten-minute recordings with -j 1,
+# -j 2 and the default -j: wall time, CPU time, and throughput in
+# recordings per wall second and per CPU second (the machine may be
+# shared: CPU seconds are the steadier number; the load average is shown).
 #
 #   bench/bench_batch.sh [ROLLMAT] [N] [DISTINCT]
 #
@@ -42,16 +44,19 @@ cat "$dir"/in/*.h5 > /dev/null
 
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A wall
-for j in 1 2; do
+for j in 1 2 default; do
     rm -rf "$dir/out$j"
+    jopt=(-j "$j")
+    [ "$j" = default ] && jopt=()
     s=$(date +%s.%N)
-    /usr/bin/time -f "%U %S %P" -o "$dir/time$j" "$R" batch "$dir/in" -o "$dir/out$j/summary.csv" -j $j -q
+    /usr/bin/time -f "%U %S %P" -o "$dir/time$j" "$R" batch "$dir/in" -o "$dir/out$j/summary.csv" "${jopt[@]}" -q
     e=$(date +%s.%N)
     wall[$j]=$(echo "$e - $s" | bc)
     rows=$(($(wc -l < "$dir/out$j/summary.csv") - 1))
     read -r usr sys cpu < "$dir/time$j"
-    printf -- "-j %d: %6.1f s wall, %.2f s per recording, CPU %s user + %s sys (%s of one core), %d rows\n" \
-        $j "${wall[$j]}" "$(echo "${wall[$j]} / $N" | bc -l)" "$usr" "$sys" "$cpu" "$rows"
+    printf -- "-j %s: %6.1f s wall, CPU %s user + %s sys (%s of one core), %d rows; %.3f recordings/wall s, %.3f recordings/CPU s (load %s)\n" \
+        $j "${wall[$j]}" "$usr" "$sys" "$cpu" "$rows" "$(echo "$N / ${wall[$j]}" | bc -l)" \
+        "$(echo "$N / ($usr + $sys)" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 done
 cmp -s "$dir/out1/summary.csv" "$dir/out2/summary.csv" && echo "CSV identical for -j 1 and -j 2"
 printf "speed-up -j 2 over -j 1: %.2fx (cores: %s, load average before: %s)\n" \

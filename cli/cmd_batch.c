@@ -7,10 +7,12 @@
  * never opens HDF5; a worker that crashes costs one recording, not the
  * batch. Rows are emitted in the sorted order of the recordings, so the
  * output does not depend on -j or on which worker finished first. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT: the CPU set we may use */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,7 @@
 #include "rm_cli.h"
 #include "rm_filekind.h"
 #include "rm_proto.h"
+#include "rm_reliability.h"
 #include "rm_session.h"
 #include "rm_version.h"
 
@@ -39,7 +42,8 @@ static void usage(FILE *f)
                "(segment). Folders are searched recursively for *.h5 and *.hdf5 files\n"
                "(results files *.results.h5 and the results folder are left out).\n"
                "  -o, --output CSV      the summary to write (required)\n"
-               "  -j, --jobs N          worker processes (default: all cores)\n"
+               "  -j, --jobs N          worker processes (default: the usable cores / 1.4,\n"
+               "                        at least 1: a worker keeps ~1.4 cores busy)\n"
                "  -p, --profile P       coaching profile, name or file (default guide)\n"
                "      --shard I/N       only every N-th recording of the sorted list,\n"
                "                        starting with the I-th (0 <= I < N)\n"
@@ -49,6 +53,9 @@ static void usage(FILE *f)
                "      --follow-links    follow symbolic links to folders (each folder and\n"
                "                        each file is still visited once; loops are cut)\n"
                "      --merge           merge shards' CSVs (the inputs) into -o\n"
+               "      --long            a long table instead: subject, session (the\n"
+               "                        recording's start, ISO 8601 UTC), metric (SET/COLUMN),\n"
+               "                        value; the input of rollmat reliability\n"
                "  -q, --quiet           no progress, only errors\n"
                "  -h, --help            this help\n"
                "A recording whose results file was made from the same bytes (its content\n"
@@ -69,6 +76,7 @@ typedef struct job {
     int done, failed, analysed, skipped;
     char *msg; /* failure reason */
     size_t n_rows;
+    int long_rows; /* --long: subject, session, metric, value */
 } job;
 
 /* A recording found: its path as found and the file it is. */
@@ -346,12 +354,13 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
         if (!st)
             st = rm_batch_results_write(j->results, r, id, &err);
     }
-    char subject[80] = "";
+    char subject[80] = "", created[40] = "";
     if (!st) {
         rm_session *s = NULL;
         rm_err e2 = {0};
         if (rm_session_open(j->path, &s, &e2) == RM_OK) {
             snprintf(subject, sizeof subject, "%s", rm_session_header(s)->subject_id);
+            snprintf(created, sizeof created, "%s", rm_session_header(s)->created);
             rm_session_close(s);
         }
     }
@@ -363,7 +372,10 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
         fprintf(o, "fail %s\n", err.msg[0] ? err.msg : rm_strerror(st));
     } else {
         fprintf(o, "ok %s %zu\n", current ? "current" : "analysed", r->n_segments);
-        rm_batch_csv_rows(o, j->path, subject, r);
+        if (j->long_rows)
+            rm_long_csv_rows(o, subject, created, r);
+        else
+            rm_batch_csv_rows(o, j->path, subject, r);
     }
     rm_results_free(r);
     int bad = fclose(o) != 0;
@@ -585,7 +597,7 @@ static int mkdirs(const char *path)
 typedef struct batch_opts {
     const char *output, *profile_name, *results_dir;
     long jobs, shard_i, shard_n;
-    int merge, quiet, force, follow_links;
+    int merge, quiet, force, follow_links, long_rows;
     char **inputs; /* argv's, borrowed */
     size_t n_inputs;
 } batch_opts;
@@ -600,11 +612,27 @@ static int parse_shard(const char *arg, batch_opts *o)
     return -1;
 }
 
+/* One worker keeps about 1.4 cores busy (the analysis, and the inflation of
+ * the chunks on a second thread: bench/bench_batch.sh), so a worker per
+ * core oversubscribes the machine; the cores are the ones this process may
+ * run on (a Slurm or cgroup CPU set), not all the machine has. */
+static long default_jobs(void)
+{
+    long ncpu = 0;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        ncpu = CPU_COUNT(&set);
+    if (ncpu < 1)
+        ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long j = ncpu * 10 / 14;
+    return j < 1 ? 1 : j;
+}
+
 /* Fills *o from the command line. Returns -1 to go on, or the exit status
  * (help, usage errors). */
 static int parse_options(int argc, char **argv, batch_opts *o)
 {
-    enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW };
+    enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW, O_LONG };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
@@ -615,10 +643,11 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         {"merge", no_argument, NULL, O_MERGE},
         {"quiet", no_argument, NULL, 'q'},
         {"follow-links", no_argument, NULL, O_FOLLOW},
+        {"long", no_argument, NULL, O_LONG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    *o = (batch_opts){.profile_name = "guide", .jobs = sysconf(_SC_NPROCESSORS_ONLN), .shard_n = 1};
+    *o = (batch_opts){.profile_name = "guide", .jobs = default_jobs(), .shard_n = 1};
     int c, rc = -1;
     while (rc < 0 && (c = getopt_long(argc, argv, "o:j:p:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -633,6 +662,7 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         case O_FORCE: o->force = 1; break;
         case O_MERGE: o->merge = 1; break;
         case O_FOLLOW: o->follow_links = 1; break;
+        case O_LONG: o->long_rows = 1; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default: return rm_cli_bad_option(CMD, argv);
@@ -718,6 +748,7 @@ static size_t make_jobs(const batch_opts *o, const list *files, const char *rdir
         jobs[nj].path = (char *)p;
         jobs[nj].results = results_name(rdir, p, clash);
         jobs[nj].fd = -1;
+        jobs[nj].long_rows = o->long_rows;
         if (!jobs[nj++].results)
             return (size_t)-1;
     }
@@ -725,13 +756,13 @@ static size_t make_jobs(const batch_opts *o, const list *files, const char *rdir
 }
 
 /* The CSV: rows of the good recordings in sorted order. Returns 0 or -1. */
-static int write_csv(const char *output, const job *jobs, size_t nj, size_t *n_rows)
+static int write_csv(const char *output, const job *jobs, size_t nj, size_t *n_rows, int long_rows)
 {
     char *csv = NULL;
     size_t csv_len = 0;
     *n_rows = 0;
     FILE *m = open_memstream(&csv, &csv_len);
-    int werr = !m || rm_batch_csv_header(m) != 0;
+    int werr = !m || (long_rows ? rm_long_csv_header(m) : rm_batch_csv_header(m)) != 0;
     for (size_t i = 0; i < nj && !werr; i++) {
         const job *j = &jobs[i];
         if (!j->done || j->failed || j->skipped)
@@ -792,7 +823,7 @@ static int run_and_report(const batch_opts *o, const rm_profile *prof, job *jobs
     if (o->shard_n == 1 && nj && pg.skipped == nj)
         return no_recordings(o, pg.skipped);
     size_t n_rows = 0;
-    if (write_csv(o->output, jobs, nj, &n_rows) != 0 || pg.failed)
+    if (write_csv(o->output, jobs, nj, &n_rows, o->long_rows) != 0 || pg.failed)
         rc = RM_EXIT_FAIL;
     if (!o->quiet || pg.failed)
         fprintf(

@@ -14,7 +14,7 @@
 # recordings failed (see its log for which and why); the other shards'
 # rows are still in their CSVs.
 #SBATCH --job-name=rollmat-batch
-#SBATCH --cpus-per-task=4
+#SBATCH --cpus-per-task=3
 #SBATCH --mem-per-cpu=1G
 #SBATCH --time=02:00:00
 #SBATCH --output=rollmat-batch-%A_%a.log
@@ -25,7 +25,12 @@ profile=${3:-guide}
 rollmat=${ROLLMAT:-rollmat}
 i=${SLURM_ARRAY_TASK_ID:?run this with sbatch --array=0-N}
 n=${SLURM_ARRAY_TASK_COUNT:?run this with sbatch --array=0-N}
+# a worker keeps ~1.4 cores busy (analysis + inflation on a second
+# thread): as many workers as fit in the task's CPUs, at least one
+cpus=${SLURM_CPUS_PER_TASK:-1}
+jobs=$((cpus * 10 / 14))
+[ "$jobs" -ge 1 ] || jobs=1
 mkdir -p "$out/results"
 exec "$rollmat" batch "$study" --profile "$profile" --shard "$i/$n" \
-    -j "${SLURM_CPUS_PER_TASK:-1}" --results-dir "$out/results" \
+    -j "$jobs" --results-dir "$out/results" \
     -o "$out/shard-$(printf %04d "$i").csv"
