@@ -20,6 +20,7 @@ static const struct command {
     {"analyze", rm_cmd_analyze, "analyse a recording: pressure, pacing, scores"},
     {"report", rm_cmd_report, "draw the report of an analysis (PDF, PNG, SVG)"},
     {"batch", rm_cmd_batch, "analyse many recordings into one CSV"},
+    {"study", rm_cmd_study, "index recordings and analyses into an SQLite catalogue"},
     {"demo", rm_cmd_demo, "record, analyse and report a routine on the virtual mat"},
 };
 
