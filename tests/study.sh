@@ -104,6 +104,33 @@ for r in rows:
 assert all(v == {0, 1} for v in flags.values()), flags
 PY
 
+# ---- the history page: PDF and PNG drawn, one page, not blank, the
+# calendar's colours there (green days inside the daily band, a red one
+# above it, an amber short one: the schedule has all three)
+"$ROLLMAT" history w --subject A1 -o hist.pdf --csv weeks2.csv || fail "history -o pdf"
+cmp -s weeks.csv weeks2.csv || fail "history: the CSV differs with -o"
+"$ROLLMAT" history w --subject A1 -o hist.png > /dev/null || fail "history -o png"
+[ "$(pdfinfo hist.pdf | awk '/^Pages:/ {print $2}')" = 1 ] || fail "history page: not one page"
+pdftoppm -r 40 hist.pdf page || fail "pdftoppm"
+python3 - page-1.ppm hist.png <<'PY' || fail "history page is blank or lacks the calendar colours"
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+parts = data.split(maxsplit=4)
+assert parts[0] == b"P6", parts[0]
+w, h = int(parts[1]), int(parts[2])
+px = parts[4][: w * h * 3]
+ink = sum(1 for i in range(0, len(px), 3) if px[i] < 200 or px[i + 1] < 200 or px[i + 2] < 200)
+assert ink > 0.02 * w * h, ("blank", ink, w * h)
+def count(rgb, tol=30):
+    return sum(1 for i in range(0, len(px), 3) if all(abs(px[i + k] - rgb[k]) <= tol for k in range(3)))
+green, red, amber = count((115, 199, 115)), count((230, 100, 90), 40), count((250, 205, 120), 30)
+assert green > 20 and red > 5 and amber > 5, (green, red, amber)
+png = open(sys.argv[2], "rb").read()
+assert png[:8] == b"\x89PNG\r\n\x1a\n"
+pw, ph = struct.unpack(">II", png[16:24])
+assert pw > 800 and ph > 1200 and len(png) > 20000, (pw, ph, len(png))
+PY
+
 # ---- a recording replaced by another with an older time
 cp -a w r
 rm -f r/rollmat-study.sqlite*
