@@ -238,6 +238,18 @@ static int derr(int code, const char *fmt, ...)
     return code;
 }
 
+/* A catalogue is refused at start (not SQLite, a newer schema), not at
+ * the end of the first recording. Returns 0 or -1 (said on stderr). */
+static int check_catalogue(const char *path)
+{
+    rm_catalogue *cat = NULL;
+    rm_err e = {0};
+    if (rm_catalogue_open(path, &cat, &e) != RM_OK)
+        return derr(-1, "%s", e.msg);
+    rm_catalogue_close(cat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -327,14 +339,8 @@ int main(int argc, char **argv)
         }
     }
     status = RM_EXIT_FAIL;
-    if (conf.catalogue) { /* refused at start (not SQLite, newer), not at the first recording */
-        rm_catalogue *cat = NULL;
-        if (rm_catalogue_open(conf.catalogue, &cat, &e) != RM_OK) {
-            derr(RM_EXIT_FAIL, "%s", e.msg);
-            goto out;
-        }
-        rm_catalogue_close(cat);
-    }
+    if (conf.catalogue && check_catalogue(conf.catalogue) != 0)
+        goto out;
     /* Recordings and the log are for the owner and the group only. */
     umask(0027);
     if (dlog_open(&lg) != 0) {
