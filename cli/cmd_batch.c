@@ -8,7 +8,6 @@
  * batch. Rows are emitted in the sorted order of the recordings, so the
  * output does not depend on -j or on which worker finished first. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT: the CPU set we may use */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -30,6 +29,7 @@
 #include "rm_reliability.h"
 #include "rm_session.h"
 #include "rm_version.h"
+#include "rm_walk.h"
 
 #define CMD      "batch"
 #define SOFTWARE RM_SOFTWARE
@@ -79,214 +79,10 @@ typedef struct job {
     int long_rows; /* --long: subject, session, metric, value */
 } job;
 
-/* A recording found: its path as found and the file it is. */
-typedef struct found {
-    char *path;
-    dev_t dev;
-    ino_t ino;
-    int via_link; /* reached through a symbolic link (the file's or a folder's) */
-} found;
-
-typedef struct list {
-    found *v;
-    size_t n, cap;
-} list;
-
-static int list_add(list *l, const char *s, const struct stat *st, int via_link)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        found *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv)
-            return -1;
-        l->v = nv;
-        l->cap = cap;
-    }
-    found *f = &l->v[l->n];
-    if (!(f->path = strdup(s)))
-        return -1;
-    f->dev = st->st_dev;
-    f->ino = st->st_ino;
-    f->via_link = via_link;
-    l->n++;
-    return 0;
-}
-
-static void list_free(list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->v[i].path);
-    free(l->v);
-}
-
 static int ends_with(const char *s, const char *suf)
 {
     size_t a = strlen(s), b = strlen(suf);
     return a >= b && !strcmp(s + a - b, suf);
-}
-
-static int is_recording_name(const char *name)
-{
-    return (ends_with(name, ".h5") || ends_with(name, ".hdf5")) &&
-           !ends_with(name, ".results.h5") && !strstr(name, ".tmp.");
-}
-
-/* One search over the inputs. Folders are identified by device and inode:
- * each is read once, so a link back up (sub/up -> ..) or two links to one
- * folder cannot make the search loop or count a recording twice. With
- * --follow-links, the links to folders are followed only after the whole
- * tree without them has been searched, and in sorted rounds: a folder is
- * then found by its own path when it has one, whatever order readdir
- * gives, and the CSV's paths do not change from run to run. */
-typedef struct scan_ctx {
-    const struct stat *skip; /* the results folder, or NULL */
-    int follow;              /* --follow-links */
-    list *out;
-    list pending;      /* links to folders still to follow */
-    struct stat *seen; /* folders read so far */
-    size_t n_seen, cap_seen;
-    size_t links_left; /* links to folders not followed */
-    char *first_link;  /* the first of them, for the note */
-    int failed;        /* a folder could not be read (reported) */
-} scan_ctx;
-
-static int scan_dir(scan_ctx *c, const char *dir, int via_link, int depth);
-
-/* Visits a folder unless it is the results folder or was read already. */
-static int visit_dir(scan_ctx *c, const char *dir, const struct stat *st, int via_link, int depth)
-{
-    if (c->skip && st->st_dev == c->skip->st_dev && st->st_ino == c->skip->st_ino)
-        return 0;
-    for (size_t i = 0; i < c->n_seen; i++)
-        if (c->seen[i].st_dev == st->st_dev && c->seen[i].st_ino == st->st_ino)
-            return 0;
-    if (c->n_seen == c->cap_seen) {
-        size_t cap = c->cap_seen ? c->cap_seen * 2 : 64;
-        struct stat *n = realloc(c->seen, cap * sizeof *n);
-        if (!n)
-            return -1;
-        c->seen = n;
-        c->cap_seen = cap;
-    }
-    c->seen[c->n_seen++] = *st;
-    if (depth > 64) { /* said, not silently cut */
-        rm_cli_error(CMD, "%s: more than 64 folders deep; not searched", dir);
-        c->failed = 1;
-        return 0;
-    }
-    return scan_dir(c, dir, via_link, depth);
-}
-
-/* One entry of a folder: a recording is listed, a folder searched, a link
- * to a folder followed only with --follow-links (else counted for the
- * note). Entries that vanish or dangle are not files to analyse. */
-static int scan_entry(scan_ctx *c, const char *p, const char *name, int via_link, int depth)
-{
-    struct stat ls, st;
-    if (lstat(p, &ls) != 0)
-        return 0;
-    int link = S_ISLNK(ls.st_mode);
-    if (link && stat(p, &st) != 0)
-        return 0;
-    if (!link)
-        st = ls;
-    if (S_ISDIR(st.st_mode) && link && c->follow)
-        return list_add(&c->pending, p, &st, 1);
-    if (S_ISDIR(st.st_mode) && link) {
-        if (!c->links_left++ && !(c->first_link = strdup(p)))
-            return -1;
-        return 0;
-    }
-    if (S_ISDIR(st.st_mode))
-        return visit_dir(c, p, &st, via_link || link, depth + 1);
-    if (S_ISREG(st.st_mode) && is_recording_name(name))
-        return list_add(c->out, p, &st, via_link || link);
-    return 0;
-}
-
-/* Recursive search; skips hidden entries, the results folder and results or
- * temporary files. Returns -1 only when out of memory. */
-static int scan_dir(scan_ctx *c, const char *dir, int via_link, int depth)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        rm_cli_error(CMD, "%s: %s", dir, strerror(errno));
-        c->failed = 1;
-        return 0;
-    }
-    int rc = 0;
-    struct dirent *e;
-    while (!rc && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *p = malloc(n);
-        if (!p) {
-            rc = -1;
-            break;
-        }
-        snprintf(p, n, "%s%s%s", dir, ends_with(dir, "/") ? "" : "/", e->d_name);
-        rc = scan_entry(c, p, e->d_name, via_link, depth);
-        free(p);
-    }
-    closedir(d);
-    return rc;
-}
-
-/* A file reached by several paths (hard links, links to it, links to a
- * folder holding it) is one recording: the path kept is one not through a
- * link if there is one, then the first in byte order, so every run and
- * every shard keep the same one. */
-static int cmp_file_then_path(const void *a, const void *b)
-{
-    const found *x = a, *y = b;
-    if (x->dev != y->dev)
-        return x->dev < y->dev ? -1 : 1;
-    if (x->ino != y->ino)
-        return x->ino < y->ino ? -1 : 1;
-    if (x->via_link != y->via_link)
-        return x->via_link - y->via_link;
-    return strcmp(x->path, y->path);
-}
-
-static int cmp_path(const void *a, const void *b)
-{
-    return strcmp(((const found *)a)->path, ((const found *)b)->path);
-}
-
-/* --follow-links: follows the pending links to folders in rounds, each
- * round in byte order (see scan_ctx). */
-static int follow_links(scan_ctx *c)
-{
-    int rc = 0;
-    while (!rc && c->pending.n) {
-        list round = c->pending;
-        c->pending = (list){0};
-        if (round.n > 1)
-            qsort(round.v, round.n, sizeof *round.v, cmp_path);
-        for (size_t i = 0; i < round.n && !rc; i++) {
-            struct stat st = {.st_dev = round.v[i].dev, .st_ino = round.v[i].ino};
-            rc = visit_dir(c, round.v[i].path, &st, 1, 0);
-        }
-        list_free(&round);
-    }
-    return rc;
-}
-
-static void dedupe(list *l)
-{
-    if (l->n < 2) /* qsort wants a non-NULL array even for none */
-        return;
-    qsort(l->v, l->n, sizeof *l->v, cmp_file_then_path);
-    size_t u = 0;
-    for (size_t i = 0; i < l->n; i++) {
-        if (u && l->v[u - 1].dev == l->v[i].dev && l->v[u - 1].ino == l->v[i].ino)
-            free(l->v[i].path);
-        else
-            l->v[u++] = l->v[i];
-    }
-    l->n = u;
-    qsort(l->v, l->n, sizeof *l->v, cmp_path);
 }
 
 static const char *base(const char *p)
@@ -699,43 +495,36 @@ static int run_merge(const batch_opts *o)
  * A missing or unreadable input is fatal (-1: a mistyped folder must not
  * give a CSV that silently lacks it); an unreadable folder deeper down is
  * reported and sets *failed. */
-static int collect(const batch_opts *o, const struct stat *skip, list *files, int *failed)
+static void warn_scan(void *user, const char *msg)
 {
-    scan_ctx c = {.skip = skip, .follow = o->follow_links, .out = files};
-    int rc = 0;
-    for (size_t i = 0; i < o->n_inputs && !rc; i++) {
-        const char *in = o->inputs[i];
-        struct stat s;
-        if (stat(in, &s) != 0) {
-            rm_cli_error(CMD, "%s: %s; nothing analysed, no CSV written", in, strerror(errno));
-            rc = -1;
-        } else if (S_ISDIR(s.st_mode)) { /* a folder named is searched, even through a link */
-            rc = visit_dir(&c, in, &s, 0, 0);
-        } else if (list_add(files, in, &s, 0) != 0) {
-            rc = -1;
-            rm_cli_error(CMD, "out of memory");
-        }
-    }
-    if (!rc)
-        rc = follow_links(&c);
-    if (!rc && c.links_left && !o->quiet)
+    (void)user;
+    rm_cli_error(CMD, "%s", msg);
+}
+
+static int collect(const batch_opts *o, const struct stat *skip, rm_walk_list *files, int *failed)
+{
+    rm_walk_opts wo = {.skip = skip, .follow_links = o->follow_links, .warn = warn_scan};
+    rm_walk_note note;
+    rm_err err = {0};
+    rm_status st = rm_walk((const char *const *)o->inputs, o->n_inputs, &wo, files, &note, &err);
+    if (st == RM_ERR_NOMEM)
+        rm_cli_error(CMD, "out of memory");
+    else if (st)
+        rm_cli_error(CMD, "%s; nothing analysed, no CSV written", err.msg);
+    if (!st && note.links_skipped && !o->quiet)
         fprintf(stderr,
                 "rollmat batch: note: %zu link%s to folders not followed (%s%s); "
                 "--follow-links follows them\n",
-                c.links_left, c.links_left == 1 ? "" : "s", c.first_link,
-                c.links_left > 1 ? ", ..." : "");
-    free(c.first_link);
-    free(c.seen);
-    list_free(&c.pending);
-    *failed = c.failed;
-    if (!rc)
-        dedupe(files);
-    return rc;
+                note.links_skipped, note.links_skipped == 1 ? "" : "s", note.first_link,
+                note.links_skipped > 1 ? ", ..." : "");
+    free(note.first_link);
+    *failed = note.failed;
+    return st ? -1 : 0;
 }
 
 /* One job per recording of this shard; names are decided over the whole
  * list, so shards agree. Returns the count, or (size_t)-1. */
-static size_t make_jobs(const batch_opts *o, const list *files, const char *rdir, job *jobs)
+static size_t make_jobs(const batch_opts *o, const rm_walk_list *files, const char *rdir, job *jobs)
 {
     size_t nj = 0;
     for (size_t i = 0; i < files->n; i++) {
@@ -852,7 +641,7 @@ static int run_batch(const batch_opts *o)
      * in it; if it exists already, the search leaves it out */
     struct stat rst;
     int have_rst = stat(rdir, &rst) == 0, scan_failed = 0;
-    list files = {0};
+    rm_walk_list files = {0};
     job *jobs = NULL;
     int rc = RM_EXIT_FAIL;
     if (collect(o, have_rst ? &rst : NULL, &files, &scan_failed) != 0)
@@ -879,7 +668,7 @@ out:
         free(jobs[i].msg);
     }
     free(jobs);
-    list_free(&files);
+    rm_walk_list_free(&files);
     free(rdir);
     return rc;
 }

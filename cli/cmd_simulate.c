@@ -18,6 +18,33 @@
 
 #define CMD "simulate"
 
+/* One planned session of --weeks: day of the week (0 = the start day),
+ * minute of the day (UTC) and its length as a share of the scenario. */
+typedef struct sim_week_session {
+    int day, minute;
+    double scale;
+} sim_week_session;
+
+/* The plan of week w (docs/study.md, "Simulated weeks"): four sessions
+ * (days 0, 2, 4, 5 at 07:30) in a 4-week cycle where the first week adds
+ * an evening session on day 5 (two recordings that day), the second
+ * misses days 2 and 5, the third has a short session (0.4 of the
+ * scenario) on day 4. Returns the number written into out (cap). */
+static size_t sim_week_plan(int w, sim_week_session *out, size_t cap)
+{
+    static const int days[] = {0, 2, 4, 5};
+    size_t n = 0;
+    for (size_t i = 0; i < 4 && n < cap; i++) {
+        int d = days[i];
+        if (w % 4 == 1 && (d == 2 || d == 5))
+            continue;
+        out[n++] = (sim_week_session){d, 7 * 60 + 30, w % 4 == 2 && d == 4 ? 0.4 : 1.0};
+        if (w % 4 == 0 && d == 5 && n < cap)
+            out[n++] = (sim_week_session){d, 18 * 60, 1.0};
+    }
+    return n;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: rollmat simulate --scenario FILE|NAME [options]\n"
@@ -33,6 +60,11 @@ static void usage(FILE *f)
                "                            corrupt=0.01,truncate=0.005,garbage=0.01,drop=0.002\n"
                "                            (kinds not named are 0; 'none' for no faults)\n"
                "      --time-scale F        shorten (F < 1) or stretch every phase (default 1)\n"
+               "      --subject ID          the recording's subject id (default: the scenario's)\n"
+               "      --weeks N             write N weeks of sessions for one athlete into the\n"
+               "                            folder -o DIR (DIR/ID-2025-03-03T0730.h5 ...;\n"
+               "                            plan: docs/study.md); --start YYYY-MM-DD (default\n"
+               "                            2025-03-03) is the first day\n"
                "  -q, --quiet               no summary\n"
                "  -h, --help                this help\n"
                "The same scenario, seed and rate always give the same bytes.\n");
@@ -90,7 +122,10 @@ static rm_status close_stream(outputs *o, int keep, rm_err *err)
     return RM_OK;
 }
 
-static rm_status open_session(const char *path, rm_vmat *vm, outputs *o, rm_err *err)
+/* created_unix: the recording's start (0: now); subject: NULL for the
+ * scenario's. */
+static rm_status open_session(const char *path, rm_vmat *vm, double created_unix,
+                              const char *subject, outputs *o, rm_err *err)
 {
     rm_status st = rm_session_sink_new(path, NULL, &o->sink, err);
     if (st)
@@ -102,7 +137,9 @@ static rm_status open_session(const char *path, rm_vmat *vm, outputs *o, rm_err 
     rm_vmat_device(vm, &dev);
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
-    hdr.created_unix = (double)now.tv_sec;
+    hdr.created_unix = created_unix > 0 ? created_unix : (double)now.tv_sec;
+    if (subject)
+        snprintf(hdr.subject_id, sizeof hdr.subject_id, "%s", subject);
     rm_format_iso8601(hdr.created_unix, hdr.created, sizeof hdr.created);
     if ((st = rm_sink_send(&o->sink, RM_PKT_HEADER, &hdr, err)) ||
         (st = rm_sink_send(&o->sink, RM_PKT_DEVICE, &dev, err)) ||
@@ -143,6 +180,8 @@ static rm_status close_session(outputs *o, rm_status why, rm_err *err)
 typedef struct sim_options {
     rm_vmat_config cfg;
     const char *stream_path, *truth_path, *out_path;
+    const char *subject, *start; /* --subject, --start */
+    long weeks;                  /* --weeks: 0 = one recording */
     int quiet;
 } sim_options;
 
@@ -158,6 +197,9 @@ static int parse_options(int argc, char **argv, sim_options *o)
                                          {"output", required_argument, NULL, 'o'},
                                          {"fault", required_argument, NULL, 'f'},
                                          {"time-scale", required_argument, NULL, 'T'},
+                                         {"subject", required_argument, NULL, 'U'},
+                                         {"weeks", required_argument, NULL, 'W'},
+                                         {"start", required_argument, NULL, 'D'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -197,11 +239,32 @@ static int parse_options(int argc, char **argv, sim_options *o)
                                           optarg);
             o->cfg.time_scale = d;
             break;
+        case 'U':
+            if (!*optarg || strlen(optarg) >= sizeof ((rm_header *)0)->subject_id ||
+                strpbrk(optarg, "/\\ \t\n"))
+                return rm_cli_usage_error(CMD,
+                                          "--subject '%s': expected 1-63 characters without "
+                                          "spaces or slashes",
+                                          optarg);
+            o->subject = optarg;
+            break;
+        case 'W':
+            if (rm_cli_parse_long(optarg, 1, 520, &o->weeks))
+                return rm_cli_usage_error(CMD, "--weeks '%s': expected 1..520", optarg);
+            break;
+        case 'D': o->start = optarg; break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default: return rm_cli_bad_option(CMD, argv);
         }
     }
+    if (o->weeks && !o->cfg.scenario)
+        o->cfg.scenario = "guide";
+    if (o->weeks && (!o->out_path || !o->subject || o->stream_path || o->truth_path))
+        return rm_cli_usage_error(CMD, "--weeks needs --subject ID and -o DIR (and no --stream "
+                                       "or --truth)");
+    if (o->start && !o->weeks)
+        return rm_cli_usage_error(CMD, "--start goes with --weeks");
     if (optind < argc)
         return rm_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->cfg.scenario)
@@ -299,12 +362,87 @@ static void print_summary(rm_vmat *vm, const sim_options *opt, uint64_t bytes)
         printf("session: %s\n", opt->out_path);
 }
 
+/* One recording of --weeks: the mat run into `path`, started at `start`. */
+static rm_status simulate_one(const sim_options *opt, const char *path, double start,
+                              double scale, uint64_t seed, rm_err *err)
+{
+    rm_vmat_config cfg = opt->cfg;
+    cfg.time_scale = scale * (opt->cfg.time_scale > 0 ? opt->cfg.time_scale : 1);
+    cfg.seed = seed;
+    rm_vmat *vm = NULL;
+    rm_status st = rm_vmat_new(&cfg, &vm, err);
+    if (st)
+        return st;
+    outputs o;
+    memset(&o, 0, sizeof o);
+    st = open_session(path, vm, start, opt->subject, &o, err);
+    uint64_t bytes = 0;
+    if (!st)
+        st = run_mat(vm, opt, &o, &bytes, err);
+    rm_status st2 = close_session(&o, st, err);
+    rm_vmat_free(vm);
+    return st ? st : st2;
+}
+
+/* --weeks: the plan of docs/study.md ("Simulated weeks"), session by
+ * session; each recording is a new file in the folder -o. */
+static int simulate_weeks(const sim_options *opt)
+{
+    int y, m, d;
+    char extra;
+    const char *start = opt->start ? opt->start : "2025-03-03";
+    if (sscanf(start, "%4d-%2d-%2d%c", &y, &m, &d, &extra) != 3 || y < 1970 || m < 1 || m > 12 ||
+        d < 1 || d > 31)
+        return rm_cli_usage_error(CMD, "--start '%s': expected YYYY-MM-DD", start);
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t day0 = timegm(&tm);
+    if (mkdir(opt->out_path, 0777) != 0 && errno != EEXIST) {
+        rm_cli_error(CMD, "%s: cannot create the folder: %s", opt->out_path, strerror(errno));
+        return RM_EXIT_FAIL;
+    }
+    /* every name first: an existing file stops the run before any is written */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t n_files = 0;
+        for (long w = 0; w < opt->weeks; w++) {
+            sim_week_session plan[8];
+            size_t n = sim_week_plan((int)w, plan, 8);
+            for (size_t i = 0; i < n; i++) {
+                time_t t = day0 + (time_t)(w * 7 + plan[i].day) * 86400 + plan[i].minute * 60;
+                struct tm u;
+                gmtime_r(&t, &u);
+                char path[4096], stamp[32];
+                strftime(stamp, sizeof stamp, "%Y-%m-%dT%H%M", &u);
+                snprintf(path, sizeof path, "%s/%s-%s.h5", opt->out_path, opt->subject, stamp);
+                if (pass == 0 && rm_cli_refuse_existing(CMD, path))
+                    return RM_EXIT_FAIL;
+                if (pass == 0)
+                    continue;
+                rm_err err = {0};
+                rm_status st = simulate_one(opt, path, (double)t, plan[i].scale,
+                                            opt->cfg.seed + (uint64_t)(w * 8 + (long)i), &err);
+                if (st)
+                    return rm_cli_fail(CMD, &err, st);
+                n_files++;
+                if (!opt->quiet)
+                    printf("%s %s%s\n", path, plan[i].scale < 1 ? "short" : "full",
+                           plan[i].minute >= 12 * 60 ? " (second of the day)" : "");
+            }
+        }
+        if (pass == 1 && !opt->quiet)
+            printf("%zu sessions over %ld week%s for %s in %s\n", n_files, opt->weeks,
+                   opt->weeks == 1 ? "" : "s", opt->subject, opt->out_path);
+    }
+    return RM_EXIT_OK;
+}
+
 int rm_cmd_simulate(int argc, char **argv)
 {
     sim_options opt;
     int rc = parse_options(argc, argv, &opt);
     if (rc >= 0)
         return rc;
+    if (opt.weeks)
+        return simulate_weeks(&opt);
     /* like -o (a recording is never replaced), the stream and the truth
      * are new files: refuse before the mat runs, not after */
     if ((opt.stream_path && rm_cli_refuse_existing(CMD, opt.stream_path)) ||
@@ -327,7 +465,7 @@ int rm_cmd_simulate(int argc, char **argv)
         return rm_cli_fail(CMD, &err, st);
     }
     if (opt.out_path)
-        st = open_session(opt.out_path, vm, &o, &err);
+        st = open_session(opt.out_path, vm, 0, opt.subject, &o, &err);
     uint64_t bytes = 0;
     if (!st)
         st = run_mat(vm, &opt, &o, &bytes, &err);

@@ -21,6 +21,8 @@ static const struct command {
     {"report", rm_cmd_report, "draw the report of an analysis (PDF, PNG, SVG)"},
     {"batch", rm_cmd_batch, "analyse many recordings into one CSV"},
     {"reliability", rm_cmd_reliability, "ICCs, SEM, MDC of metrics over repeated sessions"},
+    {"study", rm_cmd_study, "index recordings and analyses into an SQLite catalogue"},
+    {"history", rm_cmd_history, "one athlete over weeks: sessions, minutes, weekly plan kept"},
     {"demo", rm_cmd_demo, "record, analyse and report a routine on the virtual mat"},
 };
 

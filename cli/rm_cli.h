@@ -73,5 +73,7 @@ int rm_cmd_report(int argc, char **argv);
 int rm_cmd_batch(int argc, char **argv);
 int rm_cmd_demo(int argc, char **argv);
 int rm_cmd_reliability(int argc, char **argv);
+int rm_cmd_study(int argc, char **argv);
+int rm_cmd_history(int argc, char **argv);
 
 #endif

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include "rm_analysis.h"
+#include "rm_batch.h"
+#include "rm_catalogue.h"
 #include "rm_cli.h"
 #include "rm_daemon.h"
 #include "rm_session.h"
@@ -85,10 +87,85 @@ static void dlog_write(void *user, rm_log_level level, const char *msg)
 
 /* ---- wiring: recording sink and live analysis --------------------------- */
 
+/* With a catalogue configured, the recording sink is wrapped: once the
+ * file is closed it is registered (its recording row: identity, subject,
+ * start, quality) in the catalogue. This lives here, on top of the house,
+ * because the catalogue is study's and daemon/ must not depend on it; the
+ * analysis is left to the next `rollmat study`, so the daemon spends no
+ * time analysing. A failed registration is logged; the recording stands. */
+typedef struct catalogued {
+    rm_sink inner;
+    char *path;
+    const char *catalogue; /* borrowed from the configuration */
+    rm_logger log;
+} catalogued;
+
+static rm_status cat_receive(void *ctx, const rm_packet *pkt, rm_err *err)
+{
+    catalogued *c = ctx;
+    return c->inner.receive(c->inner.ctx, pkt, err);
+}
+
+static rm_status cat_register(const catalogued *c, rm_err *err)
+{
+    char id[RM_BATCH_ID_LEN];
+    rm_status st = rm_batch_recording_id(c->path, id, sizeof id, err);
+    rm_session *s = NULL;
+    rm_catalogue *cat = NULL;
+    if (!st)
+        st = rm_session_open(c->path, &s, err);
+    if (!st)
+        st = rm_catalogue_open(c->catalogue, &cat, err);
+    char abs[4096];
+    if (!st && !realpath(c->path, abs))
+        st = rm_err_set(err, RM_ERR_IO, "%s: %s", c->path, strerror(errno));
+    if (!st)
+        st = rm_catalogue_put(cat, abs, id, s, NULL, NULL, err);
+    rm_catalogue_close(cat);
+    rm_session_close(s);
+    return st;
+}
+
+static rm_status cat_finish(void *ctx, rm_err *err)
+{
+    catalogued *c = ctx;
+    rm_status st = c->inner.finish(c->inner.ctx, err);
+    rm_err e2 = {0};
+    rm_status s2 = st ? st : cat_register(c, &e2);
+    if (!st && s2)
+        rm_log(&c->log, RM_LOG_ERROR, "catalogue %s: %s", c->catalogue, rm_err_message(&e2, s2));
+    else if (!st)
+        rm_log(&c->log, RM_LOG_INFO, "%s registered in %s", c->path, c->catalogue);
+    free(c->path);
+    free(c);
+    return st;
+}
+
+typedef struct open_ctx {
+    const char *catalogue; /* NULL: none */
+    rm_logger log;
+} open_ctx;
+
 static rm_status open_session(void *user, const char *path, rm_sink *out, rm_err *err)
 {
-    (void)user;
-    return rm_session_sink_new(path, NULL, out, err);
+    const open_ctx *o = user;
+    if (!o || !o->catalogue)
+        return rm_session_sink_new(path, NULL, out, err);
+    catalogued *c = calloc(1, sizeof *c);
+    if (!c || !(c->path = strdup(path))) {
+        free(c);
+        return rm_err_set(err, RM_ERR_NOMEM, "%s: out of memory", path);
+    }
+    rm_status st = rm_session_sink_new(path, NULL, &c->inner, err);
+    if (st) {
+        free(c->path);
+        free(c);
+        return st;
+    }
+    c->catalogue = o->catalogue;
+    c->log = o->log;
+    *out = (rm_sink){c, cat_receive, cat_finish};
+    return RM_OK;
 }
 
 static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *calib, void **state,
@@ -140,6 +217,8 @@ static void usage(FILE *f)
             "  --log FILE         log file (default stderr); SIGHUP reopens it\n"
             "  --replay RAW.bin   record from a saved raw stream instead of a mat\n"
             "  --publish-hz HZ    live metric lines per second (default 15)\n"
+            "  --catalogue FILE   register each finished recording in this study catalogue\n"
+            "                     (rollmat study's SQLite database; docs/study.md)\n"
             "  --no-analysis      live lines carry frame count and total force only\n"
             "  --foreground       accepted for clarity: rollmatd never forks\n"
             "  -v, --verbose      log debug messages\n"
@@ -159,6 +238,18 @@ static int derr(int code, const char *fmt, ...)
     return code;
 }
 
+/* A catalogue is refused at start (not SQLite, a newer schema), not at
+ * the end of the first recording. Returns 0 or -1 (said on stderr). */
+static int check_catalogue(const char *path)
+{
+    rm_catalogue *cat = NULL;
+    rm_err e = {0};
+    if (rm_catalogue_open(path, &cat, &e) != RM_OK)
+        return derr(-1, "%s", e.msg);
+    rm_catalogue_close(cat);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -171,6 +262,7 @@ int main(int argc, char **argv)
         {"log", required_argument, NULL, 'l'},
         {"replay", required_argument, NULL, 'R'},
         {"publish-hz", required_argument, NULL, 'p'},
+        {"catalogue", required_argument, NULL, 'C'},
         {"no-analysis", no_argument, NULL, 'N'},
         {"foreground", no_argument, NULL, 'f'},
         {"verbose", no_argument, NULL, 'v'},
@@ -195,6 +287,7 @@ int main(int argc, char **argv)
         case 'l': key = "log"; break;
         case 'R': key = "replay"; break;
         case 'p': key = "publish_hz"; break;
+        case 'C': key = "catalogue"; break;
         case 'N': no_analysis = 1; break;
         case 'f': break;
         case 'v': verbose = 1; break;
@@ -246,6 +339,8 @@ int main(int argc, char **argv)
         }
     }
     status = RM_EXIT_FAIL;
+    if (conf.catalogue && check_catalogue(conf.catalogue) != 0)
+        goto out;
     /* Recordings and the log are for the owner and the group only. */
     umask(0027);
     if (dlog_open(&lg) != 0) {
@@ -292,6 +387,8 @@ int main(int argc, char **argv)
     cfg.recordings_dir = conf.recordings ? conf.recordings : DEFAULT_RECORDINGS;
     cfg.source = src;
     cfg.open_recording = open_session;
+    open_ctx octx = {conf.catalogue, {dlog_write, &lg}};
+    cfg.open_user = &octx;
     if (!no_analysis) {
         cfg.live.begin = live_begin;
         cfg.live.push = live_push;

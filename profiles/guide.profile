@@ -9,3 +9,7 @@ speed_cm_s = 1.5 3.6 target 2.54 | coaching guide (shared/reference/coaching-gui
 hold_s = 20 30 | coaching guide: "When you hit a tender spot, pause and hold pressure for 20-30 seconds."
 set_s = 60 120 | coaching guide: "Spend about 1-2 minutes per muscle group"; calves "roll from ankle to knee for 1-2 minutes"
 daily_s = 300 600 | coaching guide: "Daily: 5-10 minutes foam rolling after workouts"
+# The weekly plan (rollmat history, docs/study.md).
+week_sessions = 3 5 | coaching guide: "Foam roll 3-5 times per week, or daily if recovering from heavy sessions."
+group_s = 60 120 | coaching guide: "Spend about 1-2 minutes per muscle group"
+groups = calves hamstrings quads it_band glutes | coaching guide, "How to Foam Roll Correctly": calves, hamstrings, quads, IT band, glutes

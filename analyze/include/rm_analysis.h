@@ -69,6 +69,11 @@ typedef struct rm_profile {
     rm_band hold_s;     /* duration of a hold on a tender spot */
     rm_band set_s;      /* time on one muscle group (a segment) */
     rm_band daily_s;    /* total rolling time of the session */
+    /* The weekly plan (rollmat history; docs/study.md): */
+    rm_band week_sessions; /* sessions in an ISO week */
+    rm_band group_s;       /* time on each planned group in each session */
+    char groups[256];      /* the planned groups, space-separated ("" = none) */
+    char groups_source[256];
 } rm_profile;
 
 /* Loads a profile by name ("guide", "behm2020": the shipped files) or from

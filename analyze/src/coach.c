@@ -67,7 +67,8 @@ static int parse_band(char *val, rm_band *b)
 rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, rm_err *err)
 {
     memset(out, 0, sizeof *out);
-    rm_band *bands[] = {&out->speed_cm_s, &out->pass_s, &out->hold_s, &out->set_s, &out->daily_s};
+    rm_band *bands[] = {&out->speed_cm_s, &out->pass_s,        &out->hold_s, &out->set_s,
+                        &out->daily_s,    &out->week_sessions, &out->group_s};
     for (size_t i = 0; i < sizeof bands / sizeof bands[0]; i++)
         bands[i]->target = NAN;
     char *copy = strdup(text ? text : "");
@@ -119,7 +120,22 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
             b = &out->set_s;
         else if (!strcmp(key, "daily_s"))
             b = &out->daily_s;
-        else {
+        else if (!strcmp(key, "week_sessions"))
+            b = &out->week_sessions;
+        else if (!strcmp(key, "group_s"))
+            b = &out->group_s;
+        else if (!strcmp(key, "groups")) {
+            if (out->groups[0] || !*val || strlen(val) >= sizeof out->groups || !src || !*src) {
+                st = rm_err_set(err, RM_ERR_FORMAT,
+                                "%s line %d: groups = \"%s\": expected names separated by spaces "
+                                "(given once, under 256 characters) and \"| source\"",
+                                what, line, val);
+                goto out;
+            }
+            snprintf(out->groups, sizeof out->groups, "%s", val);
+            snprintf(out->groups_source, sizeof out->groups_source, "%s", src);
+            continue;
+        } else {
             st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: unknown key \"%s\"", what, line, key);
             goto out;
         }

@@ -172,6 +172,7 @@ typedef struct rm_daemon_conf {
     char *log;
     char *replay;
     char *publish_hz;
+    char *catalogue; /* study catalogue to register finished recordings in (rollmatd) */
 } rm_daemon_conf;
 
 /* Reads `path` into `conf`, replacing the fields it sets (conf must be

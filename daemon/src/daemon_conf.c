@@ -49,6 +49,7 @@ static char **conf_field(rm_daemon_conf *c, const char *key)
         {"log", offsetof(rm_daemon_conf, log)},
         {"replay", offsetof(rm_daemon_conf, replay)},
         {"publish_hz", offsetof(rm_daemon_conf, publish_hz)},
+        {"catalogue", offsetof(rm_daemon_conf, catalogue)},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(keys[i].key, key))
