@@ -21,6 +21,7 @@ static const struct command {
     {"report", rm_cmd_report, "draw the report of an analysis (PDF, PNG, SVG)"},
     {"batch", rm_cmd_batch, "analyse many recordings into one CSV"},
     {"demo", rm_cmd_demo, "record, analyse and report a routine on the virtual mat"},
+    {"live", rm_cmd_live, "follow rollmatd live in the terminal: heat map, speed cue, timers"},
 };
 
 static void usage(FILE *out)

@@ -65,5 +65,6 @@ int rm_cmd_analyze(int argc, char **argv);
 int rm_cmd_report(int argc, char **argv);
 int rm_cmd_batch(int argc, char **argv);
 int rm_cmd_demo(int argc, char **argv);
+int rm_cmd_live(int argc, char **argv);
 
 #endif

@@ -74,6 +74,7 @@ static json_t *http_command(void *user, const char *cmd, json_t *req);
 static void send_hello(rm_daemon *d);
 static void send_status(rm_daemon *d);
 static json_t *cmd_status(rm_daemon *d);
+static json_t *bands_json(const rm_daemon_bands *b);
 
 /* ---- socket set-up ------------------------------------------------------ */
 
@@ -612,6 +613,9 @@ static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t le
         update_subscribers(d);
         json_t *o =
             json_pack("{s:b, s:b, s:f}", "ok", 1, "subscribed", c->subscribed, "hz", d->publish_hz);
+        json_t *b = bands_json(&d->bands);
+        if (o && b)
+            json_object_set_new(o, "bands", b);
         if (o)
             client_send_json(d, c, o);
     } else {
@@ -834,24 +838,31 @@ static json_t *band_json(double lo, double hi)
     return isfinite(lo) && isfinite(hi) ? json_pack("[f, f]", lo, hi) : json_null();
 }
 
+/* The profile's bands as JSON (NULL: out of memory). */
+static json_t *bands_json(const rm_daemon_bands *b)
+{
+    json_t *bands = json_object();
+    if (!bands)
+        return NULL;
+    json_object_set_new(bands, "speed_cm_s", band_json(b->speed_lo, b->speed_hi));
+    json_object_set_new(bands, "speed_target_cm_s",
+                        isfinite(b->speed_target) ? json_real(b->speed_target) : json_null());
+    json_object_set_new(bands, "hold_s", band_json(b->hold_lo, b->hold_hi));
+    json_object_set_new(bands, "set_s", band_json(b->set_lo, b->set_hi));
+    json_object_set_new(bands, "daily_s", band_json(b->daily_lo, b->daily_hi));
+    return bands;
+}
+
 /* What every new viewer gets first: the bands it judges against. */
 static void send_hello(rm_daemon *d)
 {
-    const rm_daemon_bands *b = &d->bands;
-    json_t *o =
-        json_pack("{s:s, s:s, s:f}", "type", "hello", "profile", b->profile, "hz", d->publish_hz);
+    json_t *o = json_pack("{s:s, s:s, s:f}", "type", "hello", "profile", d->bands.profile, "hz",
+                          d->publish_hz);
     if (!o)
         return;
-    json_t *bands = json_object();
-    if (bands) {
-        json_object_set_new(bands, "speed_cm_s", band_json(b->speed_lo, b->speed_hi));
-        json_object_set_new(bands, "speed_target_cm_s",
-                            isfinite(b->speed_target) ? json_real(b->speed_target) : json_null());
-        json_object_set_new(bands, "hold_s", band_json(b->hold_lo, b->hold_hi));
-        json_object_set_new(bands, "set_s", band_json(b->set_lo, b->set_hi));
-        json_object_set_new(bands, "daily_s", band_json(b->daily_lo, b->daily_hi));
+    json_t *bands = bands_json(&d->bands);
+    if (bands)
         json_object_set_new(o, "bands", bands);
-    }
     char *s = dump(o);
     json_decref(o);
     if (s)
