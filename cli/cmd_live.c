@@ -19,7 +19,7 @@
 
 static const char *CMD = "live";
 #define DEFAULT_SOCKET "/run/rollmat/rollmatd.sock"
-#define LIVE_KPA_MAX   60.0 /* the page's fixed colour scale */
+#define LIVE_KPA_MAX   40.0 /* the page's fixed colour scale */
 #define LIVE_BAR       40   /* characters of the speed bar */
 
 static void usage(FILE *out)
