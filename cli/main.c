@@ -24,6 +24,7 @@ static const struct command {
     {"study", rm_cmd_study, "index recordings and analyses into an SQLite catalogue"},
     {"history", rm_cmd_history, "one athlete over weeks: sessions, minutes, weekly plan kept"},
     {"demo", rm_cmd_demo, "record, analyse and report a routine on the virtual mat"},
+    {"live", rm_cmd_live, "follow rollmatd live in the terminal: heat map, speed cue, timers"},
 };
 
 static void usage(FILE *out)

@@ -75,5 +75,6 @@ int rm_cmd_demo(int argc, char **argv);
 int rm_cmd_reliability(int argc, char **argv);
 int rm_cmd_study(int argc, char **argv);
 int rm_cmd_history(int argc, char **argv);
+int rm_cmd_live(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,6 +28,7 @@
 
 #define DEFAULT_SOCKET     "/run/rollmat/rollmatd.sock"
 #define DEFAULT_RECORDINGS "/var/lib/rollmat/recordings"
+#define DEFAULT_HTTP       "127.0.0.1:8080"
 
 /* ---- log file, reopened on SIGHUP (logrotate) --------------------------- */
 
@@ -196,10 +198,67 @@ static rm_status live_push(void *state, const rm_frame *f, rm_daemon_metrics *ou
         out->roller_force_n = lm.roller_force_n;
     }
     out->load_share = lm.load_share;
+    if (lm.roller)
+        out->state =
+            lm.state == RM_STATE_ROLLING ? RM_DAEMON_STATE_ROLLING : RM_DAEMON_STATE_HOLDING;
+    else
+        out->state = lm.contacts > 0 ? RM_DAEMON_STATE_NO_ROLLER : RM_DAEMON_STATE_LIFTED;
     return RM_OK;
 }
 
 static void live_end(void *state) { rm_analysis_free(state); }
+
+/* ---- the live page ------------------------------------------------------ */
+
+static int derr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void band_copy(const rm_band *b, double *lo, double *hi)
+{
+    *lo = b->set ? b->lo : NAN;
+    *hi = b->set ? b->hi : NAN;
+}
+
+/* The profile's bands for the cues, and a random token when asked for
+ * one ("--http-token random"). 0 ok, else the error was printed. */
+static int live_page_setup(const rm_daemon_conf *conf, rm_daemon_bands *b, char *token, size_t cap)
+{
+    token[0] = '\0';
+    rm_daemon_bands_none(b);
+    rm_profile prof;
+    rm_err e = {0};
+    if (rm_profile_load(conf->profile ? conf->profile : "guide", &prof, &e) != RM_OK) {
+        derr(RM_EXIT_USAGE, "%s", e.msg);
+        return -1;
+    }
+    snprintf(b->profile, sizeof b->profile, "%s", prof.name);
+    band_copy(&prof.speed_cm_s, &b->speed_lo, &b->speed_hi);
+    b->speed_target = prof.speed_cm_s.set ? prof.speed_cm_s.target : NAN;
+    band_copy(&prof.hold_s, &b->hold_lo, &b->hold_hi);
+    band_copy(&prof.set_s, &b->set_lo, &b->set_hi);
+    band_copy(&prof.daily_s, &b->daily_lo, &b->daily_hi);
+    if (conf->http_token && !strcmp(conf->http_token, "random")) {
+        unsigned char raw[16];
+        if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+            derr(RM_EXIT_FAIL, "getrandom: %s", strerror(errno));
+            return -1;
+        }
+        for (size_t i = 0; i < sizeof raw && 2 * i + 2 < cap; i++)
+            snprintf(token + 2 * i, 3, "%02x", raw[i]);
+    }
+    return 0;
+}
+
+/* The host part of ADDR:PORT, for the address printed at start. */
+static const char *http_host(const char *addr, char *host, size_t cap)
+{
+    const char *c = strrchr(addr, ':');
+    size_t n = c ? (size_t)(c - addr) : strlen(addr);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    return host;
+}
 
 /* ---- options ------------------------------------------------------------ */
 
@@ -220,6 +279,10 @@ static void usage(FILE *f)
             "  --catalogue FILE   register each finished recording in this study catalogue\n"
             "                     (rollmat study's SQLite database; docs/study.md)\n"
             "  --no-analysis      live lines carry frame count and total force only\n"
+            "  --http[=ADDR:PORT] serve the live page (default " DEFAULT_HTTP ")\n"
+            "  --http-token TOK   access token for the page (required off loopback;\n"
+            "                     'random' makes one and prints the page's address)\n"
+            "  --profile P        coaching profile for the live cues (default guide)\n"
             "  --foreground       accepted for clarity: rollmatd never forks\n"
             "  -v, --verbose      log debug messages\n"
             "  -h, --help, --version\n"
@@ -264,6 +327,9 @@ int main(int argc, char **argv)
         {"publish-hz", required_argument, NULL, 'p'},
         {"catalogue", required_argument, NULL, 'C'},
         {"no-analysis", no_argument, NULL, 'N'},
+        {"http", optional_argument, NULL, 'H'},
+        {"http-token", required_argument, NULL, 'T'},
+        {"profile", required_argument, NULL, 'P'},
         {"foreground", no_argument, NULL, 'f'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -289,6 +355,13 @@ int main(int argc, char **argv)
         case 'p': key = "publish_hz"; break;
         case 'C': key = "catalogue"; break;
         case 'N': no_analysis = 1; break;
+        case 'H':
+            key = "http";
+            if (!optarg)
+                optarg = DEFAULT_HTTP;
+            break;
+        case 'T': key = "http_token"; break;
+        case 'P': key = "profile"; break;
         case 'f': break;
         case 'v': verbose = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
@@ -396,9 +469,25 @@ int main(int argc, char **argv)
     }
     cfg.publish_hz = publish_hz;
     cfg.log = (rm_logger){dlog_write, &lg};
+    rm_daemon_bands bands;
+    char token[40];
+    if (live_page_setup(&conf, &bands, token, sizeof token) != 0)
+        goto out;
+    cfg.http_addr = conf.http;
+    cfg.http_token = conf.http_token && *conf.http_token ? conf.http_token : NULL;
+    if (token[0])
+        cfg.http_token = token;
+    cfg.bands = &bands;
     if (rm_daemon_new(&cfg, &d, &e) != RM_OK) {
         derr(RM_EXIT_FAIL, "%s", e.msg);
         goto out;
+    }
+    if (conf.http) {
+        /* The address to open on a tablet; the token is the key to it. */
+        char host[80];
+        printf("live page: http://%s:%d/%s%s\n", http_host(conf.http, host, sizeof host),
+               rm_daemon_http_port(d), cfg.http_token ? "?token=" : "",
+               cfg.http_token ? cfg.http_token : "");
     }
     printf("ready\n");
     fflush(stdout);

@@ -22,8 +22,19 @@ done
 # npm: Debian's nodejs comes without it, NodeSource's nodejs bundles it (and
 # conflicts with Debian's npm package): ask for the package only when missing.
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# The live page's browser test (tests/live_browser.sh): playwright-core from
+# npm, pinned by tests/browser/package-lock.json; it drives Debian's chromium
+# and must never download a browser of its own.
+npm_packages() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  [ -f "$dir/package-lock.json" ] || return 0
+  (cd "$dir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund >/dev/null) \
+    || { echo "rollmat: npm ci in tests/browser failed" >&2; exit 1; }
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "rollmat: all ${#packages[@]} packages already installed"
+  npm_packages
   exit 0
 fi
 
@@ -42,3 +53,5 @@ if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
   echo "rollmat: could not install: ${missing[*]}" >&2
   exit 1
 fi
+
+npm_packages

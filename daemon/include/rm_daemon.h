@@ -84,7 +84,31 @@ typedef struct rm_daemon_metrics {
     double roller_force_n;
     double load_share; /* roller force / total force, 0..1 */
     double total_force_n;
+    int state; /* RM_DAEMON_STATE_*; preset to RM_DAEMON_STATE_UNKNOWN */
 } rm_daemon_metrics;
+
+/* What the roller is doing, for the live views (docs/daemon.md). */
+enum {
+    RM_DAEMON_STATE_UNKNOWN = -1, /* no analyzer */
+    RM_DAEMON_STATE_LIFTED = 0,   /* nothing on the mat */
+    RM_DAEMON_STATE_NO_ROLLER = 1, /* loaded (hands, feet...) but no roller contact */
+    RM_DAEMON_STATE_ROLLING = 2,
+    RM_DAEMON_STATE_HOLDING = 3, /* the roller on the mat, not rolling */
+};
+
+/* The coaching profile's bands the live views judge against (rollmatd
+ * fills them from rm_profile_load: the daemon links no analysis code).
+ * A band whose lo is NaN is not part of the profile. */
+typedef struct rm_daemon_bands {
+    char profile[64]; /* the profile's name, "" for none */
+    double speed_lo, speed_hi, speed_target; /* cm/s; target NaN if none */
+    double hold_lo, hold_hi;                 /* s */
+    double set_lo, set_hi;                   /* s on one muscle group */
+    double daily_lo, daily_hi;               /* s of rolling in the session */
+} rm_daemon_bands;
+
+/* Sets every band to NaN and the name to "". */
+void rm_daemon_bands_none(rm_daemon_bands *b);
 
 /* A live analyzer. `begin` is called once the DEVICE (and CALIB, if any)
  * packets have arrived, with borrowed pointers (calib may be NULL), and
@@ -114,6 +138,14 @@ typedef struct rm_daemon_config {
      * disconnected (subscribers are kept: they are reading); 0 =
      * RM_DAEMON_IDLE_TIMEOUT_S. */
     double idle_timeout_s;
+    /* The live page (HTTP + Server-Sent Events, docs/live.md). http_addr
+     * NULL: off. "HOST:PORT" with a numeric IPv4 or [IPv6] host; port 0
+     * picks a free one (rm_daemon_http_port tells which). A host other
+     * than loopback needs http_token (rm_daemon_new refuses without);
+     * with a token every request must carry it. */
+    const char *http_addr;
+    const char *http_token; /* NULL or "": none (loopback only) */
+    const rm_daemon_bands *bands; /* NULL: no bands; copied */
 } rm_daemon_config;
 
 typedef struct rm_daemon rm_daemon;
@@ -142,6 +174,12 @@ rm_status rm_daemon_step(rm_daemon *d, int timeout_ms, rm_err *err);
  * if it had one. */
 rm_status rm_daemon_stop_recording(rm_daemon *d, rm_err *err);
 
+/* The TCP port the live page listens on; 0 when it is off. */
+int rm_daemon_http_port(const rm_daemon *d);
+
+/* 1 if `host` (numeric) is a loopback address (127.0.0.0/8, ::1). */
+int rm_daemon_addr_loopback(const char *host_port);
+
 /* 1 while a recording is running. */
 int rm_daemon_recording(const rm_daemon *d);
 
@@ -160,7 +198,8 @@ void rm_daemon_default_name(double unix_s, char *buf, size_t cap);
 
 /* ---- configuration file ------------------------------------------------
  * "key = value" lines; '#' starts a comment line; blank lines are ignored.
- * Keys: socket, recordings, serial, vid_pid, rate, log, replay, publish_hz.
+ * Keys: socket, recordings, serial, vid_pid, rate, log, replay, publish_hz,
+ * http, http_token, profile, catalogue.
  * Values are stored as strings; the caller parses them. Unknown keys and
  * lines without '=' are errors naming the file and line. */
 typedef struct rm_daemon_conf {
@@ -173,6 +212,9 @@ typedef struct rm_daemon_conf {
     char *replay;
     char *publish_hz;
     char *catalogue; /* study catalogue to register finished recordings in (rollmatd) */
+    char *http;
+    char *http_token;
+    char *profile;
 } rm_daemon_conf;
 
 /* Reads `path` into `conf`, replacing the fields it sets (conf must be

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "daemon_http.h"
 #include "daemon_tee.h"
 
 /* How long a start waits for the source to deliver its first packets. */
@@ -30,6 +31,7 @@
 typedef struct rmd_client {
     int fd;
     int subscribed;
+    int heat;       /* subscribed with "heat":true: metric lines carry the heat map */
     int discarding; /* inside an over-long line: skip to its newline */
     int dead;       /* to be closed at the end of this step */
     int eof;        /* the client shut down its side: close once flushed */
@@ -54,6 +56,9 @@ struct rm_daemon {
     rm_daemon_live live;
     double publish_hz;
     rm_logger log;
+    rm_daemon_bands bands;
+    rmd_http *http;   /* the live page, NULL when off */
+    double last_beat; /* monotonic time of the last status event to viewers */
 
     rmd_client *clients[RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS];
     int n_clients;
@@ -66,11 +71,18 @@ struct rm_daemon {
     char rec_label[RM_EVENT_TEXT_LEN];
     double rec_body_mass;
     double rec_started_unix;
+    char cue[8]; /* the last cue, held through the turns */
     /* The last recording's outcome, for status. */
     char last_file[RM_DAEMON_NAME_MAX];
     char last_error[512];
     uint64_t last_frames;
 };
+
+static json_t *http_command(void *user, const char *cmd, json_t *req);
+static void send_hello(rm_daemon *d);
+static void send_status(rm_daemon *d);
+static json_t *cmd_status(rm_daemon *d);
+static json_t *bands_json(const rm_daemon_bands *b);
 
 /* ---- socket set-up ------------------------------------------------------ */
 
@@ -194,10 +206,25 @@ rm_status rm_daemon_new(const rm_daemon_config *cfg, rm_daemon **out, rm_err *er
         rm_daemon_free(d);
         return st;
     }
+    if (cfg->bands)
+        d->bands = *cfg->bands;
+    else
+        rm_daemon_bands_none(&d->bands);
     st = make_socket(d, err);
     if (st != RM_OK) {
         rm_daemon_free(d);
         return st;
+    }
+    if (cfg->http_addr) {
+        rmd_http_params hp = {cfg->http_addr, cfg->http_token, http_command, d, d->log};
+        st = rmd_http_new(&hp, &d->http, err);
+        if (st != RM_OK) {
+            rm_daemon_free(d);
+            return st;
+        }
+        send_hello(d);
+        rm_log(&d->log, RM_LOG_INFO, "live page on %s (port %d)", cfg->http_addr,
+               rmd_http_port(d->http));
     }
     rm_log(&d->log, RM_LOG_INFO, "listening on %s, recordings in %s", d->socket_path,
            d->recordings_dir);
@@ -246,14 +273,21 @@ static void client_send_json(rm_daemon *d, rmd_client *c, json_t *obj)
     free(s);
 }
 
-static void reply_error(rm_daemon *d, rmd_client *c, const char *msg)
+static json_t *err_reply(const char *msg) { return json_pack("{s:b, s:s}", "ok", 0, "error", msg); }
+
+/* Queues a command's reply (NULL: out of memory). */
+static void client_reply(rm_daemon *d, rmd_client *c, json_t *o)
 {
-    json_t *o = json_pack("{s:b, s:s}", "ok", 0, "error", msg);
     if (!o) {
         client_drop(d, c, "out of memory for a reply");
         return;
     }
     client_send_json(d, c, o);
+}
+
+static void reply_error(rm_daemon *d, rmd_client *c, const char *msg)
+{
+    client_reply(d, c, err_reply(msg));
 }
 
 static void client_flush(rm_daemon *d, rmd_client *c)
@@ -277,7 +311,7 @@ static int count_subscribers(const rm_daemon *d)
     int n = 0;
     for (int i = 0; i < d->n_clients; i++)
         n += d->clients[i]->subscribed && !d->clients[i]->dead;
-    return n;
+    return n + rmd_http_viewers(d->http);
 }
 
 static void update_subscribers(rm_daemon *d)
@@ -296,6 +330,7 @@ static void broadcast(rm_daemon *d, json_t *obj)
     for (int i = 0; i < d->n_clients; i++)
         if (d->clients[i]->subscribed)
             client_queue(d, d->clients[i], s, n);
+    rmd_http_publish(d->http, "stopped", s);
     free(s);
 }
 
@@ -410,13 +445,12 @@ static rm_status check_space(const rm_daemon *d, rm_err *err)
     return RM_OK;
 }
 
-static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
+static json_t *cmd_start(rm_daemon *d, json_t *req)
 {
     if (d->tee) {
         char msg[160];
         snprintf(msg, sizeof msg, "already recording to %s", d->rec_file);
-        reply_error(d, c, msg);
-        return;
+        return err_reply(msg);
     }
     const char *key;
     json_t *v;
@@ -429,32 +463,27 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
         if (!strcmp(key, "name")) {
             name = json_string_value(v);
             if (!name) {
-                reply_error(d, c, "name must be a string");
-                return;
+                return err_reply("name must be a string");
             }
         } else if (!strcmp(key, "subject")) {
             subject = json_string_value(v);
             if (!subject || !text_ok(subject, 63)) {
-                reply_error(d, c, "subject must be 1-63 printable characters");
-                return;
+                return err_reply("subject must be 1-63 printable characters");
             }
         } else if (!strcmp(key, "label")) {
             label = json_string_value(v);
             if (!label || !text_ok(label, RM_EVENT_TEXT_LEN - 1)) {
-                reply_error(d, c, "label must be 1-127 printable characters");
-                return;
+                return err_reply("label must be 1-127 printable characters");
             }
         } else if (!strcmp(key, "body_mass_kg")) {
             mass = json_is_number(v) ? json_number_value(v) : NAN;
             if (!(mass > 0 && mass <= 500)) {
-                reply_error(d, c, "body_mass_kg must be a number in (0, 500]");
-                return;
+                return err_reply("body_mass_kg must be a number in (0, 500]");
             }
         } else {
             char msg[160];
             snprintf(msg, sizeof msg, "start: unknown field '%.60s'", key);
-            reply_error(d, c, msg);
-            return;
+            return err_reply(msg);
         }
     }
     rm_err e = {0};
@@ -464,16 +493,14 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
         st = pick_file(d, name, file, sizeof file, &e);
     if (st != RM_OK) {
         rm_log(&d->log, RM_LOG_WARN, "start refused: %s", e.msg);
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/%s", d->recordings_dir, file);
     rm_sink out = {0};
     st = d->open_recording(d->open_user, path, &out, &e);
     if (st != RM_OK) {
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     char title[128];
     snprintf(title, sizeof title, "%.*s", (int)(strlen(file) - 3), file);
@@ -481,8 +508,7 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     rmd_tee *tee;
     st = rmd_tee_new(&p, &tee, &e);
     if (st != RM_OK) {
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     rmd_tee_set_subscribers(tee, count_subscribers(d));
     if (label)
@@ -492,8 +518,7 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     if (st != RM_OK) {
         rmd_tee_free(tee);
         rm_log(&d->log, RM_LOG_ERROR, "start %s: %s", file, rm_err_message(&e, st));
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     d->tee = tee;
     snprintf(d->rec_file, sizeof d->rec_file, "%s", file);
@@ -506,8 +531,7 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
         char msg[600];
         snprintf(msg, sizeof msg, "start %s: %s", file,
                  d->last_error[0] ? d->last_error : "the source ended");
-        reply_error(d, c, msg);
-        return;
+        return err_reply(msg);
     }
     snprintf(d->rec_subject, sizeof d->rec_subject, "%s", subject);
     snprintf(d->rec_label, sizeof d->rec_label, "%s", label ? label : "");
@@ -516,61 +540,51 @@ static void cmd_start(rm_daemon *d, rmd_client *c, json_t *req)
     update_subscribers(d);
     rm_log(&d->log, RM_LOG_INFO, "recording %s started", file);
     json_t *o = json_pack("{s:b, s:s}", "ok", 1, "file", file);
-    if (o)
-        client_send_json(d, c, o);
+    return o;
 }
 
-static void cmd_label(rm_daemon *d, rmd_client *c, json_t *req)
+static json_t *cmd_label(rm_daemon *d, json_t *req)
 {
     const char *label = json_string_value(json_object_get(req, "label"));
     if (!label || !text_ok(label, RM_EVENT_TEXT_LEN - 1)) {
-        reply_error(d, c, "label must be 1-127 printable characters");
-        return;
+        return err_reply("label must be 1-127 printable characters");
     }
     if (!d->tee) {
-        reply_error(d, c, "not recording");
-        return;
+        return err_reply("not recording");
     }
     rm_err e = {0};
     double t = 0;
     rm_status st = rmd_tee_label(d->tee, label, &t, &e);
     if (st != RM_OK) {
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     snprintf(d->rec_label, sizeof d->rec_label, "%s", label);
     rm_log(&d->log, RM_LOG_INFO, "label '%s' at %.3f s", label, t);
     json_t *o = json_pack("{s:b, s:s, s:f}", "ok", 1, "label", label, "time_s", t);
-    if (o)
-        client_send_json(d, c, o);
+    return o;
 }
 
-static void cmd_stop(rm_daemon *d, rmd_client *c)
+static json_t *cmd_stop(rm_daemon *d)
 {
     if (!d->tee) {
-        reply_error(d, c, "not recording");
-        return;
+        return err_reply("not recording");
     }
     rm_err e = {0};
     rm_status st = end_recording(d, &e);
     if (st != RM_OK) {
-        reply_error(d, c, rm_err_message(&e, st));
-        return;
+        return err_reply(rm_err_message(&e, st));
     }
     json_t *o = json_pack("{s:b, s:s, s:I}", "ok", 1, "file", d->last_file, "frames",
                           (json_int_t)d->last_frames);
-    if (o)
-        client_send_json(d, c, o);
+    return o;
 }
 
-static void cmd_status(rm_daemon *d, rmd_client *c)
+static json_t *cmd_status(rm_daemon *d)
 {
     json_t *o = json_pack("{s:b, s:s, s:i}", "ok", 1, "state", d->tee ? "recording" : "idle",
                           "clients", d->n_clients);
-    if (!o) {
-        client_drop(d, c, "out of memory for a reply");
-        return;
-    }
+    if (!o)
+        return NULL;
     if (d->tee) {
         rmd_tee_state ts;
         rmd_tee_state_get(d->tee, &ts);
@@ -589,7 +603,12 @@ static void cmd_status(rm_daemon *d, rmd_client *c)
         json_object_set_new(o, "last_file", json_string(d->last_file));
     if (d->last_error[0])
         json_object_set_new(o, "last_error", json_string(d->last_error));
-    client_send_json(d, c, o);
+    if (d->http) {
+        json_object_set_new(o, "viewers", json_integer(rmd_http_viewers(d->http)));
+        json_object_set_new(o, "viewer_events_dropped",
+                            json_integer((json_int_t)rmd_http_dropped(d->http)));
+    }
+    return o;
 }
 
 static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t len)
@@ -610,22 +629,26 @@ static void handle_line(rm_daemon *d, rmd_client *c, const char *line, size_t le
     if (!json_is_object(req) || !cmd) {
         reply_error(d, c, "expected an object with a string \"cmd\"");
     } else if (!strcmp(cmd, "status")) {
-        cmd_status(d, c);
+        client_reply(d, c, cmd_status(d));
     } else if (!strcmp(cmd, "start")) {
-        cmd_start(d, c, req);
+        client_reply(d, c, cmd_start(d, req));
     } else if (!strcmp(cmd, "label")) {
-        cmd_label(d, c, req);
+        client_reply(d, c, cmd_label(d, req));
     } else if (!strcmp(cmd, "stop")) {
-        cmd_stop(d, c);
+        client_reply(d, c, cmd_stop(d));
     } else if (!strcmp(cmd, "subscribe") && c->reserve) {
         reply_error(d, c,
                     "subscribe: all regular connections are taken; this one is kept for "
                     "control commands (status, start, label, stop)");
     } else if (!strcmp(cmd, "subscribe") || !strcmp(cmd, "unsubscribe")) {
         c->subscribed = !strcmp(cmd, "subscribe");
+        c->heat = c->subscribed && json_is_true(json_object_get(req, "heat"));
         update_subscribers(d);
         json_t *o =
             json_pack("{s:b, s:b, s:f}", "ok", 1, "subscribed", c->subscribed, "hz", d->publish_hz);
+        json_t *b = bands_json(&d->bands);
+        if (o && b)
+            json_object_set_new(o, "bands", b);
         if (o)
             client_send_json(d, c, o);
     } else {
@@ -745,40 +768,220 @@ static void accept_clients(rm_daemon *d)
     }
 }
 
-static void publish_metric(rm_daemon *d)
+static const char *state_name(int state)
 {
-    rm_daemon_metrics m;
-    uint64_t frames, lost;
-    double arrival;
-    if (!d->tee || !rmd_tee_take_metric(d->tee, &m, &frames, &lost, &arrival))
-        return;
-    /* NaN is not JSON: unknown values are null. */
+    switch (state) {
+    case RM_DAEMON_STATE_LIFTED: return "lifted";
+    case RM_DAEMON_STATE_NO_ROLLER: return "no_roller";
+    case RM_DAEMON_STATE_ROLLING: return "rolling";
+    case RM_DAEMON_STATE_HOLDING: return "holding";
+    default: return NULL;
+    }
+}
+
+/* The cue against the profile's speed band, from the pace (|speed|
+ * smoothed over rolling): held through the short stops of the turns (still
+ * "rolling" in the tee's terms), gone once the roller holds or leaves. */
+static const char *live_cue(rm_daemon *d, const rmd_live *l)
+{
+    const rm_daemon_bands *b = &d->bands;
+    if (l->m.state == RM_DAEMON_STATE_ROLLING && isfinite(l->pace_cm_s) && isfinite(b->speed_lo)) {
+        const char *cue = l->pace_cm_s > b->speed_hi   ? "slower"
+                          : l->pace_cm_s < b->speed_lo ? "faster"
+                                                       : "good";
+        snprintf(d->cue, sizeof d->cue, "%s", cue);
+    } else if (l->m.state != RM_DAEMON_STATE_ROLLING) {
+        d->cue[0] = '\0';
+    }
+    return d->cue[0] ? d->cue : NULL;
+}
+
+/* One live sample as the JSON of docs/daemon.md ("Live lines"). */
+static json_t *live_json(rm_daemon *d, const rmd_live *l, double now_mono)
+{
+    const rm_daemon_metrics *m = &l->m;
     json_t *o = json_object();
     if (!o)
-        return;
+        return NULL;
+        /* NaN is not JSON: unknown values are null. */
 #define RMD_NUM(key, val) json_object_set_new(o, key, isfinite(val) ? json_real(val) : json_null())
     json_object_set_new(o, "type", json_string("metrics"));
-    RMD_NUM("time", m.time_s);
-    json_object_set_new(o, "frames", json_integer((json_int_t)frames));
-    json_object_set_new(o, "lost", json_integer((json_int_t)lost));
-    RMD_NUM("roller_x_cm", m.roller_x_cm);
-    RMD_NUM("speed_cm_s", m.speed_cm_s);
-    RMD_NUM("roller_force_n", m.roller_force_n);
-    RMD_NUM("load_share", m.load_share);
-    RMD_NUM("total_force_n", m.total_force_n);
+    RMD_NUM("time", m->time_s);
+    json_object_set_new(o, "frames", json_integer((json_int_t)l->frames));
+    json_object_set_new(o, "lost", json_integer((json_int_t)l->lost));
+    RMD_NUM("roller_x_cm", m->roller_x_cm);
+    RMD_NUM("speed_cm_s", m->speed_cm_s);
+    RMD_NUM("roller_force_n", m->roller_force_n);
+    RMD_NUM("load_share", m->load_share);
+    RMD_NUM("total_force_n", m->total_force_n);
     /* From the frame's arrival at the daemon's sink to this line leaving
      * it; and the frame's age on the host clock (a USB source stamps
      * time_s at arrival, so this includes the ring and the writer). */
-    double delay_ms = (rmd_mono_now() - arrival) * 1e3;
+    double delay_ms = (now_mono - l->arrival_mono) * 1e3;
     RMD_NUM("delay_ms", delay_ms);
     rmd_tee_state ts;
     rmd_tee_state_get(d->tee, &ts);
-    double age_ms = ts.created_unix > 0 && !ts.replay && isfinite(m.time_s)
-                        ? (rmd_unix_now() - ts.created_unix - m.time_s) * 1e3
+    double now_unix = rmd_unix_now();
+    double age_ms = ts.created_unix > 0 && !ts.replay && isfinite(m->time_s)
+                        ? (now_unix - ts.created_unix - m->time_s) * 1e3
                         : NAN;
     RMD_NUM("age_ms", age_ms);
+    /* The coach's view (docs/daemon.md): state, cue, timers, group. */
+    const char *state = state_name(m->state);
+    json_object_set_new(o, "state", state ? json_string(state) : json_null());
+    const char *cue = live_cue(d, l);
+    json_object_set_new(o, "cue", cue ? json_string(cue) : json_null());
+    RMD_NUM("pace_cm_s", l->pace_cm_s);
+    RMD_NUM("hold_s", l->hold_s);
+    RMD_NUM("set_s", l->set_s);
+    RMD_NUM("session_s", l->session_s);
+    json_object_set_new(o, "label", json_string(d->rec_label));
+    json_object_set_new(o, "disconnected", json_boolean(l->disconnected));
+    /* Unix time the frame reached the daemon: a viewer on the same clock
+     * measures its own latency from it. */
+    double arrival_unix = now_unix - (now_mono - l->arrival_mono);
+    json_object_set_new(o, "arrival_unix_us", json_integer((json_int_t)(arrival_unix * 1e6)));
 #undef RMD_NUM
-    broadcast(d, o);
+    return o;
+}
+
+static void add_heat(json_t *o, const rmd_live *l)
+{
+    json_t *a = json_array();
+    if (!a)
+        return;
+    for (unsigned i = 0; i < (unsigned)l->heat_rows * l->heat_cols; i++)
+        json_array_append_new(a, json_integer(l->heat[i]));
+    json_t *h =
+        json_pack("{s:i, s:i, s:i, s:f, s:f, s:o}", "rows", l->heat_rows, "cols", l->heat_cols,
+                  "block", l->heat_block, "length_cm", l->rows * l->row_pitch_mm / 10, "width_cm",
+                  l->cols * l->col_pitch_mm / 10, "kpa", a);
+    if (h)
+        json_object_set_new(o, "heat", h);
+}
+
+static char *dump(json_t *o)
+{
+    return o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(6)) : NULL;
+}
+
+static void publish_metric(rm_daemon *d)
+{
+    rmd_live *l = d->tee ? malloc(sizeof *l) : NULL;
+    if (!l)
+        return;
+    if (!rmd_tee_take_live(d->tee, l)) {
+        free(l);
+        return;
+    }
+    json_t *o = live_json(d, l, rmd_mono_now());
+    char *plain = dump(o);
+    add_heat(o, l);
+    char *heat = dump(o);
+    json_decref(o);
+    free(l);
+    for (int i = 0; i < d->n_clients; i++) {
+        rmd_client *c = d->clients[i];
+        const char *s = c->heat ? heat : plain;
+        if (c->subscribed && s)
+            client_queue(d, c, s, strlen(s));
+    }
+    if (heat)
+        rmd_http_publish(d->http, "metrics", heat);
+    free(plain);
+    free(heat);
+}
+
+/* ---- the live page ------------------------------------------------------ */
+
+void rm_daemon_bands_none(rm_daemon_bands *b)
+{
+    b->profile[0] = '\0';
+    b->speed_lo = b->speed_hi = b->speed_target = NAN;
+    b->hold_lo = b->hold_hi = b->set_lo = b->set_hi = b->daily_lo = b->daily_hi = NAN;
+}
+
+int rm_daemon_http_port(const rm_daemon *d) { return d->http ? rmd_http_port(d->http) : 0; }
+
+static json_t *band_json(double lo, double hi)
+{
+    return isfinite(lo) && isfinite(hi) ? json_pack("[f, f]", lo, hi) : json_null();
+}
+
+/* The profile's bands as JSON (NULL: out of memory). */
+static json_t *bands_json(const rm_daemon_bands *b)
+{
+    json_t *bands = json_object();
+    if (!bands)
+        return NULL;
+    json_object_set_new(bands, "speed_cm_s", band_json(b->speed_lo, b->speed_hi));
+    json_object_set_new(bands, "speed_target_cm_s",
+                        isfinite(b->speed_target) ? json_real(b->speed_target) : json_null());
+    json_object_set_new(bands, "hold_s", band_json(b->hold_lo, b->hold_hi));
+    json_object_set_new(bands, "set_s", band_json(b->set_lo, b->set_hi));
+    json_object_set_new(bands, "daily_s", band_json(b->daily_lo, b->daily_hi));
+    return bands;
+}
+
+/* What every new viewer gets first: the bands it judges against. */
+static void send_hello(rm_daemon *d)
+{
+    json_t *o = json_pack("{s:s, s:s, s:f}", "type", "hello", "profile", d->bands.profile, "hz",
+                          d->publish_hz);
+    if (!o)
+        return;
+    json_t *bands = bands_json(&d->bands);
+    if (bands)
+        json_object_set_new(o, "bands", bands);
+    char *s = dump(o);
+    json_decref(o);
+    if (s)
+        rmd_http_set_hello(d->http, s);
+    free(s);
+}
+
+/* The recording's state to viewers: at once after a command, and once a
+ * second (a heartbeat that also shows a mat that stopped sending). */
+static void send_status(rm_daemon *d)
+{
+    if (!d->http)
+        return;
+    d->last_beat = rmd_mono_now();
+    if (!rmd_http_viewers(d->http))
+        return;
+    json_t *o = cmd_status(d);
+    if (!o)
+        return;
+    json_object_del(o, "ok");
+    json_object_set_new(o, "type", json_string("status"));
+    if (d->tee) {
+        rmd_tee_state ts;
+        rmd_tee_state_get(d->tee, &ts);
+        json_object_set_new(o, "last_frame_s", json_real(ts.last_frame_age_s));
+    }
+    char *s = dump(o);
+    json_decref(o);
+    if (s)
+        rmd_http_publish(d->http, "status", s);
+    free(s);
+}
+
+static json_t *http_command(void *user, const char *cmd, json_t *req)
+{
+    rm_daemon *d = user;
+    json_t *r;
+    if (!strcmp(cmd, "start"))
+        r = cmd_start(d, req);
+    else if (!strcmp(cmd, "stop"))
+        r = cmd_stop(d);
+    else if (!strcmp(cmd, "label"))
+        r = cmd_label(d, req);
+    else
+        return cmd_status(d);
+    rm_log(&d->log, RM_LOG_INFO, "live page: %s: %s", cmd,
+           json_is_true(json_object_get(r, "ok")) ? "ok" : "refused");
+    send_status(d);
+    return r;
 }
 
 static double idle_limit(const rm_daemon *d, const rmd_client *c)
@@ -836,7 +1039,7 @@ static void reap_clients(rm_daemon *d)
  * metric, notices a recording that ended by itself, writes queued output. */
 static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken, rm_err *err)
 {
-    struct pollfd fds[3 + RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS];
+    struct pollfd fds[4 + RM_DAEMON_MAX_CLIENTS + RM_DAEMON_RESERVE_CLIENTS];
     int n = 0;
     fds[n++] = (struct pollfd){d->listen_fd, POLLIN, 0};
     fds[n++] = (struct pollfd){d->notify_fd, POLLIN, 0};
@@ -844,6 +1047,20 @@ static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken
     if (wake_fd >= 0) {
         wake_i = n;
         fds[n++] = (struct pollfd){wake_fd, POLLIN, 0};
+    }
+    int http_i = -1;
+    if (d->http) {
+        http_i = n;
+        fds[n++] = (struct pollfd){rmd_http_fd(d->http), POLLIN, 0};
+        /* The heartbeat to viewers is due once a second. */
+        int beat_ms = (int)((d->last_beat + 1.0 - rmd_mono_now()) * 1e3) + 1;
+        int ht = rmd_http_timeout_ms(d->http);
+        if (beat_ms < 0)
+            beat_ms = 0;
+        if (ht < 0 || beat_ms < ht)
+            ht = beat_ms;
+        if (timeout_ms < 0 || ht < timeout_ms)
+            timeout_ms = ht;
     }
     int first_client = n;
     int n_polled = d->n_clients;
@@ -904,6 +1121,16 @@ static rm_status poll_once(rm_daemon *d, int wake_fd, int timeout_ms, int *woken
     }
     drop_idle(d);
     reap_clients(d);
+    if (d->http) {
+        (void)http_i;
+        /* Requests (commands run here, on this thread), then what the
+         * metrics above queued for the viewers. */
+        rmd_http_run(d->http);
+        if (rmd_mono_now() - d->last_beat >= 1.0)
+            send_status(d);
+        rmd_http_run(d->http);
+        update_subscribers(d); /* viewers come and go inside rmd_http_run */
+    }
     return RM_OK;
 }
 
@@ -942,6 +1169,7 @@ void rm_daemon_free(rm_daemon *d)
             st.st_dev == d->socket_dev)
             unlink(d->socket_path);
     }
+    rmd_http_free(d->http);
     if (d->notify_fd >= 0)
         close(d->notify_fd);
     if (d->source.free)

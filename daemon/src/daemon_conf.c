@@ -50,6 +50,9 @@ static char **conf_field(rm_daemon_conf *c, const char *key)
         {"replay", offsetof(rm_daemon_conf, replay)},
         {"publish_hz", offsetof(rm_daemon_conf, publish_hz)},
         {"catalogue", offsetof(rm_daemon_conf, catalogue)},
+        {"http", offsetof(rm_daemon_conf, http)},
+        {"http_token", offsetof(rm_daemon_conf, http_token)},
+        {"profile", offsetof(rm_daemon_conf, profile)},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(keys[i].key, key))
@@ -79,9 +82,13 @@ void rm_daemon_conf_clear(rm_daemon_conf *c)
     free(c->serial);
     free(c->vid_pid);
     free(c->rate);
+    free(c->http);
+    free(c->http_token);
+    free(c->profile);
     free(c->log);
     free(c->replay);
     free(c->publish_hz);
+    free(c->catalogue);
     memset(c, 0, sizeof *c);
 }
 

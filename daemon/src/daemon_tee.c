@@ -11,7 +11,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RMD_MAX_PENDING 64
+#define RMD_MAX_PENDING     64
+/* The cue judges |speed| smoothed over this long of rolling: the speed
+ * passes through zero at every turn, the pace should not. */
+#define RMD_PACE_TAU_S      1.5
+/* Below this |speed| the roller stays (the analysis' rolling threshold's
+ * default); holding once it stayed this long. */
+#define RMD_STILL_CM_S      0.5
+#define RMD_HOLDING_AFTER_S 1.0
+/* Frames further apart than this (a gap, a disconnect) add no time. */
+#define RMD_MAX_DT_S        0.5
 
 typedef struct rmd_label {
     char text[RM_EVENT_TEXT_LEN];
@@ -45,6 +54,12 @@ struct rmd_tee {
     float *kpa; /* built-in force: rows*cols pressures */
     double sensel_area_mm2;
     double last_event_time;
+    /* Coaching timers (source thread; copied into `live` under mu). */
+    double prev_time;
+    double still_since; /* NaN while rolling or off the mat */
+    double set_s, session_s, pace;
+    int disconnected;
+    float *heat_kpa; /* rows*cols scratch for the heat map */
 
     /* Shared, under mu. */
     pthread_mutex_t mu;
@@ -53,11 +68,11 @@ struct rmd_tee {
     rmd_label pending[RMD_MAX_PENDING];
     int n_pending;
     double created_unix;
+    double created_mono;
     int replay; /* frame times are not host arrival times */
     uint64_t frames;
     uint64_t lost;
-    rm_daemon_metrics latest;
-    double latest_arrival;
+    rmd_live live_out; /* latest sample, heat map filled when one is due */
     int metric_pending;
     double last_publish;
     int subscribers;
@@ -117,7 +132,10 @@ rm_status rmd_tee_new(const rmd_tee_params *p, rmd_tee **out, rm_err *err)
     t->notify_fd = p->notify_fd;
     t->log = p->log;
     t->last_publish = -1e9;
-    t->latest.time_s = NAN;
+    t->created_mono = rmd_mono_now();
+    t->live_out.m.time_s = NAN;
+    t->prev_time = NAN;
+    t->still_since = NAN;
     pthread_mutex_init(&t->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -145,6 +163,7 @@ void rmd_tee_free(rmd_tee *t)
         t->live.end(t->live_state);
     rm_calib_free(t->calib);
     free(t->kpa);
+    free(t->heat_kpa);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
     free(t);
@@ -198,6 +217,7 @@ static rm_status drain_labels(rmd_tee *t, rm_err *err)
         snprintf(ev.kind, sizeof ev.kind, "%s", RM_EVENT_LABEL);
         /* Labels are longer in the queue than in the file: cut, don't fail. */
         memcpy(ev.text, local[i].text, strnlen(local[i].text, sizeof ev.text - 1));
+        t->set_s = 0; /* a new muscle group starts its set */
         rm_status st = forward(t, RM_PKT_EVENT, &ev, err);
         if (st != RM_OK)
             return st;
@@ -244,12 +264,84 @@ static void builtin_metrics(rmd_tee *t, const rm_frame *f, rm_daemon_metrics *m)
     m->total_force_n = t->sensel_area_mm2 > 0 ? sum * t->sensel_area_mm2 * 1e-3 : NAN;
 }
 
+/* The coach's timers from the frame's state: time with the roller on the
+ * mat (set, session), the current stay on one spot (hold), the pace. The
+ * analyzer confirms a hold only after seconds of stillness; the live view
+ * counts it from the moment the roller slowed below RMD_STILL_CM_S and
+ * calls it holding once that lasted RMD_HOLDING_AFTER_S. */
+static void coach_update(rmd_tee *t, rm_daemon_metrics *m)
+{
+    double dt = isfinite(t->prev_time) ? m->time_s - t->prev_time : 0;
+    if (!(dt > 0 && dt <= RMD_MAX_DT_S))
+        dt = 0;
+    t->prev_time = m->time_s;
+    int on = m->state == RM_DAEMON_STATE_ROLLING || m->state == RM_DAEMON_STATE_HOLDING;
+    if (!on) { /* the next set's pace starts afresh */
+        t->still_since = NAN;
+        t->pace = 0;
+        return;
+    }
+    t->set_s += dt;
+    t->session_s += dt;
+    double v = isfinite(m->speed_cm_s) ? fabs(m->speed_cm_s) : 0;
+    if (v < RMD_STILL_CM_S) {
+        if (!isfinite(t->still_since))
+            t->still_since = m->time_s;
+        m->state = m->time_s - t->still_since >= RMD_HOLDING_AFTER_S ? RM_DAEMON_STATE_HOLDING
+                                                                     : RM_DAEMON_STATE_ROLLING;
+        if (m->state == RM_DAEMON_STATE_HOLDING)
+            t->pace = 0;
+        return;
+    }
+    t->still_since = NAN;
+    m->state = RM_DAEMON_STATE_ROLLING;
+    t->pace = t->pace > 0 ? t->pace + (v - t->pace) * (dt / RMD_PACE_TAU_S) : v;
+}
+
+/* Block maxima of the frame's pressure: a 64x48 mat becomes 32x24 cells,
+ * small enough for 15 lines a second to every viewer. */
+static void heat_fill(rmd_tee *t, const rm_frame *f, rmd_live *l)
+{
+    size_t n = (size_t)f->rows * f->cols;
+    l->rows = f->rows;
+    l->cols = f->cols;
+    l->row_pitch_mm = t->dev.row_pitch_mm;
+    l->col_pitch_mm = t->dev.col_pitch_mm;
+    l->heat_rows = l->heat_cols = 0;
+    if (!n)
+        return;
+    if (!t->heat_kpa && !(t->heat_kpa = malloc(n * sizeof *t->heat_kpa)))
+        return;
+    int calib = t->calib && t->calib->rows == f->rows && t->calib->cols == f->cols;
+    if (calib)
+        rm_calib_pressure(t->calib, f->raw, t->heat_kpa);
+    else
+        for (size_t i = 0; i < n; i++)
+            t->heat_kpa[i] = f->raw[i];
+    unsigned side = f->rows > f->cols ? f->rows : f->cols;
+    unsigned b = (side + RMD_HEAT_SIDE - 1) / RMD_HEAT_SIDE;
+    unsigned hr = (f->rows + b - 1) / b, hc = (f->cols + b - 1) / b;
+    for (unsigned i = 0; i < hr * hc; i++)
+        l->heat[i] = 0;
+    for (unsigned r = 0; r < f->rows; r++)
+        for (unsigned c = 0; c < f->cols; c++) {
+            float p = t->heat_kpa[(size_t)r * f->cols + c];
+            unsigned k = (r / b) * hc + c / b;
+            uint16_t q = p > 65535.f ? 65535 : p > 0 ? (uint16_t)(p + 0.5f) : 0;
+            if (q > l->heat[k])
+                l->heat[k] = q;
+        }
+    l->heat_rows = (uint16_t)hr;
+    l->heat_cols = (uint16_t)hc;
+    l->heat_block = (uint16_t)b;
+}
+
 static void on_frame(rmd_tee *t, const rm_frame *f)
 {
     double arrival = rmd_mono_now();
     if (!t->live_begun)
         live_begin(t);
-    rm_daemon_metrics m = {f->time_s, NAN, NAN, NAN, NAN, NAN};
+    rm_daemon_metrics m = {f->time_s, NAN, NAN, NAN, NAN, NAN, RM_DAEMON_STATE_UNKNOWN};
     if (t->live_on) {
         if (t->live.push) {
             if (t->live.push(t->live_state, f, &m) != RM_OK) {
@@ -261,15 +353,24 @@ static void on_frame(rmd_tee *t, const rm_frame *f)
             builtin_metrics(t, f, &m);
         }
     }
+    coach_update(t, &m);
     int wake = 0;
     pthread_mutex_lock(&t->mu);
     t->frames++;
-    t->latest = m;
-    t->latest_arrival = arrival;
+    rmd_live *l = &t->live_out;
+    l->m = m;
+    l->arrival_mono = arrival;
+    l->hold_s = m.state == RM_DAEMON_STATE_HOLDING ? m.time_s - t->still_since : NAN;
+    l->set_s = t->set_s;
+    l->session_s = t->session_s;
+    l->pace_cm_s = t->pace > 0 ? t->pace : NAN;
+    l->disconnected = t->disconnected;
     if (t->subscribers > 0 && !t->metric_pending &&
         arrival - t->last_publish >= t->publish_period_s) {
         t->metric_pending = 1;
         t->last_publish = arrival;
+        /* Only the published frames pay for the picture (15 of 100 a second). */
+        heat_fill(t, f, l);
         wake = 1;
     }
     pthread_mutex_unlock(&t->mu);
@@ -329,6 +430,10 @@ static rm_status tee_receive(void *ctx, const rm_packet *pkt, rm_err *err)
             t->lost += (uint64_t)ev->value;
             pthread_mutex_unlock(&t->mu);
         }
+        if (!strcmp(ev->kind, RM_EVENT_DISCONNECT))
+            t->disconnected = 1;
+        else if (!strcmp(ev->kind, RM_EVENT_RECONNECT))
+            t->disconnected = 0;
         return forward(t, RM_PKT_EVENT, ev, err);
     }
     case RM_PKT_END: {
@@ -426,20 +531,20 @@ void rmd_tee_state_get(rmd_tee *t, rmd_tee_state *st)
     snprintf(st->error, sizeof st->error, "%s", t->error);
     st->created_unix = t->created_unix;
     st->replay = t->replay;
+    double last = t->frames ? t->live_out.arrival_mono : t->created_mono;
+    st->last_frame_age_s = rmd_mono_now() - last;
     pthread_mutex_unlock(&t->mu);
 }
 
-int rmd_tee_take_metric(rmd_tee *t, rm_daemon_metrics *m, uint64_t *frames, uint64_t *lost,
-                        double *arrival_mono)
+int rmd_tee_take_live(rmd_tee *t, rmd_live *out)
 {
     pthread_mutex_lock(&t->mu);
     int due = t->metric_pending;
     if (due) {
         t->metric_pending = 0;
-        *m = t->latest;
-        *frames = t->frames;
-        *lost = t->lost;
-        *arrival_mono = t->latest_arrival;
+        *out = t->live_out;
+        out->frames = t->frames;
+        out->lost = t->lost;
     }
     pthread_mutex_unlock(&t->mu);
     return due;

@@ -34,6 +34,7 @@ typedef struct rmd_tee_state {
     char error[512];
     double created_unix; /* 0 until the HEADER arrived */
     int replay;          /* the source replays a file: no arrival times */
+    double last_frame_age_s; /* since the last frame arrived (or the start) */
 } rmd_tee_state;
 
 /* Creates a tee owning params->out (on failure out.finish is called). */
@@ -54,10 +55,30 @@ rm_status rmd_tee_label(rmd_tee *t, const char *label, double *time_s, rm_err *e
 int rmd_tee_wait_started(rmd_tee *t, double timeout_s);
 void rmd_tee_set_subscribers(rmd_tee *t, int n);
 void rmd_tee_state_get(rmd_tee *t, rmd_tee_state *st);
-/* If a metric is due, copies it (and the monotonic time its frame arrived)
- * and returns 1. */
-int rmd_tee_take_metric(rmd_tee *t, rm_daemon_metrics *m, uint64_t *frames, uint64_t *lost,
-                        double *arrival_mono);
+/* The live view's picture of the mat: kPa, block maxima of the latest
+ * frame, at most RMD_HEAT_MAX cells. */
+#define RMD_HEAT_SIDE 32
+#define RMD_HEAT_MAX  (RMD_HEAT_SIDE * RMD_HEAT_SIDE)
+
+/* One live sample with the coaching timers (docs/daemon.md, "Live
+ * lines"), filled on the source's thread, taken by the poll thread. */
+typedef struct rmd_live {
+    rm_daemon_metrics m;
+    uint64_t frames, lost;
+    double arrival_mono;
+    double hold_s;    /* the roller's current stay on one spot; NaN if rolling/off */
+    double set_s;     /* roller-on-mat time since the last label (or the start) */
+    double session_s; /* roller-on-mat time in the recording */
+    double pace_cm_s; /* |speed| smoothed over rolling frames (tau RMD_PACE_TAU_S) */
+    int disconnected; /* a disconnect event without its reconnect yet */
+    uint16_t rows, cols;             /* the mat */
+    double row_pitch_mm, col_pitch_mm;
+    uint16_t heat_rows, heat_cols, heat_block; /* heat_block sensels a cell side */
+    uint16_t heat[RMD_HEAT_MAX];               /* kPa, rounded */
+} rmd_live;
+
+/* If a live sample is due, copies it into *out and returns 1. */
+int rmd_tee_take_live(rmd_tee *t, rmd_live *out);
 
 double rmd_mono_now(void);
 double rmd_unix_now(void);
