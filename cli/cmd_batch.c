@@ -115,6 +115,36 @@ static char *results_name(const char *dir, const char *path, int clash)
 
 /* ---- the worker ---- */
 
+/* The set names given afterwards to a recording: `rollmat analyze --labels`
+ * keeps them in the results file it writes beside the recording
+ * (NAME.results.h5, root attribute labels, source = the recording's name);
+ * without one, batch's own earlier results keep them. A batch analysis
+ * uses them too, so its CSV names the sets as the report does. "" if none. */
+static void given_labels(const job *j, char *out, size_t cap)
+{
+    out[0] = 0;
+    const char *b = base(j->path);
+    size_t n = strlen(j->path);
+    if (ends_with(j->path, ".h5"))
+        n -= 3;
+    char *beside = malloc(n + 16);
+    if (!beside)
+        return;
+    snprintf(beside, n + 16, "%.*s.results.h5", (int)n, j->path);
+    static const char *const names[] = {"conventions", "source", "labels"};
+    /* one size for all three: rm_file_root_strings takes one capacity */
+    char conv[RM_RESULTS_COMMENT_LEN], src[RM_RESULTS_COMMENT_LEN], lab[RM_RESULTS_COMMENT_LEN];
+    char *const vals[] = {conv, src, lab};
+    rm_err ignored = {0};
+    if (rm_file_root_strings(beside, names, vals, 3, sizeof lab, &ignored) == RM_OK &&
+        !strcmp(conv, RM_RESULTS_CONVENTIONS) && !strcmp(src, b) && lab[0])
+        snprintf(out, cap, "%s", lab);
+    else if (rm_file_root_strings(j->results, names, vals, 3, sizeof lab, &ignored) == RM_OK &&
+             !strcmp(conv, RM_RESULTS_CONVENTIONS) && lab[0])
+        snprintf(out, cap, "%s", lab);
+    free(beside);
+}
+
 static void worker(const job *j, const rm_profile *prof, int force, int fd)
 {
     FILE *o = fdopen(fd, "w");
@@ -137,16 +167,25 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
     if (!st && !force)
         st = rm_batch_results_current(j->results, id, prof->name, SOFTWARE, &current, &err);
     rm_results *r = NULL;
+    char labels[RM_RESULTS_COMMENT_LEN];
+    given_labels(j, labels, sizeof labels);
     if (!st && current) {
         st = rm_results_open(j->results, &r, &err);
         if (st) { /* unreadable after all: analyse again */
             current = 0;
             st = RM_OK;
             memset(&err, 0, sizeof err);
+        } else if (strcmp(r->labels, labels)) { /* named again since: analyse again */
+            current = 0;
+            rm_results_free(r);
+            r = NULL;
         }
     }
     if (!st && !current) {
-        st = rm_analyze_session(j->path, NULL, prof, &r, &err);
+        rm_analysis_config cfg;
+        rm_analysis_config_default(&cfg);
+        cfg.labels = labels[0] ? labels : NULL;
+        st = rm_analyze_session(j->path, &cfg, prof, &r, &err);
         if (!st)
             st = rm_batch_results_write(j->results, r, id, &err);
     }

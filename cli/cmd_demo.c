@@ -199,7 +199,7 @@ static int run(char *const *argv, int silence_stdout)
 /* The muscle groups of the scenario, as the operator would label them, and
  * the number of frames the virtual mat will send. */
 static char *scenario_facts(const char *scenario, unsigned long seed, double time_scale,
-                            uint64_t *frames)
+                            uint64_t *frames, rm_header *who)
 {
     rm_vmat_config vc = {0};
     vc.scenario = scenario;
@@ -213,6 +213,7 @@ static char *scenario_facts(const char *scenario, unsigned long seed, double tim
     rm_device dev;
     rm_vmat_device(vm, &dev);
     *frames = (uint64_t)ceil(rm_vmat_duration(vm) * dev.rate_hz);
+    rm_vmat_header(vm, who); /* the athlete, for the recorder */
     size_t cap = 1024, n = 0;
     char *o = calloc(1, cap);
     for (int i = 0; o && i < rm_vmat_segment_count(vm); i++) {
@@ -335,7 +336,7 @@ static int parse_options(int argc, char **argv, demo_options *o)
 /* Records with the real recorder on emulated USB. Returns how it was
  * recorded, or NULL (the caller falls back to rollmat simulate). */
 static const char *record_over_usb(const demo_options *o, char *self, const char *rec, char *title,
-                                   char *seed_s, uint64_t expect_frames)
+                                   char *seed_s, uint64_t expect_frames, const rm_header *who)
 {
     if (!o->quiet)
         printf("recording scenario '%s' from the virtual mat on emulated USB (%s)...\n",
@@ -345,7 +346,23 @@ static const char *record_over_usb(const demo_options *o, char *self, const char
                   "TERM", "--quiet", "--", self, "record", "-o", (char *)rec, "-t", title, "-q",
                   /* accelerated: the mat's clock is the time axis, and
                    * the emulated mat waits for the disk */
-                  o->realtime ? NULL : "--clock", "device", "--no-drop", NULL};
+                  o->realtime ? NULL : "--clock", "device", "--no-drop", NULL, NULL, NULL,
+                  NULL, NULL};
+    /* the scenario's athlete goes to the recorder as an operator would give
+     * it (the report shows who rolled and the body-weight share) */
+    char mass[32];
+    size_t n = 0;
+    while (av[n])
+        n++;
+    if (who->subject_id[0]) {
+        av[n++] = "--subject";
+        av[n++] = (char *)who->subject_id;
+    }
+    if (who->body_mass_kg > 0) {
+        snprintf(mass, sizeof mass, "%g", who->body_mass_kg);
+        av[n++] = "--body-mass";
+        av[n++] = mass;
+    }
     int rc = run(av, 1);
     char why[sizeof((rm_err *)0)->msg];
     if (rc == 0 && usable_recording(rec) &&
@@ -435,8 +452,10 @@ int rm_cmd_demo(int argc, char **argv)
     if (st)
         return rm_cli_fail(CMD, &err, st);
     uint64_t expect_frames = 0;
-    char *labels =
-        scenario_facts(o.scenario, (unsigned long)o.seed, atof(o.time_scale), &expect_frames);
+    rm_header who;
+    memset(&who, 0, sizeof who);
+    char *labels = scenario_facts(o.scenario, (unsigned long)o.seed, atof(o.time_scale),
+                                  &expect_frames, &who);
     if (!labels) {
         /* the scenario itself is bad: say why before touching any folder */
         rm_vmat_config vc = {0};
@@ -472,7 +491,7 @@ int rm_cmd_demo(int argc, char **argv)
     o.no_usb = 1;
 #endif
     if (!o.no_usb)
-        how = record_over_usb(&o, self, rec, title, seed_s, expect_frames);
+        how = record_over_usb(&o, self, rec, title, seed_s, expect_frames, &who);
     if (!how && !(how = record_simulated(&o, self, rec, seed_s))) {
         free(labels);
         return RM_EXIT_FAIL;

@@ -26,15 +26,19 @@ static void usage(FILE *f)
                "                      with it, or judge a results file again against it\n"
                "                      (default: the recording's analysis profile, or guide)\n"
                "      --page N        only page N (1-based); PNG/SVG default to page 1\n"
-               "      --dpi D         PNG resolution (default 110)\n"
+               "      --dpi D         PNG resolution (default 110; 216 with --summary)\n"
+               "      --format F      pdf, png or svg (default: from the output's name)\n"
+               "      --summary       the summary alone (who, lights per set, verdict,\n"
+               "                      actions) on a phone-sized page: 1080 x 1920 pixels\n"
+               "                      as PNG; default output NAME-summary.png\n"
                "  -q, --quiet         print nothing on success\n"
                "  -h, --help          this help\n");
 }
 
-static char *default_output(const char *in)
+static char *default_output(const char *in, const char *suffix)
 {
     size_t n = strlen(in);
-    char *o = malloc(n + 8);
+    char *o = malloc(n + strlen(suffix) + 1);
     if (!o)
         return NULL;
     memcpy(o, in, n + 1);
@@ -46,7 +50,7 @@ static char *default_output(const char *in)
             break;
         }
     }
-    strcat(o, ".pdf");
+    strcat(o, suffix);
     return o;
 }
 
@@ -57,14 +61,17 @@ int rm_cmd_report(int argc, char **argv)
         {"profile", required_argument, NULL, 'p'},
         {"page", required_argument, NULL, 'P'},
         {"dpi", required_argument, NULL, 'D'},
+        {"format", required_argument, NULL, 'F'},
+        {"summary", no_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *output = NULL, *profile_name = NULL;
     long page = 0;
-    double dpi = 110;
-    int quiet = 0, c;
+    double dpi = 0;
+    int quiet = 0, summary = 0, c;
+    const char *format = NULL;
     while ((c = getopt_long(argc, argv, "o:p:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
@@ -77,6 +84,12 @@ int rm_cmd_report(int argc, char **argv)
             if (rm_cli_parse_double(optarg, 10, 1200, &dpi))
                 return rm_cli_usage_error(CMD, "--dpi %s: expected 10..1200", optarg);
             break;
+        case 'F':
+            if (strcmp(optarg, "pdf") && strcmp(optarg, "png") && strcmp(optarg, "svg"))
+                return rm_cli_usage_error(CMD, "--format %s: expected pdf, png or svg", optarg);
+            format = optarg;
+            break;
+        case 'S': summary = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default: return rm_cli_bad_option(CMD, argv);
@@ -90,8 +103,15 @@ int rm_cmd_report(int argc, char **argv)
     if (rm_cli_check_input(CMD, input))
         return RM_EXIT_FAIL;
     char *out_alloc = NULL;
+    if (summary && page > 1)
+        return rm_cli_usage_error(CMD, "--summary is one page: --page %ld", page);
     if (!output) {
-        out_alloc = default_output(input);
+        char suffix[32];
+        snprintf(suffix, sizeof suffix, "%s.%s", summary ? "-summary" : "",
+                 format    ? format
+                 : summary ? "png"
+                           : "pdf");
+        out_alloc = default_output(input, suffix);
         if (!out_alloc) {
             rm_cli_error(CMD, "out of memory");
             return RM_EXIT_FAIL;
@@ -106,11 +126,19 @@ int rm_cmd_report(int argc, char **argv)
     }
     rm_err err = {0};
     rm_report_format fmt;
-    rm_status st = rm_report_format_of(output, &fmt, &err);
+    rm_status st = RM_OK;
+    if (format) /* the option wins over the name (a FIFO, "-", a name without one) */
+        fmt = !strcmp(format, "pdf")   ? RM_REPORT_PDF
+              : !strcmp(format, "png") ? RM_REPORT_PNG
+                                       : RM_REPORT_SVG;
+    else
+        st = rm_report_format_of(output, &fmt, &err);
     if (st) {
         free(out_alloc);
         return rm_cli_usage_error(CMD, "%s", err.msg);
     }
+    if (!(dpi > 0))
+        dpi = summary ? RM_REPORT_PHONE_DPI : 110;
     rm_profile prof;
     int have_prof = 0;
     if (profile_name) {
@@ -145,7 +173,8 @@ int rm_cmd_report(int argc, char **argv)
     }
     rm_report *rep = NULL;
     if (!st)
-        st = rm_report_build(r, have_prof ? &prof : NULL, &rep, &err);
+        st = summary ? rm_report_build_summary(r, have_prof ? &prof : NULL, &rep, &err)
+                     : rm_report_build(r, have_prof ? &prof : NULL, &rep, &err);
     if (!st && page > (long)rep->n_pages) {
         rm_cli_error(CMD, "--page %ld: the report has %zu pages", page, rep->n_pages);
         rm_report_free(rep);

@@ -98,7 +98,9 @@ assert rows[0] == ["subject", "session", "metric", "value"], rows[0]
 created = h5py.File("rec.h5", "r").attrs["created"]
 created = created.decode() if isinstance(created, bytes) else created
 skip = {"file", "subject", "segment", "label", "start_s", "set_verdict", "speed_verdict",
-        "pass_verdict", "hold_verdict", "verdict", "profile"}
+        "pass_verdict", "hold_verdict", "verdict", "profile",
+        # who and when: the recording's, not a set's metric
+        "title", "recorded", "body_mass_kg", "frames_lost", "disconnects", "sensels_excluded"}
 want = {}
 for k, w in enumerate(wide):
     for col, v in w.items():

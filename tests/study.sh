@@ -24,13 +24,18 @@ cd "$dir" || exit 1
 n_files=$(ls w/*.h5 | wc -l)
 [ "$n_files" -ge 10 ] || fail "simulate --weeks 3: only $n_files recordings"
 
-# ---- two writers at once (synchronised by a FIFO: both start together)
+# ---- two writers at once (synchronised by a FIFO: both start together).
+# The FIFO is held open read-write here before either starts, so neither
+# open blocks and no line is lost to a reader that opened late (each
+# reader takes bytes up to one newline; there are two).
 mkfifo go
-( read -r _ < go; "$ROLLMAT" study w -q ) 2> s1.err & p1=$!
-( read -r _ < go; "$ROLLMAT" study w -q ) 2> s2.err & p2=$!
-printf 'go\ngo\n' > go
+exec 3<> go
+( read -r _ <&3; exec 3<&-; "$ROLLMAT" study w -q ) 2> s1.err & p1=$!
+( read -r _ <&3; exec 3<&-; "$ROLLMAT" study w -q ) 2> s2.err & p2=$!
+printf 'go\ngo\n' >&3
 wait $p1; r1=$?
 wait $p2; r2=$?
+exec 3<&-
 [ $r1 -eq 0 ] && [ $r2 -eq 0 ] || fail "two writers: exit $r1/$r2: $(cat s1.err s2.err)"
 db=w/rollmat-study.sqlite
 python3 - "$db" "$n_files" <<'PY' || fail "catalogue after two writers"

@@ -56,7 +56,7 @@ Test(report, model_of_the_guide_routine)
     rm_report *rep = NULL;
     rm_err err = {0};
     cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
-    cr_assert_eq(rep->n_pages, 2 + r->n_segments);
+    cr_assert_eq(rep->n_pages, 3 + r->n_segments);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 5);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_POSITION), 6);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SPEED), 6);
@@ -259,7 +259,7 @@ Test(report, results_without_frames_or_sets_still_draw)
     rm_report *rep = NULL;
     rm_err err = {0};
     cr_assert_eq(rm_report_build(r, NULL, &rep, &err), RM_OK, "%s", err.msg);
-    cr_assert_eq(rep->n_pages, 3, "overview, summary, session map");
+    cr_assert_eq(rep->n_pages, 4, "summary, overview, table, session map");
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 1);
     for (size_t i = 0; i < rep->n_pages; i++) {
         uint32_t *pix = NULL;
@@ -401,6 +401,69 @@ Test(report, a_long_routine_continues_on_more_summary_pages)
         cr_assert_eq(rm_report_render(rep, i, 30, &pix, &w, &h, &s, &err), RM_OK, "%s", err.msg);
         free(pix);
     }
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+/* The rushed routine rolls too fast, holds nothing and stays far under the
+ * daily total: the summary's lights are red for those, and its actions say
+ * each in numbers, the measured number and the aim (not "a little more"). */
+Test(report, summary_of_a_rushed_session_says_what_to_change)
+{
+    fixture f;
+    make(&f, "rushed");
+    const rm_results *r = f.r;
+    cr_assert_gt(r->n_segments, 0);
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SUMMARY), 1);
+    cr_assert_eq(rep->pages[0].panels[1].kind, RM_PANEL_SUMMARY, "the summary is page 1");
+    const rm_segment_result *s = &r->segments[0];
+    const rm_report_light *sp = rm_report_light_at(rep, 0, RM_TARGET_PACE);
+    const rm_report_light *ho = rm_report_light_at(rep, 0, RM_TARGET_HOLD);
+    cr_assert_not_null(sp);
+    cr_expect_eq(sp->light, RM_LIGHT_RED, "speed %.1f cm/s is %s", s->mean_speed_cm_s,
+                 rm_light_name(sp->light));
+    cr_expect_float_eq(sp->value, round(s->mean_speed_cm_s * 10) / 10, 1e-9);
+    cr_expect_eq(ho->light, RM_LIGHT_RED, "no hold where the guide asks for one");
+    cr_expect_eq(rep->daily.light, RM_LIGHT_RED);
+    cr_expect_lt(rep->targets_met, rep->targets_judged);
+    /* the verdicts stored by the analysis count the missing hold and the day */
+    cr_expect_eq(s->hold_verdict, RM_VERDICT_BELOW);
+    cr_assert_geq(rep->n_actions, 2);
+    cr_assert_leq(rep->n_actions, RM_REPORT_MAX_ACTIONS);
+    char want[160];
+    snprintf(want, sizeof want, "roll %s slower: %.1f cm/s, aim for 2.5 (about ", s->label,
+             sp->value);
+    int speed = 0, hold = 0, daily = 0;
+    double on = r->totals.rolling_s + r->totals.holding_s;
+    char add[64];
+    snprintf(add, sizeof add, "to reach 5 minutes a day (today %.1f min)", on / 60.0);
+    for (size_t i = 0; i < rep->n_actions; i++) {
+        fprintf(stderr, "action %zu: %s\n", i + 1, rep->actions[i]);
+        speed |= strstr(rep->actions[i], want) != NULL;
+        hold |= strstr(rep->actions[i], "hold the tender spot on the ") &&
+                strstr(rep->actions[i], " 20-30 s: there was no hold");
+        daily |= strncmp(rep->actions[i], "add ", 4) == 0 && strstr(rep->actions[i], add);
+    }
+    cr_expect(speed, "no action \"%s...\"", want);
+    cr_expect(hold, "no action for the missing hold");
+    cr_expect(daily, "no action \"add ... %s\"", add);
+    rm_report_free(rep);
+
+    /* the phone picture: one page of 360 x 640 pt, 1080 x 1920 px at 216 dpi */
+    cr_assert_eq(rm_report_build_summary(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rep->n_pages, 1);
+    uint32_t *pix = NULL;
+    int w, h, st;
+    cr_assert_eq(rm_report_render(rep, 0, RM_REPORT_PHONE_DPI, &pix, &w, &h, &st, &err), RM_OK,
+                 "%s", err.msg);
+    cr_expect_eq(w, 1080);
+    cr_expect_eq(h, 1920);
+    const rm_report_panel *p = &rep->pages[0].panels[1];
+    cr_expect_gt(ink_share(pix, w, h, st, RM_REPORT_PHONE_DPI, p->px, p->py, p->pw, p->ph), 0.02);
+    free(pix);
     rm_report_free(rep);
     unmake(&f);
 }

@@ -410,8 +410,11 @@ static void score_holds(const rm_results *r, size_t k, rm_segment_result *s, con
     if (nh == 0) {
         cat(c, cap, "; no hold");
         if (P->hold_s.set) {
+            /* the profile asks for a hold: none is a miss, not silence */
             band_text(bt, sizeof bt, &P->hold_s);
-            cat(c, cap, " (on a tender spot: %s s)", bt);
+            cat(c, cap, " (on a tender spot: %s s): missing", bt);
+            s->hold_verdict = RM_VERDICT_BELOW;
+            tally_add(t, RM_VERDICT_BELOW);
         }
         return;
     }
@@ -494,6 +497,9 @@ static void score_totals(rm_results *r, const rm_profile *P, int roller, tally t
     rm_verdict v = judge(&P->daily_s, round(on));
     T->total_verdict = (int8_t)v;
     if (v != RM_VERDICT_NA) {
+        /* the daily total is one of the targets the session is judged on */
+        tally_add(&tot, v);
+        T->score = (float)tot.inside / (float)tot.judged;
         char lo[32], hi[32];
         fmtnum(lo, sizeof lo, P->daily_s.lo / 60.0);
         fmtnum(hi, sizeof hi, P->daily_s.hi / 60.0);

@@ -2,12 +2,48 @@
  * session file chunk by chunk (inflated ahead on a worker thread) and feeds
  * the streaming analysis; the recording is opened read-only. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rm_analysis.h"
 #include "rm_session.h"
+
+/* Who rolled and when, the labels given afterwards, and what the stream
+ * lost, so every output of the results can say it (rm_results.h). Frames
+ * lost: the sequence gaps of the writer's totals at close (a corrupt frame
+ * dropped is a gap too), or the gap events of a recording without totals
+ * (killed writer), plus frames the host's ring dropped (overrun events). */
+static void who_and_quality(const rm_session *s, const char *labels, rm_results *r)
+{
+    const rm_header *h = rm_session_header(s);
+    if (h) {
+        snprintf(r->title, sizeof r->title, "%s", h->title);
+        snprintf(r->subject_id, sizeof r->subject_id, "%s", h->subject_id);
+        snprintf(r->created, sizeof r->created, "%s", h->created);
+    }
+    snprintf(r->labels, sizeof r->labels, "%s", labels ? labels : "");
+    int64_t gaps = 0, overrun = 0; /* overruns are lost on the host: no sequence gap */
+    int32_t unplugs = 0;
+    size_t nev = rm_session_event_count(s);
+    for (size_t i = 0; i < nev; i++) {
+        rm_event ev;
+        if (rm_session_event(s, i, &ev) != RM_OK)
+            continue;
+        ev.kind[sizeof ev.kind - 1] = 0;
+        if (!strcmp(ev.kind, RM_EVENT_GAP) && ev.value > 0)
+            gaps += ev.value;
+        else if (!strcmp(ev.kind, RM_EVENT_OVERRUN) && ev.value > 0)
+            overrun += ev.value;
+        else if (!strcmp(ev.kind, RM_EVENT_DISCONNECT))
+            unplugs++;
+    }
+    rm_end end;
+    r->frames_lost =
+        (rm_session_end_totals(s, &end) == RM_OK ? (int64_t)end.frames_missing : gaps) + overrun;
+    r->disconnects = unplugs;
+}
 
 rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
                              const rm_profile *profile, rm_results **out, rm_err *err)
@@ -70,6 +106,7 @@ rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
     }
     const char *base = strrchr(path, '/');
     snprintf(r->source, sizeof r->source, "%s", base ? base + 1 : path);
+    who_and_quality(s, c.labels, r);
     snprintf(r->recording_path, sizeof r->recording_path, "%s", path);
     rm_analysis_free(a);
     rm_session_close(s);

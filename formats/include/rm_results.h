@@ -1,7 +1,8 @@
 /* rm_results.h - the results file, version 1 (the analysis of a recording).
  * Layout: DESIGN.md "Results file, version 1" and docs/metrics.md.
  *
- *   /  attrs conventions = "rollmat-results-1", source, profile, software
+ *   /  attrs conventions = "rollmat-results-1", source, profile, software,
+ *        title, subject_id, created, labels, frames_lost, disconnects
  *   /recording            external link to the recording's root
  *   /series/NAME          float32 [time] (state: uint8)
  *   /strokes /holds /segments   compound tables
@@ -191,6 +192,20 @@ typedef struct rm_results {
     char software[64];
     uint16_t rows, cols;
     double row_pitch_cm, col_pitch_cm, rate_hz, body_mass_kg;
+
+    /* Who and when, copied from the recording by the analysis (root
+     * attributes of the results file, "recording" in the JSON, columns of
+     * every CSV): "" when the recording does not say. */
+    char title[128];                     /* the recording's title */
+    char subject_id[64];                 /* the recording's /subject id */
+    char created[32];                    /* start of the recording, ISO 8601 UTC */
+    char labels[RM_RESULTS_COMMENT_LEN]; /* set names given to the analysis
+                                            afterwards (analyze --labels), "" if none:
+                                            kept so a later analysis (batch) uses them too */
+    /* Data quality of the recording: frames the stream lost (sequence gaps,
+     * corrupt and truncated frames) and unplugs; -1 when unknown (an import). */
+    int64_t frames_lost;
+    int32_t disconnects;
 
     size_t n_frames;
     float *series[RM_SERIES_COUNT]; /* n_frames each */

@@ -139,7 +139,13 @@ const char *rm_verdict_name(int v)
     }
 }
 
-rm_results *rm_results_new(void) { return calloc(1, sizeof(rm_results)); }
+rm_results *rm_results_new(void)
+{
+    rm_results *r = calloc(1, sizeof(rm_results));
+    if (r)
+        r->frames_lost = -1; /* unknown until an analysis of a recording says */
+    return r;
+}
 
 void rm_results_free(rm_results *r)
 {
@@ -439,6 +445,12 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
     rc = rc ? rc : h5x_attr_str(f, "source", r->source);
     rc = rc ? rc : h5x_attr_str(f, "profile", r->profile);
     rc = rc ? rc : h5x_attr_str(f, "software", r->software);
+    rc = rc ? rc : h5x_attr_str(f, "title", r->title);
+    rc = rc ? rc : h5x_attr_str(f, "subject_id", r->subject_id);
+    rc = rc ? rc : h5x_attr_str(f, "created", r->created);
+    rc = rc ? rc : h5x_attr_str(f, "labels", r->labels);
+    rc = rc ? rc : h5x_attr_num(f, "frames_lost", H5T_NATIVE_INT64, &r->frames_lost);
+    rc = rc ? rc : h5x_attr_int(f, "disconnects", r->disconnects);
     if (!rc && r->recording_path[0]) {
         step = "external link /recording";
         char target[PATH_MAX];
@@ -529,6 +541,19 @@ rm_status rm_results_json(const rm_results *r, char **out, rm_err *err)
     json_object_set_new(root, "source", json_string(r->source));
     json_object_set_new(root, "profile", json_string(r->profile));
     json_object_set_new(root, "software", json_string(r->software));
+    json_t *rec = json_object(); /* who and when, and the recording's data quality */
+    json_object_set_new(rec, "title", json_string(r->title));
+    json_object_set_new(rec, "subject_id", json_string(r->subject_id));
+    json_object_set_new(rec, "body_mass_kg",
+                        r->body_mass_kg > 0 ? json_real(r->body_mass_kg) : json_null());
+    json_object_set_new(rec, "created", json_string(r->created));
+    json_object_set_new(rec, "labels", json_string(r->labels));
+    json_object_set_new(rec, "frames_lost",
+                        r->frames_lost >= 0 ? json_integer(r->frames_lost) : json_null());
+    json_object_set_new(rec, "disconnects", json_integer(r->disconnects));
+    json_object_set_new(rec, "sensels_excluded",
+                        json_integer(r->totals.hot_sensels + r->totals.dead_sensels));
+    json_object_set_new(root, "recording", rec);
     json_t *ses = json_object();
     const rm_session_totals *T = &r->totals;
     json_object_set_new(ses, "duration_s", jnum(T->duration_s));
@@ -711,6 +736,15 @@ static rm_status read_root(hid_t f, const char *path, rm_results *r, rm_err *err
     h5x_read_attr_str(f, "source", r->source, sizeof r->source);
     h5x_read_attr_str(f, "profile", r->profile, sizeof r->profile);
     h5x_read_attr_str(f, "software", r->software, sizeof r->software);
+    h5x_read_attr_str(f, "title", r->title, sizeof r->title);
+    h5x_read_attr_str(f, "subject_id", r->subject_id, sizeof r->subject_id);
+    h5x_read_attr_str(f, "created", r->created, sizeof r->created);
+    h5x_read_attr_str(f, "labels", r->labels, sizeof r->labels);
+    double v;
+    if (h5x_read_attr_double(f, "frames_lost", &v) == 0 && isfinite(v))
+        r->frames_lost = (int64_t)v;
+    if (h5x_read_attr_double(f, "disconnects", &v) == 0 && isfinite(v))
+        r->disconnects = (int32_t)v;
     H5L_info_t li;
     if (H5Lexists(f, "recording", H5P_DEFAULT) <= 0 ||
         H5Lget_info(f, "recording", &li, H5P_DEFAULT) < 0 || li.type != H5L_TYPE_EXTERNAL)

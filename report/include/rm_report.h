@@ -9,13 +9,17 @@
  *   rm_report_render  draws one page into an ARGB pixel buffer.
  *
  * Pages (A4 portrait, 595 x 842 pt):
- *   1  overview: title block; roller position over time with strokes, holds
+ *   1  summary: who and when (subject, body mass, date and time, profile,
+ *      data quality); one traffic-light row per set (time, pace, holds
+ *      against the profile, with the measured numbers), the daily total,
+ *      the session verdict, and two or three actions in numbers;
+ *   2  overview: roller position over time with strokes, holds
  *      and segment labels; speed against the profile's target band; roller
  *      force (and share of body weight when known);
- *   2  segment summary: a table of the numbers per segment, then each
+ *   3  segment summary: a table of the numbers per segment, then each
  *      target judged in a coach's words with a pass/miss mark (more pages
  *      when a routine has more sets than one page holds);
- *   3+ one page per segment: the mean-pressure map (kPa colour scale with a
+ *   4+ one page per segment: the mean-pressure map (kPa colour scale with a
  *      legend, mat axes in cm, roller track and holds drawn on it, the
  *      supports visible as the compact contacts) and the segment's position,
  *      speed and force.
@@ -45,6 +49,7 @@ typedef enum rm_report_panel_kind {
     RM_PANEL_MAP,        /* mean-pressure map with roller track */
     RM_PANEL_TABLE,      /* numbers per segment */
     RM_PANEL_VERDICTS,   /* each target in words with a pass/miss mark */
+    RM_PANEL_SUMMARY,    /* traffic lights per set, the session verdict, actions */
     RM_PANEL_KIND_COUNT
 } rm_report_panel_kind;
 
@@ -75,6 +80,39 @@ typedef struct rm_report_page {
     rm_report_panel panels[RM_REPORT_MAX_PANELS];
 } rm_report_page;
 
+/* ---- the summary (page 1, and the phone picture) ----
+ * Each set gets a light per target of the profile: its time on the muscle
+ * group (set_s), its pace (speed_cm_s; a profile without a speed band but
+ * with pass_s, such as behm2020, judges the pass duration instead) and its
+ * holds (hold_s; the longest hold of the set). GREEN: inside the band (the
+ * number rounded as the comments print it); AMBER: outside by at most 25 %
+ * of the nearer band edge; RED: further out, or no hold where the profile
+ * asks for one; NONE: the profile does not judge it (or nothing to judge).
+ * The session's daily total (rolling + holding against daily_s) is one
+ * more target. */
+typedef enum rm_light { RM_LIGHT_NONE = 0, RM_LIGHT_GREEN, RM_LIGHT_AMBER, RM_LIGHT_RED } rm_light;
+
+typedef enum rm_report_target {
+    RM_TARGET_TIME = 0, /* time on the muscle group, s */
+    RM_TARGET_PACE,     /* cm/s, or s per pass (rm_report.pace_by_pass) */
+    RM_TARGET_HOLD,     /* the longest hold, s */
+    RM_TARGET_COUNT
+} rm_report_target;
+
+typedef struct rm_report_light {
+    rm_light light;
+    double value;  /* what was measured (units above); NaN if nothing */
+    double miss;   /* relative shortfall: 0 inside, 1 for a missing hold */
+    int direction; /* rm_verdict: BELOW, INSIDE, ABOVE or NA */
+    char text[32]; /* the number as shown: "4.1 cm/s", "none", "-" */
+} rm_report_light;
+
+#define RM_REPORT_MAX_ACTIONS 3
+#define RM_REPORT_ACTION_LEN  200
+
+/* Name of a light ("green"), NULL outside the range. */
+const char *rm_light_name(rm_light l);
+
 typedef struct rm_report {
     double page_w, page_h; /* pt */
     size_t n_pages;
@@ -83,6 +121,16 @@ typedef struct rm_report {
     rm_profile profile;        /* copy (speed band, hold band ...) */
     int has_profile;
     char title[256];
+    char subtitle[256]; /* who and when: subject, body mass, date and time, profile */
+    char quality[256];  /* the recording's data quality in words ("" if nothing lost) */
+    /* the summary: lights per set (n_segments x RM_TARGET_COUNT, owned),
+     * the daily total, the verdict and the actions sized to the shortfall */
+    int pace_by_pass; /* the pace column judges s per pass, not cm/s */
+    rm_report_light *lights;
+    rm_report_light daily;
+    int targets_met, targets_judged;
+    size_t n_actions;
+    char actions[RM_REPORT_MAX_ACTIONS][RM_REPORT_ACTION_LEN];
 } rm_report;
 
 /* Lays out the report of `r`. profile may be NULL (no target band drawn;
@@ -91,6 +139,18 @@ typedef struct rm_report {
 rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_report **out,
                           rm_err *err);
 void rm_report_free(rm_report *rep);
+
+/* The summary alone on one phone-sized page (360 x 640 pt: 1080 x 1920
+ * pixels at 216 dpi) to share; the same model as rm_report_build, one page
+ * with the header and the summary panel. Free with rm_report_free. */
+#define RM_REPORT_PHONE_W   360.0
+#define RM_REPORT_PHONE_H   640.0
+#define RM_REPORT_PHONE_DPI 216.0
+rm_status rm_report_build_summary(const rm_results *r, const rm_profile *profile, rm_report **out,
+                                  rm_err *err);
+
+/* Set k's light for target t (k < n_segments of the report's results). */
+const rm_report_light *rm_report_light_at(const rm_report *rep, size_t k, rm_report_target t);
 
 /* Judges r's segments and totals again against another profile (the
  * scores, verdicts and comments are replaced; the measurements stay). */

@@ -9,7 +9,7 @@
 #include "rpt_internal.h"
 
 static const char *const kind_names[RM_PANEL_KIND_COUNT] = {
-    "header", "position", "speed", "force", "map", "table", "verdicts",
+    "header", "position", "speed", "force", "map", "table", "verdicts", "summary",
 };
 
 const char *rm_report_panel_kind_name(rm_report_panel_kind k)
@@ -423,6 +423,23 @@ static rm_report_page *new_page(rm_report *rep, const char *fmt, const char *arg
     return pg;
 }
 
+/* The header (who, when, data quality, session comment) and the summary
+ * panel below it, in the frame [x, x+w] x [y, bottom]. */
+static void summary_panels(rm_report *rep, rm_report_page *pg, double x, double y, double w,
+                           double bottom)
+{
+    const double head = w < 400 ? 124 : 100;
+    rm_report_panel *p = &pg->panels[pg->n_panels++];
+    plain_panel(p, RM_PANEL_HEADER, x, y, w, head);
+    rpt_fitf(p->title, sizeof p->title, "%s", rep->title);
+    p = &pg->panels[pg->n_panels++];
+    plain_panel(p, RM_PANEL_SUMMARY, x, y + head + 6, w, bottom - (y + head + 6));
+    p->first = 0;
+    p->count = rep->results->n_segments;
+    p->n_marks = p->count + rep->n_actions;
+    snprintf(p->title, sizeof p->title, "%s", "Each set against the profile");
+}
+
 rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_report **out,
                           rm_err *err)
 {
@@ -445,13 +462,11 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         rep->profile = *profile;
         rep->has_profile = 1;
     }
-    rpt_fitf(rep->title, sizeof rep->title, "Foam-rolling report: %s",
-             r->source[0] ? rm_report_basename(r->source) : "recording");
     size_t nseg = r->n_segments;
-    /* overview, summary pages (a page holds ~10 sets' verdicts), a page per set */
-    rep->pages = calloc(6 + nseg + nseg / 8, sizeof *rep->pages);
-    if (!rep->pages) {
-        free(rep);
+    /* summary, overview, table pages (a page holds ~10 sets' verdicts), a page per set */
+    rep->pages = calloc(7 + nseg + nseg / 8, sizeof *rep->pages);
+    if (!rep->pages || rpt_summary(rep)) {
+        rm_report_free(rep);
         return rm_err_set(err, RM_ERR_NOMEM, "report: out of memory");
     }
     const double L = 36, W = RM_REPORT_PAGE_W - 2 * 36;
@@ -462,23 +477,14 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         tend = 1;
     int rc = 0;
 
-    /* 1: overview */
-    rm_report_page *pg = new_page(rep, "%s", "Session overview");
-    rm_report_panel *p = &pg->panels[pg->n_panels++];
-    memset(p, 0, sizeof *p);
-    p->kind = RM_PANEL_HEADER;
-    p->segment = -1;
-    p->x = L;
-    p->y = 30;
-    p->w = W;
-    p->h = 90;
-    p->px = p->x;
-    p->py = p->y;
-    p->pw = p->w;
-    p->ph = p->h;
-    p->y2_min = p->y2_max = p->c_min = p->c_max = p->band_lo = p->band_hi = NAN;
-    rpt_fitf(p->title, sizeof p->title, "%s", rep->title);
-    const double top = 126, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
+    /* 1: the summary: who and when, lights, verdict, actions */
+    rm_report_page *pg = new_page(rep, "%s", "Summary");
+    rm_report_panel *p = NULL;
+    summary_panels(rep, pg, L, 30, W, RM_REPORT_PAGE_H - 30);
+
+    /* 2: overview */
+    pg = new_page(rep, "%s", "Session overview");
+    const double top = 30, ph = (RM_REPORT_PAGE_H - 30 - top) / 3;
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_POSITION, -1, 0, tend, L, top, W,
                         ph);
     rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_SPEED, -1, 0, tend, L, top + ph,
@@ -557,11 +563,39 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
     return RM_OK;
 }
 
+rm_status rm_report_build_summary(const rm_results *r, const rm_profile *profile, rm_report **out,
+                                  rm_err *err)
+{
+    *out = NULL;
+    if (!r)
+        return rm_err_set(err, RM_ERR_ARG, "report: no results");
+    rm_report *rep = calloc(1, sizeof *rep);
+    if (!rep)
+        return rm_err_set(err, RM_ERR_NOMEM, "report: out of memory");
+    rep->page_w = RM_REPORT_PHONE_W;
+    rep->page_h = RM_REPORT_PHONE_H;
+    rep->results = r;
+    if (profile) {
+        rep->profile = *profile;
+        rep->has_profile = 1;
+    }
+    rep->pages = calloc(1, sizeof *rep->pages);
+    if (!rep->pages || rpt_summary(rep)) {
+        rm_report_free(rep);
+        return rm_err_set(err, RM_ERR_NOMEM, "report: out of memory");
+    }
+    rm_report_page *pg = new_page(rep, "%s", "Summary");
+    summary_panels(rep, pg, 12, 24, RM_REPORT_PHONE_W - 24, RM_REPORT_PHONE_H - 20);
+    *out = rep;
+    return RM_OK;
+}
+
 void rm_report_free(rm_report *rep)
 {
     if (!rep)
         return;
     free(rep->pages);
+    free(rep->lights);
     free(rep);
 }
 

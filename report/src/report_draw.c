@@ -581,34 +581,161 @@ static void draw_header(cairo_t *cr, const rm_report *rep, const rm_report_panel
 {
     const rm_results *r = rep->results;
     const rm_session_totals *T = &r->totals;
+    const int narrow = p->w < 400; /* the phone page */
     set_colour(cr, C_TEXT);
-    font(cr, 16, 1);
-    text(cr, p->x, p->y + 16, 0, p->title);
+    font(cr, narrow ? 14 : 16, 1);
+    double y = wrap(cr, p->x, p->y + 14, p->w, narrow ? 17 : 19, p->title) + 2;
     font(cr, 9, 0);
+    y = wrap(cr, p->x, y, p->w, 12, rep->subtitle);
+    if (rep->quality[0]) {
+        /* lost frames or unplugs are worth the coach's eye */
+        set_colour(cr, r->frames_lost > 0 || r->disconnects > 0 ? C_MISS : C_NA);
+        y = wrap(cr, p->x, y, p->w, 12, rep->quality);
+        set_colour(cr, C_TEXT);
+    }
     char buf[1024];
-    double y = p->y + 34;
-    snprintf(buf, sizeof buf, "Recording %s  |  profile %s%s%s  |  %s",
-             r->source[0] ? r->source : "-", r->profile,
-             rep->has_profile && rep->profile.title[0] ? ": " : "",
-             rep->has_profile ? rep->profile.title : "", r->software);
+    snprintf(buf, sizeof buf,
+             "%.1f min recorded, %.1f min rolling and %.1f min holding in %d set%s: %d passes, %d "
+             "hold%s",
+             T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
+             T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s");
     y = wrap(cr, p->x, y, p->w, 12, buf);
-    char bm[64] = "";
-    if (r->body_mass_kg > 0)
-        snprintf(bm, sizeof bm, ", body mass %.0f kg", r->body_mass_kg);
-    snprintf(
-        buf, sizeof buf,
-        "%.1f min recorded, %.1f min rolling and %.1f min holding in %d set%s: %d passes, %d hold%s%s",
-        T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
-        T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s", bm);
-    y = wrap(cr, p->x, y, p->w, 12, buf);
-    font(cr, 9.5, 1);
-    if (T->comment[0]) {
+    if (!narrow && rep->has_profile && rep->profile.title[0]) {
+        snprintf(buf, sizeof buf, "Profile: %s  |  %s", rep->profile.title, r->software);
+        y = wrap(cr, p->x, y, p->w, 12, buf);
+    }
+    if (!T->roller_found && T->comment[0]) {
         char c[sizeof T->comment + 8];
         snprintf(c, sizeof c, "%s", T->comment);
         if (c[0] >= 'a' && c[0] <= 'z')
             c[0] = (char)(c[0] - 'a' + 'A');
-        wrap(cr, p->x, y + 4, p->w, 12, c);
+        font(cr, 9, 1);
+        wrap(cr, p->x, y + 2, p->w, 12, c);
     }
+}
+
+/* ---- the summary: traffic lights and actions ---- */
+
+static const colour C_GREEN = {0.15, 0.62, 0.20}, C_AMBER = {0.96, 0.65, 0.05},
+                    C_RED = {0.84, 0.15, 0.12};
+
+static colour light_colour(rm_light l)
+{
+    return l == RM_LIGHT_GREEN   ? C_GREEN
+           : l == RM_LIGHT_AMBER ? C_AMBER
+           : l == RM_LIGHT_RED   ? C_RED
+                                 : C_GRID;
+}
+
+/* A light (a filled disc) and the number beside it. */
+static void light_cell(cairo_t *cr, double x, double y, const rm_report_light *L)
+{
+    set_colour(cr, light_colour(L->light));
+    cairo_new_path(cr); /* no line from the text before */
+    cairo_arc(cr, x + 5, y - 3.5, 5, 0, 2 * M_PI);
+    cairo_fill(cr);
+    set_colour(cr, L->light == RM_LIGHT_NONE ? C_NA : C_TEXT);
+    text(cr, x + 14, y, 0, L->text);
+}
+
+static void draw_summary(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    const double row = 21, x0 = p->x, w = p->w;
+    /* columns: the set's name, then time, pace and holds */
+    const double cx[4] = {x0, x0 + 0.31 * w, x0 + 0.54 * w, x0 + 0.77 * w};
+    double y = p->y + 12;
+    set_colour(cr, C_TEXT);
+    font(cr, 12, 1);
+    text(cr, x0, y, 0, p->title);
+    y += 18;
+    font(cr, 9, 1);
+    set_colour(cr, C_NA);
+    const char *head[4] = {"set", "time", rep->pace_by_pass ? "pass" : "speed", "holds"};
+    for (int c = 0; c < 4; c++)
+        text(cr, cx[c], y, 0, head[c]);
+    y += 6;
+    set_colour(cr, C_GRID);
+    cairo_set_line_width(cr, 0.6);
+    cairo_move_to(cr, x0, y);
+    cairo_line_to(cr, x0 + w, y);
+    cairo_stroke(cr);
+    y += row - 4;
+    /* the verdict and the actions need about 170 pt below the rows */
+    double bottom = p->y + p->h - 170;
+    size_t nseg = r->n_segments, shown = 0;
+    font(cr, 10, 0);
+    for (size_t k = 0; k < nseg; k++) {
+        if (y > bottom && k + 1 < nseg)
+            break;
+        char name[64];
+        rpt_fitf(name, sizeof name, "%s", r->segments[k].label);
+        while (text_width(cr, name) > cx[1] - cx[0] - 6 && strlen(name) > 4)
+            rpt_fitf(name, sizeof name, "%.*s...", (int)strlen(name) - 4, name);
+        set_colour(cr, C_TEXT);
+        text(cr, x0, y, 0, name);
+        for (int t = 0; t < RM_TARGET_COUNT; t++)
+            light_cell(cr, cx[1 + t], y, rm_report_light_at(rep, k, (rm_report_target)t));
+        y += row;
+        shown++;
+    }
+    if (shown < nseg) {
+        char more[96];
+        snprintf(more, sizeof more, "... and %zu more set%s (the full report has them all)",
+                 nseg - shown, nseg - shown == 1 ? "" : "s");
+        set_colour(cr, C_NA);
+        text(cr, x0, y, 0, more);
+        y += row;
+    }
+    if (nseg == 0) {
+        set_colour(cr, C_NA);
+        text(cr, x0, y, 0, "no sets found");
+        y += row;
+    }
+    /* the daily total: one more target */
+    set_colour(cr, C_TEXT);
+    font(cr, 10, 1);
+    text(cr, x0, y, 0, "daily total");
+    font(cr, 10, 0);
+    light_cell(cr, cx[1], y, &rep->daily);
+    if (rep->has_profile && rep->profile.daily_s.set) {
+        char b[64];
+        snprintf(b, sizeof b, "target %g-%g min", rep->profile.daily_s.lo / 60.0,
+                 rep->profile.daily_s.hi / 60.0);
+        set_colour(cr, C_NA);
+        text(cr, cx[2], y, 0, b);
+    }
+    y += row + 6;
+    /* the verdict */
+    char v[160];
+    if (rep->targets_judged)
+        snprintf(v, sizeof v, "Session: %d of %d targets met", rep->targets_met,
+                 rep->targets_judged);
+    else
+        snprintf(v, sizeof v, "Session: nothing judged%s",
+                 rep->has_profile ? "" : " (no profile given)");
+    font(cr, 13, 1);
+    set_colour(cr, !rep->targets_judged                          ? C_NA
+                   : rep->targets_met == rep->targets_judged     ? C_GREEN
+                   : 2 * rep->targets_met >= rep->targets_judged ? C_AMBER
+                                                                 : C_RED);
+    text(cr, x0, y, 0, v);
+    y += 20;
+    set_colour(cr, C_TEXT);
+    font(cr, 10.5, 1);
+    text(cr, x0, y, 0, rep->n_actions ? "Next time:" : "Next time: keep this routine");
+    y += 15;
+    font(cr, 10, 0);
+    for (size_t i = 0; i < rep->n_actions; i++) {
+        char a[RM_REPORT_ACTION_LEN + 24];
+        snprintf(a, sizeof a, "%zu. %s", i + 1, rep->actions[i]);
+        y = wrap(cr, x0, y, w, 13, a) + 3;
+    }
+    font(cr, 7.5, 0);
+    set_colour(cr, C_NA);
+    wrap(cr, x0, fmax(y + 4, p->y + p->h - 20), w, 9,
+         "green: inside the profile's band; amber: off by up to 25 %; red: further off, or no hold "
+         "where the profile asks for one; grey: not judged.");
 }
 
 /* ---- table and verdicts ---- */
@@ -928,7 +1055,8 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
     int rc = 0;
     for (size_t i = 0; i < pg->n_panels; i++) {
         const rm_report_panel *p = &pg->panels[i];
-        if (p->kind != RM_PANEL_HEADER && p->kind != RM_PANEL_TABLE && p->kind != RM_PANEL_VERDICTS)
+        if (p->kind != RM_PANEL_HEADER && p->kind != RM_PANEL_TABLE &&
+            p->kind != RM_PANEL_VERDICTS && p->kind != RM_PANEL_SUMMARY)
             panel_title(cr, p);
         switch (p->kind) {
         case RM_PANEL_HEADER: draw_header(cr, rep, p); break;
@@ -938,6 +1066,7 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
         case RM_PANEL_MAP: rc |= draw_map(cr, rep, p); break;
         case RM_PANEL_TABLE: draw_table(cr, rep, p); break;
         case RM_PANEL_VERDICTS: draw_verdicts(cr, rep, p); break;
+        case RM_PANEL_SUMMARY: draw_summary(cr, rep, p); break;
         default: break;
         }
     }
@@ -946,9 +1075,12 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
     font(cr, 7.5, 0);
     char buf[320];
     rpt_fitf(buf, sizeof buf, "%s  -  %s", rep->title, pg->title);
-    text(cr, 36, 18, 0, page == 0 ? pg->title : buf);
-    snprintf(buf, sizeof buf, "page %zu of %zu", page + 1, rep->n_pages);
-    text(cr, rep->page_w - 36, rep->page_h - 12, 2, buf);
+    const double m = rep->page_w < 400 ? 12 : 36; /* the phone page has narrow margins */
+    text(cr, m, 18, 0, page == 0 ? pg->title : buf);
+    if (rep->n_pages > 1) {
+        snprintf(buf, sizeof buf, "page %zu of %zu", page + 1, rep->n_pages);
+        text(cr, rep->page_w - m, rep->page_h - 12, 2, buf);
+    }
     return rc;
 }
 

@@ -43,4 +43,9 @@ double rpt_nice_step(double range, int target_ticks);
 void rpt_fitf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *rm_report_basename(const char *path);
 
+/* Fills the report's who-and-when texts (title, subtitle, quality), the
+ * lights per set, the daily total, the tally and the actions (summary.c).
+ * 0, or -1 when out of memory. */
+int rpt_summary(rm_report *rep);
+
 #endif

@@ -48,6 +48,14 @@ static const char *const columns[] = {
     "score",
     "verdict",
     "profile",
+    /* who and when, and the recording's data quality (appended: the merge
+     * and older readers find the first columns where they were) */
+    "title",
+    "recorded",
+    "body_mass_kg",
+    "frames_lost",
+    "disconnects",
+    "sensels_excluded",
 };
 #define NCOL (sizeof columns / sizeof columns[0])
 
@@ -106,6 +114,25 @@ static int put_segment_column(rm_csv *c, const rm_segment_result *s, const rm_se
     return rm_csv_number(c, v, 6);
 }
 
+/* The recording's columns, the same on every row of it (and in the
+ * session table): who, when, and what the stream lost. NA when unknown. */
+static int put_recording(rm_csv *c, const char *name, const rm_results *r)
+{
+    if (!strcmp(name, "title"))
+        return rm_csv_text(c, r->title);
+    if (!strcmp(name, "recorded"))
+        return r->created[0] ? rm_csv_text(c, r->created) : rm_csv_na(c);
+    if (!strcmp(name, "body_mass_kg"))
+        return rm_csv_number(c, r->body_mass_kg > 0 ? r->body_mass_kg : NAN, 6);
+    if (!strcmp(name, "frames_lost"))
+        return r->frames_lost >= 0 ? rm_csv_int(c, r->frames_lost) : rm_csv_na(c);
+    if (!strcmp(name, "disconnects"))
+        return rm_csv_int(c, r->disconnects);
+    if (!strcmp(name, "sensels_excluded"))
+        return rm_csv_int(c, r->totals.hot_sensels + r->totals.dead_sensels);
+    return rm_csv_na(c);
+}
+
 /* The columns that are not segment columns: the row's context and values
  * derived from a segment. */
 static int put_derived(rm_csv *c, const char *name, size_t k, const rm_segment_result *s,
@@ -114,7 +141,7 @@ static int put_derived(rm_csv *c, const char *name, size_t k, const rm_segment_r
     if (!strcmp(name, "file"))
         return rm_csv_text(c, file);
     if (!strcmp(name, "subject"))
-        return rm_csv_text(c, subject ? subject : "");
+        return rm_csv_text(c, r->subject_id[0] ? r->subject_id : subject ? subject : "");
     if (!strcmp(name, "segment")) /* the row's position, as the merge sorts it */
         return rm_csv_number(c, (double)k, 6);
     if (!strcmp(name, "duration_s"))
@@ -124,7 +151,7 @@ static int put_derived(rm_csv *c, const char *name, size_t k, const rm_segment_r
                                    : rm_csv_text(c, s->score >= 1.0f ? "pass" : "miss");
     if (!strcmp(name, "profile"))
         return rm_csv_text(c, r->profile);
-    return rm_csv_na(c);
+    return put_recording(c, name, r);
 }
 
 int rm_batch_csv_header(FILE *f)
