@@ -267,6 +267,14 @@ Test(analyze, sets_holds_labels_scores)
                  r->segments[1].comment);
     /* cadence of the second set: 20 s per cycle = 3 cycles/min */
     cr_expect_float_eq(r->segments[1].cadence_cpm, 3.0, 0.15);
+    cr_expect_float_eq(r->segments[1].stroke_cadence_cpm, 3.0, 0.15);
+    /* the coach reads the stroke cadence (the spectrum is bent by holds) */
+    for (size_t k = 0; k < r->n_segments; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "cadence %.1f cycles/min", r->segments[k].stroke_cadence_cpm);
+        cr_expect_not_null(strstr(r->segments[k].comment, want), "set %zu: no \"%s\" in %s", k,
+                           want, r->segments[k].comment);
+    }
     cr_expect_float_eq(r->segments[1].mean_speed_cm_s, 2.0, 0.2);
     rm_results_free(r);
 
