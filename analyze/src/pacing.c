@@ -982,10 +982,12 @@ static void session_totals(pacing *P)
             dload += d;
             sfr += fr[i];
         }
-        float pkv = a->ser[RM_SERIES_PEAK_KPA].v[i];
-        if (pkv > pk)
-            pk = pkv;
     }
+    /* the peak of real sensels only: a hot sensel reads full scale from the
+     * first frame, before it is found out (hot_after_s) */
+    for (size_t i = 0; i < P->N; i++)
+        if (!a->hot[i] && a->all_peak[i] > pk)
+            pk = a->all_peak[i];
     T->rolling_s = droll;
     T->holding_s = dhold;
     T->loaded_s = dload;
@@ -1002,6 +1004,9 @@ static void session_totals(pacing *P)
     T->roller_found = a->n_spans > 0;
     T->hot_sensels = a->n_hot;
     T->dead_sensels = a->n_dead;
+    T->frames_lost = a->frames_lost;
+    T->gaps = a->gaps;
+    T->disconnects = a->disconnects;
 }
 
 /* The series, states, strokes and holds move into the results (no copy). */
