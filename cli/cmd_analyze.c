@@ -148,6 +148,16 @@ int rm_cmd_analyze(int argc, char **argv)
         rc = rm_cli_fail(CMD, &e, st);
         goto done;
     }
+    if (labels) {
+        /* positional names that do not match the sets found are likely
+         * shifted: say so rather than label quietly */
+        size_t names = 1;
+        for (const char *q = labels; *q; q++)
+            names += *q == ',';
+        if (names != r->n_segments)
+            fprintf(stderr, "rollmat %s: warning: --labels names %zu sets but %zu were found\n",
+                    CMD, names, r->n_segments);
+    }
     if (!nowrite) {
         st = rm_results_write(out_path, r, &e);
         if (st == RM_OK)

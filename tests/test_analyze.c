@@ -122,6 +122,12 @@ Test(analyze, roller_among_contacts)
     cr_expect_eq(r->n_segments, 1);
     /* hot sensel excluded from the maps' contact time after detection */
     cr_expect_lt(r->map_contact_s[38 * C + 28], 2.0f);
+    /* the hot sensel (900 kPa) never sets the session's peak: the real
+     * contacts peak at 40 kPa */
+    cr_expect_leq(r->totals.peak_kpa, 40.5f, "session peak %.1f kPa", r->totals.peak_kpa);
+    cr_expect_geq(r->totals.peak_kpa, 30.0f, "session peak %.1f kPa", r->totals.peak_kpa);
+    cr_expect_eq(r->totals.frames_lost, 0);
+    cr_expect_eq(r->totals.gaps, 0);
     rm_results_free(r);
     rm_analysis_free(a);
 }
@@ -307,6 +313,14 @@ Test(analyze, sets_holds_labels_scores)
                  r->segments[1].comment);
     /* cadence of the second set: 20 s per cycle = 3 cycles/min */
     cr_expect_float_eq(r->segments[1].cadence_cpm, 3.0, 0.15);
+    cr_expect_float_eq(r->segments[1].stroke_cadence_cpm, 3.0, 0.15);
+    /* the coach reads the stroke cadence (the spectrum is bent by holds) */
+    for (size_t k = 0; k < r->n_segments; k++) {
+        char want[64];
+        snprintf(want, sizeof want, "cadence %.1f cycles/min", r->segments[k].stroke_cadence_cpm);
+        cr_expect_not_null(strstr(r->segments[k].comment, want), "set %zu: no \"%s\" in %s", k,
+                           want, r->segments[k].comment);
+    }
     cr_expect_float_eq(r->segments[1].mean_speed_cm_s, 2.0, 0.2);
     rm_results_free(r);
 
@@ -559,4 +573,38 @@ Test(analyze, separate_analyses_in_threads)
         rm_results_free(r);
     }
     rm_results_free(ref);
+}
+
+/* Data quality: frames missing from the stream (two stretches, 7 and 1
+ * frames) and a disconnect event reach the totals and the JSON summary. */
+Test(analyze, data_quality)
+{
+    rm_device d = mat(50);
+    rm_analysis *a = NULL;
+    rm_err e = {0};
+    cr_assert_eq(rm_analysis_new(NULL, &d, NULL, NULL, &a, &e), RM_OK, "%s", e.msg);
+    uint16_t raw[R * C];
+    for (int k = 0; k < 50 * 20; k++) {
+        if ((k >= 300 && k < 307) || k == 600)
+            continue;
+        double t = k / 50.0;
+        double ph = fmod(t * 4.0, 40.0);
+        memset(raw, 0, sizeof raw);
+        strip(raw, 10.0 + (ph < 20 ? ph : 40 - ph), 2.0, 3, 26, 40);
+        cr_assert_eq(rm_analysis_push(a, t, raw, NULL, &e), RM_OK, "%s", e.msg);
+    }
+    cr_assert_eq(rm_analysis_event(a, 6.5, "disconnect", &e), RM_OK, "%s", e.msg);
+    cr_assert_eq(rm_analysis_event(a, 7.0, "reconnect", &e), RM_OK, "%s", e.msg);
+    rm_results *r = NULL;
+    cr_assert_eq(rm_analysis_finish(a, NULL, &r, &e), RM_OK, "%s", e.msg);
+    cr_expect_eq(r->totals.frames_lost, 8, "frames lost %d", r->totals.frames_lost);
+    cr_expect_eq(r->totals.gaps, 2, "gaps %d", r->totals.gaps);
+    cr_expect_eq(r->totals.disconnects, 1, "disconnects %d", r->totals.disconnects);
+    char *js = NULL;
+    cr_assert_eq(rm_results_json(r, &js, &e), RM_OK, "%s", e.msg);
+    cr_expect_not_null(strstr(js, "\"frames_lost\": 8"), "%s", js);
+    cr_expect_not_null(strstr(js, "\"disconnects\": 1"), "%s", js);
+    free(js);
+    rm_results_free(r);
+    rm_analysis_free(a);
 }

@@ -164,6 +164,11 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
                            rm_live_metrics *live, rm_err *err);
 /* A label for the muscle group being rolled from time_s on (operator). */
 rm_status rm_analysis_label(rm_analysis *a, double time_s, const char *label, rm_err *err);
+/* A recording event (rm_packet.h kinds) at time_s: "disconnect" is counted
+ * for the results' data quality (totals.disconnects); other kinds are
+ * ignored (labels go through rm_analysis_label; frames lost are counted
+ * from the frame times themselves). */
+rm_status rm_analysis_event(rm_analysis *a, double time_s, const char *kind, rm_err *err);
 
 /* Ends the analysis: pacing, segments, spectra and scores against `profile`
  * (NULL: the guide's). *out is a new results object the caller frees with

@@ -431,6 +431,16 @@ rm_status rm_analysis_label(rm_analysis *a, double time_s, const char *label, rm
     return RM_OK;
 }
 
+rm_status rm_analysis_event(rm_analysis *a, double time_s, const char *kind, rm_err *err)
+{
+    if (!a || !kind)
+        return rm_err_set(err, RM_ERR_ARG, "analysis event: no kind");
+    (void)time_s;
+    if (!strcmp(kind, RM_EVENT_DISCONNECT))
+        a->disconnects++;
+    return RM_OK;
+}
+
 /* Statistics of one roller candidate. */
 typedef struct roller_fit {
     double sum_p, sum_px, sum_py, sum_pxx, sum_pyy, peak;
@@ -1057,6 +1067,14 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     frame_values(a, time_s, frame, nl, sums, &best, best_root, v);
     if (!a->cfg.live_only && push_series(a, v))
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+    if (a->have_last && (time_s - a->last_t) * a->rate_hz > 1.5) {
+        /* frames lost on the way (dropped, corrupt): counted for the
+         * data-quality totals; the pacing bridges or splits around them */
+        double lost = floor((time_s - a->last_t) * a->rate_hz + 0.5) - 1.0;
+        a->frames_lost += lost > 1e9 ? 1000000000 : (int32_t)lost;
+        a->gaps++;
+    }
+    a->have_last = 1;
     a->last_t = time_s;
     if (update_maps(a, nl, present, time_s) != RM_OK)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);

@@ -94,6 +94,10 @@ struct rm_analysis {
     rm_seg_span *spans;
     size_t n_spans, cap_spans;
 
+    /* data quality */
+    int have_last;
+    int32_t frames_lost, gaps, disconnects;
+
     rm_label_ev *lab_ev;
     size_t n_lab, cap_lab;
     int finished;

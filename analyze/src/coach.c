@@ -382,8 +382,10 @@ static void score_passes(rm_segment_result *s, const rm_profile *P, tally *t)
             tally_add(t, v);
         }
     }
-    if (!isnan(s->cadence_cpm))
-        cat(c, cap, ", cadence %.1f cycles/min", s->cadence_cpm);
+    /* the stroke count, not the spectrum: a few cycles a minute are too few
+     * for a spectral peak to be that exact, and holds bend it (metrics.md) */
+    if (!isnan(s->stroke_cadence_cpm))
+        cat(c, cap, ", cadence %.1f cycles/min", s->stroke_cadence_cpm);
 }
 
 /* The holds of segment k against hold_s: inside if every one is, else

@@ -222,42 +222,35 @@ static void *dyn_push(dyn *d)
     return p;
 }
 
-static const char *label_for(const rm_analysis *a, size_t k, double prev_end, double end, char *buf,
-                             size_t cap)
+/* The name given by --labels for set k (k-th comma-separated name), or
+ * NULL if the list has none for it. */
+static const char *label_from_list(const char *list, size_t k, char *buf, size_t cap)
 {
-    if (a->cfg.labels && a->cfg.labels[0]) {
-        const char *s = a->cfg.labels;
-        for (size_t i = 0; i < k && s; i++) {
-            s = strchr(s, ',');
-            if (s)
-                s++;
-        }
-        if (s && *s && *s != ',') {
-            size_t len = strcspn(s, ",");
-            if (len >= cap)
-                len = cap - 1;
-            memcpy(buf, s, len);
-            buf[len] = 0;
-            return buf;
-        }
-    } else {
-        /* The operator's last label before this set ends (after the
-         * previous set ended). */
-        const rm_label_ev *hit = NULL;
-        for (size_t i = 0; i < a->n_lab; i++) {
-            double t = a->lab_ev[i].time_s - a->t0;
-            if (t > prev_end && t <= end)
-                hit = &a->lab_ev[i];
-        }
-        if (hit) {
-            snprintf(buf, cap, "%s", hit->text);
-            return buf;
-        }
+    const char *s = list;
+    for (size_t i = 0; i < k && s; i++) {
+        s = strchr(s, ',');
+        if (s)
+            s++;
     }
-    snprintf(buf, cap, "set %zu", k + 1);
+    if (!s || !*s || *s == ',')
+        return NULL;
+    size_t len = strcspn(s, ",");
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(buf, s, len);
+    buf[len] = 0;
     return buf;
 }
 
+/* Label events sorted by time; equal times keep the order they were given
+ * in (the later one is then in force, the earlier for no time at all). */
+static int cmp_label_ev(const void *x, const void *y)
+{
+    const rm_label_ev *const *a = x, *const *b = y;
+    if ((*a)->time_s != (*b)->time_s)
+        return (*a)->time_s < (*b)->time_s ? -1 : 1;
+    return (*a < *b) ? -1 : (*a > *b);
+}
 /* Everything rm_analysis_pacing works on, so its stages can be separate
  * functions without a dozen parameters each. Arrays are nf long (at least
  * one element), owned here until they move into the results. */
@@ -587,6 +580,107 @@ static int choose_segments(pacing *P)
     return (r->segments && r->seg_mean_kpa && r->seg_peak_kpa && r->seg_contact_s) ? 0 : -1;
 }
 
+/* Working time of every set under every operator label: w[j * nseg + k]
+ * is how long label j (in time order, ev[j]) was in force while set k was
+ * worked (rolling or holding; every frame of a set that has neither). A
+ * label is in force from its time until the next label. wk[k] is set k's
+ * working time. */
+static void label_coverage(pacing *P, rm_label_ev *const *ev, size_t nl, double *w, double *wk)
+{
+    const rm_analysis *a = P->a;
+    const float *t = P->t;
+    size_t j = 0; /* ev[j - 1] is in force; j == 0: none yet */
+    for (size_t k = 0; k < P->nseg; k++) {
+        size_t first = a->spans[k].first, last = a->spans[k].last;
+        int any = 0;
+        for (size_t i = first; i <= last; i++)
+            if (P->state[i] != RM_STATE_UNLOADED) {
+                any = 1;
+                break;
+            }
+        wk[k] = 0;
+        for (size_t i = first; i <= last; i++) {
+            if (any && P->state[i] == RM_STATE_UNLOADED)
+                continue;
+            double ti = (double)t[i];
+            while (j < nl && ev[j]->time_s - a->t0 <= ti)
+                j++;
+            double d = frame_dur(t, i, P->nf, P->dt, P->maxgap);
+            wk[k] += d;
+            if (j > 0)
+                w[(j - 1) * P->nseg + k] += d;
+        }
+    }
+}
+
+/* Each set's label. From --labels: by position. From operator events: a
+ * label belongs to the set it covers most (the largest share of a set's
+ * working time), and a set takes, of the labels that belong to it, the
+ * one covering most of it. A label that has covered at least half of a
+ * set is spent: it covers no later set, so a set whose label was left out
+ * is not given the previous set's (it keeps "set N"). Given early (in the
+ * gap), late (seconds into the set) or in the previous set's last
+ * seconds, a label thus lands on the set it was meant for. */
+static int assign_labels(pacing *P)
+{
+    const rm_analysis *a = P->a;
+    rm_results *r = P->r;
+    const size_t ns = P->nseg, nl = a->n_lab;
+    char buf[RM_RESULTS_LABEL_LEN];
+    for (size_t k = 0; k < ns; k++) {
+        const char *l = NULL;
+        if (P->whole)
+            l = a->n_lab ? a->lab_ev[a->n_lab - 1].text : "whole recording";
+        else if (a->cfg.labels && a->cfg.labels[0])
+            l = label_from_list(a->cfg.labels, k, buf, sizeof buf);
+        if (l)
+            snprintf(r->segments[k].label, sizeof r->segments[k].label, "%s", l);
+        else
+            snprintf(r->segments[k].label, sizeof r->segments[k].label, "set %zu", k + 1);
+    }
+    if (P->whole || (a->cfg.labels && a->cfg.labels[0]) || !nl || !ns)
+        return 0;
+    rm_label_ev **ev = malloc(nl * sizeof *ev);
+    double *w = calloc(nl * ns, sizeof *w), *wk = calloc(ns, sizeof *wk);
+    int *home = malloc(nl * sizeof *home);
+    if (!ev || !w || !wk || !home) {
+        free(ev);
+        free(w);
+        free(wk);
+        free(home);
+        return -1;
+    }
+    for (size_t j = 0; j < nl; j++)
+        ev[j] = &a->lab_ev[j];
+    qsort(ev, nl, sizeof *ev, cmp_label_ev);
+    label_coverage(P, ev, nl, w, wk);
+    for (size_t j = 0; j < nl; j++) {
+        double *sj = w + j * ns;
+        int spent = 0;
+        home[j] = -1;
+        for (size_t k = 0; k < ns; k++) {
+            sj[k] = (spent || !(wk[k] > 0)) ? 0 : sj[k] / wk[k];
+            if (sj[k] >= 0.5)
+                spent = 1;
+            if (sj[k] > 0 && (home[j] < 0 || sj[k] > sj[home[j]]))
+                home[j] = (int)k;
+        }
+    }
+    for (size_t k = 0; k < ns; k++) {
+        long best = -1;
+        for (size_t j = 0; j < nl; j++)
+            if (home[j] == (int)k && (best < 0 || w[j * ns + k] >= w[(size_t)best * ns + k]))
+                best = (long)j;
+        if (best >= 0)
+            snprintf(r->segments[k].label, sizeof r->segments[k].label, "%s", ev[best]->text);
+    }
+    free(ev);
+    free(w);
+    free(wk);
+    free(home);
+    return 0;
+}
+
 /* One Welch plan and its accumulators for every segment's spectra. */
 static int spectra_init(pacing *P)
 {
@@ -767,7 +861,6 @@ static void seg_steadiness(pacing *P, rm_segment_result *sg, size_t first, size_
 static void segment_metrics(pacing *P)
 {
     const rm_analysis *a = P->a;
-    double prev_end = -1e300;
     for (size_t k = 0; k < P->nseg; k++) {
         rm_segment_result *sg = &P->r->segments[k];
         size_t first = P->whole ? 0 : a->spans[k].first;
@@ -775,13 +868,6 @@ static void segment_metrics(pacing *P)
         sg->index = (int32_t)k;
         sg->start_s = P->t[first];
         sg->end_s = P->t[last];
-        char lb[RM_RESULTS_LABEL_LEN];
-        snprintf(sg->label, sizeof sg->label, "%s",
-                 P->whole ? "whole recording"
-                          : label_for(a, k, prev_end, sg->end_s, lb, sizeof lb));
-        if (P->whole && a->n_lab)
-            snprintf(sg->label, sizeof sg->label, "%s", a->lab_ev[a->n_lab - 1].text);
-        prev_end = sg->end_s;
         seg_maps(P, k);
         seg_shares(P, sg, first, last);
         seg_cadence(P, sg, first, last);
@@ -896,10 +982,12 @@ static void session_totals(pacing *P)
             dload += d;
             sfr += fr[i];
         }
-        float pkv = a->ser[RM_SERIES_PEAK_KPA].v[i];
-        if (pkv > pk)
-            pk = pkv;
     }
+    /* the peak of real sensels only: a hot sensel reads full scale from the
+     * first frame, before it is found out (hot_after_s) */
+    for (size_t i = 0; i < P->N; i++)
+        if (!a->hot[i] && a->all_peak[i] > pk)
+            pk = a->all_peak[i];
     T->rolling_s = droll;
     T->holding_s = dhold;
     T->loaded_s = dload;
@@ -916,6 +1004,9 @@ static void session_totals(pacing *P)
     T->roller_found = a->n_spans > 0;
     T->hot_sensels = a->n_hot;
     T->dead_sensels = a->n_dead;
+    T->frames_lost = a->frames_lost;
+    T->gaps = a->gaps;
+    T->disconnects = a->disconnects;
 }
 
 /* The series, states, strokes and holds move into the results (no copy). */
@@ -991,7 +1082,7 @@ rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_resul
     if (pacing_alloc(&P))
         goto nomem;
     bridge_gaps(&P);
-    if (roller_runs(&P) || choose_segments(&P) || spectra_init(&P))
+    if (roller_runs(&P) || choose_segments(&P) || assign_labels(&P) || spectra_init(&P))
         goto nomem;
     segment_metrics(&P);
     assign_strokes_holds(&P);

@@ -75,11 +75,14 @@ rm_status rm_analyze_session(const char *path, const rm_analysis_config *cfg,
     size_t nev = rm_session_event_count(s);
     for (size_t i = 0; i < nev && st == RM_OK; i++) {
         rm_event ev;
-        if (rm_session_event(s, i, &ev) == RM_OK && !strcmp(ev.kind, RM_EVENT_LABEL) &&
-            isfinite(ev.time_s)) {
+        if (rm_session_event(s, i, &ev) != RM_OK)
+            continue;
+        ev.kind[sizeof ev.kind - 1] = 0;
+        if (!strcmp(ev.kind, RM_EVENT_LABEL) && isfinite(ev.time_s)) {
             ev.text[sizeof ev.text - 1] = 0;
             st = rm_analysis_label(a, ev.time_s, ev.text, err);
-        }
+        } else
+            st = rm_analysis_event(a, ev.time_s, ev.kind, err);
     }
     rm_session_iter *it = NULL;
     if (st == RM_OK)

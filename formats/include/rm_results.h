@@ -182,6 +182,10 @@ typedef struct rm_session_totals {
     int8_t total_verdict; /* rolling + holding time against the daily total */
     int roller_found;     /* 0: no roller anywhere (e.g. an import) */
     int hot_sensels, dead_sensels;
+    /* data quality: frames missing from the recording (from the frame
+     * times: a step over 1.5 frame periods), the stretches they were lost
+     * in, and the mat's disconnects (events) */
+    int32_t frames_lost, gaps, disconnects;
     char comment[RM_RESULTS_COMMENT_LEN * 2];
 } rm_session_totals;
 

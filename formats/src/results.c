@@ -399,6 +399,9 @@ static int write_totals(hid_t f, const rm_results *r)
     rc = rc ? rc : h5x_attr_int(d, "roller_found", T->roller_found);
     rc = rc ? rc : h5x_attr_int(d, "hot_sensels", T->hot_sensels);
     rc = rc ? rc : h5x_attr_int(d, "dead_sensels", T->dead_sensels);
+    rc = rc ? rc : h5x_attr_int(d, "frames_lost", T->frames_lost);
+    rc = rc ? rc : h5x_attr_int(d, "gaps", T->gaps);
+    rc = rc ? rc : h5x_attr_int(d, "disconnects", T->disconnects);
     rc = rc ? rc : h5x_attr_double(d, "body_mass_kg", r->body_mass_kg);
     rc = rc ? rc : h5x_attr_str(d, "comment", T->comment);
     H5Dclose(d);
@@ -572,6 +575,9 @@ rm_status rm_results_json(const rm_results *r, char **out, rm_err *err)
     json_object_set_new(ses, "roller_found", json_boolean(T->roller_found));
     json_object_set_new(ses, "hot_sensels", json_integer(T->hot_sensels));
     json_object_set_new(ses, "dead_sensels", json_integer(T->dead_sensels));
+    json_object_set_new(ses, "frames_lost", json_integer(T->frames_lost));
+    json_object_set_new(ses, "gaps", json_integer(T->gaps));
+    json_object_set_new(ses, "disconnects", json_integer(T->disconnects));
     json_object_set_new(ses, "body_mass_kg",
                         r->body_mass_kg > 0 ? json_real(r->body_mass_kg) : json_null());
     json_object_set_new(ses, "frames", json_integer((json_int_t)r->n_frames));
@@ -820,6 +826,9 @@ static void read_totals(hid_t f, rm_results *r)
     RD("roller_found", roller_found, int)
     RD("hot_sensels", hot_sensels, int)
     RD("dead_sensels", dead_sensels, int)
+    RD("frames_lost", frames_lost, int32_t)
+    RD("gaps", gaps, int32_t)
+    RD("disconnects", disconnects, int32_t)
 #undef RD
     if (h5x_read_attr_double(d, "body_mass_kg", &v) == 0)
         r->body_mass_kg = v;

@@ -152,18 +152,27 @@ static int write_axes(rm_session_writer *w, hid_t *row_scale, hid_t *col_scale)
     int rc = -1;
     double rp = w->dev.row_pitch_mm > 0 ? w->dev.row_pitch_mm : 10.0;
     double cp = w->dev.col_pitch_mm > 0 ? w->dev.col_pitch_mm : 10.0;
-    *row_scale = dataset_create(w->file, "row", H5T_IEEE_F64LE, 1, &nr, NULL, NULL, 0, 0, "cm",
-                                "sensel row centre, distance from row 0 (y)");
-    *col_scale = dataset_create(w->file, "col", H5T_IEEE_F64LE, 1, &nc, NULL, NULL, 0, 0, "cm",
-                                "sensel column centre, distance from column 0 (x)");
+    /* The one coordinate contract (DESIGN.md, docs/format.md): x along the
+     * rows (the rolling direction), y along the columns, a sensel's centre
+     * at (index + 0.5) * pitch from the mat's edge, as the analysis uses.
+     * Files before this wrote index * pitch and called rows "y"; nothing
+     * reads these scales back, so those files stay readable. */
+    *row_scale =
+        dataset_create(w->file, "row", H5T_IEEE_F64LE, 1, &nr, NULL, NULL, 0, 0, "cm",
+                       "x: sensel centre along the mat (rolling direction), (row + 0.5) * row pitch");
+    *col_scale =
+        dataset_create(w->file, "col", H5T_IEEE_F64LE, 1, &nc, NULL, NULL, 0, 0, "cm",
+                       "y: sensel centre across the mat, (col + 0.5) * col pitch");
     if (*row_scale < 0 || *col_scale < 0)
         goto out;
+    if (h5x_attr_str(*row_scale, "axis", "X") < 0 || h5x_attr_str(*col_scale, "axis", "Y") < 0)
+        goto out;
     for (hsize_t i = 0; i < nr; i++)
-        pos[i] = (double)i * rp / 10.0;
+        pos[i] = ((double)i + 0.5) * rp / 10.0;
     if (write_all(*row_scale, H5T_NATIVE_DOUBLE, pos) < 0)
         goto out;
     for (hsize_t i = 0; i < nc; i++)
-        pos[i] = (double)i * cp / 10.0;
+        pos[i] = ((double)i + 0.5) * cp / 10.0;
     if (write_all(*col_scale, H5T_NATIVE_DOUBLE, pos) < 0)
         goto out;
     if (H5DSset_scale(*row_scale, "row") < 0 || H5DSset_scale(*col_scale, "col") < 0)

@@ -785,7 +785,7 @@ static void draw_table(cairo_t *cr, const rm_report *rep, const rm_report_panel 
         double scale;
         int decimals;
     } shown[NC - 3] = {
-        {"strokes", 1, 0},         {"cadence_cpm", 1, 1},
+        {"strokes", 1, 0},         {"stroke_cadence_cpm", 1, 1},
         {"mean_speed_cm_s", 1, 1}, {"mean_pass_s", 1, 1},
         {"holds", 1, 0},           {"holding_s", 1, 0},
         {"mean_force_n", 1, 0},    {"body_weight_share", 100, 0},
