@@ -69,6 +69,8 @@ typedef struct rm_profile {
     rm_band hold_s;     /* duration of a hold on a tender spot */
     rm_band set_s;      /* time on one muscle group (a segment) */
     rm_band daily_s;    /* total rolling time of the session */
+    rm_band spot_s;     /* massage ball: time on one spot */
+    rm_band spot_force_cv; /* massage ball: steadiness of the pressure on a spot */
 } rm_profile;
 
 /* Loads a profile by name ("guide", "behm2020": the shipped files) or from
@@ -116,6 +118,11 @@ typedef struct rm_analysis_config {
     int live_only;                   /* 1: push only (daemon), no series kept, memory
                                     constant; finish is then refused */
     unsigned threads;                /* offline reading: inflate threads (0 = 2) */
+    double ball_min_kpa;             /* massage ball: peak pressure at least (40) */
+    double ball_max_sigma_cm;        /* ball: pressure-weighted spread at most (1.8) */
+    double ball_max_aspect;          /* ball: spread along / across within (1.6) */
+    double spot_min_s;               /* a ball spot lasts at least (5) */
+    double spot_move_cm;             /* the ball moving this far starts a new spot (4) */
 } rm_analysis_config;
 
 void rm_analysis_config_default(rm_analysis_config *cfg);

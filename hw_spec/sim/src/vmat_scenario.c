@@ -53,7 +53,9 @@ static const group_def groups[VM_NGROUPS] = {
      0.70,
      2,
      {{-1, 24, -19, 2.5, 2.8, 0.5}, {-1, 24, 19, 2.5, 2.8, 0.5}}},
-    /* sitting, roller under both thighs, hands behind */
+    /* sitting, roller under both thighs, hands a hand's breadth behind
+     * where it starts (the glute fold); for the calves the hands are far
+     * behind the knees, as far as the 81 cm mat allows */
     {"hamstrings",
      2,
      {-9, 9},
@@ -62,7 +64,7 @@ static const group_def groups[VM_NGROUPS] = {
      22,
      0.66,
      2,
-     {{-1, 20, -20, 2.5, 2.8, 0.5}, {-1, 20, 20, 2.5, 2.8, 0.5}}},
+     {{-1, 12, -20, 2.5, 2.8, 0.5}, {-1, 12, 20, 2.5, 2.8, 0.5}}},
     /* prone, thighs on the roller, forearms on the floor ahead */
     {"quads",
      2,
