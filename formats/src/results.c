@@ -941,6 +941,13 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
         r->segments[k].label_source[sizeof r->segments[k].label_source - 1] = 0;
         r->segments[k].posture[RM_RESULTS_POSTURE_LEN - 1] = 0;
         r->segments[k].supports[RM_RESULTS_SUPPORTS_LEN - 1] = 0;
+        if (!r->segments[k].tool[0]) {
+            /* a file from before the massage ball: every set was a roller set */
+            rm_segment_result *sg = &r->segments[k];
+            snprintf(sg->tool, sizeof sg->tool, "roller");
+            sg->mean_spot_s = sg->spot_force_cv = sg->posture_confidence = NAN;
+            sg->spot_verdict = RM_VERDICT_NA;
+        }
     }
     *out = r;
     return RM_OK;
