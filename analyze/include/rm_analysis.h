@@ -7,8 +7,10 @@
  * metrics at once; it keeps only per-frame series (a few floats a frame)
  * and per-sensel accumulators, never frames. rm_analysis_finish runs the
  * zero-phase filtering, strokes, holds, segments, spectra and scores.
- * Memory: fixed per-mat state plus about 48 bytes a frame of series (17 MB
- * an hour at 100 Hz); with cfg.live_only no series are kept.
+ * Memory: fixed per-mat state plus about 60 bytes a frame of series (22 MB
+ * an hour at 100 Hz: 48 for the roller and frame series, 12 for the massage
+ * ball's), and three rows*cols maps per ball set; with cfg.live_only no
+ * series are kept.
  *
  * Ownership: rm_analysis_new copies the config, device and calibration;
  * the caller frees the analysis with rm_analysis_free. A profile is a plain

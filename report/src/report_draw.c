@@ -422,6 +422,19 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     return rc ? -1 : 0;
 }
 
+/* The line under a map: what its patches are. */
+static const char *map_caption(const rm_results *r, const rm_report_panel *p)
+{
+    if (p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball"))
+        return "Massage ball: a numbered ring is a spot (ring: its circling); other patches are the "
+               "supports. White: unloaded.";
+    return r->totals.roller_found
+               ? "The long patch is the roller's contact; compact patches beside it are the "
+                 "supports (hands, feet, forearms). White: unloaded."
+               : "No roller was found in this recording: the map shows everything that pressed on "
+                 "the mat. White: unloaded.";
+}
+
 /* A massage-ball set's spots over its map: the circling (ring of the
  * spot's circling radius), a numbered marker, and the list of spots in a
  * box in the map's corner. Nothing for a roller set. */
@@ -613,16 +626,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
-    text(
-        cr, p->px, ly + 11, 0,
-        p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball")
-            ? "Massage ball: a numbered ring is a spot (ring: its circling); other patches are the "
-              "supports. White: unloaded."
-        : r->totals.roller_found
-            ? "The long patch is the roller's contact; compact patches beside it are the supports "
-              "(hands, feet, forearms). White: unloaded."
-            : "No roller was found in this recording: the map shows everything that pressed on the mat. "
-              "White: unloaded.");
+    text(cr, p->px, ly + 11, 0, map_caption(r, p));
     return 0;
 }
 
