@@ -13,3 +13,8 @@ daily_s = 300 600 | coaching guide: "Daily: 5-10 minutes foam rolling after work
 week_sessions = 3 5 | coaching guide: "Foam roll 3-5 times per week, or daily if recovering from heavy sessions."
 group_s = 60 120 | coaching guide: "Spend about 1-2 minutes per muscle group"
 groups = calves hamstrings quads it_band glutes | coaching guide, "How to Foam Roll Correctly": calves, hamstrings, quads, IT band, glutes
+# Self-massage with a ball: "Use massage balls ... on tight spots", "Spend about
+# 1-2 minutes per muscle group applying steady pressure". Per spot; the force CV
+# band is rollmat's reading of "steady" (breathing alone moves it 2-4 %).
+spot_s = 60 120 | coaching guide: "Spend about 1-2 minutes per muscle group applying steady pressure" (massage balls on tight spots)
+spot_force_cv = 0 0.15 | rollmat's reading of the coaching guide's "steady pressure": the ball's force varies by at most 15 % (standard deviation / mean)

@@ -88,7 +88,10 @@ Test(analyze_session, rushed_with_labels, .timeout = 600)
     cr_assert_eq(rm_analyze_session(rec, &cfg, NULL, &r, &e), RM_OK, "%s", e.msg);
     cr_expect_str_eq(r->segments[0].label, "l1");
     cr_expect_str_eq(r->segments[1].label, "l2");
-    cr_expect_str_eq(r->segments[2].label, "set 3");
+    /* a set the list leaves unnamed is named after its body position */
+    cr_expect_str_eq(r->segments[2].label, "quads");
+    cr_expect_str_eq(r->segments[2].label_source, "recognised");
+    cr_expect_str_eq(r->segments[1].label_source, "operator");
     rm_results_free(r);
 
     /* a bad option names itself, with the recording */

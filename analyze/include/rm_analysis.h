@@ -7,8 +7,10 @@
  * metrics at once; it keeps only per-frame series (a few floats a frame)
  * and per-sensel accumulators, never frames. rm_analysis_finish runs the
  * zero-phase filtering, strokes, holds, segments, spectra and scores.
- * Memory: fixed per-mat state plus about 48 bytes a frame of series (17 MB
- * an hour at 100 Hz); with cfg.live_only no series are kept.
+ * Memory: fixed per-mat state plus about 60 bytes a frame of series (22 MB
+ * an hour at 100 Hz: 48 for the roller and frame series, 12 for the massage
+ * ball's), and three rows*cols maps per ball set; with cfg.live_only no
+ * series are kept.
  *
  * Ownership: rm_analysis_new copies the config, device and calibration;
  * the caller frees the analysis with rm_analysis_free. A profile is a plain
@@ -74,6 +76,8 @@ typedef struct rm_profile {
     rm_band group_s;       /* time on each planned group in each session */
     char groups[256];      /* the planned groups, space-separated ("" = none) */
     char groups_source[256];
+    rm_band spot_s;     /* massage ball: time on one spot */
+    rm_band spot_force_cv; /* massage ball: steadiness of the pressure on a spot */
 } rm_profile;
 
 /* Loads a profile by name ("guide", "behm2020": the shipped files) or from
@@ -124,6 +128,11 @@ typedef struct rm_analysis_config {
     int live_only;                   /* 1: push only (daemon), no series kept, memory
                                     constant; finish is then refused */
     unsigned threads;                /* offline reading: inflate threads (0 = 2) */
+    double ball_min_kpa;             /* massage ball: peak pressure at least (40) */
+    double ball_max_sigma_cm;        /* ball: pressure-weighted spread at most (1.8) */
+    double ball_max_aspect;          /* ball: spread along / across within (1.6) */
+    double spot_min_s;               /* a ball spot lasts at least (5) */
+    double spot_move_cm;             /* the ball moving this far starts a new spot (4) */
 } rm_analysis_config;
 
 void rm_analysis_config_default(rm_analysis_config *cfg);

@@ -39,6 +39,11 @@ void rm_analysis_config_default(rm_analysis_config *c)
     c->body_mass_kg = 0.0;
     c->max_series_frames = RM_MAX_SERIES_FRAMES;
     c->labels = NULL;
+    c->ball_min_kpa = 40.0;
+    c->ball_max_sigma_cm = 1.8;
+    c->ball_max_aspect = 1.6;
+    c->spot_min_s = 5.0;
+    c->spot_move_cm = 4.0;
 }
 
 #include <errno.h>
@@ -80,6 +85,11 @@ static const opt_def opt_defs[] = {
     OPT(live_speed_tau_s),
     OPT(body_mass_kg),
     {"max_series_frames", offsetof(rm_analysis_config, max_series_frames), 1},
+    OPT(ball_min_kpa),
+    OPT(ball_max_sigma_cm),
+    OPT(ball_max_aspect),
+    OPT(spot_min_s),
+    OPT(spot_move_cm),
 };
 #undef OPT
 
@@ -186,6 +196,11 @@ static rm_status check_config(const rm_analysis_config *c, rm_err *err)
     POS(coverage_bin_cm);
     POS(live_speed_tau_s);
     NONNEG(body_mass_kg);
+    NONNEG(ball_min_kpa);
+    POS(ball_max_sigma_cm);
+    POS(ball_max_aspect);
+    NONNEG(spot_min_s);
+    POS(spot_move_cm);
 #undef POS
 #undef NONNEG
     if (c->min_contact_sensels < 1)
@@ -359,7 +374,7 @@ rm_status rm_analysis_new(const rm_analysis_config *cfg, const rm_device *dev,
     a->cp_cm = dev->col_pitch_mm / RM_MM_PER_CM;
     a->sensel_cm2 = a->rp_cm * a->cp_cm;
     a->rate_hz = dev->rate_hz;
-    if (alloc_state(a))
+    if (alloc_state(a) || ball_new(a))
         goto nomem;
     precompute(a, calib, mask);
     *out = a;
@@ -408,6 +423,7 @@ void rm_analysis_free(rm_analysis *a)
     for (int s = 0; s < RM_SERIES_COUNT; s++)
         free(a->ser[s].v);
     free(a->lab_ev);
+    ball_free(a);
     free(a);
 }
 
@@ -1079,6 +1095,9 @@ rm_status rm_analysis_push(rm_analysis *a, double time_s, const uint16_t *raw,
     if (update_maps(a, nl, present, time_s) != RM_OK)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
 
+    if (ball_push(a, present, time_s))
+        return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory at frame %zu", a->nf);
+
     float live_v = NAN;
     int live_state = RM_STATE_UNLOADED;
     if (present)
@@ -1109,6 +1128,10 @@ rm_status rm_analysis_finish(rm_analysis *a, const rm_profile *profile, rm_resul
     if (!r)
         return rm_err_set(err, RM_ERR_NOMEM, "analysis: out of memory");
     rm_status st = rm_analysis_pacing(a, profile, r, err);
+    if (st == RM_OK && (st = ball_finish(a, r, err)) == RM_OK) {
+        posture_recognise(a, r);
+        rm_score_results(r, profile);
+    }
     if (st != RM_OK) {
         rm_results_free(r);
         return st;

@@ -101,11 +101,25 @@ struct rm_analysis {
     rm_label_ev *lab_ev;
     size_t n_lab, cap_lab;
     int finished;
+    struct ball_state *ball; /* ball.c: the massage ball's series and sets */
 };
 
 int rm_fvec_push(rm_fvec *f, float x);
 
 /* pacing.c: everything rm_analysis_finish does after the frames. */
 rm_status rm_analysis_pacing(rm_analysis *a, const rm_profile *profile, rm_results *r, rm_err *err);
+
+/* ball.c: the massage ball (docs/metrics.md, "Massage ball"). ball_push
+ * runs for every frame after the contacts are labelled; ball_finish (after
+ * pacing) adds the ball sets and their spots to the results. */
+typedef struct ball_state ball_state;
+int ball_new(rm_analysis *a);
+void ball_free(rm_analysis *a);
+int ball_push(rm_analysis *a, int roller_present, double time_s);
+rm_status ball_finish(rm_analysis *a, rm_results *r, rm_err *err);
+
+/* posture.c: the body position of every set from its supports and the load
+ * on the roller; names the sets no operator label names. */
+void posture_recognise(const rm_analysis *a, rm_results *r);
 
 #endif

@@ -67,8 +67,9 @@ static int parse_band(char *val, rm_band *b)
 rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, rm_err *err)
 {
     memset(out, 0, sizeof *out);
-    rm_band *bands[] = {&out->speed_cm_s, &out->pass_s,        &out->hold_s, &out->set_s,
-                        &out->daily_s,    &out->week_sessions, &out->group_s};
+    rm_band *bands[] = {&out->speed_cm_s,    &out->pass_s,  &out->hold_s, &out->set_s,
+                        &out->daily_s,       &out->week_sessions, &out->group_s, &out->spot_s,
+                        &out->spot_force_cv};
     for (size_t i = 0; i < sizeof bands / sizeof bands[0]; i++)
         bands[i]->target = NAN;
     char *copy = strdup(text ? text : "");
@@ -135,7 +136,11 @@ rm_status rm_profile_parse(const char *text, const char *what, rm_profile *out, 
             snprintf(out->groups, sizeof out->groups, "%s", val);
             snprintf(out->groups_source, sizeof out->groups_source, "%s", src);
             continue;
-        } else {
+        } else if (!strcmp(key, "spot_s"))
+            b = &out->spot_s;
+        else if (!strcmp(key, "spot_force_cv"))
+            b = &out->spot_force_cv;
+        else {
             st = rm_err_set(err, RM_ERR_FORMAT, "%s line %d: unknown key \"%s\"", what, line, key);
             goto out;
         }
@@ -299,7 +304,9 @@ static const rm_profile *default_profile(rm_profile *tmp)
     static const char guide[] = "format = rollmat-profile-1\nname = guide\n"
                                 "speed_cm_s = 1.5 3.5 target 2.54 | coaching guide\n"
                                 "hold_s = 20 30 | coaching guide\nset_s = 60 120 | coaching guide\n"
-                                "daily_s = 300 600 | coaching guide\n";
+                                "daily_s = 300 600 | coaching guide\n"
+                                "spot_s = 60 120 | coaching guide\n"
+                                "spot_force_cv = 0 0.15 | rollmat\n";
     rm_profile_parse(guide, "built-in guide profile", tmp, NULL);
     return tmp;
 }
@@ -444,6 +451,57 @@ static void score_holds(const rm_results *r, size_t k, rm_segment_result *s, con
     tally_add(t, v);
 }
 
+/* A massage-ball set: every spot's time against spot_s (inside if every
+ * one is, else short or long by the shortest) and the steadiness of its
+ * pressure against spot_force_cv; no pacing (a ball is held, not rolled). */
+static void score_ball(const rm_results *r, size_t k, rm_segment_result *s, const rm_profile *P,
+                       tally *t)
+{
+    char *c = s->comment, bt[64];
+    size_t cap = sizeof s->comment;
+    int nsp = 0, nin = 0;
+    double dmin = 1e300, dmax = 0, cvmax = 0;
+    for (size_t i = 0; i < r->n_spots; i++) {
+        const rm_spot *p = &r->spots[i];
+        if (p->segment != (int32_t)k)
+            continue;
+        double d = round(p->end_s - p->start_s);
+        nsp++;
+        dmin = d < dmin ? d : dmin;
+        dmax = d > dmax ? d : dmax;
+        cvmax = p->force_cv > cvmax ? p->force_cv : cvmax;
+        nin += judge(&P->spot_s, d) == RM_VERDICT_INSIDE;
+    }
+    s->spot_verdict = RM_VERDICT_NA;
+    if (nsp == 0) {
+        cat(c, cap, "; massage ball, no spot held long enough to count");
+        return;
+    }
+    if (nsp == 1)
+        cat(c, cap, "; massage ball on one spot for %.0f s", dmin);
+    else
+        cat(c, cap, "; massage ball on %d spots for %.0f-%.0f s", nsp, dmin, dmax);
+    if (P->spot_s.set) {
+        band_text(bt, sizeof bt, &P->spot_s);
+        rm_verdict v = nin == nsp ? RM_VERDICT_INSIDE
+                       : judge(&P->spot_s, dmin) == RM_VERDICT_BELOW ? RM_VERDICT_BELOW
+                                                                     : RM_VERDICT_ABOVE;
+        s->spot_verdict = (int8_t)v;
+        cat(c, cap, ", %s %s s a spot",
+            v == RM_VERDICT_INSIDE  ? "inside"
+            : v == RM_VERDICT_BELOW ? "short of"
+                                    : "longer than",
+            bt);
+        tally_add(t, v);
+    }
+    rm_verdict v = judge(&P->spot_force_cv, round(cvmax * 100.0) / 100.0);
+    if (v != RM_VERDICT_NA) {
+        cat(c, cap, "; pressure %s (force varies by %.0f %%)",
+            v == RM_VERDICT_ABOVE ? "unsteady" : "steady", 100.0 * cvmax);
+        tally_add(t, v);
+    }
+}
+
 /* Segment k's comment, verdicts and score; its counts go into *tot. */
 static void score_segment(rm_results *r, size_t k, const rm_profile *P, int roller, tally *tot)
 {
@@ -454,6 +512,16 @@ static void score_segment(rm_results *r, size_t k, const rm_profile *P, int roll
     s->set_verdict = s->speed_verdict = s->pass_verdict = s->hold_verdict = RM_VERDICT_NA;
     s->score = NAN;
     cat(s->comment, sizeof s->comment, "%s: %.0f s", s->label, dur);
+    if (!strcmp(s->tool, "ball")) {
+        score_set_length(s, P, dur, &t);
+        score_ball(r, k, s, P, &t);
+        if (t.judged) {
+            s->score = (float)t.inside / (float)t.judged;
+            tot->judged += t.judged;
+            tot->inside += t.inside;
+        }
+        return;
+    }
     if (!roller) {
         cat(s->comment, sizeof s->comment,
             "; no roller was found, so no pacing (strokes, holds, speed, cadence)");

@@ -75,6 +75,21 @@ typedef struct rm_hold {
     int32_t segment;
 } rm_hold;
 
+/* A spot of a massage-ball set: the ball pressed on one place (docs/metrics.md,
+ * "Massage ball"). /spots table and JSON segments[i].spots. */
+typedef struct rm_spot {
+    double start_s, end_s;
+    float x_cm, y_cm;    /* mean ball position (pressure-weighted centre) */
+    float mean_force_n;  /* mean ball force */
+    float force_cv;      /* standard deviation / mean of the ball force */
+    float circle_cm;     /* RMS distance of the ball from its mean position */
+    int32_t segment;     /* index into segments */
+} rm_spot;
+
+#define RM_RESULTS_TOOL_LEN     8
+#define RM_RESULTS_POSTURE_LEN  32
+#define RM_RESULTS_SUPPORTS_LEN 256
+
 typedef struct rm_segment_result {
     int32_t index;
     char label[RM_RESULTS_LABEL_LEN];
@@ -97,6 +112,16 @@ typedef struct rm_segment_result {
     int8_t set_verdict, speed_verdict, pass_verdict, hold_verdict;
     float score;                          /* share of judged targets met, 0..1; NaN if none */
     char comment[RM_RESULTS_COMMENT_LEN]; /* in a coach's words */
+    char tool[RM_RESULTS_TOOL_LEN];       /* "roller" or "ball" ("" in older files: roller) */
+    int32_t spots;                        /* ball: number of spots; 0 for a roller set */
+    float mean_spot_s;                    /* ball: mean time on a spot; NaN for a roller set */
+    float spot_force_cv;                  /* ball: mean force CV over the spots; NaN otherwise */
+    int8_t spot_verdict;                  /* ball: spot durations against spot_s of the profile */
+    char label_source[12];                /* "operator", "recognised" or "none" */
+    char posture[RM_RESULTS_POSTURE_LEN]; /* body position seen: "calves", "calves or
+                                             hamstrings", "unknown", ... */
+    float posture_confidence;             /* 0..1 (margin of the best match); NaN if none */
+    char supports[RM_RESULTS_SUPPORTS_LEN]; /* evidence: supports, their places and loads */
 } rm_segment_result;
 
 /* The segment columns, described once: each row drives the member of the
@@ -139,7 +164,16 @@ typedef struct rm_segment_result {
     X(pass_verdict, "", VERDICT)                                                                   \
     X(hold_verdict, "", VERDICT)                                                                   \
     X(score, "1", FLOAT)                                                                           \
-    X(comment, "", TEXT)
+    X(comment, "", TEXT)                                                                           \
+    X(tool, "", TEXT)                                                                              \
+    X(spots, "1", INT32)                                                                           \
+    X(mean_spot_s, "s", FLOAT)                                                                     \
+    X(spot_force_cv, "1", FLOAT)                                                                   \
+    X(spot_verdict, "", VERDICT)                                                                   \
+    X(label_source, "", TEXT)                                                                      \
+    X(posture, "", TEXT)                                                                           \
+    X(posture_confidence, "1", FLOAT)                                                              \
+    X(supports, "", TEXT)
 
 typedef enum rm_segcol_kind {
     RM_SEGCOL_INT32,
@@ -219,6 +253,8 @@ typedef struct rm_results {
     rm_stroke *strokes;
     rm_hold *holds;
     rm_segment_result *segments;
+    size_t n_spots; /* massage-ball spots, every ball set's, in time order */
+    rm_spot *spots;
 
     /* rows*cols each; segment maps n_segments*rows*cols */
     float *map_mean_kpa, *map_peak_kpa, *map_contact_s;

@@ -156,6 +156,7 @@ void rm_results_free(rm_results *r)
     free(r->state);
     free(r->strokes);
     free(r->holds);
+    free(r->spots);
     free(r->segments);
     free(r->map_mean_kpa);
     free(r->map_peak_kpa);
@@ -241,6 +242,20 @@ static hid_t hold_type(void)
     H5Tinsert(t, "x_cm", HOFFSET(rm_hold, x_cm), H5T_NATIVE_FLOAT);
     H5Tinsert(t, "mean_force_n", HOFFSET(rm_hold, mean_force_n), H5T_NATIVE_FLOAT);
     H5Tinsert(t, "segment", HOFFSET(rm_hold, segment), H5T_NATIVE_INT32);
+    return t;
+}
+
+static hid_t spot_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(rm_spot));
+    H5Tinsert(t, "start_s", HOFFSET(rm_spot, start_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "end_s", HOFFSET(rm_spot, end_s), H5T_NATIVE_DOUBLE);
+    H5Tinsert(t, "x_cm", HOFFSET(rm_spot, x_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "y_cm", HOFFSET(rm_spot, y_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "mean_force_n", HOFFSET(rm_spot, mean_force_n), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "force_cv", HOFFSET(rm_spot, force_cv), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "circle_cm", HOFFSET(rm_spot, circle_cm), H5T_NATIVE_FLOAT);
+    H5Tinsert(t, "segment", HOFFSET(rm_spot, segment), H5T_NATIVE_INT32);
     return t;
 }
 
@@ -477,6 +492,12 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err)
         H5Tclose(t);
     }
     if (!rc) {
+        step = "/spots";
+        hid_t t = spot_type();
+        rc = write_table(f, "spots", t, r->n_spots, r->spots);
+        H5Tclose(t);
+    }
+    if (!rc) {
         step = "/segments";
         hid_t t = segment_type();
         rc = write_table(f, "segments", t, r->n_segments, r->segments);
@@ -584,8 +605,26 @@ rm_status rm_results_json(const rm_results *r, char **out, rm_err *err)
     json_object_set_new(ses, "comment", json_string(T->comment));
     json_object_set_new(root, "session", ses);
     json_t *segs = json_array();
-    for (size_t k = 0; k < r->n_segments; k++)
-        json_array_append_new(segs, segment_json(&r->segments[k]));
+    for (size_t k = 0; k < r->n_segments; k++) {
+        json_t *so = segment_json(&r->segments[k]);
+        json_t *spots = json_array();
+        for (size_t i = 0; i < r->n_spots; i++) {
+            const rm_spot *p = &r->spots[i];
+            if (p->segment != (int32_t)k)
+                continue;
+            json_t *o = json_object();
+            json_object_set_new(o, "x_cm", jnum(p->x_cm));
+            json_object_set_new(o, "y_cm", jnum(p->y_cm));
+            json_object_set_new(o, "start_s", jnum(p->start_s));
+            json_object_set_new(o, "end_s", jnum(p->end_s));
+            json_object_set_new(o, "mean_force_n", jnum(p->mean_force_n));
+            json_object_set_new(o, "force_cv", jnum(p->force_cv));
+            json_object_set_new(o, "circle_cm", jnum(p->circle_cm));
+            json_array_append_new(spots, o);
+        }
+        json_object_set_new(so, "spots", spots);
+        json_array_append_new(segs, so);
+    }
     json_object_set_new(root, "segments", segs);
     json_t *holds = json_array();
     for (size_t k = 0; k < r->n_holds; k++) {
@@ -798,6 +837,17 @@ static rm_status read_tables(hid_t f, const char *path, rm_results *r, rm_err *e
                         &r->n_segments, err);
         H5Tclose(t);
     }
+    /* /spots came with the massage ball: older files have none */
+    if (st == RM_OK && H5Lexists(f, "spots", H5P_DEFAULT) > 0) {
+        t = spot_type();
+        st = read_table(f, "spots", path, t, sizeof(rm_spot), (void **)&r->spots, &r->n_spots,
+                        err);
+        H5Tclose(t);
+        for (size_t i = 0; st == RM_OK && i < r->n_spots; i++)
+            if (r->spots[i].segment < 0 || (size_t)r->spots[i].segment >= r->n_segments)
+                st = rm_err_set(err, RM_ERR_VALUE, "%s: /spots row %zu: segment %d out of range",
+                                path, i, (int)r->spots[i].segment);
+    }
     return st;
 }
 
@@ -934,6 +984,17 @@ rm_status rm_results_open(const char *path, rm_results **out, rm_err *err)
     for (size_t k = 0; k < r->n_segments; k++) {
         r->segments[k].label[RM_RESULTS_LABEL_LEN - 1] = 0;
         r->segments[k].comment[RM_RESULTS_COMMENT_LEN - 1] = 0;
+        r->segments[k].tool[RM_RESULTS_TOOL_LEN - 1] = 0;
+        r->segments[k].label_source[sizeof r->segments[k].label_source - 1] = 0;
+        r->segments[k].posture[RM_RESULTS_POSTURE_LEN - 1] = 0;
+        r->segments[k].supports[RM_RESULTS_SUPPORTS_LEN - 1] = 0;
+        if (!r->segments[k].tool[0]) {
+            /* a file from before the massage ball: every set was a roller set */
+            rm_segment_result *sg = &r->segments[k];
+            snprintf(sg->tool, sizeof sg->tool, "roller");
+            sg->mean_spot_s = sg->spot_force_cv = sg->posture_confidence = NAN;
+            sg->spot_verdict = RM_VERDICT_NA;
+        }
     }
     *out = r;
     return RM_OK;

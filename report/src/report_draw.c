@@ -422,6 +422,70 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     return rc ? -1 : 0;
 }
 
+/* The line under a map: what its patches are. */
+static const char *map_caption(const rm_results *r, const rm_report_panel *p)
+{
+    if (p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball"))
+        return "Massage ball: a numbered ring is a spot (ring: its circling); other patches are the "
+               "supports. White: unloaded.";
+    return r->totals.roller_found
+               ? "The long patch is the roller's contact; compact patches beside it are the "
+                 "supports (hands, feet, forearms). White: unloaded."
+               : "No roller was found in this recording: the map shows everything that pressed on "
+                 "the mat. White: unloaded.";
+}
+
+/* A massage-ball set's spots over its map: the circling (ring of the
+ * spot's circling radius), a numbered marker, and the list of spots in a
+ * box in the map's corner. Nothing for a roller set. */
+static void draw_spots(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    if (p->segment < 0 || strcmp(r->segments[p->segment].tool, "ball"))
+        return;
+    char buf[160];
+    int n = 0;
+    double bx = p->px + 6, by = p->py + 6, lead = 10.5;
+    font(cr, 7.5, 0);
+    for (size_t i = 0; i < r->n_spots; i++) {
+        const rm_spot *sp = &r->spots[i];
+        if (sp->segment != p->segment)
+            continue;
+        n++;
+        double x = X(p, sp->x_cm), y = Y(p, sp->y_cm);
+        double rad = fmax(3.0, fabs(X(p, sp->circle_cm) - X(p, 0)));
+        cairo_arc(cr, x, y, rad, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_set_line_width(cr, 3);
+        cairo_stroke_preserve(cr);
+        cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+        cairo_set_line_width(cr, 1.4);
+        cairo_stroke(cr);
+        cairo_arc(cr, x, y, 2, 0, 2 * M_PI);
+        cairo_fill(cr);
+        snprintf(buf, sizeof buf, "%d", n);
+        font(cr, 9, 1);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        text(cr, x + rad + 3, y - 3, 0, buf);
+        font(cr, 7.5, 0);
+        rpt_fitf(buf, sizeof buf,
+                 "spot %d: (%.1f, %.1f) cm, %.0f-%.0f s (%.0f s), %.0f N, force CV %.0f %%, "
+                 "circling %.1f cm",
+                 n, sp->x_cm, sp->y_cm, sp->start_s, sp->end_s, sp->end_s - sp->start_s,
+                 sp->mean_force_n, 100.0 * sp->force_cv, sp->circle_cm);
+        double w = text_width(cr, buf);
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+        cairo_rectangle(cr, bx - 3, by + (n - 1) * lead - 1, w + 6, lead);
+        cairo_fill(cr);
+        set_colour(cr, C_TEXT);
+        text(cr, bx, by + n * lead - 3, 0, buf);
+    }
+    if (!n) {
+        set_colour(cr, C_TEXT);
+        text(cr, bx, by + lead - 3, 0, "massage ball: no spot held long enough to count");
+    }
+}
+
 static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
 {
     const rm_results *r = rep->results;
@@ -474,7 +538,9 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     clip_plot(cr, p);
     cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
     cairo_set_line_width(cr, 1.8);
-    for (int pass = 0; pass < 2; pass++) {
+    /* a ball set has no roller track: a stray roller-like frame is no track */
+    int ball = p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball");
+    for (int pass = 0; pass < 2 && !ball; pass++) {
         int pen = 0;
         for (size_t i = 0; i < tr.n; i++) {
             if (isnan(tr.v[i])) {
@@ -493,6 +559,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
         cairo_set_line_width(cr, 0.8);
     }
     rpt_poly_free(&tr);
+    draw_spots(cr, rep, p);
     const float *ty = r->series[RM_SERIES_ROLLER_Y_CM];
     const float *tt = r->series[RM_SERIES_TIME];
     for (size_t i = 0; i < r->n_holds; i++) {
@@ -559,13 +626,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
-    text(
-        cr, p->px, ly + 11, 0,
-        r->totals.roller_found
-            ? "The long patch is the roller's contact; compact patches beside it are the supports "
-              "(hands, feet, forearms). White: unloaded."
-            : "No roller was found in this recording: the map shows everything that pressed on the mat. "
-              "White: unloaded.");
+    text(cr, p->px, ly + 11, 0, map_caption(r, p));
     return 0;
 }
 

@@ -41,6 +41,16 @@ static const char *const columns[] = {
     "steadiness",
     "coverage",
     "range_cm",
+    /* massage ball and body position (before the verdicts, so the verdicts, score and profile
+     * stay the last columns) */
+    "tool",
+    "spots",
+    "mean_spot_s",
+    "spot_force_cv",
+    "spot_verdict",
+    "label_source",
+    "posture",
+    "posture_confidence",
     "set_verdict",
     "speed_verdict",
     "pass_verdict",

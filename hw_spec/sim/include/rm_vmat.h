@@ -76,7 +76,10 @@ typedef struct rm_vmat_truth {
     double support_force_n; /* hands, feet, forearms */
     double speed_cm_s;      /* signed */
     rm_vmat_state state;
-    int segment; /* index into the scenario's segments, -1 between */
+    int segment;                 /* index into the scenario's segments, -1 between */
+    int tool;                    /* 0 roller, 1 massage ball (the segment's tool) */
+    double ball_x_cm, ball_y_cm; /* ball contact centre (circling), NaN-free: 0 if none */
+    double ball_force_n;         /* 0 when the ball is not pressed */
 } rm_vmat_truth;
 
 /* Loads the scenario and builds the model. `err` gets the file and what is

@@ -394,6 +394,49 @@ static inline double hertz_cdf(double u)
     return 0.5 + (u * sqrt(1 - u * u) + asin(u)) / M_PI;
 }
 
+/* Hertz sphere on a flat: contact radius a = (3 F R / (4 E*))^(1/3), pressure
+ * p(r) = p0 sqrt(1 - r^2/a^2). Each sensel gets the profile averaged over
+ * 8 x 8 points, then the whole contact is scaled to carry exactly F. */
+#define BALL_SUB 8
+static void render_ball(rm_vmat *vm, const rm_vmat_truth *tr, double to_kpa)
+{
+    const vm_scenario *sc = &vm->sc;
+    double a =
+        cbrt(3 * tr->ball_force_n * sc->ball_radius_cm * 1e-2 / (4 * sc->ball_modulus_kpa * 1e3)) *
+        100;
+    int r0 = (int)floor((tr->ball_x_cm - a) / PITCH_CM),
+        r1 = (int)floor((tr->ball_x_cm + a) / PITCH_CM);
+    int c0 = (int)floor((tr->ball_y_cm - a) / PITCH_CM),
+        c1 = (int)floor((tr->ball_y_cm + a) / PITCH_CM);
+    r0 = r0 < 0 ? 0 : r0;
+    c0 = c0 < 0 ? 0 : c0;
+    r1 = r1 >= VM_ROWS ? VM_ROWS - 1 : r1;
+    c1 = c1 >= VM_COLS ? VM_COLS - 1 : c1;
+    float w[VM_ROWS * VM_COLS];
+    double tot = 0;
+    for (int r = r0; r <= r1; r++)
+        for (int c = c0; c <= c1; c++) {
+            double acc = 0;
+            for (int i = 0; i < BALL_SUB; i++)
+                for (int j = 0; j < BALL_SUB; j++) {
+                    double dx = (r + (i + 0.5) / BALL_SUB) * PITCH_CM - tr->ball_x_cm;
+                    double dy = (c + (j + 0.5) / BALL_SUB) * PITCH_CM - tr->ball_y_cm;
+                    double u = 1 - (dx * dx + dy * dy) / (a * a);
+                    acc += u > 0 ? sqrt(u) : 0;
+                }
+            w[r * VM_COLS + c] = (float)acc;
+            tot += acc;
+        }
+    if (!(tot > 0))
+        return;
+    for (int r = r0; r <= r1; r++) {
+        vm->row_loaded[r] = 1;
+        for (int c = c0; c <= c1; c++)
+            vm->pmap[r * VM_COLS + c] +=
+                (float)(tr->ball_force_n * to_kpa * w[r * VM_COLS + c] / tot);
+    }
+}
+
 /* Builds the pressure map (kPa) of the instant described by truth. */
 static void render(rm_vmat *vm, const rm_vmat_truth *tr)
 {
@@ -405,6 +448,8 @@ static void render(rm_vmat *vm, const rm_vmat_truth *tr)
         return;
     const vm_segment *s = &sc->segments[tr->segment];
     const double to_kpa = 1.0 / (PITCH_CM * PITCH_CM * 1e-4 * 1000.0); /* N per sensel -> kPa */
+    if (tr->ball_force_n > 0)
+        render_ball(vm, tr, to_kpa);
     if (tr->roller_force_n > 0) {
         /* Hertz line contact of a soft cylinder on the floor:
          * b = sqrt(4 F R / (pi L E*)), the strip widens with load. */

@@ -37,21 +37,28 @@ typedef enum vm_move_kind {
     VM_LIFT,      /* roller unloaded inside a segment, supports still down */
     VM_ROLL,      /* one constant-speed leg from x0 to x1 */
     VM_HOLD,      /* roller loaded and still at x0 */
+    VM_PRESS,     /* massage ball loaded on a spot (x0, y0), circling */
 } vm_move_kind;
+
+enum { VM_TOOL_ROLLER = 0, VM_TOOL_BALL = 1 };
 
 typedef struct vm_move {
     vm_move_kind kind;
-    int segment;    /* -1 for VM_EMPTY */
-    double t0, t1;  /* scenario seconds */
-    double x0, x1;  /* cm; a hold or an unloaded move has x1 == x0 */
-    double amp;     /* ROLL: this pass's force amplitude factor (~1) */
-    int load_start; /* the roller is set down at t0 (force ramps up) */
-    int load_end;   /* the roller is lifted at t1 (force ramps down) */
+    int segment;      /* -1 for VM_EMPTY */
+    double t0, t1;    /* scenario seconds */
+    double x0, x1;    /* cm; a hold or an unloaded move has x1 == x0 */
+    double amp;       /* ROLL: this pass's force amplitude factor (~1) */
+    int load_start;   /* the roller is set down at t0 (force ramps up) */
+    int load_end;     /* the roller is lifted at t1 (force ramps down) */
+    double y0;        /* PRESS: spot centre across the mat, cm */
+    double circle_cm; /* PRESS: radius of the small circles around the spot */
+    double period_s;  /* PRESS: one circle takes this long */
 } vm_move;
 
 typedef struct vm_support {
     double x_cm, y_cm, sx_cm, sy_cm; /* centre and Gaussian widths */
     double share;                    /* of the supports' total force */
+    const char *kind;                /* "hand", "forearm", "foot" (static) */
     int r0, r1, c0, c1;              /* bounding box, inclusive */
     float wx[VM_ROWS], wy[VM_COLS];  /* fraction of its force per row/col */
 } vm_support;
@@ -59,6 +66,7 @@ typedef struct vm_support {
 typedef struct vm_segment {
     char label[64];
     vm_group group;
+    int tool;              /* VM_TOOL_ROLLER or VM_TOOL_BALL */
     double start_s, end_s; /* first and last loaded instant */
     double x_min, x_max;   /* range the roller covers */
     int n_limbs;
@@ -87,6 +95,8 @@ typedef struct vm_scenario {
     /* roller and body */
     double roller_len_cm, roller_radius_cm, roller_stiffness_kpa, roller_uniform;
     double mean_share, peak_share;
+    /* massage ball: Hertz sphere on a flat, its force a share of body weight */
+    double ball_radius_cm, ball_modulus_kpa, ball_share;
     /* device clock */
     double drift_ppm, boot_s, jitter_us;
     rm_vmat_faults faults;

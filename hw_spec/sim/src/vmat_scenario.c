@@ -53,7 +53,9 @@ static const group_def groups[VM_NGROUPS] = {
      0.70,
      2,
      {{-1, 24, -19, 2.5, 2.8, 0.5}, {-1, 24, 19, 2.5, 2.8, 0.5}}},
-    /* sitting, roller under both thighs, hands behind */
+    /* sitting, roller under both thighs, hands a hand's breadth behind
+     * where it starts (the glute fold); for the calves the hands are far
+     * behind the knees, as far as the 81 cm mat allows */
     {"hamstrings",
      2,
      {-9, 9},
@@ -62,7 +64,7 @@ static const group_def groups[VM_NGROUPS] = {
      22,
      0.66,
      2,
-     {{-1, 20, -20, 2.5, 2.8, 0.5}, {-1, 20, 20, 2.5, 2.8, 0.5}}},
+     {{-1, 12, -20, 2.5, 2.8, 0.5}, {-1, 12, 20, 2.5, 2.8, 0.5}}},
     /* prone, thighs on the roller, forearms on the floor ahead */
     {"quads",
      2,
@@ -255,6 +257,8 @@ typedef struct builder {
     double t, x;
     int loaded;
     double last_speed;
+    int tool;  /* of the segment being parsed */
+    double yc; /* its centre across the mat (y_offset applied) */
     vm_rng body;
 } builder;
 
@@ -286,6 +290,35 @@ static rm_status add_move(builder *b, vm_move_kind kind, int seg, double dur, do
     return RM_OK;
 }
 
+/* A massage-ball press: the ball loaded on the spot (x, y), the body
+ * circling it with radius circle_cm (one circle every period_s). */
+static rm_status parse_press(const ctx *c, builder *b, int seg, json_t *v, const char *p, double ts)
+{
+    if (!json_is_object(v))
+        return fail(c, RM_ERR_FORMAT, p, "expected an object");
+    if (b->tool != VM_TOOL_BALL)
+        return fail(c, RM_ERR_VALUE, p, "a press needs a segment with \"tool\": \"ball\"");
+    static const char *const keys[] = {"x_cm", "y_cm", "duration_s", "circle_cm", "period_s", NULL};
+    double x, y, dur, circle, period;
+    rm_status st;
+    if ((st = check_keys(c, v, p, keys)) ||
+        (st = get_number(c, v, p, "x_cm", 1, 0, 4, MAT_X_CM - 4, &x)) ||
+        (st = get_number(c, v, p, "y_cm", 0, b->yc, 4, MAT_Y_CM - 4, &y)) ||
+        (st = get_number(c, v, p, "duration_s", 1, 0, 1, 3600, &dur)) ||
+        (st = get_number(c, v, p, "circle_cm", 0, 1.0, 0, 3, &circle)) ||
+        (st = get_number(c, v, p, "period_s", 0, 5.0, 1, 60, &period)))
+        return st;
+    b->x = x;
+    if ((st = add_move(b, VM_PRESS, seg, dur * ts, x)))
+        return st;
+    vm_move *m = &b->sc->moves[b->sc->n_moves - 1];
+    m->y0 = y;
+    m->circle_cm = circle;
+    m->period_s = period * ts;
+    b->loaded = 0; /* the roller is not involved: a later roll sets it down */
+    return RM_OK;
+}
+
 /* Rolls (loaded) from the current position to x at speed v, if needed. */
 static rm_status transit(builder *b, int seg, double x, double v)
 {
@@ -302,12 +335,21 @@ static rm_status parse_phase(const ctx *c, builder *b, int seg, json_t *ph, cons
                              double ts)
 {
     if (!json_is_object(ph))
-        return fail(c, RM_ERR_FORMAT, path, "expected an object with roll, hold or lift");
+        return fail(c, RM_ERR_FORMAT, path, "expected an object with roll, hold, lift or press");
     if (json_object_size(ph) != 1)
-        return fail(c, RM_ERR_FORMAT, path, "expected exactly one of roll, hold, lift");
+        return fail(c, RM_ERR_FORMAT, path, "expected exactly one of roll, hold, lift, press");
     char p[256];
     json_t *v;
     rm_status st;
+    if ((v = json_object_get(ph, "press"))) {
+        join(p, sizeof p, path, "press");
+        return parse_press(c, b, seg, v, p, ts);
+    }
+    if ((v = json_object_get(ph, "roll")) || (v = json_object_get(ph, "hold"))) {
+        if (b->tool == VM_TOOL_BALL)
+            return fail(c, RM_ERR_VALUE, path, "a ball segment has press and lift phases only");
+        v = NULL;
+    }
     if ((v = json_object_get(ph, "roll"))) {
         join(p, sizeof p, path, "roll");
         if (!json_is_object(v))
@@ -368,7 +410,7 @@ static rm_status parse_phase(const ctx *c, builder *b, int seg, json_t *ph, cons
     }
     const char *key = json_object_iter_key(json_object_iter(ph));
     char msg[160];
-    snprintf(msg, sizeof msg, "unknown phase \"%s\" (expected roll, hold or lift)", key);
+    snprintf(msg, sizeof msg, "unknown phase \"%s\" (expected roll, hold, lift or press)", key);
     return fail(c, RM_ERR_FORMAT, path, msg);
 }
 
@@ -411,9 +453,16 @@ static void setup_segment(const vm_scenario *sc, vm_segment *s, double y_offset)
     }
     s->contact_len_cm = g->contact_len_cm;
     s->on_mat_share = g->on_mat;
+    /* what touches the mat besides the tool, per group (truth only) */
+    static const char *const kinds[VM_NGROUPS][2] = {{"hand", "hand"},
+                                                     {"hand", "hand"},
+                                                     {"forearm", "forearm"},
+                                                     {"forearm", "foot"},
+                                                     {"hand", "foot"}};
     s->n_supports = g->n_sup;
     for (int k = 0; k < g->n_sup; k++) {
         vm_support *u = &s->sup[k];
+        u->kind = kinds[s->group][k < 2 ? k : 1];
         double x = g->sup[k].side < 0 ? s->x_min - g->sup[k].dx : s->x_max + g->sup[k].dx;
         u->sx_cm = g->sup[k].sx;
         u->sy_cm = g->sup[k].sy;
@@ -440,15 +489,26 @@ static rm_status parse_segment(const ctx *c, builder *b, int si, json_t *js, dou
     snprintf(p, sizeof p, "segments[%d]", si);
     if (!json_is_object(js))
         return fail(c, RM_ERR_FORMAT, p, "expected an object");
-    static const char *const keys[] = {"label", "group", "y_offset_cm", "phases", NULL};
+    static const char *const keys[] = {"label", "group", "y_offset_cm", "tool", "phases", NULL};
     rm_status st;
-    char group[64];
+    char group[64], tool[16];
     double y_offset;
     if ((st = check_keys(c, js, p, keys)) ||
         (st = get_string(c, js, p, "label", 1, "", s->label, sizeof s->label)) ||
         (st = get_string(c, js, p, "group", 0, s->label, group, sizeof group)) ||
+        (st = get_string(c, js, p, "tool", 0, "roller", tool, sizeof tool)) ||
         (st = get_number(c, js, p, "y_offset_cm", 0, 0, -8, 8, &y_offset)))
         return st;
+    if (!strcmp(tool, "roller"))
+        s->tool = VM_TOOL_ROLLER;
+    else if (!strcmp(tool, "ball"))
+        s->tool = VM_TOOL_BALL;
+    else {
+        join(q, sizeof q, p, "tool");
+        return fail(c, RM_ERR_VALUE, q, "unknown tool (roller, ball)");
+    }
+    b->tool = s->tool;
+    b->yc = MAT_Y_CM / 2 + y_offset;
     if (!parse_group(group, &s->group)) {
         join(q, sizeof q, p, json_object_get(js, "group") ? "group" : "label");
         return fail(c, RM_ERR_VALUE, q,
@@ -478,7 +538,7 @@ static rm_status parse_segment(const ctx *c, builder *b, int si, json_t *js, dou
     s->x_max = -1e9;
     for (int m = first_move; m < sc->n_moves; m++) {
         const vm_move *mv = &sc->moves[m];
-        if (mv->kind != VM_ROLL && mv->kind != VM_HOLD)
+        if (mv->kind != VM_ROLL && mv->kind != VM_HOLD && mv->kind != VM_PRESS)
             continue;
         if (s->start_s < 0)
             s->start_s = mv->t0;
@@ -487,7 +547,9 @@ static rm_status parse_segment(const ctx *c, builder *b, int si, json_t *js, dou
         s->x_max = fmax(s->x_max, fmax(mv->x0, mv->x1));
     }
     if (s->start_s < 0)
-        return fail(c, RM_ERR_VALUE, q, "no roll or hold phase: the roller is never loaded");
+        return fail(c, RM_ERR_VALUE, q,
+                    s->tool == VM_TOOL_BALL ? "no press phase: the ball is never loaded"
+                                            : "no roll or hold phase: the roller is never loaded");
     setup_segment(sc, s, y_offset);
     return RM_OK;
 }
@@ -496,11 +558,11 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
 {
     if (!json_is_object(root))
         return fail(c, RM_ERR_FORMAT, "(root)", "expected an object");
-    static const char *const keys[] = {"title",  "rate_hz",  "subject", "sensor",
-                                       "roller", "force",    "clock",   "faults",
-                                       "timing", "segments", "comment", NULL};
+    static const char *const keys[] = {"title",   "rate_hz", "subject", "sensor", "roller",
+                                       "force",   "clock",   "faults",  "timing", "segments",
+                                       "comment", "ball",    NULL};
     rm_status st;
-    json_t *subj, *sens, *rol, *force, *clk, *flt, *tim;
+    json_t *subj, *sens, *rol, *force, *clk, *flt, *tim, *ball;
     double rate;
     const char *base = strrchr(c->file, '/');
     if ((st = check_keys(c, root, "", keys)) ||
@@ -513,7 +575,8 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
         (st = get_object(c, root, "", "force", 0, &force)) ||
         (st = get_object(c, root, "", "clock", 0, &clk)) ||
         (st = get_object(c, root, "", "faults", 0, &flt)) ||
-        (st = get_object(c, root, "", "timing", 0, &tim)))
+        (st = get_object(c, root, "", "timing", 0, &tim)) ||
+        (st = get_object(c, root, "", "ball", 0, &ball)))
         return st;
     if (rate != floor(rate))
         return fail(c, RM_ERR_VALUE, "rate_hz", "must be a whole number of Hz");
@@ -529,13 +592,15 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
     static const char *const k_flt[] = {"corrupt_rate", "truncate_rate", "garbage_rate",
                                         "drop_rate", NULL};
     static const char *const k_tim[] = {"lead_in_s", "transition_s", "lead_out_s", NULL};
+    static const char *const k_ball[] = {"radius_cm", "modulus_kpa", "force_share", NULL};
     if ((subj && (st = check_keys(c, subj, "subject", k_subj))) ||
         (sens && (st = check_keys(c, sens, "sensor", k_sens))) ||
         (rol && (st = check_keys(c, rol, "roller", k_rol))) ||
         (force && (st = check_keys(c, force, "force", k_force))) ||
         (clk && (st = check_keys(c, clk, "clock", k_clk))) ||
         (flt && (st = check_keys(c, flt, "faults", k_flt))) ||
-        (tim && (st = check_keys(c, tim, "timing", k_tim))))
+        (tim && (st = check_keys(c, tim, "timing", k_tim))) ||
+        (ball && (st = check_keys(c, ball, "ball", k_ball))))
         return st;
     if ((st = get_string(c, subj, "subject", "id", 0, "", sc->subject_id, sizeof sc->subject_id)) ||
         (st = get_number(c, subj, "subject", "body_mass_kg", 0, 75, 20, 250, &sc->body_mass_kg)) ||
@@ -567,7 +632,10 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
         (st = get_number(c, flt, "faults", "drop_rate", 0, 0, 0, 0.5, &sc->faults.drop_rate)) ||
         (st = get_number(c, tim, "timing", "lead_in_s", 0, 3, 0, 600, &sc->lead_in_s)) ||
         (st = get_number(c, tim, "timing", "transition_s", 0, 8, 0, 600, &sc->transition_s)) ||
-        (st = get_number(c, tim, "timing", "lead_out_s", 0, 3, 0, 600, &sc->lead_out_s)))
+        (st = get_number(c, tim, "timing", "lead_out_s", 0, 3, 0, 600, &sc->lead_out_s)) ||
+        (st = get_number(c, ball, "ball", "radius_cm", 0, 4, 1, 10, &sc->ball_radius_cm)) ||
+        (st = get_number(c, ball, "ball", "modulus_kpa", 0, 300, 50, 1e5, &sc->ball_modulus_kpa)) ||
+        (st = get_number(c, ball, "ball", "force_share", 0, 0.3, 0.05, 0.7, &sc->ball_share)))
         return st;
     if (sc->peak_share <= sc->mean_share + BREATH_AMP)
         return fail(c, RM_ERR_VALUE, "force.peak_share", "must exceed mean_share by 0.02");
@@ -606,7 +674,7 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
         vm_move *mv = &sc->moves[m];
         if (mv->kind == VM_ROLL || mv->kind == VM_HOLD)
             x = mv->x1;
-        else if (x >= 0)
+        else if (mv->kind != VM_PRESS && x >= 0)
             mv->x0 = mv->x1 = x;
     }
     for (int m = sc->n_moves - 1; m >= 0; m--) {
@@ -621,6 +689,12 @@ static rm_status parse_root(const ctx *c, json_t *root, double ts, uint64_t seed
         int loaded = mv->kind == VM_ROLL || mv->kind == VM_HOLD;
         int prev = m > 0 && (mv[-1].kind == VM_ROLL || mv[-1].kind == VM_HOLD);
         int next = m + 1 < sc->n_moves && (mv[1].kind == VM_ROLL || mv[1].kind == VM_HOLD);
+        if (mv->kind == VM_PRESS) {
+            /* the ball is set down and lifted like the roller */
+            loaded = 1;
+            prev = m > 0 && mv[-1].kind == VM_PRESS;
+            next = m + 1 < sc->n_moves && mv[1].kind == VM_PRESS;
+        }
         mv->load_start = loaded && !prev;
         mv->load_end = loaded && !next;
     }
@@ -724,8 +798,25 @@ void vm_truth_at(const vm_scenario *sc, double t, int *hint, rm_vmat_truth *out,
         double a = (sc->peak_share - BREATH_AMP - sc->mean_share) /
                    (1.0 - 0.5 * (1.0 - 0.5 * PASS_AMP_SPREAD));
         double base = sc->peak_share - BREATH_AMP - a;
+        out->tool = s->tool;
         if (mv->kind == VM_LIFT) {
             out->state = RM_VMAT_UNLOADED;
+        } else if (mv->kind == VM_PRESS) {
+            /* steady pressure (breathing only), the body circling the spot */
+            out->state = RM_VMAT_UNLOADED; /* for the roller */
+            double bs = sc->ball_share + breath;
+            if (mv->load_start)
+                bs *= smooth_ramp(t - mv->t0);
+            if (mv->load_end)
+                bs *= smooth_ramp(mv->t1 - t);
+            double ph = 2 * M_PI * (t - mv->t0) / mv->period_s;
+            out->ball_x_cm = mv->x0 + mv->circle_cm * cos(ph);
+            out->ball_y_cm = mv->y0 + mv->circle_cm * sin(ph);
+            out->ball_force_n = bs * w;
+            out->support_force_n = (s->on_mat_share - bs) * w * s->support_on_mat;
+            if (share_out)
+                *share_out = 0;
+            return;
         } else if (mv->kind == VM_ROLL) {
             double u = (t - mv->t0) / (mv->t1 - mv->t0);
             double sn = sin(M_PI * u);

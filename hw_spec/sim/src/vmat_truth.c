@@ -111,6 +111,35 @@ static void write_holds(FILE *f, const vm_scenario *sc)
     fputs("\n  ],\n", f);
 }
 
+/* Ball spots: one per press, its force the mean over the frames it lasts
+ * (load ramps included), as the analysis measures it. */
+static void write_spots(FILE *f, const vm_scenario *sc, unsigned rate)
+{
+    fputs("  \"spots\": [", f);
+    int first = 1;
+    for (int m = 0; m < sc->n_moves; m++) {
+        const vm_move *a = &sc->moves[m];
+        if (a->kind != VM_PRESS)
+            continue;
+        double sum = 0;
+        long cnt = 0;
+        int hint = m;
+        for (uint64_t n = (uint64_t)ceil(a->t0 * rate - 1e-9); (double)n / rate < a->t1; n++) {
+            rm_vmat_truth t;
+            vm_truth_at(sc, (double)n / rate, &hint, &t, NULL);
+            sum += t.ball_force_n;
+            cnt++;
+        }
+        fprintf(f,
+                "%s\n    {\"start_s\": %.4f, \"end_s\": %.4f, \"x_cm\": %.3f, \"y_cm\": %.3f, "
+                "\"force_n\": %.3f, \"circle_cm\": %.3f, \"segment\": %d}",
+                first ? "" : ",", a->t0, a->t1, a->x0, a->y0, cnt ? sum / cnt : 0.0, a->circle_cm,
+                a->segment);
+        first = 0;
+    }
+    fputs("\n  ],\n", f);
+}
+
 static void write_segments(FILE *f, const vm_scenario *sc)
 {
     fputs("  \"segments\": [", f);
@@ -119,9 +148,20 @@ static void write_segments(FILE *f, const vm_scenario *sc)
         fprintf(f, "%s\n    {\"index\": %d, \"label\": ", i ? "," : "", i);
         put_json_string(f, s->label);
         fprintf(f,
-                ", \"group\": \"%s\", \"start_s\": %.4f, \"end_s\": %.4f, \"x_min_cm\": %.3f, "
-                "\"x_max_cm\": %.3f}",
-                group_names[s->group], s->start_s, s->end_s, s->x_min, s->x_max);
+                ", \"group\": \"%s\", \"tool\": \"%s\", \"start_s\": %.4f, \"end_s\": %.4f, "
+                "\"x_min_cm\": %.3f, \"x_max_cm\": %.3f, \"supports\": [",
+                group_names[s->group], s->tool == VM_TOOL_BALL ? "ball" : "roller", s->start_s,
+                s->end_s, s->x_min, s->x_max);
+        for (int k = 0; k < s->n_supports; k++) {
+            const vm_support *u = &s->sup[k];
+            fprintf(f,
+                    "%s{\"kind\": \"%s\", \"side\": \"%s\", \"x_cm\": %.3f, \"y_cm\": %.3f, "
+                    "\"share\": %.3f}",
+                    k ? ", " : "", u->kind,
+                    u->x_cm < 0.5 * (s->x_min + s->x_max) ? "behind" : "ahead", u->x_cm, u->y_cm,
+                    u->share);
+        }
+        fputs("]}", f);
     }
     fputs("\n  ]\n", f);
 }
@@ -154,6 +194,7 @@ rm_status rm_vmat_write_truth(const rm_vmat *vm, const char *path, rm_err *err)
     write_series(f, sc, rate, total);
     write_strokes(f, sc);
     write_holds(f, sc);
+    write_spots(f, sc, rate);
     write_segments(f, sc);
     fputs("}\n", f);
     return rm_safefile_commit(&sf, err); /* a write error fails here, naming errno */
