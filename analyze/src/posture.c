@@ -113,7 +113,7 @@ static double legs_ratio(const rm_results *r, const float *map, const uint8_t *t
 {
     const int R = r->rows, C = r->cols;
     double prof[1024];
-    if (C > 1024)
+    if (C < 1 || C > 1024)
         return NAN;
     for (int c = 0; c < C; c++) {
         prof[c] = 0;

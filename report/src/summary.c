@@ -39,7 +39,8 @@ static void band(char *o, size_t cap, double lo, double hi)
     char a[32], b[32];
     num(a, sizeof a, lo);
     num(b, sizeof b, hi);
-    snprintf(o, cap, "%s-%s", a, b);
+    if (snprintf(o, cap, "%s-%s", a, b) >= (int)cap && cap > 1)
+        o[cap - 2] = '~'; /* cut short: say so rather than show a wrong band */
 }
 
 /* Judges v (already rounded as shown) against b. */
