@@ -100,7 +100,7 @@ created = created.decode() if isinstance(created, bytes) else created
 skip = {"file", "subject", "segment", "label", "start_s", "set_verdict", "speed_verdict",
         "pass_verdict", "hold_verdict", "verdict", "profile",
         # who and when: the recording's, not a set's metric
-        "title", "recorded", "body_mass_kg", "frames_lost", "disconnects", "sensels_excluded",
+        "title", "recorded", "body_mass_kg", "frames_lost", "disconnects", "sensels_excluded", "gaps",
         # words, not numbers: the tool, where the label came from, the posture
         "tool", "label_source", "posture", "spot_verdict"}
 want = {}

@@ -64,6 +64,7 @@ Test(batch, csv_rows_quote_and_mark_missing_values)
     r->body_mass_kg = 72;
     r->frames_lost = 3;
     r->disconnects = 1;
+    r->totals.gaps = 2;
     char *csv = csv_of("study/a b,c.h5", r, 1);
     /* header: every column once, in order */
     size_t ncol = 1;
@@ -75,10 +76,10 @@ Test(batch, csv_rows_quote_and_mark_missing_values)
     const char *want = "\"study/a b,c.h5\",s01,0,\"calves, \"\"left\"\"\",10,75.5,";
     cr_assert(strncmp(row0, want, strlen(want)) == 0, "%s", row0);
     cr_assert(strstr(row0, ",NA,"), "NaN written as NA: %s", row0);
-    cr_assert(strstr(row0, ",inside,above,NA,NA,0.5,miss,guide,,2026-11-25T08:00:00Z,72,3,1,0\n"),
+    cr_assert(strstr(row0, ",inside,above,NA,NA,0.5,miss,guide,,2026-11-25T08:00:00Z,72,3,1,0,2\n"),
               "%s", row0);
     const char *row1 = strchr(row0, '\n') + 1;
-    cr_assert(strstr(row1, ",1,pass,guide,,2026-11-25T08:00:00Z,72,3,1,0\n"), "%s", row1);
+    cr_assert(strstr(row1, ",1,pass,guide,,2026-11-25T08:00:00Z,72,3,1,0,2\n"), "%s", row1);
     free(csv);
     rm_results_free(r);
 }

@@ -66,6 +66,7 @@ static const char *const columns[] = {
     "frames_lost",
     "disconnects",
     "sensels_excluded",
+    "gaps",
 };
 #define NCOL (sizeof columns / sizeof columns[0])
 
@@ -140,6 +141,8 @@ static int put_recording(rm_csv *c, const char *name, const rm_results *r)
         return rm_csv_int(c, r->disconnects);
     if (!strcmp(name, "sensels_excluded"))
         return rm_csv_int(c, r->totals.hot_sensels + r->totals.dead_sensels);
+    if (!strcmp(name, "gaps"))
+        return rm_csv_int(c, r->totals.gaps);
     return rm_csv_na(c);
 }
 
