@@ -467,3 +467,41 @@ Test(report, summary_of_a_rushed_session_says_what_to_change)
     rm_report_free(rep);
     unmake(&f);
 }
+
+/* A massage-ball set is a steady press on a spot: the summary judges its
+ * time on each spot against the profile's spot_s, never as a roller set
+ * with a missing hold, and its action speaks of the ball. */
+Test(report, summary_judges_a_ball_set_by_its_spots)
+{
+    fixture f;
+    make(&f, "ball");
+    const rm_results *r = f.r;
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    size_t balls = 0;
+    for (size_t k = 0; k < r->n_segments; k++) {
+        const rm_segment_result *s = &r->segments[k];
+        if (strcmp(s->tool, "ball"))
+            continue;
+        balls++;
+        cr_assert_gt(s->spots, 0, "ball set %zu: no spot", k + 1);
+        const rm_report_light *ho = rm_report_light_at(rep, k, RM_TARGET_HOLD);
+        double v = round(s->mean_spot_s);
+        cr_expect_float_eq(ho->value, v, 1e-9, "set %zu: light value %g, spot %g s", k + 1,
+                           ho->value, v);
+        int inside = v >= f.prof.spot_s.lo && v <= f.prof.spot_s.hi;
+        cr_expect_eq(ho->light == RM_LIGHT_GREEN, inside, "set %zu: spot %g s is %s", k + 1, v,
+                     rm_light_name(ho->light));
+        cr_expect(strstr(ho->text, "spot"), "set %zu: light text \"%s\"", k + 1, ho->text);
+    }
+    cr_assert_gt(balls, 0, "the ball scenario has a ball set");
+    for (size_t i = 0; i < rep->n_actions; i++)
+        if (strstr(rep->actions[i], "ball"))
+            cr_expect(strstr(rep->actions[i], "s on a spot") ||
+                          strstr(rep->actions[i], "you stayed") ||
+                          strstr(rep->actions[i], "never stayed"),
+                      "ball action \"%s\"", rep->actions[i]);
+    rm_report_free(rep);
+    unmake(&f);
+}

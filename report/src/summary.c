@@ -135,6 +135,26 @@ static void set_lights(rm_report *rep, size_t k, const rm_profile *P)
         h->miss = 1;
         h->value = 0;
     }
+    if (!strcmp(s->tool, "ball")) {
+        /* A ball set is a steady press on a spot (spot_s), not a roller
+         * stopping on one: judged by its time on each spot, never as a
+         * missing hold. */
+        double on_spot = s->spots > 0 && isfinite(s->mean_spot_s) ? round(s->mean_spot_s) : NAN;
+        judge(h, &P->spot_s, on_spot);
+        if (s->spots == 0 && P->spot_s.set) {
+            h->light = RM_LIGHT_RED;
+            h->direction = RM_VERDICT_BELOW;
+            h->miss = 1;
+            h->value = 0;
+        }
+        if (s->spots == 0)
+            snprintf(h->text, sizeof h->text, "no spot");
+        else if (s->spots == 1)
+            snprintf(h->text, sizeof h->text, "spot %.0f s", on_spot);
+        else
+            snprintf(h->text, sizeof h->text, "%d spots, %.0f s", (int)s->spots, on_spot);
+        return;
+    }
     if (!roller)
         snprintf(h->text, sizeof h->text, "-");
     else if (nh == 0)
@@ -206,6 +226,23 @@ static void hold_action(const rm_report *rep, size_t k, const rm_report_light *L
     const rm_profile *P = &rep->profile;
     const char *name = rep->results->segments[k].label;
     char bt[32];
+    if (!strcmp(rep->results->segments[k].tool, "ball")) {
+        band(bt, sizeof bt, P->spot_s.lo, P->spot_s.hi);
+        if (L->direction == RM_VERDICT_ABOVE)
+            snprintf(a->text, sizeof a->text,
+                     "move the ball on the %s to the next spot sooner: %.0f s on a spot, %s s is "
+                     "enough",
+                     name, L->value, bt);
+        else if (L->value > 0)
+            snprintf(a->text, sizeof a->text,
+                     "keep the ball pressed on each spot of the %s %s s: you stayed %.0f s", name, bt,
+                     L->value);
+        else
+            snprintf(a->text, sizeof a->text,
+                     "keep the ball pressed on one spot of the %s %s s: it never stayed on a spot",
+                     name, bt);
+        return;
+    }
     band(bt, sizeof bt, P->hold_s.lo, P->hold_s.hi);
     if (L->direction == RM_VERDICT_ABOVE)
         snprintf(a->text, sizeof a->text,
