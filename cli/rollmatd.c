@@ -276,6 +276,8 @@ static void usage(FILE *f)
             "  --log FILE         log file (default stderr); SIGHUP reopens it\n"
             "  --replay RAW.bin   record from a saved raw stream instead of a mat\n"
             "  --publish-hz HZ    live metric lines per second (default 15)\n"
+            "  --idle-timeout S   close a control client silent this long (default 60;\n"
+            "                     subscribers are never closed: they are reading)\n"
             "  --catalogue FILE   register each finished recording in this study catalogue\n"
             "                     (rollmat study's SQLite database; docs/study.md)\n"
             "  --no-analysis      live lines carry frame count and total force only\n"
@@ -325,6 +327,7 @@ int main(int argc, char **argv)
         {"log", required_argument, NULL, 'l'},
         {"replay", required_argument, NULL, 'R'},
         {"publish-hz", required_argument, NULL, 'p'},
+        {"idle-timeout", required_argument, NULL, 'I'},
         {"catalogue", required_argument, NULL, 'C'},
         {"no-analysis", no_argument, NULL, 'N'},
         {"http", optional_argument, NULL, 'H'},
@@ -353,6 +356,7 @@ int main(int argc, char **argv)
         case 'l': key = "log"; break;
         case 'R': key = "replay"; break;
         case 'p': key = "publish_hz"; break;
+        case 'I': key = "idle_timeout"; break;
         case 'C': key = "catalogue"; break;
         case 'N': no_analysis = 1; break;
         case 'H':
@@ -393,7 +397,7 @@ int main(int argc, char **argv)
                verbose ? RM_LOG_DEBUG : RM_LOG_INFO};
     rm_daemon *d = NULL;
     int sfd = -1;
-    double rate = conf.replay ? 100 : 0, publish_hz = 0;
+    double rate = conf.replay ? 100 : 0, publish_hz = 0, idle_timeout = 0;
     if (conf.rate && rm_cli_parse_double(conf.rate, conf.replay ? 0 : 10, 1000, &rate) != 0) {
         derr(RM_EXIT_USAGE, "rate '%s' is not a number in %s..1000 Hz", conf.rate,
              conf.replay ? "0" : "10");
@@ -401,6 +405,12 @@ int main(int argc, char **argv)
     }
     if (conf.publish_hz && rm_cli_parse_double(conf.publish_hz, 1, 100, &publish_hz) != 0) {
         derr(RM_EXIT_USAGE, "publish rate '%s' is not a number in 1..100 Hz", conf.publish_hz);
+        goto out;
+    }
+    if (conf.idle_timeout &&
+        rm_cli_parse_double(conf.idle_timeout, 0.1, 86400, &idle_timeout) != 0) {
+        derr(RM_EXIT_USAGE, "idle timeout '%s' is not a number of seconds in 0.1..86400",
+             conf.idle_timeout);
         goto out;
     }
     unsigned vid = RM_USB_VID, pid = RM_USB_PID;
@@ -468,6 +478,7 @@ int main(int argc, char **argv)
         cfg.live.end = live_end;
     }
     cfg.publish_hz = publish_hz;
+    cfg.idle_timeout_s = idle_timeout;
     cfg.log = (rm_logger){dlog_write, &lg};
     rm_daemon_bands bands;
     char token[40];

@@ -199,7 +199,7 @@ void rm_daemon_default_name(double unix_s, char *buf, size_t cap);
 /* ---- configuration file ------------------------------------------------
  * "key = value" lines; '#' starts a comment line; blank lines are ignored.
  * Keys: socket, recordings, serial, vid_pid, rate, log, replay, publish_hz,
- * http, http_token, profile, catalogue.
+ * http, http_token, profile, catalogue, idle_timeout.
  * Values are stored as strings; the caller parses them. Unknown keys and
  * lines without '=' are errors naming the file and line. */
 typedef struct rm_daemon_conf {
@@ -215,6 +215,7 @@ typedef struct rm_daemon_conf {
     char *http;
     char *http_token;
     char *profile;
+    char *idle_timeout; /* seconds before a silent control client is closed */
 } rm_daemon_conf;
 
 /* Reads `path` into `conf`, replacing the fields it sets (conf must be

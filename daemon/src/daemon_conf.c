@@ -53,6 +53,7 @@ static char **conf_field(rm_daemon_conf *c, const char *key)
         {"http", offsetof(rm_daemon_conf, http)},
         {"http_token", offsetof(rm_daemon_conf, http_token)},
         {"profile", offsetof(rm_daemon_conf, profile)},
+        {"idle_timeout", offsetof(rm_daemon_conf, idle_timeout)},
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(keys[i].key, key))
@@ -89,6 +90,7 @@ void rm_daemon_conf_clear(rm_daemon_conf *c)
     free(c->replay);
     free(c->publish_hz);
     free(c->catalogue);
+    free(c->idle_timeout);
     memset(c, 0, sizeof *c);
 }
 
