@@ -52,7 +52,7 @@ for j in 1 2 default; do
     [ "$j" = default ] && jopt=()
     s=$(date +%s.%N)
     /usr/bin/time -f "%U %S %P" -o "$dir/time$j" "$R" batch "$dir/in" -o "$dir/out$j/summary.csv" \
-        "${jopt[@]}" 2> "$dir/log$j" > /dev/null
+        "${jopt[@]}" > "$dir/log$j" 2>&1
     e=$(date +%s.%N)
     done_n=$(sed -n 's/^[0-9]* recordings*: \([0-9]*\) analysed.*/\1/p' "$dir/log$j" | tail -1)
     [ "${done_n:-0}" = "$N" ] || { echo "batch -j $j analysed ${done_n:-?} of $N recordings:"; tail -3 "$dir/log$j"; exit 1; }
