@@ -6,6 +6,7 @@
  * computed here from the rows the test inserts. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,57 @@ Test(catalogue, creates_versioned_schema)
     cr_assert_eq(rm_catalogue_open(p, &c, &err), RM_OK, "%s", err.msg);
     rm_catalogue_close(c);
     free(p);
+}
+
+typedef struct {
+    const char *path;
+    pthread_barrier_t *go;
+    rm_status st;
+    char msg[sizeof(((rm_err *)0)->msg)];
+} opener;
+
+static void *open_together(void *arg)
+{
+    opener *o = arg;
+    rm_catalogue *c = NULL;
+    rm_err err = {0};
+    pthread_barrier_wait(o->go);
+    o->st = rm_catalogue_open(o->path, &c, &err);
+    snprintf(o->msg, sizeof o->msg, "%s", err.msg);
+    rm_catalogue_close(c);
+    return NULL;
+}
+
+/* Two writers making one new catalogue at the same moment (two `rollmat
+ * study` on one folder): the one that does not create the schema must read
+ * it whole, never half-made (the version set, the mark not yet: "not a
+ * rollmat catalogue"). Many rounds, because the window is short. */
+Test(catalogue, two_writers_making_one_catalogue_both_succeed)
+{
+    enum { ROUNDS = 150 };
+    int failed = 0;
+    char first[sizeof(((rm_err *)0)->msg)] = "";
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[32];
+        snprintf(name, sizeof name, "two%d.sqlite", round);
+        char *p = rm_test_path(dir, name);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        opener a = {p, &go, RM_OK, ""}, b = {p, &go, RM_OK, ""};
+        pthread_t ta, tb;
+        cr_assert_eq(pthread_create(&ta, NULL, open_together, &a), 0);
+        cr_assert_eq(pthread_create(&tb, NULL, open_together, &b), 0);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        if (a.st != RM_OK || b.st != RM_OK) {
+            if (!failed)
+                snprintf(first, sizeof first, "%s", a.st != RM_OK ? a.msg : b.msg);
+            failed++;
+        }
+        free(p);
+    }
+    cr_expect_eq(failed, 0, "%d of %d rounds failed; first: %s", failed, ROUNDS, first);
 }
 
 Test(catalogue, refuses_foreign_and_newer_files_untouched)

@@ -167,9 +167,22 @@ static rm_status check_magic(const char *path, int *exists, rm_err *err)
 static rm_status check_schema(rm_catalogue *c, int *version, rm_err *err)
 {
     int app = 0, tables = 0;
-    if (pragma_int(c->db, "PRAGMA application_id", &app) != SQLITE_OK ||
-        pragma_int(c->db, "PRAGMA user_version", version) != SQLITE_OK ||
-        pragma_int(c->db, "SELECT count(*) FROM sqlite_schema", &tables) != SQLITE_OK)
+    /* One read transaction: read one by one, the three could straddle
+     * another writer's create_schema commit (application_id still 0, the
+     * version already set) and a catalogue being made would look foreign. */
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(c, err, "cannot read the schema");
+    int rc = pragma_int(c->db, "PRAGMA application_id", &app);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(c->db, "PRAGMA user_version", version);
+    if (rc == SQLITE_OK)
+        rc = pragma_int(c->db, "SELECT count(*) FROM sqlite_schema", &tables);
+    if (rc != SQLITE_OK) {
+        rm_status st = db_fail(c, err, "cannot read the schema");
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        return st;
+    }
+    if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(c, err, "cannot read the schema");
     if (app == 0 && *version == 0 && tables == 0)
         return RM_OK; /* an empty database: made a catalogue */
@@ -214,6 +227,27 @@ static rm_status create_schema(rm_catalogue *c, rm_err *err)
     return exec(c, "COMMIT", err);
 }
 
+/* Switches the file to WAL (once: the mode is kept in the file). SQLite does
+ * not call the busy handler for this switch, so while a second writer is
+ * making the same new catalogue it answers "database is locked" at once;
+ * retry for as long as the busy timeout would have waited. */
+static rm_status use_wal(rm_catalogue *c, rm_err *err)
+{
+    for (int waited_ms = 0;; waited_ms += 5) {
+        sqlite3_stmt *q = NULL;
+        int rc = sqlite3_prepare_v2(c->db, "PRAGMA journal_mode=WAL", -1, &q, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(q);
+        int wal = rc == SQLITE_ROW && !sqlite3_stricmp((const char *)sqlite3_column_text(q, 0), "wal");
+        sqlite3_finalize(q);
+        if (wal)
+            return RM_OK;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_ROW) || waited_ms >= BUSY_MS)
+            return db_fail(c, err, "cannot switch to WAL");
+        sqlite3_sleep(5);
+    }
+}
+
 static rm_status open_db(const char *path, int readonly, rm_catalogue **out, rm_err *err)
 {
     *out = NULL;
@@ -244,7 +278,7 @@ static rm_status open_db(const char *path, int readonly, rm_catalogue **out, rm_
     if (!readonly) {
         /* WAL: readers never block the writer, and a killed writer's
          * transaction is rolled back on the next open */
-        if ((st = exec(c, "PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;", err)))
+        if ((st = use_wal(c, err)) || (st = exec(c, "PRAGMA foreign_keys=ON;", err)))
             goto fail;
         if (version == 0 && (st = create_schema(c, err)))
             goto fail;
