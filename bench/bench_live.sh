@@ -559,8 +559,9 @@ for tag in sources:
         rows.append((label, r))
 
 print("\nSummary (latency: viewer receipt - arrival_unix_us; drops: sum of id gaps over the viewers / the daemon's"
-      " count; CPU: rollmatd, all threads, % of one core; frames: recorded / expected from duration x rate / lost)")
-print("| case | viewers | latency median / p99 / max ms | events/s per viewer min / mean | drops | rollmatd CPU % | VmHWM MB | frames rec / exp / lost | load avg before -> after |")
+      " count; CPU: rollmatd, all threads, % of one core, and its main thread, where the HTTP server runs;"
+      " frames: recorded / expected from duration x rate / lost)")
+print("| case | viewers | latency median / p99 / max ms | events/s per viewer min / mean | drops | rollmatd CPU % (main thread) | VmHWM MB | frames rec / exp / lost | load avg before -> after |")
 print("|---|---|---|---|---|---|---|---|---|")
 for label, r in rows:
     lat = f"{r['lat_median_ms']:.1f} / {r['lat_p99_ms']:.1f} / {r['lat_max_ms']:.1f}" if r["lat_n"] else "-"
@@ -568,7 +569,8 @@ for label, r in rows:
     drop = f"{sum(r['gaps_per_viewer'])} / {r['dropped_daemon']}" if r["viewers"] else "-"
     i = r["info"]
     frames = f"{i['frames']} / {r['expected']} / {(r['log_lost'] or 0) + i['frames_missing']}" if i else "-"
-    print(f"| {label} | {r['viewers']} | {lat} | {rate_s} | {r['cpu_pct']:.2f} | {r['vmhwm_kib'] / 1024:.1f} |"
+    main = next((p for n, p in r["threads"] if n == "main"), None)
+    print(f"| {label} | {r['viewers']} | {lat} | {rate_s} | {drop} | {r['cpu_pct']:.2f} ({f1(main, '{:.2f}')}) | {r['vmhwm_kib'] / 1024:.1f} |"
           f" {frames} | {r['load_before'].split()[0]} -> {r['load_after'].split()[0]} |")
 usb = [(label, r) for label, r in rows if r["lat_usb_n"]]
 if usb:
