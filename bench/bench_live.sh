@@ -150,6 +150,7 @@ HZ = os.sysconf("SC_CLK_TCK")
 RE_ARR = re.compile(rb'"arrival_unix_us":(\d+)')
 RE_DELAY = re.compile(rb'"delay_ms":([-0-9.eE]+)')
 RE_AGE = re.compile(rb'"age_ms":([-0-9.eE]+)')
+RE_TIME = re.compile(rb'"time":([-0-9.eE]+)')
 
 def api(method, path, body=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -203,7 +204,7 @@ class Viewer:
         sel.register(self.s, selectors.EVENT_READ, self)
         self.raw = b""; self.text = b""; self.head = None; self.chunked = False
         self.left = 0; self.crlf = False; self.closed = False
-        self.on = False; self.lat = []; self.lat_usb = []; self.delay = []
+        self.on = False; self.lat = []; self.lat_usb = []; self.delay = []; self.before_sink = []
         self.n_metrics = 0; self.n_other = 0
         self.last_id = None; self.gaps = 0; self.status = None
 
@@ -278,6 +279,9 @@ class Viewer:
                 d, a = RE_DELAY.search(data), RE_AGE.search(data)
                 if d and a:  # age_ms is null for a replay
                     self.lat_usb.append(lat + float(a.group(1)) - float(d.group(1)))
+                    t = RE_TIME.search(data)
+                    if t:  # before the sink (ring, writer), by frame time
+                        self.before_sink.append((float(t.group(1)), float(a.group(1)) - float(d.group(1))))
             m = RE_DELAY.search(data)
             if m:
                 self.delay.append(float(m.group(1)))
@@ -371,6 +375,7 @@ for spec in cases.split(","):
         "window_frames_expected": dt * rate,
         "status_lost": s1.get("lost"), "status_frames": s1.get("frames"),
         "stop": stop,
+        "before_sink_ms_by_time": vs[0].before_sink if vs else [],
     }
     res.update(stats("lat", lat))
     res.update(stats("lat_usb", lat_usb))
