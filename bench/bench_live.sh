@@ -49,10 +49,12 @@ usage() { echo "usage: bench/bench_live.sh [DURATION_S] [CLIENTS]  (see the head
 DURATION=${1:-60}
 CLIENTS=${2:-20}
 [ $# -le 2 ] || usage
-[[ $DURATION =~ ^[0-9]+$ ]] && [ "$DURATION" -ge 1 ] ||
-  { echo "bench_live: DURATION_S '$DURATION' is not a whole number of seconds >= 1" >&2; usage; }
-[[ $CLIENTS =~ ^[0-9]+$ ]] && [ "$CLIENTS" -ge 1 ] && [ "$CLIENTS" -le 32 ] ||
-  { echo "bench_live: CLIENTS '$CLIENTS' is not 1..32 (the daemon serves 32 viewers)" >&2; usage; }
+if ! [[ $DURATION =~ ^[0-9]+$ ]] || [ "$DURATION" -lt 1 ]; then
+  echo "bench_live: DURATION_S '$DURATION' is not a whole number of seconds >= 1" >&2; usage
+fi
+if ! [[ $CLIENTS =~ ^[0-9]+$ ]] || [ "$CLIENTS" -lt 1 ] || [ "$CLIENTS" -gt 32 ]; then
+  echo "bench_live: CLIENTS '$CLIENTS' is not 1..32 (the daemon serves 32 viewers)" >&2; usage
+fi
 BASE_S=${BASE_S:-$((DURATION < 20 ? DURATION : 20))}
 WARMUP_S=${WARMUP_S:-2}
 RATE=${RATE:-100}
