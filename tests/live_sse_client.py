@@ -99,6 +99,14 @@ def check_metric(m):
         fail("heat: %dx%d cells but %d values" % (h["rows"], h["cols"], len(h["kpa"])))
     if m["hold_s"] is not None and m["state"] != "holding":
         fail("hold_s %r while %s" % (m["hold_s"], m["state"]))
+    # arrival_unix_us is the host's Unix clock in microseconds, so that a
+    # viewer on the same machine measures its latency (bench/bench_live.sh):
+    # an event read now left a frame that arrived at most seconds ago (not
+    # a monotonic clock, not another unit, not in the future).
+    age_s = time.time() - m["arrival_unix_us"] / 1e6
+    if not -1.0 < age_s < 60.0:
+        fail("arrival_unix_us %d is %.3f s before this host's clock, not the Unix time of the "
+             "frame's arrival" % (m["arrival_unix_us"], age_s))
 
 
 ev = Events()
