@@ -5,7 +5,7 @@
  * say the same thing; it lives here, below both, because it is pure
  * arithmetic on results and a profile (no drawing, no files).
  *
- * The rules (docs/guide-coach.md, "The summary page"):
+ * The rules (docs/metrics.md, "The summary page: traffic lights and actions"):
  * Each set gets a light per target of the profile: its time on the muscle
  * group (set_s), its pace (speed_cm_s; a profile without a speed band but
  * with pass_s, such as behm2020, judges the pass duration instead) and its
