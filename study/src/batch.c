@@ -265,8 +265,7 @@ static int put_light(rm_csv *c, rm_light l)
     return l == RM_LIGHT_NONE ? rm_csv_na(c) : rm_csv_text(c, rm_light_name(l));
 }
 
-/* Green lights and judged lights of target t over the sets; -1 in *met
- * when the target is judged on no set (the columns then say NA). */
+/* Green lights and judged lights of target t over the sets. */
 static void tally_target(const rm_judgement *J, rm_target t, int *met, int *judged)
 {
     *met = *judged = 0;
@@ -277,7 +276,8 @@ static void tally_target(const rm_judgement *J, rm_target t, int *met, int *judg
     }
 }
 
-/* The judgement's columns (the summary page's lights and tally). */
+/* The judgement's columns (the summary page's lights and tally): 0 or -1
+ * as rm_csv's calls, or 1 when `name` is not one of them. */
 static int put_judged(rm_csv *c, const char *name, const rm_judgement *J)
 {
     static const char *const per_target[] = {"time_met",    "time_judged", "pace_met",
