@@ -57,8 +57,6 @@ typedef struct rm_judgement {
 
 /* Name of a light ("green"), NULL outside the range. */
 const char *rm_light_name(rm_light l);
-/* Name of a target ("time", "pace", "hold"), NULL outside the range. */
-const char *rm_target_name(rm_target t);
 
 /* Judges r against `profile` (NULL: no profile, nothing judged) into *out
  * (overwritten; free it with rm_judgement_free). r is only read. Returns

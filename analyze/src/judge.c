@@ -12,16 +12,10 @@
 #define AMBER_SHARE 0.25
 
 static const char *const light_names[] = {"none", "green", "amber", "red"};
-static const char *const target_names[] = {"time", "pace", "hold"};
 
 const char *rm_light_name(rm_light l)
 {
     return (unsigned)l < sizeof light_names / sizeof light_names[0] ? light_names[l] : NULL;
-}
-
-const char *rm_target_name(rm_target t)
-{
-    return (unsigned)t < sizeof target_names / sizeof target_names[0] ? target_names[t] : NULL;
 }
 
 const rm_judged *rm_judgement_light(const rm_judgement *j, size_t k, rm_target t)
