@@ -50,6 +50,9 @@ static void usage(FILE *f)
                "      --results-dir D   where results files are kept (default: the folder\n"
                "                        CSV_STEM.results beside the CSV)\n"
                "      --force           analyse again even when results are up to date\n"
+               "      --per set|session a row per set (the default), or a row per recording:\n"
+               "                        subject, date, totals, the summary page's verdicts\n"
+               "                        and score, data quality (not with --long)\n"
                "      --follow-links    follow symbolic links to folders (each folder and\n"
                "                        each file is still visited once; loops are cut)\n"
                "      --merge           merge shards' CSVs (the inputs) into -o\n"
@@ -76,7 +79,8 @@ typedef struct job {
     int done, failed, analysed, skipped;
     char *msg; /* failure reason */
     size_t n_rows;
-    int long_rows; /* --long: subject, session, metric, value */
+    int long_rows;   /* --long: subject, session, metric, value */
+    int per_session; /* --per session: one row per recording */
 } job;
 
 static int ends_with(const char *s, const char *suf)
@@ -206,8 +210,12 @@ static void worker(const job *j, const rm_profile *prof, int force, int fd)
                 *p = ' ';
         fprintf(o, "fail %s\n", err.msg[0] ? err.msg : rm_strerror(st));
     } else {
-        fprintf(o, "ok %s %zu\n", current ? "current" : "analysed", r->n_segments);
-        if (j->long_rows)
+        /* the status line counts the rows: one per recording, or per set */
+        fprintf(o, "ok %s %zu\n", current ? "current" : "analysed",
+                j->per_session ? (size_t)1 : r->n_segments);
+        if (j->per_session)
+            rm_batch_csv_session_row(o, j->path, subject, r, prof);
+        else if (j->long_rows)
             rm_long_csv_rows(o, subject, created, r);
         else
             rm_batch_csv_rows(o, j->path, subject, r);
@@ -303,7 +311,13 @@ static void finish_job(job *j, int wstatus)
         return;
     }
     j->analysed = !strncmp(j->out, "ok analysed", 11);
-    sscanf(strchr(j->out, ' ') ? strrchr(j->out, ' ') : "0", "%zu", &j->n_rows);
+    /* the row count ends the status line (not the last blank of the whole
+     * output: the rows have blanks in their titles and comments) */
+    *nl = 0;
+    const char *cnt = strrchr(j->out, ' ');
+    if (!cnt || sscanf(cnt, "%zu", &j->n_rows) != 1)
+        j->n_rows = 0;
+    *nl = '\n';
 }
 
 static int run_jobs(job *jobs, size_t n, int nproc, const rm_profile *prof, int force, progress *pg)
@@ -432,7 +446,7 @@ static int mkdirs(const char *path)
 typedef struct batch_opts {
     const char *output, *profile_name, *results_dir;
     long jobs, shard_i, shard_n;
-    int merge, quiet, force, follow_links, long_rows;
+    int merge, quiet, force, follow_links, long_rows, per_session;
     char **inputs; /* argv's, borrowed */
     size_t n_inputs;
 } batch_opts;
@@ -467,7 +481,7 @@ static long default_jobs(void)
  * (help, usage errors). */
 static int parse_options(int argc, char **argv, batch_opts *o)
 {
-    enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW, O_LONG };
+    enum { O_SHARD = 256, O_RDIR, O_FORCE, O_MERGE, O_FOLLOW, O_LONG, O_PER };
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"jobs", required_argument, NULL, 'j'},
@@ -479,6 +493,7 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         {"quiet", no_argument, NULL, 'q'},
         {"follow-links", no_argument, NULL, O_FOLLOW},
         {"long", no_argument, NULL, O_LONG},
+        {"per", required_argument, NULL, O_PER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -498,6 +513,11 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         case O_MERGE: o->merge = 1; break;
         case O_FOLLOW: o->follow_links = 1; break;
         case O_LONG: o->long_rows = 1; break;
+        case O_PER:
+            if (strcmp(optarg, "set") && strcmp(optarg, "session"))
+                rc = rm_cli_usage_error(CMD, "--per %s: expected set or session", optarg);
+            o->per_session = !strcmp(optarg, "session");
+            break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); return RM_EXIT_OK;
         default: return rm_cli_bad_option(CMD, argv);
@@ -507,6 +527,13 @@ static int parse_options(int argc, char **argv, batch_opts *o)
         return rc;
     if (!o->output)
         return rm_cli_usage_error(CMD, "no output given (-o summary.csv)");
+    if (o->per_session && o->long_rows)
+        return rm_cli_usage_error(CMD, "--long and --per session do not go together: the long "
+                                       "table has a row per set and metric (its session column "
+                                       "names the recording)");
+    if (o->per_session && o->merge)
+        return rm_cli_usage_error(CMD, "--merge takes the table kind from its inputs: leave "
+                                       "--per out");
     if (optind >= argc)
         return rm_cli_usage_error(CMD, "no recordings given (folders or files)");
     if (!o->merge && !ends_with(o->output, ".csv"))
@@ -577,6 +604,7 @@ static size_t make_jobs(const batch_opts *o, const rm_walk_list *files, const ch
         jobs[nj].results = results_name(rdir, p, clash);
         jobs[nj].fd = -1;
         jobs[nj].long_rows = o->long_rows;
+        jobs[nj].per_session = o->per_session;
         if (!jobs[nj++].results)
             return (size_t)-1;
     }
@@ -584,13 +612,16 @@ static size_t make_jobs(const batch_opts *o, const rm_walk_list *files, const ch
 }
 
 /* The CSV: rows of the good recordings in sorted order. Returns 0 or -1. */
-static int write_csv(const char *output, const job *jobs, size_t nj, size_t *n_rows, int long_rows)
+static int write_csv(const char *output, const job *jobs, size_t nj, size_t *n_rows, int long_rows,
+                     int per_session)
 {
     char *csv = NULL;
     size_t csv_len = 0;
     *n_rows = 0;
     FILE *m = open_memstream(&csv, &csv_len);
-    int werr = !m || (long_rows ? rm_long_csv_header(m) : rm_batch_csv_header(m)) != 0;
+    int werr = !m || (long_rows     ? rm_long_csv_header(m)
+                      : per_session ? rm_batch_csv_session_header(m)
+                                    : rm_batch_csv_header(m)) != 0;
     for (size_t i = 0; i < nj && !werr; i++) {
         const job *j = &jobs[i];
         if (!j->done || j->failed || j->skipped)
@@ -651,16 +682,16 @@ static int run_and_report(const batch_opts *o, const rm_profile *prof, job *jobs
     if (o->shard_n == 1 && nj && pg.skipped == nj)
         return no_recordings(o, pg.skipped);
     size_t n_rows = 0;
-    if (write_csv(o->output, jobs, nj, &n_rows, o->long_rows) != 0 || pg.failed)
+    if (write_csv(o->output, jobs, nj, &n_rows, o->long_rows, o->per_session) != 0 || pg.failed)
         rc = RM_EXIT_FAIL;
     if (!o->quiet || pg.failed)
         fprintf(
             o->quiet ? stderr : stdout,
-            "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu set%s -> %s (results in %s)\n",
+            "%zu recording%s: %zu analysed, %zu up to date, %zu failed%s; %zu %s%s -> %s (results in %s)\n",
             nj - pg.skipped, nj - pg.skipped == 1 ? "" : "s", pg.analysed,
             pg.done - pg.analysed - pg.failed - pg.skipped, pg.failed,
             pg.skipped ? " (results files among the inputs skipped)" : "", n_rows,
-            n_rows == 1 ? "" : "s", o->output, rdir);
+            o->per_session ? "session" : "set", n_rows == 1 ? "" : "s", o->output, rdir);
     return rc;
 }
 

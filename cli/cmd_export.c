@@ -1,5 +1,6 @@
-/* rollmat export FILE --frames|--events|--series [-o OUT.csv]: tidy CSV for
- * R and pandas. A file is written to a temporary name in the same folder,
+/* rollmat export FILE --frames|--events|--series|--strokes|--holds|--spots|
+ * --sets [-o OUT.csv]: tidy CSV for R and pandas (the last five from a
+ * results file). A file is written to a temporary name in the same folder,
  * fsynced and renamed, so a reader never sees half a CSV. Text and missing
  * values follow rm_csv.h (NA); --frames formats its integers by hand for
  * speed (only numbers, never missing: the same rules trivially). */
@@ -16,6 +17,7 @@
 
 #include "rm_cli.h"
 #include "rm_csv.h"
+#include "rm_filekind.h"
 #include "rm_safefile.h"
 #include "rm_session.h"
 #if __has_include("rm_results.h")
@@ -29,7 +31,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: rollmat export FILE (--frames [--wide] [--raw-only] | --events"
 #ifdef HAVE_RESULTS
-                 " | --series"
+                 " | --series | --strokes | --holds | --spots | --sets"
 #endif
                  ") [-o OUT.csv]\n"
                  "  --frames    one row per sensel and frame: frame,time_s,row,col,raw,kpa\n"
@@ -40,6 +42,12 @@ static void usage(FILE *out)
                  "  --events    one row per event: time_s,kind,value,text\n"
 #ifdef HAVE_RESULTS
                  "  --series    FILE is a results file: one row per frame, its per-frame series\n"
+                 "  --strokes   FILE is a results file: one row per stroke (one-way pass)\n"
+                 "  --holds     FILE is a results file: one row per hold\n"
+                 "  --spots     FILE is a results file: one row per massage-ball spot\n"
+                 "  --sets      FILE is a results file: one row per set (segment)\n"
+                 "              (every row starts with recording, subject, recorded; stroke,\n"
+                 "              hold and spot rows name their set; NA: missing)\n"
 #endif
                  "  -o OUT.csv  write there (temporary name, fsync, rename); default stdout\n");
 }
@@ -240,10 +248,40 @@ static int export_events(rm_session *s, FILE *f)
 }
 
 #ifdef HAVE_RESULTS
+/* The results-file exports want a results file: a recording given instead
+ * gets the way to one, not a format error. */
+static rm_status want_results(const char *path, const char *what, rm_err *err)
+{
+    rm_file_kind kind;
+    rm_status st = rm_file_kind_of(path, &kind, err);
+    if (st == RM_OK && kind == RM_FILE_RECORDING)
+        return rm_err_set(err, RM_ERR_ARG,
+                          "%s is a recording, not a results file: --%s reads an analysis; run "
+                          "`rollmat analyze %s` first, then export its .results.h5",
+                          path, what, path);
+    return st;
+}
+
+/* A segment table (rm_results_table_csv). */
+static int export_table(const char *path, rm_results_table t, FILE *f, rm_err *err, rm_status *st)
+{
+    rm_results *r = NULL;
+    *st = want_results(path, rm_results_table_name(t), err);
+    if (*st == RM_OK)
+        *st = rm_results_open(path, &r, err);
+    if (*st != RM_OK)
+        return -1;
+    int rc = rm_results_table_csv(f, r, t);
+    rm_results_close(r);
+    return rc;
+}
+
 static int export_series(const char *path, FILE *f, rm_err *err, rm_status *st)
 {
     rm_results *r = NULL;
-    *st = rm_results_open(path, &r, err);
+    *st = want_results(path, "series", err);
+    if (*st == RM_OK)
+        *st = rm_results_open(path, &r, err);
     if (*st != RM_OK)
         return -1;
     rm_csv c;
@@ -276,11 +314,26 @@ static int same_file(const char *a, const char *b)
 
 int rm_cmd_export(int argc, char **argv)
 {
-    enum { O_FRAMES = 1, O_EVENTS, O_SERIES, O_WIDE, O_KPA, O_RAWONLY };
+    enum {
+        O_FRAMES = 1,
+        O_EVENTS,
+        O_SERIES,
+        O_STROKES,
+        O_HOLDS,
+        O_SPOTS,
+        O_SETS,
+        O_WIDE,
+        O_KPA,
+        O_RAWONLY
+    };
     static const struct option opts[] = {
         {"frames", no_argument, NULL, O_FRAMES},
         {"events", no_argument, NULL, O_EVENTS},
         {"series", no_argument, NULL, O_SERIES},
+        {"strokes", no_argument, NULL, O_STROKES},
+        {"holds", no_argument, NULL, O_HOLDS},
+        {"spots", no_argument, NULL, O_SPOTS},
+        {"sets", no_argument, NULL, O_SETS},
         {"wide", no_argument, NULL, O_WIDE},
         {"kpa", no_argument, NULL, O_KPA},
         {"raw-only", no_argument, NULL, O_RAWONLY},
@@ -295,8 +348,13 @@ int rm_cmd_export(int argc, char **argv)
         case O_FRAMES:
         case O_EVENTS:
         case O_SERIES:
+        case O_STROKES:
+        case O_HOLDS:
+        case O_SPOTS:
+        case O_SETS:
             if (what && what != c)
-                return rm_cli_usage_error(CMD, "choose one of --frames, --events, --series");
+                return rm_cli_usage_error(CMD, "choose one of --frames, --events, --series, "
+                                               "--strokes, --holds, --spots, --sets");
             what = c;
             break;
         case O_WIDE: wide = 1; break;
@@ -309,10 +367,14 @@ int rm_cmd_export(int argc, char **argv)
         }
     }
     if (!what)
-        return rm_cli_usage_error(CMD, "say what to export: --frames, --events or --series");
+        return rm_cli_usage_error(CMD, "say what to export: --frames, --events, --series, "
+                                       "--strokes, --holds, --spots or --sets");
+    /* from a results file, not a recording */
+    const int from_results = what >= O_SERIES && what <= O_SETS;
 #ifndef HAVE_RESULTS
-    if (what == O_SERIES)
-        return rm_cli_usage_error(CMD, "--series is not available in this build");
+    if (from_results)
+        return rm_cli_usage_error(CMD, "this build reads no results files (--series, --strokes, "
+                                       "--holds, --spots, --sets)");
 #endif
     if ((wide || kpa || raw_only) && what != O_FRAMES)
         return rm_cli_usage_error(CMD, "--wide, --kpa and --raw-only go with --frames");
@@ -333,7 +395,7 @@ int rm_cmd_export(int argc, char **argv)
     rm_err err = {0};
     rm_status st = RM_OK;
     rm_session *s = NULL;
-    if (what != O_SERIES) {
+    if (!from_results) {
         st = rm_session_open(in, &s, &err);
         if (st != RM_OK)
             return rm_cli_fail(CMD, &err, st);
@@ -349,8 +411,15 @@ int rm_cmd_export(int argc, char **argv)
     else if (what == O_EVENTS)
         rc = export_events(s, of.f);
 #ifdef HAVE_RESULTS
-    else
+    else if (what == O_SERIES)
         rc = export_series(in, of.f, &err, &st);
+    else
+        rc = export_table(in,
+                          what == O_STROKES ? RM_RESULTS_STROKES
+                          : what == O_HOLDS ? RM_RESULTS_HOLDS
+                          : what == O_SPOTS ? RM_RESULTS_SPOTS
+                                            : RM_RESULTS_SETS,
+                          of.f, &err, &st);
 #endif
     rm_session_close(s);
     if (rc < 0) {

@@ -15,7 +15,7 @@ static const struct command {
     {"devices", rm_cmd_devices, "list the RM-1 mats on USB"},
     {"vmat", rm_cmd_vmat, "run a command against the virtual mat on emulated USB"},
     {"info", rm_cmd_info, "describe a recording"},
-    {"export", rm_cmd_export, "export frames, series or events as tidy CSV"},
+    {"export", rm_cmd_export, "export frames, events or an analysis's tables as tidy CSV"},
     {"import", rm_cmd_import, "convert another system's export to a recording"},
     {"analyze", rm_cmd_analyze, "analyse a recording: pressure, pacing, scores"},
     {"report", rm_cmd_report, "draw the report of an analysis (PDF, PNG, SVG)"},

@@ -64,6 +64,11 @@ grep -q "calves" run2.out || fail "coach summary not printed"
 if [ -n "${RM_SOURCE_DIR:-}" ] && $PY -c 'import h5py' 2> /dev/null; then
     ln -s out rollmat-demo
     "$ROLLMAT" batch rollmat-demo -o summary.csv -q 2> /dev/null || fail "batch over the demo folder"
+    "$ROLLMAT" batch rollmat-demo -o sessions.csv --per session --results-dir summary.results -q \
+        2> /dev/null || fail "batch --per session over the demo folder"
+    for t in strokes holds; do
+        "$ROLLMAT" export rollmat-demo/results.h5 --$t -o $t.csv || fail "export --$t of the demo"
+    done
     awk '/^```python/{p=1; next} /^```/{p=0} p' "$RM_SOURCE_DIR/docs/guide-lab.md" > lab.py
     [ "$(grep -c . lab.py)" -gt 10 ] || fail "no Python examples found in docs/guide-lab.md"
     $PY lab.py > lab.out 2>&1 || fail "docs/guide-lab.md Python examples: $(tail -5 lab.out)"

@@ -84,6 +84,59 @@ Test(batch, csv_rows_quote_and_mark_missing_values)
     rm_results_free(r);
 }
 
+/* --per session: one row of a recording, judged as the summary page
+ * judges (rm_judge.h); unknown who/when and data quality are NA. */
+static char *session_row(const rm_results *r, const rm_profile *P)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    cr_assert_not_null(m);
+    cr_assert_eq(rm_batch_csv_session_header(m), 0);
+    cr_assert_eq(rm_batch_csv_session_row(m, "a.h5", "", r, P), 0);
+    fclose(m);
+    return buf;
+}
+
+Test(batch, session_row_totals_tally_and_na)
+{
+    rm_results *r = two_sets("calves");
+    r->frames_lost = -1; /* unknown (an import) */
+    r->totals.roller_found = 1;
+    r->totals.duration_s = 200;
+    r->totals.rolling_s = 100;
+    r->totals.strokes = 13;
+    r->totals.mean_speed_cm_s = 2.5f;
+    r->totals.cadence_cpm = r->totals.mean_force_n = r->totals.peak_kpa = NAN;
+    rm_profile P;
+    static const char text[] = "format = rollmat-profile-1\nname = t\n"
+                               "speed_cm_s = 1.5 3.5 | t\nhold_s = 20 30 | t\n"
+                               "set_s = 60 120 | t\ndaily_s = 300 600 | t\n";
+    rm_err e = {0};
+    cr_assert_eq(rm_profile_parse(text, "test", &P, &e), RM_OK, "%s", e.msg);
+    char *csv = session_row(r, &P);
+    size_t ncol = 1;
+    for (const char *p = csv; *p != '\n'; p++)
+        ncol += *p == ',';
+    cr_assert_eq(ncol, rm_batch_session_columns());
+    cr_assert(strncmp(csv, "file,subject,recorded,title,", 28) == 0, "%s", csv);
+    /* two sets of 75.5 s inside 60-120 (2 of 2), 2.5 cm/s inside (2 of 2),
+     * no hold where one is asked (0 of 2), 100 s a day short of 300 (red):
+     * 4 of 7 targets, amber, a miss */
+    const char *want = "a.h5,NA,NA,NA,NA,guide,200,151,100,0,1.66667,2,13,0,0,2.5,NA,NA,NA,"
+                       "below,red,speed_cm_s,2,2,2,2,0,2,4,7,0.571429,amber,miss,NA,0,0,0,"
+                       "calves;quads\n";
+    const char *row = strchr(csv, '\n') + 1;
+    cr_assert_str_eq(row, want);
+    free(csv);
+    /* no profile: nothing judged, the verdicts NA (not "0 of 0", not a miss) */
+    csv = session_row(r, NULL);
+    row = strchr(csv, '\n') + 1;
+    cr_assert(strstr(row, ",NA,NA,speed_cm_s,NA,NA,NA,NA,NA,NA,0,0,NA,NA,NA,NA,"), "%s", row);
+    free(csv);
+    rm_results_free(r);
+}
+
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

@@ -336,3 +336,54 @@ Test(results, segment_columns_drive_file_and_json)
     free(out);
     free(dir);
 }
+
+/* rollmat export --strokes/--holds/--sets: who and when on every row, the
+ * set's index and label, times in ms, NA for a stroke outside any set and
+ * for anything unknown. */
+Test(results, segment_tables_as_csv)
+{
+    rm_results *r = rm_results_new();
+    cr_assert_not_null(r);
+    snprintf(r->source, sizeof r->source, "a.h5");
+    snprintf(r->created, sizeof r->created, "2026-11-25T08:00:00Z");
+    r->n_segments = 1;
+    r->segments = calloc(1, sizeof *r->segments);
+    r->n_strokes = 2;
+    r->strokes = calloc(2, sizeof *r->strokes);
+    cr_assert(r->segments && r->strokes);
+    snprintf(r->segments[0].label, sizeof r->segments[0].label, "calves, left");
+    r->segments[0].start_s = 1;
+    r->segments[0].end_s = 61.25;
+    r->strokes[0] = (rm_stroke){1.5, 4.0, 30, 52, 22, 8.8f, 12, 250, 0};
+    r->strokes[1] = (rm_stroke){70, 72.0004, 52, 30, -22, NAN, 12, 250, -1};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    cr_assert_not_null(m);
+    cr_assert_eq(rm_results_table_csv(m, r, RM_RESULTS_STROKES), 0);
+    fclose(m);
+    cr_assert_str_eq(buf, "recording,subject,recorded,stroke,set,set_label,start_s,end_s,"
+                          "duration_s,from_x_cm,to_x_cm,length_cm,mean_speed_cm_s,"
+                          "peak_speed_cm_s,mean_force_n\n"
+                          "a.h5,NA,2026-11-25T08:00:00Z,0,0,\"calves, left\",1.500,4.000,2.500,"
+                          "30,52,22,8.8,12,250\n"
+                          "a.h5,NA,2026-11-25T08:00:00Z,1,NA,NA,70.000,72.000,2.000,52,30,-22,"
+                          "NA,12,250\n");
+    free(buf);
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    cr_assert_eq(rm_results_table_csv(m, r, RM_RESULTS_HOLDS), 0);
+    fclose(m);
+    cr_assert_str_eq(buf, "recording,subject,recorded,hold,set,set_label,start_s,end_s,duration_s,"
+                          "x_cm,mean_force_n\n"); /* no hold: the header alone */
+    free(buf);
+    buf = NULL;
+    m = open_memstream(&buf, &len);
+    cr_assert_eq(rm_results_table_csv(m, r, RM_RESULTS_SETS), 0);
+    fclose(m);
+    cr_assert(strstr(buf, "set,set_label,start_s,end_s,duration_s,rolling_s,"), "%s", buf);
+    cr_assert(strstr(buf, "\na.h5,NA,2026-11-25T08:00:00Z,0,\"calves, left\",1.000,61.250,60.250,"),
+              "%s", buf);
+    free(buf);
+    rm_results_free(r);
+}

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rm_status.h"
 
@@ -280,6 +281,24 @@ rm_status rm_results_write(const char *path, const rm_results *r, rm_err *err);
 rm_status rm_results_json(const rm_results *r, char **out, rm_err *err);
 /* Writes the JSON summary to `path` (temp, fsync, rename). */
 rm_status rm_results_write_json(const char *path, const rm_results *r, rm_err *err);
+
+/* The segment tables as tidy CSV (`rollmat export --strokes|--holds|
+ * --spots|--sets`): a header, then one row per stroke, hold, massage-ball
+ * spot or set of r, each starting with recording (r->source), subject and
+ * recorded so the tables of many recordings stack; stroke, hold and spot
+ * rows carry their set's index and label. rm_csv.h's rules (NA for
+ * anything unknown); columns in docs/guide-lab.md. */
+typedef enum rm_results_table {
+    RM_RESULTS_STROKES = 0,
+    RM_RESULTS_HOLDS,
+    RM_RESULTS_SPOTS,
+    RM_RESULTS_SETS,
+} rm_results_table;
+/* "strokes", "holds", "spots", "sets"; NULL outside the range. */
+const char *rm_results_table_name(rm_results_table t);
+/* Writes table t of r on f (the caller's, left open). Returns 0, or -1 once
+ * a write failed (errno is stdio's) or t is not a table. */
+int rm_results_table_csv(FILE *f, const rm_results *r, rm_results_table t);
 
 /* Reads a results file back (validates conventions, shapes, types).
  * On success *out is a new object the caller closes with rm_results_close.

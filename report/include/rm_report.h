@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "rm_analysis.h"
+#include "rm_judge.h" /* rm_light, rm_target, rm_judged: the lights of the summary */
 #include "rm_results.h"
 #include "rm_status.h"
 
@@ -81,37 +82,16 @@ typedef struct rm_report_page {
 } rm_report_page;
 
 /* ---- the summary (page 1, and the phone picture) ----
- * Each set gets a light per target of the profile: its time on the muscle
- * group (set_s), its pace (speed_cm_s; a profile without a speed band but
- * with pass_s, such as behm2020, judges the pass duration instead) and its
- * holds (hold_s; the longest hold of the set). GREEN: inside the band (the
- * number rounded as the comments print it); AMBER: outside by at most 25 %
- * of the nearer band edge; RED: further out, or no hold where the profile
- * asks for one; NONE: the profile does not judge it (or nothing to judge).
- * The session's daily total (rolling + holding against daily_s) is one
- * more target. */
-typedef enum rm_light { RM_LIGHT_NONE = 0, RM_LIGHT_GREEN, RM_LIGHT_AMBER, RM_LIGHT_RED } rm_light;
-
-typedef enum rm_report_target {
-    RM_TARGET_TIME = 0, /* time on the muscle group, s */
-    RM_TARGET_PACE,     /* cm/s, or s per pass (rm_report.pace_by_pass) */
-    RM_TARGET_HOLD,     /* the longest hold, s */
-    RM_TARGET_COUNT
-} rm_report_target;
-
-typedef struct rm_report_light {
-    rm_light light;
-    double value;  /* what was measured (units above); NaN if nothing */
-    double miss;   /* relative shortfall: 0 inside, 1 for a missing hold */
-    int direction; /* rm_verdict: BELOW, INSIDE, ABOVE or NA */
-    char text[32]; /* the number as shown: "4.1 cm/s", "none", "-" */
-} rm_report_light;
+ * Each set gets a light per target of the profile (time on the muscle
+ * group, pace, holds), the daily total is one more target: the rules and
+ * the types are the analysis' (rm_judge.h), so `rollmat batch --per
+ * session` writes the same verdicts the page shows. The report's names
+ * for them: */
+typedef rm_target rm_report_target;
+typedef rm_judged rm_report_light;
 
 #define RM_REPORT_MAX_ACTIONS 3
 #define RM_REPORT_ACTION_LEN  200
-
-/* Name of a light ("green"), NULL outside the range. */
-const char *rm_light_name(rm_light l);
 
 typedef struct rm_report {
     double page_w, page_h; /* pt */

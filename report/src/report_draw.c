@@ -776,10 +776,14 @@ static void draw_summary(cairo_t *cr, const rm_report *rep, const rm_report_pane
         snprintf(v, sizeof v, "Session: nothing judged%s",
                  rep->has_profile ? "" : " (no profile given)");
     font(cr, 13, 1);
-    set_colour(cr, !rep->targets_judged                          ? C_NA
-                   : rep->targets_met == rep->targets_judged     ? C_GREEN
-                   : 2 * rep->targets_met >= rep->targets_judged ? C_AMBER
-                                                                 : C_RED);
+    /* the colour rule is the analysis' (batch's session_light column says the same) */
+    const rm_judgement tally = {.targets_met = rep->targets_met,
+                                .targets_judged = rep->targets_judged};
+    rm_light sl = rm_judgement_session_light(&tally);
+    set_colour(cr, sl == RM_LIGHT_GREEN   ? C_GREEN
+                   : sl == RM_LIGHT_AMBER ? C_AMBER
+                   : sl == RM_LIGHT_RED   ? C_RED
+                                          : C_NA);
     text(cr, x0, y, 0, v);
     y += 20;
     set_colour(cr, C_TEXT);

@@ -8,16 +8,6 @@
 
 #include "rpt_internal.h"
 
-/* Outside the band by at most this share of the nearer edge: amber. */
-#define AMBER_SHARE 0.25
-
-static const char *const light_names[] = {"none", "green", "amber", "red"};
-
-const char *rm_light_name(rm_light l)
-{
-    return (unsigned)l < sizeof light_names / sizeof light_names[0] ? light_names[l] : NULL;
-}
-
 const rm_report_light *rm_report_light_at(const rm_report *rep, size_t k, rm_report_target t)
 {
     if (!rep->lights || k >= rep->results->n_segments || (unsigned)t >= RM_TARGET_COUNT)
@@ -43,45 +33,6 @@ static void band(char *o, size_t cap, double lo, double hi)
         o[cap - 2] = '~'; /* cut short: say so rather than show a wrong band */
 }
 
-/* Judges v (already rounded as shown) against b. */
-static void judge(rm_report_light *L, const rm_band *b, double v)
-{
-    L->value = v;
-    L->light = RM_LIGHT_NONE;
-    L->direction = RM_VERDICT_NA;
-    L->miss = 0;
-    if (!b->set || !isfinite(v))
-        return;
-    if (v < b->lo) {
-        L->direction = RM_VERDICT_BELOW;
-        L->miss = b->lo > 0 ? (b->lo - v) / b->lo : 1;
-    } else if (v > b->hi) {
-        L->direction = RM_VERDICT_ABOVE;
-        L->miss = b->hi > 0 ? (v - b->hi) / b->hi : 1;
-    } else {
-        L->direction = RM_VERDICT_INSIDE;
-        L->light = RM_LIGHT_GREEN;
-        return;
-    }
-    L->light = L->miss <= AMBER_SHARE ? RM_LIGHT_AMBER : RM_LIGHT_RED;
-}
-
-/* The longest hold of set k (NaN if none) and how many it had. */
-static double longest_hold(const rm_results *r, size_t k, int *n)
-{
-    double best = NAN;
-    *n = 0;
-    for (size_t i = 0; i < r->n_holds; i++) {
-        if (r->holds[i].segment != (int32_t)k)
-            continue;
-        double d = r->holds[i].end_s - r->holds[i].start_s;
-        (*n)++;
-        if (!(d <= best))
-            best = d;
-    }
-    return best;
-}
-
 /* Mean one-way pass length of set k in cm: its strokes, else its range. */
 static double pass_length(const rm_results *r, size_t k)
 {
@@ -97,72 +48,6 @@ static double pass_length(const rm_results *r, size_t k)
     return isfinite(r->segments[k].range_cm) && r->segments[k].range_cm > 0
                ? r->segments[k].range_cm
                : NAN;
-}
-
-static void set_lights(rm_report *rep, size_t k, const rm_profile *P)
-{
-    const rm_results *r = rep->results;
-    const rm_segment_result *s = &r->segments[k];
-    rm_report_light *L = &rep->lights[k * RM_TARGET_COUNT];
-    int roller = r->totals.roller_found;
-
-    double dur = s->end_s - s->start_s;
-    judge(&L[RM_TARGET_TIME], &P->set_s, round(dur));
-    if (dur >= 120)
-        snprintf(L[RM_TARGET_TIME].text, sizeof L->text, "%.1f min", dur / 60.0);
-    else
-        snprintf(L[RM_TARGET_TIME].text, sizeof L->text, "%.0f s", dur);
-
-    rm_report_light *pc = &L[RM_TARGET_PACE];
-    if (rep->pace_by_pass) {
-        double v = roller ? round(s->mean_pass_s * 10.0) / 10.0 : NAN;
-        judge(pc, &P->pass_s, v);
-        snprintf(pc->text, sizeof pc->text, isfinite(v) ? "%.1f s/pass" : "-", v);
-    } else {
-        double v = roller ? round(s->mean_speed_cm_s * 10.0) / 10.0 : NAN;
-        judge(pc, &P->speed_cm_s, v);
-        snprintf(pc->text, sizeof pc->text, isfinite(v) ? "%.1f cm/s" : "-", v);
-    }
-
-    rm_report_light *h = &L[RM_TARGET_HOLD];
-    int nh = 0;
-    double held = roller ? longest_hold(r, k, &nh) : NAN;
-    judge(h, &P->hold_s, isfinite(held) ? round(held) : NAN);
-    if (roller && nh == 0 && P->hold_s.set) {
-        /* the profile asks for a hold on a tender spot: none is a miss */
-        h->light = RM_LIGHT_RED;
-        h->direction = RM_VERDICT_BELOW;
-        h->miss = 1;
-        h->value = 0;
-    }
-    if (!strcmp(s->tool, "ball")) {
-        /* A ball set is a steady press on a spot (spot_s), not a roller
-         * stopping on one: judged by its time on each spot, never as a
-         * missing hold. */
-        double on_spot = s->spots > 0 && isfinite(s->mean_spot_s) ? round(s->mean_spot_s) : NAN;
-        judge(h, &P->spot_s, on_spot);
-        if (s->spots == 0 && P->spot_s.set) {
-            h->light = RM_LIGHT_RED;
-            h->direction = RM_VERDICT_BELOW;
-            h->miss = 1;
-            h->value = 0;
-        }
-        if (s->spots == 0)
-            snprintf(h->text, sizeof h->text, "no spot");
-        else if (s->spots == 1)
-            snprintf(h->text, sizeof h->text, "spot %.0f s", on_spot);
-        else
-            snprintf(h->text, sizeof h->text, "%d spots, %.0f s", (int)s->spots, on_spot);
-        return;
-    }
-    if (!roller)
-        snprintf(h->text, sizeof h->text, "-");
-    else if (nh == 0)
-        snprintf(h->text, sizeof h->text, "none");
-    else if (nh == 1)
-        snprintf(h->text, sizeof h->text, "%.0f s", round(held));
-    else
-        snprintf(h->text, sizeof h->text, "%d, max %.0f s", nh, round(held));
 }
 
 /* ---- actions ---- */
@@ -382,28 +267,16 @@ static void who_and_when(rm_report *rep)
 
 int rpt_summary(rm_report *rep)
 {
-    const rm_results *r = rep->results;
     who_and_when(rep);
-    rep->lights = calloc(r->n_segments ? r->n_segments * RM_TARGET_COUNT : 1, sizeof *rep->lights);
-    if (!rep->lights)
+    /* the lights, the daily total and the tally: the analysis' judgement
+     * (rm_judge.h), the one batch's session table writes too */
+    rm_judgement J;
+    if (rm_judge_summary(rep->results, rep->has_profile ? &rep->profile : NULL, &J, NULL))
         return -1;
-    rm_profile none;
-    memset(&none, 0, sizeof none);
-    const rm_profile *P = rep->has_profile ? &rep->profile : &none;
-    rep->pace_by_pass = !P->speed_cm_s.set && P->pass_s.set;
-    rep->targets_met = rep->targets_judged = 0;
-    for (size_t k = 0; k < r->n_segments; k++) {
-        set_lights(rep, k, P);
-        for (int t = 0; t < RM_TARGET_COUNT; t++) {
-            rm_light l = rep->lights[k * RM_TARGET_COUNT + t].light;
-            rep->targets_judged += l != RM_LIGHT_NONE;
-            rep->targets_met += l == RM_LIGHT_GREEN;
-        }
-    }
-    double on = r->totals.rolling_s + r->totals.holding_s;
-    judge(&rep->daily, &P->daily_s, r->totals.roller_found ? round(on) : NAN);
-    snprintf(rep->daily.text, sizeof rep->daily.text, "%.1f min", on / 60.0);
-    rep->targets_judged += rep->daily.light != RM_LIGHT_NONE;
-    rep->targets_met += rep->daily.light == RM_LIGHT_GREEN;
+    rep->lights = J.lights; /* the report owns them now (rm_report_free) */
+    rep->daily = J.daily;
+    rep->pace_by_pass = J.pace_by_pass;
+    rep->targets_met = J.targets_met;
+    rep->targets_judged = J.targets_judged;
     return make_actions(rep);
 }

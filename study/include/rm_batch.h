@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "rm_filekind.h" /* rm_file_kind_of: batch callers tell recordings from results */
+#include "rm_analysis.h" /* rm_profile: the session table judges against it */
 #include "rm_results.h"
 #include "rm_status.h"
 
@@ -28,6 +29,23 @@ int rm_batch_csv_header(FILE *f);
 /* Writes one row per segment of r; `file` and `subject` (may be "") go in
  * the first columns. Returns 0 or -1. */
 int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_results *r);
+
+/* The session table (`rollmat batch --per session`): one row per recording
+ * beside the set table above: who and when, totals, the summary page's
+ * verdicts (rm_judge.h: lights per target, the daily total, the tally and
+ * its score), and the data quality. Same CSV rules; NA for anything
+ * unknown. Columns: rm_batch_session_column(0..), described in
+ * docs/guide-lab.md. */
+size_t rm_batch_session_columns(void);
+const char *rm_batch_session_column(size_t i);
+/* Writes the session table's header line. Returns 0 or -1 (stdio error). */
+int rm_batch_csv_session_header(FILE *f);
+/* Writes r's row: `file` and `subject` as for rm_batch_csv_rows; the
+ * verdicts judge r against `profile` (borrowed; NULL: none, so nothing is
+ * judged: the batch passes the profile it analysed with). Returns 0, or -1
+ * on a stdio error or out of memory. */
+int rm_batch_csv_session_row(FILE *f, const char *file, const char *subject, const rm_results *r,
+                             const rm_profile *profile);
 
 /* A recording's content identity, "xxh64:<16 hex digits>:<size in bytes>":
  * XXH64 (seed 0) of the file's bytes. Batch stores it in each results file
@@ -63,9 +81,11 @@ rm_status rm_batch_results_current(const char *results_path, const char *recordi
 rm_status rm_batch_results_write(const char *results_path, const rm_results *r,
                                  const char *recording_id, rm_err *err);
 
-/* Merges shards' CSVs (each with the same header as this version writes)
- * into `output` (temp, fsync, rename), rows sorted as the batch sorts
- * them. A recording's rows found in two inputs are an error naming both. */
+/* Merges shards' CSVs into `output` (temp, fsync, rename), rows sorted as
+ * the batch sorts them. The inputs are all set tables or all session
+ * tables (`--per session`), each with the header this version writes; the
+ * output has theirs. A recording's rows found in two inputs are an error
+ * naming both. */
 rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output, rm_err *err);
 
 /* Writes `len` bytes to `path` safely (temp in the same folder, fsync,

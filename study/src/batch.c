@@ -12,6 +12,7 @@
 #include "rm_batch.h"
 #include "rm_csv.h"
 #include "rm_filekind.h"
+#include "rm_judge.h"
 #include "rm_safefile.h"
 
 /* The CSV's columns, in the published order (docs/guide-lab.md). A name of
@@ -194,6 +195,200 @@ int rm_batch_csv_rows(FILE *f, const char *file, const char *subject, const rm_r
     return 0;
 }
 
+/* ---- the session table: a row per recording ---- */
+
+/* Its columns, in the published order (docs/guide-lab.md, "One row per
+ * recording"). The first is the file, as in the set table, so the merge
+ * sorts both alike. */
+static const char *const session_columns[] = {
+    "file",
+    "subject",
+    "recorded",
+    "title",
+    "body_mass_kg",
+    "profile",
+    "duration_s",
+    "sets_s",
+    "rolling_s",
+    "holding_s",
+    "on_roller_min",
+    "sets",
+    "strokes",
+    "holds",
+    "spots",
+    "mean_speed_cm_s",
+    "cadence_cpm",
+    "mean_force_n",
+    "peak_kpa",
+    "daily_verdict",
+    "daily_light",
+    "pace_target",
+    "time_met",
+    "time_judged",
+    "pace_met",
+    "pace_judged",
+    "hold_met",
+    "hold_judged",
+    "targets_met",
+    "targets_judged",
+    "score",
+    "session_light",
+    "verdict",
+    "frames_lost",
+    "gaps",
+    "disconnects",
+    "sensels_excluded",
+    "labels",
+};
+#define NSCOL (sizeof session_columns / sizeof session_columns[0])
+
+size_t rm_batch_session_columns(void) { return NSCOL; }
+
+const char *rm_batch_session_column(size_t i) { return i < NSCOL ? session_columns[i] : NULL; }
+
+int rm_batch_csv_session_header(FILE *f)
+{
+    rm_csv c;
+    rm_csv_open(&c, f);
+    return rm_csv_header(&c, session_columns, NSCOL);
+}
+
+/* A text that may be unknown: NA when empty (the one missing-value rule). */
+static int put_known(rm_csv *c, const char *s)
+{
+    return s && s[0] ? rm_csv_text(c, s) : rm_csv_na(c);
+}
+
+/* The word of a light, NA for NONE (nothing judged). */
+static int put_light(rm_csv *c, rm_light l)
+{
+    return l == RM_LIGHT_NONE ? rm_csv_na(c) : rm_csv_text(c, rm_light_name(l));
+}
+
+/* Green lights and judged lights of target t over the sets. */
+static void tally_target(const rm_judgement *J, rm_target t, int *met, int *judged)
+{
+    *met = *judged = 0;
+    for (size_t k = 0; k < J->n_sets; k++) {
+        rm_light l = rm_judgement_light(J, k, t)->light;
+        *judged += l != RM_LIGHT_NONE;
+        *met += l == RM_LIGHT_GREEN;
+    }
+}
+
+/* The judgement's columns (the summary page's lights and tally): 0 or -1
+ * as rm_csv's calls, or 1 when `name` is not one of them. */
+static int put_judged(rm_csv *c, const char *name, const rm_judgement *J)
+{
+    static const char *const per_target[] = {"time_met",    "time_judged", "pace_met",
+                                             "pace_judged", "hold_met",    "hold_judged"};
+    for (int t = 0; t < RM_TARGET_COUNT; t++)
+        for (int w = 0; w < 2; w++)
+            if (!strcmp(name, per_target[2 * t + w])) {
+                int met, judged;
+                tally_target(J, (rm_target)t, &met, &judged);
+                /* a target no set was judged on: both NA, not "0 of 0" */
+                return judged ? rm_csv_int(c, w ? judged : met) : rm_csv_na(c);
+            }
+    if (!strcmp(name, "daily_verdict"))
+        return rm_verdict_name(J->daily.direction)
+                   ? rm_csv_text(c, rm_verdict_name(J->daily.direction))
+                   : rm_csv_na(c);
+    if (!strcmp(name, "daily_light"))
+        return put_light(c, J->daily.light);
+    if (!strcmp(name, "pace_target"))
+        return rm_csv_text(c, J->pace_by_pass ? "pass_s" : "speed_cm_s");
+    if (!strcmp(name, "targets_met"))
+        return rm_csv_int(c, J->targets_met);
+    if (!strcmp(name, "targets_judged"))
+        return rm_csv_int(c, J->targets_judged);
+    if (!strcmp(name, "score"))
+        return rm_csv_number(
+            c, J->targets_judged ? (double)J->targets_met / J->targets_judged : NAN, 6);
+    if (!strcmp(name, "session_light"))
+        return put_light(c, rm_judgement_session_light(J));
+    if (!strcmp(name, "verdict")) /* pass: every judged target met; miss: one missed */
+        return !J->targets_judged
+                   ? rm_csv_na(c)
+                   : rm_csv_text(c, J->targets_met == J->targets_judged ? "pass" : "miss");
+    return 1; /* not one of these */
+}
+
+/* The sets' names in order, ';' between them; NA without sets. */
+static int put_labels(rm_csv *c, const rm_results *r)
+{
+    if (!r->n_segments)
+        return rm_csv_na(c);
+    size_t cap = r->n_segments * (RM_RESULTS_LABEL_LEN + 1) + 1, n = 0;
+    char *l = malloc(cap);
+    if (!l)
+        return -1;
+    l[0] = 0;
+    for (size_t k = 0; k < r->n_segments; k++)
+        n += (size_t)snprintf(l + n, cap - n, "%s%.*s", k ? ";" : "", RM_RESULTS_LABEL_LEN - 1,
+                              r->segments[k].label);
+    int rc = rm_csv_text(c, l);
+    free(l);
+    return rc;
+}
+
+/* A column of the session table from the results' totals and sets. */
+static int put_session(rm_csv *c, const char *name, const rm_results *r)
+{
+    const rm_session_totals *T = &r->totals;
+    if (!strcmp(name, "recorded") || !strcmp(name, "title"))
+        return put_known(c, !strcmp(name, "title") ? r->title : r->created);
+    if (!strcmp(name, "profile"))
+        return put_known(c, r->profile);
+    if (!strcmp(name, "duration_s"))
+        return rm_csv_number(c, T->duration_s, 6);
+    if (!strcmp(name, "sets_s")) {
+        double sum = 0;
+        for (size_t k = 0; k < r->n_segments; k++)
+            sum += r->segments[k].end_s - r->segments[k].start_s;
+        return rm_csv_number(c, sum, 6);
+    }
+    if (!strcmp(name, "rolling_s") || !strcmp(name, "holding_s"))
+        return rm_csv_number(c, !strcmp(name, "rolling_s") ? T->rolling_s : T->holding_s, 6);
+    if (!strcmp(name, "on_roller_min"))
+        return rm_csv_number(c, (T->rolling_s + T->holding_s) / 60.0, 6);
+    if (!strcmp(name, "sets"))
+        return rm_csv_int(c, (long long)r->n_segments);
+    if (!strcmp(name, "strokes") || !strcmp(name, "holds"))
+        return rm_csv_int(c, !strcmp(name, "strokes") ? T->strokes : T->holds);
+    if (!strcmp(name, "spots"))
+        return rm_csv_int(c, (long long)r->n_spots);
+    if (!strcmp(name, "mean_speed_cm_s") || !strcmp(name, "cadence_cpm"))
+        return rm_csv_number(c, !strcmp(name, "cadence_cpm") ? T->cadence_cpm : T->mean_speed_cm_s,
+                             6);
+    if (!strcmp(name, "mean_force_n") || !strcmp(name, "peak_kpa"))
+        return rm_csv_number(c, !strcmp(name, "peak_kpa") ? T->peak_kpa : T->mean_force_n, 6);
+    if (!strcmp(name, "labels"))
+        return put_labels(c, r);
+    return put_recording(c, name, r);
+}
+
+int rm_batch_csv_session_row(FILE *f, const char *file, const char *subject, const rm_results *r,
+                             const rm_profile *profile)
+{
+    rm_judgement J;
+    if (rm_judge_summary(r, profile, &J, NULL))
+        return -1;
+    rm_csv c;
+    rm_csv_open(&c, f);
+    for (size_t i = 0; i < NSCOL; i++) {
+        const char *name = session_columns[i];
+        if (!strcmp(name, "file"))
+            rm_csv_text(&c, file);
+        else if (!strcmp(name, "subject"))
+            put_known(&c, r->subject_id[0] ? r->subject_id : subject);
+        else if (put_judged(&c, name, &J) > 0)
+            put_session(&c, name, r);
+    }
+    rm_judgement_free(&J);
+    return rm_csv_end_row(&c);
+}
+
 /* ---- merge ---- */
 
 typedef struct row {
@@ -295,19 +490,40 @@ static int read_all(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* The header line a table writer writes, into out (cap bytes). 0 or -1. */
+static int header_of(int (*write)(FILE *), char *out, size_t cap)
+{
+    char *h = NULL;
+    size_t hl = 0;
+    FILE *m = open_memstream(&h, &hl);
+    if (!m || write(m) || fclose(m) || hl >= cap) {
+        free(h);
+        return -1;
+    }
+    memcpy(out, h, hl + 1);
+    free(h);
+    return 0;
+}
+
 rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output, rm_err *err)
 {
-    char header[2048];
-    {
-        char *h = NULL;
-        size_t hl = 0;
-        FILE *m = open_memstream(&h, &hl);
-        if (!m || rm_batch_csv_header(m) || fclose(m)) {
-            free(h);
-            return rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
-        }
-        snprintf(header, sizeof header, "%s", h);
-        free(h);
+    /* the set table's header, or the session table's if the first input
+     * has that one: every input must then have the same */
+    char header[2048], session[2048];
+    if (header_of(rm_batch_csv_header, header, sizeof header) ||
+        header_of(rm_batch_csv_session_header, session, sizeof session))
+        return rm_err_set(err, RM_ERR_NOMEM, "merge: out of memory");
+    int per_session = 0;
+    if (n > 0) {
+        FILE *f = fopen(inputs[0], "rb");
+        char first[2048];
+        size_t got = f ? fread(first, 1, sizeof first - 1, f) : 0;
+        if (f)
+            fclose(f);
+        first[got] = 0;
+        per_session = !strncmp(first, session, strlen(session));
+        if (per_session)
+            memcpy(header, session, strlen(session) + 1);
     }
     const size_t hlen = strlen(header);
     char **bufs = calloc(n ? n : 1, sizeof *bufs);
@@ -324,9 +540,15 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
         }
         const char *p = bufs[i], *end = p + len;
         if (len < hlen || memcmp(p, header, hlen) != 0) {
-            st = rm_err_set(err, RM_ERR_FORMAT,
-                            "%s: not a rollmat batch CSV of this version (the header differs)",
-                            inputs[i]);
+            if (i == 0)
+                st = rm_err_set(err, RM_ERR_FORMAT,
+                                "%s: not a rollmat batch CSV of this version (the header differs)",
+                                inputs[i]);
+            else /* shards of one batch are all per set or all per session */
+                st = rm_err_set(err, RM_ERR_FORMAT,
+                                "%s: not a rollmat batch CSV of this version, or not a per-%s "
+                                "table as %s is (the header differs)",
+                                inputs[i], per_session ? "session" : "set", inputs[0]);
             break;
         }
         p += hlen;
@@ -337,6 +559,12 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
             const char *q = record(p, end, file, sizeof file, seg, sizeof seg);
             char *e = NULL;
             long sv = q ? strtol(seg, &e, 10) : 0;
+            if (q && per_session) { /* one row per recording: the file is the key */
+                sv = 0;
+                seg[0] = '0';
+                seg[1] = 0;
+                e = seg + 1;
+            }
             if (!q || !e || *e || !seg[0]) {
                 st = rm_err_set(err, RM_ERR_FORMAT, "%s: record %zu: %s", inputs[i], line,
                                 q ? "no segment index in column 3" : "a quote is left open");
@@ -379,8 +607,11 @@ rm_status rm_batch_merge(const char *const *inputs, size_t n, const char *output
                                 rows[i].file, rows[i - 1].src, rows[i].src);
             else if (!strcmp(rows[i].file, rows[i - 1].file) &&
                      rows[i].segment == rows[i - 1].segment)
-                st = rm_err_set(err, RM_ERR_VALUE, "merge: %s: segment %ld twice in %s",
-                                rows[i].file, rows[i].segment, rows[i].src);
+                st = per_session
+                         ? rm_err_set(err, RM_ERR_VALUE, "merge: %s: two rows in %s", rows[i].file,
+                                      rows[i].src)
+                         : rm_err_set(err, RM_ERR_VALUE, "merge: %s: segment %ld twice in %s",
+                                      rows[i].file, rows[i].segment, rows[i].src);
     }
     if (!st) {
         size_t total = hlen;
