@@ -139,9 +139,11 @@ def pass_run():
         if time.monotonic() > DEADLINE:
             fail("no slower/good/faster by pass in time: %r" % sorted(seen))
         e = ev.next()
+        d = json.loads(e["data"])
+        if e["event"] == "status" and d.get("last_frame_s", 0) > 3:
+            fail("the replay ended without slower/good/faster by pass: %r" % sorted(seen))
         if e["event"] != "metrics":
             continue
-        d = json.loads(e["data"])
         check_metric(d)
         n += 1
         if d["cue"] is None:
