@@ -65,6 +65,8 @@ echo "ok: the hold timer passed 20 s: $(grep -Eo "hold [0-9]+ s" <<<"$screen")"
 $TM send-keys -t live q
 for _ in $(seq 100); do [ -s "$T/rc1" ] && break; sleep 0.1; done
 [ "$(cat "$T/rc1" 2>/dev/null)" = "rc=0" ] || fail "q did not end the view with 0: $(cat "$T/rc1" 2>/dev/null)"
+# The replay's own end prints "replay of ... ended"; q must have come first.
+$TM capture-pane -p -t live | grep -q "ended:" && fail "the view ran to the end of the capture: q did nothing"
 echo "ok: q ends the view, exit 0"
 
 $TM send-keys -t live "clear; TERM=xterm-256color '$ROLLMAT' live --replay '$T/pass.bin' --rate 300 --profile behm2020; echo \"rc=\$?\" >'$T/rc2'" Enter
@@ -78,6 +80,7 @@ echo "ok: behm2020: 'good' during the 3 s passes"
 $TM send-keys -t live C-c
 for _ in $(seq 100); do [ -s "$T/rc2" ] && break; sleep 0.1; done
 [ "$(cat "$T/rc2" 2>/dev/null)" = "rc=0" ] || fail "Ctrl-C did not end the view with 0: $(cat "$T/rc2" 2>/dev/null)"
+$TM capture-pane -p -t live | grep -q "ended:" && fail "the view ran to the end of the capture: Ctrl-C did nothing"
 echo "ok: Ctrl-C ends the view, exit 0"
 
 # Piped: plain lines, the end of the capture ends the view.
