@@ -23,6 +23,7 @@
 #include "rm_catalogue.h"
 #include "rm_cli.h"
 #include "rm_daemon.h"
+#include "live_wiring.h"
 #include "rm_session.h"
 #include "rm_version.h"
 
@@ -170,72 +171,21 @@ static rm_status open_session(void *user, const char *path, rm_sink *out, rm_err
     return RM_OK;
 }
 
-static rm_status live_begin(void *user, const rm_device *dev, const rm_calib *calib, void **state,
-                            rm_err *err)
-{
-    (void)user;
-    rm_analysis *a = NULL;
-    /* The daemon only publishes live metrics: keep no per-frame series, so
-     * memory stays flat however long the daemon records. */
-    rm_analysis_config cfg;
-    rm_analysis_config_default(&cfg);
-    cfg.live_only = 1;
-    rm_status st = rm_analysis_new(&cfg, dev, calib, NULL, &a, err);
-    *state = a;
-    return st;
-}
-
-static rm_status live_push(void *state, const rm_frame *f, rm_daemon_metrics *out)
-{
-    rm_live_metrics lm;
-    rm_status st = rm_analysis_push(state, f->time_s, f->raw, &lm, NULL);
-    if (st != RM_OK)
-        return st;
-    out->total_force_n = lm.force_n;
-    if (lm.roller) {
-        out->roller_x_cm = lm.roller_x_cm;
-        out->speed_cm_s = lm.speed_cm_s;
-        out->roller_force_n = lm.roller_force_n;
-    }
-    out->load_share = lm.load_share;
-    if (lm.roller)
-        out->state =
-            lm.state == RM_STATE_ROLLING ? RM_DAEMON_STATE_ROLLING : RM_DAEMON_STATE_HOLDING;
-    else
-        out->state = lm.contacts > 0 ? RM_DAEMON_STATE_NO_ROLLER : RM_DAEMON_STATE_LIFTED;
-    return RM_OK;
-}
-
-static void live_end(void *state) { rm_analysis_free(state); }
-
 /* ---- the live page ------------------------------------------------------ */
 
 static int derr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void band_copy(const rm_band *b, double *lo, double *hi)
-{
-    *lo = b->set ? b->lo : NAN;
-    *hi = b->set ? b->hi : NAN;
-}
 
 /* The profile's bands for the cues, and a random token when asked for
  * one ("--http-token random"). 0 ok, else the error was printed. */
 static int live_page_setup(const rm_daemon_conf *conf, rm_daemon_bands *b, char *token, size_t cap)
 {
     token[0] = '\0';
-    rm_daemon_bands_none(b);
-    rm_profile prof;
     rm_err e = {0};
-    if (rm_profile_load(conf->profile ? conf->profile : "guide", &prof, &e) != RM_OK) {
+    /* The same bands `rollmat live --replay` uses (live_wiring.c). */
+    if (rm_cli_live_bands(conf->profile, b, &e) != RM_OK) {
         derr(RM_EXIT_USAGE, "%s", e.msg);
         return -1;
     }
-    snprintf(b->profile, sizeof b->profile, "%s", prof.name);
-    band_copy(&prof.speed_cm_s, &b->speed_lo, &b->speed_hi);
-    b->speed_target = prof.speed_cm_s.set ? prof.speed_cm_s.target : NAN;
-    band_copy(&prof.hold_s, &b->hold_lo, &b->hold_hi);
-    band_copy(&prof.set_s, &b->set_lo, &b->set_hi);
-    band_copy(&prof.daily_s, &b->daily_lo, &b->daily_hi);
     if (conf->http_token && !strcmp(conf->http_token, "random")) {
         unsigned char raw[16];
         if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -269,7 +219,8 @@ static void usage(FILE *f)
             "The rollmat acquisition daemon (runs in the foreground).\n"
             "  --config FILE      key = value settings (options override them)\n"
             "  --recordings DIR   folder for recordings (default " DEFAULT_RECORDINGS ")\n"
-            "  --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+            "  --socket PATH      control socket (default $ROLLMAT_SOCKET, else\n"
+            "                     " DEFAULT_SOCKET ")\n"
             "  --serial SN        the mat to use, by serial number\n"
             "  --vid-pid VID:PID  USB identity in hex (default 1209:0001)\n"
             "  --rate HZ          frame rate (mat: 10..1000; --replay: 0 = as fast as possible)\n"
@@ -466,16 +417,19 @@ int main(int argc, char **argv)
         }
     }
     rm_daemon_config cfg = {0};
-    cfg.socket_path = conf.socket ? conf.socket : DEFAULT_SOCKET;
+    /* Neither --socket nor the file: ROLLMAT_SOCKET, which `rollmat live --
+     * rollmatd ...` sets to the private socket it will view (docs/live.md). */
+    const char *env_socket = getenv("ROLLMAT_SOCKET");
+    cfg.socket_path = conf.socket                  ? conf.socket
+                      : env_socket && *env_socket ? env_socket
+                                                   : DEFAULT_SOCKET;
     cfg.recordings_dir = conf.recordings ? conf.recordings : DEFAULT_RECORDINGS;
     cfg.source = src;
     cfg.open_recording = open_session;
     open_ctx octx = {conf.catalogue, {dlog_write, &lg}};
     cfg.open_user = &octx;
     if (!no_analysis) {
-        cfg.live.begin = live_begin;
-        cfg.live.push = live_push;
-        cfg.live.end = live_end;
+        cfg.live = rm_cli_live_analyzer();
     }
     cfg.publish_hz = publish_hz;
     cfg.idle_timeout_s = idle_timeout;

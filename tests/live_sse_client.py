@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""live_sse_client.py PORT PROFILE_FILE - a small Server-Sent Events client
-for rollmatd's live page (tests/live_sse.sh runs it). Checks the event format
-of docs/daemon.md ("The live page"), the cue against the profile's speed band,
-the hold timer, a label from the POST API reaching the stream, and stop.
+"""live_sse_client.py PORT PROFILE_FILE [--pass] - a small Server-Sent Events
+client for rollmatd's live page (tests/live_sse.sh runs it). Checks the event
+format of docs/daemon.md ("The live page"), the cue against the profile's
+speed band, the hold timer, a label from the POST API reaching the stream,
+and stop. With --pass (tests/live_sse_pass.sh: profile behm2020, no speed
+band, on a replay of live_pass) it checks the pass band in hello and the
+cue by pass duration instead: "slower" after passes shorter than the band,
+"good" inside it, "faster" once a pass outlasts it, each agreeing with the
+pass durations carried in the same event.
 Prints "ok: ..." lines; exits 1 with "FAIL: ..." on the first failure."""
 import http.client
 import json
@@ -13,6 +18,7 @@ DEADLINE = time.monotonic() + 150  # live_short is about 75 s in real time
 
 PORT = int(sys.argv[1])
 PROFILE = sys.argv[2]
+PASS = "--pass" in sys.argv[3:]
 
 
 def fail(msg):
@@ -72,6 +78,7 @@ METRIC_KEYS = {
     "speed_cm_s": float, "roller_force_n": float, "load_share": float,
     "total_force_n": float, "delay_ms": float, "state": str, "cue": str,
     "pace_cm_s": float, "hold_s": float, "set_s": float, "session_s": float,
+    "cue_by": str, "pass_s": float, "last_pass_s": float,
     "label": str, "disconnected": bool, "arrival_unix_us": int, "heat": dict,
 }
 STATES = {"lifted", "no_roller", "rolling", "holding"}
@@ -84,7 +91,8 @@ def check_metric(m):
             fail("metrics event without %r: %s" % (k, sorted(m)))
         v = m[k]
         if v is None and k in ("roller_x_cm", "speed_cm_s", "roller_force_n", "pace_cm_s",
-                               "hold_s", "cue", "state", "load_share"):
+                               "hold_s", "cue", "state", "load_share", "cue_by", "pass_s",
+                               "last_pass_s"):
             continue
         if t is float and isinstance(v, int) and not isinstance(v, bool):
             continue
@@ -94,6 +102,10 @@ def check_metric(m):
         fail("unknown state %r" % m["state"])
     if m["cue"] is not None and m["cue"] not in CUES:
         fail("unknown cue %r" % m["cue"])
+    if (m["cue"] is None) != (m["cue_by"] is None) or m["cue_by"] not in (None, "speed", "pass"):
+        fail("cue %r judged by %r" % (m["cue"], m["cue_by"]))
+    if m["pass_s"] is not None and m["state"] != "rolling":
+        fail("pass_s %r while %s" % (m["pass_s"], m["state"]))
     h = m["heat"]
     if len(h["kpa"]) != h["rows"] * h["cols"] or h["rows"] < 1 or h["rows"] > 32:
         fail("heat: %dx%d cells but %d values" % (h["rows"], h["cols"], len(h["kpa"])))
@@ -114,11 +126,62 @@ hello = ev.next()
 if hello.get("event") != "hello":
     fail("first event is %r, not hello" % hello.get("event"))
 h = json.loads(hello["data"])
-for key, name in (("speed_cm_s", "speed_cm_s"), ("hold_s", "hold_s"), ("set_s", "set_s"),
-                  ("daily_s", "daily_s")):
+for key, name in (("speed_cm_s", "speed_cm_s"), ("pass_s", "pass_s"), ("hold_s", "hold_s"),
+                  ("set_s", "set_s"), ("daily_s", "daily_s")):
     if h["bands"][name] != profile_band(key):
         fail("hello band %s = %r, profile says %r" % (name, h["bands"][name], profile_band(key)))
 print("ok: hello carries the profile's bands (%s)" % h["profile"])
+
+
+def pass_run():
+    """behm2020 on live_pass: the cue by pass duration, start to stop."""
+    pb = h["bands"]["pass_s"]
+    if h["bands"]["speed_cm_s"] is not None or pb is None:
+        fail("--pass needs a profile with a pass band and no speed band: %r" % h["bands"])
+    st, r = post("start", {"label": "quads", "name": "pass1"})
+    if st != 200 or not r.get("ok"):
+        fail("POST /api/start: %d %r" % (st, r))
+    seen = {}
+    n = 0
+    while True:
+        if time.monotonic() > DEADLINE:
+            fail("no slower/good/faster by pass in time: %r" % sorted(seen))
+        e = ev.next()
+        d = json.loads(e["data"])
+        if e["event"] == "status" and d.get("last_frame_s", 0) > 3:
+            fail("the replay ended without slower/good/faster by pass: %r" % sorted(seen))
+        if e["event"] != "metrics":
+            continue
+        check_metric(d)
+        n += 1
+        if d["cue"] is None:
+            continue
+        if d["cue_by"] != "pass":
+            fail("cue %r by %r with a pass band only" % (d["cue"], d["cue_by"]))
+        cur, last = d["pass_s"], d["last_pass_s"]
+        judged = cur if cur is not None and cur > pb[1] else last
+        if judged is None:
+            fail("cue %r without a pass: %r" % (d["cue"], d))
+        want = "slower" if judged < pb[0] else "faster" if judged > pb[1] else "good"
+        if d["cue"] != want:
+            fail("cue %r for a pass of %.2f s (band %r)" % (d["cue"], judged, pb))
+        if d["cue"] not in seen:
+            print("ok: t=%.1f s cue %s by pass: pass %.2f s, last %s s" %
+                  (d["time"], d["cue"], cur or 0, last if last is None else round(last, 2)))
+        seen[d["cue"]] = judged
+        if len(seen) == 3:
+            break
+    if not (0.8 <= seen["slower"] <= 1.5):
+        fail("the short passes (1 s in the scenario) measured %.2f s" % seen["slower"])
+    st, r = post("stop", {})
+    if st != 200 or r.get("file") != "pass1.h5":
+        fail("POST /api/stop: %d %r" % (st, r))
+    print("ok: %d metrics events; slower, good and faster by pass duration" % n)
+    sys.exit(0)
+
+
+if PASS:
+    pass_run()
 speed_hi = h["bands"]["speed_cm_s"][1]
 hold_lo = h["bands"]["hold_s"][0]
 

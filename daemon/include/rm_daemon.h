@@ -102,6 +102,7 @@ enum {
 typedef struct rm_daemon_bands {
     char profile[64]; /* the profile's name, "" for none */
     double speed_lo, speed_hi, speed_target; /* cm/s; target NaN if none */
+    double pass_lo, pass_hi;                 /* s of one one-way pass (stroke) */
     double hold_lo, hold_hi;                 /* s */
     double set_lo, set_hi;                   /* s on one muscle group */
     double daily_lo, daily_hi;               /* s of rolling in the session */
@@ -254,6 +255,13 @@ rm_status rm_daemon_source_new(rm_source *src, const rm_source_config *cfg, rm_d
  * precedence over the sidecar's. */
 rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
                                       rm_daemon_source *out, rm_err *err);
+
+/* The same replay, but the recording ends (END, then the daemon's
+ * "stopped" line to subscribers) when the bytes run out instead of staying
+ * open: for a viewer of a capture (`rollmat live --replay`) that should
+ * end with it. Same arguments, ownership and errors. */
+rm_status rm_daemon_replay_once_source_new(const char *path, double rate_hz, const rm_calib *calib,
+                                           rm_daemon_source *out, rm_err *err);
 
 /* ---- USB source ---------------------------------------------------------
  * acquire's USB source (rm_source_usb_new: decoder, recorder ring, writer

@@ -779,20 +779,40 @@ static const char *state_name(int state)
     }
 }
 
-/* The cue against the profile's speed band, from the pace (|speed|
- * smoothed over rolling): held through the short stops of the turns (still
- * "rolling" in the tee's terms), gone once the roller holds or leaves. */
-static const char *live_cue(rm_daemon *d, const rmd_live *l)
+/* The cue while rolling. With a speed band: the pace (|speed| smoothed
+ * over rolling) against it. Without one but with a pass band (behm2020
+ * judges 2-4 s per one-way pass): the last complete pass's duration
+ * against it, too short = "slower", too long = "faster"; a pass still under
+ * way that already outlasts the band says "faster" at once. The cue is
+ * held through the short stops of the turns (still "rolling" in the tee's
+ * terms) and gone once the roller holds or leaves. *by says which band
+ * judged ("speed", "pass"), NULL when there is no cue. */
+static const char *live_cue(rm_daemon *d, const rmd_live *l, const char **by)
 {
     const rm_daemon_bands *b = &d->bands;
-    if (l->m.state == RM_DAEMON_STATE_ROLLING && isfinite(l->pace_cm_s) && isfinite(b->speed_lo)) {
-        const char *cue = l->pace_cm_s > b->speed_hi   ? "slower"
-                          : l->pace_cm_s < b->speed_lo ? "faster"
-                                                       : "good";
-        snprintf(d->cue, sizeof d->cue, "%s", cue);
-    } else if (l->m.state != RM_DAEMON_STATE_ROLLING) {
+    *by = NULL;
+    if (l->m.state != RM_DAEMON_STATE_ROLLING) {
         d->cue[0] = '\0';
+        return NULL;
     }
+    double x = NAN, lo = NAN, hi = NAN;
+    if (isfinite(b->speed_lo)) {
+        x = l->pace_cm_s;
+        lo = b->speed_lo;
+        hi = b->speed_hi;
+        *by = "speed";
+    } else if (isfinite(b->pass_lo)) {
+        x = isfinite(l->pass_s) && l->pass_s > b->pass_hi ? l->pass_s : l->last_pass_s;
+        /* A short pass is a fast one: the words are swapped. */
+        lo = -b->pass_hi;
+        hi = -b->pass_lo;
+        x = -x;
+        *by = "pass";
+    }
+    if (isfinite(x))
+        snprintf(d->cue, sizeof d->cue, "%s", x > hi ? "slower" : x < lo ? "faster" : "good");
+    if (!d->cue[0])
+        *by = NULL;
     return d->cue[0] ? d->cue : NULL;
 }
 
@@ -829,9 +849,13 @@ static json_t *live_json(rm_daemon *d, const rmd_live *l, double now_mono)
     /* The coach's view (docs/daemon.md): state, cue, timers, group. */
     const char *state = state_name(m->state);
     json_object_set_new(o, "state", state ? json_string(state) : json_null());
-    const char *cue = live_cue(d, l);
+    const char *by = NULL;
+    const char *cue = live_cue(d, l, &by);
     json_object_set_new(o, "cue", cue ? json_string(cue) : json_null());
+    json_object_set_new(o, "cue_by", by ? json_string(by) : json_null());
     RMD_NUM("pace_cm_s", l->pace_cm_s);
+    RMD_NUM("pass_s", l->pass_s);
+    RMD_NUM("last_pass_s", l->last_pass_s);
     RMD_NUM("hold_s", l->hold_s);
     RMD_NUM("set_s", l->set_s);
     RMD_NUM("session_s", l->session_s);
@@ -898,6 +922,7 @@ void rm_daemon_bands_none(rm_daemon_bands *b)
 {
     b->profile[0] = '\0';
     b->speed_lo = b->speed_hi = b->speed_target = NAN;
+    b->pass_lo = b->pass_hi = NAN;
     b->hold_lo = b->hold_hi = b->set_lo = b->set_hi = b->daily_lo = b->daily_hi = NAN;
 }
 
@@ -917,6 +942,7 @@ static json_t *bands_json(const rm_daemon_bands *b)
     json_object_set_new(bands, "speed_cm_s", band_json(b->speed_lo, b->speed_hi));
     json_object_set_new(bands, "speed_target_cm_s",
                         isfinite(b->speed_target) ? json_real(b->speed_target) : json_null());
+    json_object_set_new(bands, "pass_s", band_json(b->pass_lo, b->pass_hi));
     json_object_set_new(bands, "hold_s", band_json(b->hold_lo, b->hold_hi));
     json_object_set_new(bands, "set_s", band_json(b->set_lo, b->set_hi));
     json_object_set_new(bands, "daily_s", band_json(b->daily_lo, b->daily_hi));

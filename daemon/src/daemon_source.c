@@ -128,8 +128,8 @@ rm_status rm_daemon_usb_source_new(const rm_daemon_usb_options *opt, rm_daemon_s
     return rm_daemon_source_new(src, &cfg, out, err);
 }
 
-rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
-                                      rm_daemon_source *out, rm_err *err)
+static rm_status replay_source(const char *path, double rate_hz, const rm_calib *calib,
+                               int hold_at_end, rm_daemon_source *out, rm_err *err)
 {
     if (!path || !(rate_hz >= 0 && rate_hz <= 100000))
         return rm_err_set(err, RM_ERR_ARG, "replay: a path and a rate of 0..100000 Hz are needed");
@@ -152,7 +152,7 @@ rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm
         .device = &dev,
         .calib = calib,
         .pace_hz = rate_hz,
-        .hold_at_end = 1, /* the recording stays open until the daemon stops it */
+        .hold_at_end = hold_at_end, /* rollmatd: open until the daemon stops it */
     };
     rm_source *src = NULL;
     rm_status st = rm_source_replay_new(&ro, &src, err);
@@ -164,4 +164,16 @@ rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm
     snprintf(cfg.header.subject_notes, sizeof cfg.header.subject_notes, "replayed from %.200s",
              path);
     return rm_daemon_source_new(src, &cfg, out, err);
+}
+
+rm_status rm_daemon_replay_source_new(const char *path, double rate_hz, const rm_calib *calib,
+                                      rm_daemon_source *out, rm_err *err)
+{
+    return replay_source(path, rate_hz, calib, 1, out, err);
+}
+
+rm_status rm_daemon_replay_once_source_new(const char *path, double rate_hz, const rm_calib *calib,
+                                           rm_daemon_source *out, rm_err *err)
+{
+    return replay_source(path, rate_hz, calib, 0, out, err);
 }

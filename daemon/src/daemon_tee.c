@@ -58,6 +58,9 @@ struct rmd_tee {
     double prev_time;
     double still_since; /* NaN while rolling or off the mat */
     double set_s, session_s, pace;
+    int pass_dir;      /* +1/-1: the roller's direction in this pass; 0 none */
+    double pass_start; /* frame time the current pass began; NaN none */
+    double last_pass;  /* duration of the last complete pass; NaN none */
     int disconnected;
     float *heat_kpa; /* rows*cols scratch for the heat map */
 
@@ -136,6 +139,7 @@ rm_status rmd_tee_new(const rmd_tee_params *p, rmd_tee **out, rm_err *err)
     t->live_out.m.time_s = NAN;
     t->prev_time = NAN;
     t->still_since = NAN;
+    t->pass_start = t->last_pass = NAN;
     pthread_mutex_init(&t->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -264,6 +268,33 @@ static void builtin_metrics(rmd_tee *t, const rm_frame *f, rm_daemon_metrics *m)
     m->total_force_n = t->sensel_area_mm2 > 0 ? sum * t->sensel_area_mm2 * 1e-3 : NAN;
 }
 
+/* No pass under way (the roller holds or left the mat): the next one
+ * starts afresh, and a pass cut by a hold is not judged. */
+static void pass_reset(rmd_tee *t)
+{
+    t->pass_dir = 0;
+    t->pass_start = t->last_pass = NAN;
+}
+
+/* One pass is one one-way movement of the roller (the analysis' stroke):
+ * it ends where the direction of travel turns. The direction is the sign
+ * of the speed while |speed| >= RMD_STILL_CM_S, so the slow frames around
+ * a turn, where the speed crosses zero, belong to neither direction and
+ * the turn is placed at the first frame moving the other way. Called for
+ * rolling frames only. */
+static void pass_update(rmd_tee *t, const rm_daemon_metrics *m)
+{
+    int dir = m->speed_cm_s > 0 ? 1 : -1;
+    if (t->pass_dir == 0) {
+        t->pass_dir = dir;
+        t->pass_start = m->time_s;
+    } else if (dir != t->pass_dir) {
+        t->last_pass = m->time_s - t->pass_start;
+        t->pass_dir = dir;
+        t->pass_start = m->time_s;
+    }
+}
+
 /* The coach's timers from the frame's state: time with the roller on the
  * mat (set, session), the current stay on one spot (hold), the pace. The
  * analyzer confirms a hold only after seconds of stillness; the live view
@@ -279,6 +310,7 @@ static void coach_update(rmd_tee *t, rm_daemon_metrics *m)
     if (!on) { /* the next set's pace starts afresh */
         t->still_since = NAN;
         t->pace = 0;
+        pass_reset(t);
         return;
     }
     t->set_s += dt;
@@ -289,13 +321,16 @@ static void coach_update(rmd_tee *t, rm_daemon_metrics *m)
             t->still_since = m->time_s;
         m->state = m->time_s - t->still_since >= RMD_HOLDING_AFTER_S ? RM_DAEMON_STATE_HOLDING
                                                                      : RM_DAEMON_STATE_ROLLING;
-        if (m->state == RM_DAEMON_STATE_HOLDING)
+        if (m->state == RM_DAEMON_STATE_HOLDING) {
             t->pace = 0;
+            pass_reset(t);
+        }
         return;
     }
     t->still_since = NAN;
     m->state = RM_DAEMON_STATE_ROLLING;
     t->pace = t->pace > 0 ? t->pace + (v - t->pace) * (dt / RMD_PACE_TAU_S) : v;
+    pass_update(t, m);
 }
 
 /* Block maxima of the frame's pressure: a 64x48 mat becomes 32x24 cells,
@@ -364,6 +399,10 @@ static void on_frame(rmd_tee *t, const rm_frame *f)
     l->set_s = t->set_s;
     l->session_s = t->session_s;
     l->pace_cm_s = t->pace > 0 ? t->pace : NAN;
+    l->pass_s = m.state == RM_DAEMON_STATE_ROLLING && isfinite(t->pass_start)
+                    ? m.time_s - t->pass_start
+                    : NAN;
+    l->last_pass_s = t->last_pass;
     l->disconnected = t->disconnected;
     if (t->subscribers > 0 && !t->metric_pending &&
         arrival - t->last_publish >= t->publish_period_s) {

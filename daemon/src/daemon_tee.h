@@ -70,6 +70,8 @@ typedef struct rmd_live {
     double set_s;     /* roller-on-mat time since the last label (or the start) */
     double session_s; /* roller-on-mat time in the recording */
     double pace_cm_s; /* |speed| smoothed over rolling frames (tau RMD_PACE_TAU_S) */
+    double pass_s;      /* the current one-way pass so far; NaN unless rolling */
+    double last_pass_s; /* the last complete pass; NaN before one, after a hold */
     int disconnected; /* a disconnect event without its reconnect yet */
     uint16_t rows, cols;             /* the mat */
     double row_pitch_mm, col_pitch_mm;
