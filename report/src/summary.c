@@ -380,6 +380,22 @@ static void who_and_when(rm_report *rep)
     }
 }
 
+double rpt_daily_s(const rm_results *r, double *ball_s)
+{
+    /* a ball set is neither rolling nor holding in the totals: its time on
+     * the spots is time on the muscles all the same */
+    double ball = 0;
+    for (size_t i = 0; i < r->n_spots; i++) {
+        int32_t k = r->spots[i].segment;
+        if (k >= 0 && (size_t)k < r->n_segments && !strcmp(r->segments[k].tool, "ball") &&
+            r->spots[i].end_s > r->spots[i].start_s)
+            ball += r->spots[i].end_s - r->spots[i].start_s;
+    }
+    if (ball_s)
+        *ball_s = ball;
+    return r->totals.rolling_s + r->totals.holding_s + ball;
+}
+
 int rpt_summary(rm_report *rep)
 {
     const rm_results *r = rep->results;
@@ -400,8 +416,9 @@ int rpt_summary(rm_report *rep)
             rep->targets_met += l == RM_LIGHT_GREEN;
         }
     }
-    double on = r->totals.rolling_s + r->totals.holding_s;
-    judge(&rep->daily, &P->daily_s, r->totals.roller_found ? round(on) : NAN);
+    double ball = 0;
+    double on = rpt_daily_s(r, &ball);
+    judge(&rep->daily, &P->daily_s, r->totals.roller_found || ball > 0 ? round(on) : NAN);
     snprintf(rep->daily.text, sizeof rep->daily.text, "%.1f min", on / 60.0);
     rep->targets_judged += rep->daily.light != RM_LIGHT_NONE;
     rep->targets_met += rep->daily.light == RM_LIGHT_GREEN;
