@@ -700,10 +700,16 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         const double bottom_y = RM_REPORT_PAGE_H - 30;
         size_t t_next = 0, v_next = 0;
         int total_done = 0, first_page = 1;
+        /* without a roller the overview holds one plot: the table starts
+         * under it rather than on a page of its own */
+        double y_first = roller ? -1 : top + ph + 12;
         while (t_next < nseg || v_next < nseg || !total_done) {
-            pg =
-                new_page(rep, "%s", first_page ? "Summary per set" : "Summary per set (continued)");
             double y = 30;
+            if (first_page && y_first > 0)
+                y = y_first;
+            else
+                pg = new_page(rep, "%s",
+                              first_page ? "Summary per set" : "Summary per set (continued)");
             if (first_page || t_next < nseg) {
                 size_t fit = (size_t)((bottom_y - y - TABLE_HEAD) / TABLE_ROW);
                 size_t n = nseg - t_next < fit ? nseg - t_next : fit;

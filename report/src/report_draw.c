@@ -467,6 +467,25 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     cairo_restore(cr);
     axes(cr, p, 1);
     clip_plot(cr, p);
+    /* a ball set: when the ball stayed on each spot, numbered as on the map */
+    if (p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball")) {
+        int n = 0;
+        font(cr, 7.5, 1);
+        for (size_t i = 0; i < r->n_spots; i++) {
+            const rm_spot *sp = &r->spots[i];
+            if (sp->segment != p->segment)
+                continue;
+            n++;
+            double x0 = X(p, sp->start_s), x1 = X(p, sp->end_s);
+            cairo_set_source_rgba(cr, 0.85, 0.10, 0.10, 0.10);
+            cairo_rectangle(cr, x0, p->py, x1 - x0, p->ph);
+            cairo_fill(cr);
+            char buf[24];
+            snprintf(buf, sizeof buf, "spot %d", n);
+            cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+            text(cr, x0 + 3, p->py + 10, 0, buf);
+        }
+    }
     rpt_poly tot, rol;
     const int roller = rpt_has_roller(r, p->segment);
     memset(&rol, 0, sizeof rol);
@@ -872,6 +891,12 @@ static void draw_header(cairo_t *cr, const rm_report *rep, const rm_report_panel
              T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
              T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s");
     y = wrap(cr, p->x, y, p->w, 12, buf);
+    double ball = 0;
+    rpt_daily_s(r, &ball);
+    if (ball > 0) {
+        snprintf(buf, sizeof buf, "%.1f min with the massage ball on its spots", ball / 60.0);
+        y = wrap(cr, p->x, y, p->w, 12, buf);
+    }
     if (!narrow && rep->has_profile && rep->profile.title[0]) {
         snprintf(buf, sizeof buf, "Profile: %s  |  %s", rep->profile.title, r->software);
         y = wrap(cr, p->x, y, p->w, 12, buf);
@@ -1160,8 +1185,9 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
     const rm_segment_result *s = &r->segments[k];
     const rm_profile *P = rep->has_profile ? &rep->profile : NULL;
     size_t n = 0;
+    const int ball = !strcmp(s->tool, "ball");
     const int verdicts[RPT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
-                                       s->hold_verdict};
+                                       ball ? s->spot_verdict : s->hold_verdict};
     static const char *const what[RPT_TARGETS] = {"time on this muscle group", "rolling speed",
                                                   "one-way pass", "holds on tender spots"};
     for (int t = 0; t < RPT_TARGETS; t++) {
@@ -1169,7 +1195,34 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
                            : t == 0 ? &P->set_s
                            : t == 1 ? &P->speed_cm_s
                            : t == 2 ? &P->pass_s
+                           : ball   ? &P->spot_s
                                     : &P->hold_s;
+        /* a ball set has no roller pace: its own target is the time on
+         * each spot (spot_s), in the hold row */
+        if (ball && (t == 1 || t == 2))
+            continue;
+        if (ball && t == 3) {
+            if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
+                continue;
+            verdict_row *v = &rows[n++];
+            memset(v, 0, sizeof *v);
+            v->what = "ball on each spot";
+            v->verdict = verdicts[t];
+            if (b)
+                band_str(v->target, sizeof v->target, b, "s");
+            else
+                rpt_fitf(v->target, sizeof v->target, "profile %s", r->profile);
+            if (s->spots > 0 && isfinite(s->mean_spot_s))
+                snprintf(v->value, sizeof v->value, "%d spot%s, %.0f s each", (int)s->spots,
+                         s->spots == 1 ? "" : "s", s->mean_spot_s);
+            else
+                snprintf(v->value, sizeof v->value, "no spot");
+            static const char *const sw[3] = {"stay longer on each spot", "good time on each spot",
+                                              "move on sooner"};
+            snprintf(v->words, sizeof v->words, "%s",
+                     v->verdict >= -1 && v->verdict <= 1 ? sw[v->verdict + 1] : "not judged");
+            continue;
+        }
         /* a target the profile does not set is left out, unless the
          * stored results judged it (profile unknown here) */
         if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
