@@ -300,7 +300,7 @@ static void layout_pass(const rm_report *rep, rm_report_panel *p, double t0, dou
 {
     const rm_results *r = rep->results;
     snprintf(p->title, sizeof p->title, "%s",
-             p->segment < 0 ? "Pass duration against the target" : "Pass duration");
+             p->segment < 0 ? "Pass duration, each pass" : "Pass duration");
     snprintf(p->y_label, sizeof p->y_label, "pass (s)");
     double top = 0;
     size_t n = 0;

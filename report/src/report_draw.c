@@ -759,9 +759,19 @@ static void draw_supports(cairo_t *cr, const rm_report *rep, const rm_report_pan
         char buf[40];
         snprintf(buf, sizeof buf, "%s %.0f N", sup[i].kind, sup[i].force_n);
         double w = text_width(cr, buf);
-        /* the label beside the patch's centre, kept inside the map */
+        /* a dot on the patch's centre, the label under the patch (a hand
+         * is about 10 cm across) so the patch stays visible; inside the map */
+        cairo_new_path(cr);
+        cairo_arc(cr, x, y, 2.2, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_fill_preserve(cr);
+        set_colour(cr, C_TEXT);
+        cairo_set_line_width(cr, 0.8);
+        cairo_stroke(cr);
         double lx = fmin(fmax(x - w / 2, p->px + 1), p->px + p->pw - w - 1);
-        double ly = y + 3;
+        double ly = fmin(y + fabs(Y(p, 0) - Y(p, 6)) + 8, p->py + p->ph - 3);
+        if (ly - 8 < y + 3) /* no room under it: above */
+            ly = fmax(y - fabs(Y(p, 0) - Y(p, 6)) - 2, p->py + 10);
         cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
         cairo_rectangle(cr, lx - 2, ly - 8, w + 4, 10.5);
         cairo_fill(cr);
