@@ -757,7 +757,7 @@ static void draw_supports(cairo_t *cr, const rm_report *rep, const rm_report_pan
     for (size_t i = 0; i < n; i++) {
         double x = X(p, sup[i].x_cm), y = Y(p, sup[i].y_cm);
         char buf[40];
-        snprintf(buf, sizeof buf, "%s %.0f N", sup[i].kind, sup[i].force_n);
+        rpt_fitf(buf, sizeof buf, "%s %.0f N", sup[i].kind, sup[i].force_n);
         double w = text_width(cr, buf);
         /* a dot on the patch's centre, the label under the patch (a hand
          * is about 10 cm across) so the patch stays visible; inside the map */
