@@ -94,7 +94,7 @@ JSON
 "$ROLLMAT" simulate -s ball_only.json -o ball.h5 -q || fail "simulate ball_only"
 "$ROLLMAT" report ball.h5 -o ball.pdf -q || fail "report ball"
 pages=$(pdfinfo ball.pdf | awk '/^Pages:/ {print $2}')
-[ "$pages" = 4 ] || fail "ball-only report: $pages pages, want 4 (summary, overview+table, 2 sets)"
+[ "$pages" = 3 ] || fail "ball-only report: $pages pages, want 3 (summary, overview+table, 2 ball sets)"
 pdftotext -layout ball.pdf ball.txt || fail "pdftotext ball"
 grep -q "Rolling speed\|Roller position\|Pass duration" ball.txt && fail "a roller plot in a ball-only report"
 grep -q "time (m:ss)" ball.txt || fail "no m:ss time axis"
@@ -109,7 +109,7 @@ pdftoppm -png -r 36 ball.pdf bp || fail "pdftoppm ball"
 $PY - <<'PYEOF' || fail "ball pages"
 import glob, struct
 pngs = sorted(glob.glob("bp-*.png"))
-assert len(pngs) == 4, pngs
+assert len(pngs) == 3, pngs
 for p in pngs:
     b = open(p, "rb").read()
     assert b[:8] == b"\x89PNG\r\n\x1a\n", p

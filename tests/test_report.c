@@ -656,7 +656,8 @@ Test(report, a_ball_only_session_has_no_empty_roller_plots)
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_FORCE), 1 + r->n_segments);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), r->n_segments);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PEAK_MAP), r->n_segments);
-    cr_assert_eq(rep->n_pages, 2 + r->n_segments, "summary, overview with table, a page a set");
+    cr_assert_eq(rep->n_pages, 3, "summary, overview with table, both ball sets on one page");
+    cr_assert_eq(rep->pages[2].n_panels, 6, "two ball sets: maps and force each");
     cr_assert_eq(rep->pages[1].n_panels, 3, "force, table and verdicts on one page");
     /* the day's total: the ball's time on its spots, judged */
     double spots = 0;

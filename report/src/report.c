@@ -439,8 +439,11 @@ static double layout_maps(rm_report *rep, rm_report_page *pg, int seg, double x,
         p->py = y + top;
         snprintf(p->x_label, sizeof p->x_label, "x along the mat (cm)");
         snprintf(p->y_label, sizeof p->y_label, "%s", k ? "" : "y across (cm)");
-        snprintf(p->title, sizeof p->title, "%s",
-                 k ? "Peak pressure" : seg >= 0 ? "Mean pressure over the set" : "Mean pressure");
+        if (k == 0 && seg >= 0) /* named: two ball sets can share a page */
+            rpt_fitf(p->title, sizeof p->title, "Set %d, %s: mean pressure", seg + 1,
+                     r->segments[seg].label[0] ? r->segments[seg].label : "(no label)");
+        else
+            snprintf(p->title, sizeof p->title, "%s", k ? "Peak pressure" : "Mean pressure");
         const float *m = rpt_map_of(r, seg, k);
         p->n_points = m ? (size_t)r->rows * r->cols : 0;
         if (k == 0) {
@@ -579,6 +582,33 @@ static rm_report_panel_kind pace_kind(const rm_report *rep)
     if (rep->has_profile && !rep->profile.speed_cm_s.set && rep->profile.pass_s.set)
         return RM_PANEL_PASS;
     return RM_PANEL_SPEED;
+}
+
+#define BALL_FORCE_H 120.0 /* a ball set's force plot when two share a page */
+#define SET_L        36.0
+#define SET_W        (RM_REPORT_PAGE_W - 2 * 36.0)
+
+/* A ball set's maps and force plot from y down; returns the bottom. */
+static double layout_ball_set(rm_report *rep, rm_report_page *pg, size_t k, double y, int *rc)
+{
+    const rm_segment_result *s = &rep->results->segments[k];
+    double y0 = layout_maps(rep, pg, (int)k, SET_L, y, SET_W, 320) + 4;
+    double pad = fmax(2.0, 0.04 * (s->end_s - s->start_s));
+    *rc |= layout_series(rep, &pg->panels[pg->n_panels++], RM_PANEL_FORCE, (int)k,
+                         fmax(0, s->start_s - pad), s->end_s + pad, SET_L, y0, SET_W, BALL_FORCE_H);
+    return y0 + BALL_FORCE_H;
+}
+
+/* Whether ball sets k and k+1 fit one page (their spot lists make the
+ * maps' blocks taller): laid out on a scratch page to measure. */
+static int ball_pair_fits(rm_report *rep, size_t k)
+{
+    rm_report_page scratch;
+    memset(&scratch, 0, sizeof scratch);
+    double y = layout_maps(rep, &scratch, (int)k, SET_L, 30, SET_W, 320) + 4 + BALL_FORCE_H + 14;
+    scratch.n_panels = 0;
+    y = layout_maps(rep, &scratch, (int)k + 1, SET_L, y, SET_W, 320) + 4 + BALL_FORCE_H;
+    return y <= RM_REPORT_PAGE_H - 24;
 }
 
 /* Heights on the summary pages, in points (report_draw.c draws to them). */
@@ -743,13 +773,27 @@ rm_status rm_report_build(const rm_results *r, const rm_profile *profile, rm_rep
         }
     }
 
-    /* 3+: a page per set: its two maps, then its time plots (a ball set
-     * has no roller to plot: its force on the mat only) */
+    /* 3+: a page per set: its two maps, then its time plots. A ball set
+     * has no roller to plot, its force on the mat only: that fills half a
+     * page, so two ball sets in a row share one. */
     for (size_t k = 0; k < nseg; k++) {
         const rm_segment_result *s = &r->segments[k];
         char t[160];
-        snprintf(t, sizeof t, "Set %zu: %s", k + 1, s->label[0] ? s->label : "(no label)");
+        int pair = !rpt_has_roller(r, (int)k) && k + 1 < nseg && !rpt_has_roller(r, (int)k + 1) &&
+                   ball_pair_fits(rep, k);
+        if (pair)
+            rpt_fitf(t, sizeof t, "Sets %zu and %zu: %s, %s", k + 1, k + 2,
+                     s->label[0] ? s->label : "(no label)",
+                     r->segments[k + 1].label[0] ? r->segments[k + 1].label : "(no label)");
+        else
+            snprintf(t, sizeof t, "Set %zu: %s", k + 1, s->label[0] ? s->label : "(no label)");
         pg = new_page(rep, "%s", t);
+        if (pair) {
+            double y = layout_ball_set(rep, pg, k, 30, &rc);
+            layout_ball_set(rep, pg, k + 1, y + 14, &rc);
+            k++;
+            continue;
+        }
         double y0 = layout_maps(rep, pg, (int)k, L, 30, W, 320) + 4;
         double pad = fmax(2.0, 0.04 * (s->end_s - s->start_s));
         double t0 = fmax(0, s->start_s - pad), t1 = s->end_s + pad;
