@@ -5,6 +5,7 @@
 # subject to the recorder: the JSON summary says who and the body mass).
 set -u
 : "${ROLLMAT:?}"
+command -v pdftoppm > /dev/null || exit 77 # the maps are cut from the PDF
 src=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d "${TMPDIR:-/tmp}/rm_doc_images.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
@@ -16,7 +17,8 @@ import os, struct, sys
 d = sys.argv[1]
 want = {"report-example-overview.png": (596, 842), "report-example-set.png": (596, 842),
         "report-example-summary-guide.png": (540, 960),
-        "report-example-summary-rushed.png": (540, 960)}
+        "report-example-summary-rushed.png": (540, 960),
+        "report-example-maps.png": (1088, 470), "report-example-ball.png": (596, 842)}
 assert sorted(os.listdir(d)) == sorted(want), os.listdir(d)
 for name, size in want.items():
     b = open(os.path.join(d, name), "rb").read()

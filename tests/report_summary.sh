@@ -76,4 +76,50 @@ for r in rows:
     assert r["frames_lost"] == "0", r["frames_lost"]
 PYEOF
 ls study | grep -q tmp && fail "temporary files left: $(ls study)"
+
+# the other pages: time axes in m:ss; a massage-ball session without a
+# roller has no roller plots (no empty speed plot) and its overview shares
+# a page with the table; every page renders at A4 size; the daily total
+# counts the ball's time
+cat > ball_only.json <<'JSON'
+{"title": "ball only", "rate_hz": 50,
+ "subject": {"id": "ball-only", "body_mass_kg": 70},
+ "ball": {"radius_cm": 4, "modulus_kpa": 300, "force_share": 0.3},
+ "segments": [
+  {"label": "calves", "tool": "ball", "phases": [
+   {"press": {"x_cm": 42, "y_cm": 15, "duration_s": 60, "circle_cm": 1.0, "period_s": 5}}]},
+  {"label": "glutes", "tool": "ball", "phases": [
+   {"press": {"x_cm": 40, "y_cm": 30, "duration_s": 70, "circle_cm": 0.8, "period_s": 4}}]}]}
+JSON
+"$ROLLMAT" simulate -s ball_only.json -o ball.h5 -q || fail "simulate ball_only"
+"$ROLLMAT" report ball.h5 -o ball.pdf -q || fail "report ball"
+pages=$(pdfinfo ball.pdf | awk '/^Pages:/ {print $2}')
+[ "$pages" = 3 ] || fail "ball-only report: $pages pages, want 3 (summary, overview+table, 2 ball sets)"
+pdftotext -layout ball.pdf ball.txt || fail "pdftotext ball"
+grep -q "Rolling speed\|Roller position\|Pass duration" ball.txt && fail "a roller plot in a ball-only report"
+grep -q "time (m:ss)" ball.txt || fail "no m:ss time axis"
+grep -q "Numbers per set" ball.txt || fail "no table"
+grep -q "Peak pressure" ball.txt || fail "no peak map"
+grep -q "ball on each spot" ball.txt || fail "the verdicts do not judge the ball's spots"
+# the ball pressed 60 + 70 s: the day's total is over 2 min, not 0
+daily=$(sed -n 's/.*daily total *\([0-9.]*\) min.*/\1/p' ball.txt | head -1)
+$PY -c 'import sys; assert float(sys.argv[1]) >= 2.0' "${daily:-0}" ||
+    fail "daily total of a ball-only session: '${daily}' min"
+pdftoppm -png -r 36 ball.pdf bp || fail "pdftoppm ball"
+$PY - <<'PYEOF' || fail "ball pages"
+import glob, struct
+pngs = sorted(glob.glob("bp-*.png"))
+assert len(pngs) == 3, pngs
+for p in pngs:
+    b = open(p, "rb").read()
+    assert b[:8] == b"\x89PNG\r\n\x1a\n", p
+    assert struct.unpack(">II", b[16:24]) == (298, 421), (p, struct.unpack(">II", b[16:24]))
+    assert len(b) > 3000, (p, len(b))
+PYEOF
+# behm2020 judges passes, not speed: a pass-duration plot, no speed plot
+"$ROLLMAT" simulate -s behm2020 --time-scale 0.3 --rate 50 -o behm.h5 -q || fail "simulate behm2020"
+"$ROLLMAT" report behm.h5 -p behm2020 -o behm.pdf -q || fail "report behm2020"
+pdftotext -layout -f 2 -l 2 behm.pdf behm.txt || fail "pdftotext behm"
+grep -q "Pass duration" behm.txt || fail "behm2020: no pass-duration plot"
+grep -q "Rolling speed" behm.txt && fail "behm2020: a speed plot with no band"
 exit 0

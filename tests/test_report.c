@@ -23,7 +23,12 @@ typedef struct fixture {
 
 /* The guide routine, shortened (every phase x0.5, 50 Hz) but with its five
  * sets, recorded through the virtual mat, the decoder and the writer. */
-static void make(fixture *f, const char *scenario)
+static void make_with(fixture *f, const char *scenario, const char *profile);
+
+static void make(fixture *f, const char *scenario) { make_with(f, scenario, "guide"); }
+
+/* The scenario (a shipped name or a file) analysed with a profile. */
+static void make_with(fixture *f, const char *scenario, const char *profile)
 {
     memset(f, 0, sizeof *f);
     f->dir = rm_test_tmpdir("report");
@@ -35,7 +40,7 @@ static void make(fixture *f, const char *scenario)
             RM_BUILD_DIR, scenario, f->rec),
         0);
     rm_err err = {0};
-    cr_assert_eq(rm_profile_load("guide", &f->prof, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_profile_load(profile, &f->prof, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(rm_analyze_session(f->rec, NULL, &f->prof, &f->r, &err), RM_OK, "%s", err.msg);
 }
 
@@ -58,6 +63,9 @@ Test(report, model_of_the_guide_routine)
     cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
     cr_assert_eq(rep->n_pages, 3 + r->n_segments);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 5);
+    /* a peak map beside each mean map */
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PEAK_MAP), 5);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PASS), 0, "the guide has a speed band");
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_POSITION), 6);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SPEED), 6);
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_FORCE), 6);
@@ -65,6 +73,7 @@ Test(report, model_of_the_guide_routine)
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_VERDICTS), 1);
     int seen[5] = {0};
     size_t marks = 0;
+    double cmax = NAN;
     for (size_t i = 0; i < rep->n_pages; i++) {
         const rm_report_page *pg = &rep->pages[i];
         for (size_t j = 0; j < pg->n_panels; j++) {
@@ -74,10 +83,34 @@ Test(report, model_of_the_guide_routine)
                           p->y + p->h <= rep->page_h + 1e-6,
                       "page %zu panel %zu (%s) leaves the page", i + 1, j,
                       rm_report_panel_kind_name(p->kind));
+            /* every time axis reads m:ss; no data was lost here */
+            cr_assert_eq(p->x_clock, p->kind == RM_PANEL_POSITION || p->kind == RM_PANEL_SPEED ||
+                                         p->kind == RM_PANEL_FORCE,
+                         "page %zu %s panel: x_clock %d", i + 1,
+                         rm_report_panel_kind_name(p->kind), p->x_clock);
+            cr_assert_eq(p->n_gaps, 0);
+            if (p->kind == RM_PANEL_MAP || p->kind == RM_PANEL_PEAK_MAP) {
+                /* one colour scale for every map of the report */
+                if (isnan(cmax))
+                    cmax = p->c_max;
+                cr_assert_float_eq(p->c_max, cmax, 1e-9, "page %zu %s: %g kPa, not %g", i + 1,
+                                   rm_report_panel_kind_name(p->kind), p->c_max, cmax);
+            }
             switch (p->kind) {
+            case RM_PANEL_PEAK_MAP:
+                /* the peak map's scale reaches its highest sensel */
+                for (size_t c = 0; c < (size_t)r->rows * r->cols; c++)
+                    cr_assert(!(r->seg_peak_kpa[(size_t)p->segment * r->rows * r->cols + c] >
+                                p->c_max),
+                              "a peak of set %d above the scale", p->segment + 1);
+                cr_assert_float_eq(p->pw / p->x_max, p->ph / p->y_max, 1e-6);
+                break;
             case RM_PANEL_MAP:
                 cr_assert(p->segment >= 0 && p->segment < 5);
                 seen[p->segment]++;
+                /* the supports the analysis found are named on the map */
+                cr_assert_gt(p->n_supports, 0, "set %d: no support named (evidence \"%s\")",
+                             p->segment + 1, r->segments[p->segment].supports);
                 cr_assert_float_eq(p->x_max, r->rows * r->row_pitch_cm, 1e-9);
                 cr_assert_float_eq(p->y_max, r->cols * r->col_pitch_cm, 1e-9);
                 cr_assert_eq(p->n_points, (size_t)r->rows * r->cols);
@@ -259,8 +292,10 @@ Test(report, results_without_frames_or_sets_still_draw)
     rm_report *rep = NULL;
     rm_err err = {0};
     cr_assert_eq(rm_report_build(r, NULL, &rep, &err), RM_OK, "%s", err.msg);
-    cr_assert_eq(rep->n_pages, 4, "summary, overview, table, session map");
+    /* no roller: the overview's one plot and the table share a page */
+    cr_assert_eq(rep->n_pages, 3, "summary, overview with the table, session maps");
     cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), 1);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PEAK_MAP), 1);
     for (size_t i = 0; i < rep->n_pages; i++) {
         uint32_t *pix = NULL;
         int w, h, s;
@@ -356,18 +391,21 @@ Test(report, a_long_routine_continues_on_more_summary_pages)
     /* 40 sets: the five of the routine, eight times over */
     const size_t n = 40, cells = (size_t)r->rows * r->cols;
     rm_segment_result *segs = calloc(n, sizeof *segs);
-    float *maps = calloc(n * cells, sizeof *maps);
-    cr_assert(segs && maps);
+    float *maps = calloc(n * cells, sizeof *maps), *peaks = calloc(n * cells, sizeof *peaks);
+    cr_assert(segs && maps && peaks);
     for (size_t k = 0; k < n; k++) {
         segs[k] = r->segments[k % 5];
         segs[k].index = (int32_t)k;
         snprintf(segs[k].label, sizeof segs[k].label, "set %zu", k + 1);
         memcpy(maps + k * cells, r->seg_mean_kpa + (k % 5) * cells, cells * sizeof *maps);
+        memcpy(peaks + k * cells, r->seg_peak_kpa + (k % 5) * cells, cells * sizeof *peaks);
     }
     free(r->segments);
     free(r->seg_mean_kpa);
+    free(r->seg_peak_kpa);
     r->segments = segs;
     r->seg_mean_kpa = maps;
+    r->seg_peak_kpa = peaks;
     r->n_segments = n;
     rm_report *rep = NULL;
     rm_err err = {0};
@@ -496,12 +534,196 @@ Test(report, summary_judges_a_ball_set_by_its_spots)
         cr_expect(strstr(ho->text, "spot"), "set %zu: light text \"%s\"", k + 1, ho->text);
     }
     cr_assert_gt(balls, 0, "the ball scenario has a ball set");
+    /* the daily total counts the ball's time on its spots, not only the
+     * roller's rolling and holding */
+    double spots = 0;
+    for (size_t i = 0; i < r->n_spots; i++)
+        spots += r->spots[i].end_s - r->spots[i].start_s;
+    cr_assert_gt(spots, 0);
+    cr_expect_float_eq(rep->daily.value, round(r->totals.rolling_s + r->totals.holding_s + spots),
+                       1e-9, "daily %g s: rolling %g, holding %g, ball %g", rep->daily.value,
+                       r->totals.rolling_s, r->totals.holding_s, spots);
     for (size_t i = 0; i < rep->n_actions; i++)
         if (strstr(rep->actions[i], "ball"))
             cr_expect(strstr(rep->actions[i], "s on a spot") ||
                           strstr(rep->actions[i], "you stayed") ||
                           strstr(rep->actions[i], "never stayed"),
                       "ball action \"%s\"", rep->actions[i]);
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+/* Time axes read as a clock: the formatter and the tick steps it gets. */
+Test(report, clock_format_for_time_axes)
+{
+    char b[32];
+    static const struct {
+        double s;
+        int tenths;
+        const char *want;
+    } cases[] = {
+        {0, 0, "0:00"},         {5, 0, "0:05"},        {59.4, 0, "0:59"},
+        {59.6, 0, "1:00"},      {75, 0, "1:15"},       {750, 0, "12:30"},
+        {3600, 0, "1:00:00"},   {3725, 0, "1:02:05"},  {2.5, 1, "0:02.5"},
+        {59.96, 1, "1:00.0"},   {-30, 0, "-0:30"},     {NAN, 0, "-"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rm_report_clock(b, sizeof b, cases[i].s, cases[i].tenths);
+        cr_expect_str_eq(b, cases[i].want, "%g s: \"%s\", want \"%s\"", cases[i].s, b,
+                         cases[i].want);
+    }
+    /* cut to the buffer, never past it */
+    char small[4] = "xyz";
+    rm_report_clock(small, sizeof small, 750, 0);
+    cr_expect_str_eq(small, "12:");
+}
+
+/* behm2020 judges the pass duration, not the speed: its report plots each
+ * pass against the pass band, never an empty speed-against-target plot. */
+Test(report, a_profile_without_speed_band_plots_pass_durations)
+{
+    fixture f;
+    make_with(&f, "behm2020", "behm2020");
+    const rm_results *r = f.r;
+    cr_assert(!f.prof.speed_cm_s.set && f.prof.pass_s.set, "behm2020 judges passes");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SPEED), 0);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PASS), 1 + r->n_segments);
+    cr_assert_gt(r->n_strokes, 0);
+    const double dpi = 40;
+    for (size_t i = 0; i < rep->n_pages; i++)
+        for (size_t j = 0; j < rep->pages[i].n_panels; j++) {
+            const rm_report_panel *p = &rep->pages[i].panels[j];
+            if (p->kind != RM_PANEL_PASS)
+                continue;
+            cr_assert_float_eq(p->band_lo, f.prof.pass_s.lo, 1e-9);
+            cr_assert_float_eq(p->band_hi, f.prof.pass_s.hi, 1e-9);
+            cr_assert(p->y_max > p->band_hi && p->x_clock);
+            size_t want = 0;
+            for (size_t k = 0; k < r->n_strokes; k++)
+                want += r->strokes[k].end_s >= p->x_min && r->strokes[k].end_s <= p->x_max;
+            cr_assert_eq(p->n_points, want, "page %zu: %zu passes plotted of %zu", i + 1,
+                         p->n_points, want);
+            cr_assert_gt(p->n_points, 0);
+            uint32_t *pix = NULL;
+            int w, h, st;
+            cr_assert_eq(rm_report_render(rep, i, dpi, &pix, &w, &h, &st, &err), RM_OK, "%s",
+                         err.msg);
+            /* the band and the passes are drawn */
+            cr_expect_gt(ink_share(pix, w, h, st, dpi, p->px, p->py, p->pw, p->ph), 0.05);
+            free(pix);
+        }
+    rm_report_free(rep);
+    unmake(&f);
+}
+
+/* A massage-ball session: no roller, so no roller plots (position, speed)
+ * anywhere, the overview's one plot shares its page with the table, each
+ * set page has its maps and the force on the mat; the daily total counts
+ * the ball's time on its spots. */
+Test(report, a_ball_only_session_has_no_empty_roller_plots)
+{
+    char *dir = rm_test_tmpdir("report_ball");
+    cr_assert_not_null(dir);
+    char *scen = rm_test_path(dir, "ball_only.json");
+    FILE *fp = fopen(scen, "w");
+    cr_assert_not_null(fp);
+    fputs("{\"title\": \"ball only\", \"rate_hz\": 50,\n"
+          " \"subject\": {\"id\": \"ball-only\", \"body_mass_kg\": 70},\n"
+          " \"ball\": {\"radius_cm\": 4, \"modulus_kpa\": 300, \"force_share\": 0.3},\n"
+          " \"segments\": [\n"
+          "  {\"label\": \"calves\", \"tool\": \"ball\", \"phases\": [\n"
+          "   {\"press\": {\"x_cm\": 42, \"y_cm\": 15, \"duration_s\": 60, \"circle_cm\": 1.0,"
+          " \"period_s\": 5}}]},\n"
+          "  {\"label\": \"glutes\", \"tool\": \"ball\", \"phases\": [\n"
+          "   {\"press\": {\"x_cm\": 40, \"y_cm\": 30, \"duration_s\": 70, \"circle_cm\": 0.8,"
+          " \"period_s\": 4}}]}]}\n",
+          fp);
+    cr_assert_eq(fclose(fp), 0);
+    fixture f;
+    make_with(&f, scen, "guide");
+    const rm_results *r = f.r;
+    cr_assert_eq(r->n_segments, 2);
+    cr_assert_eq(r->totals.roller_found, 0, "no roller in a ball-only session");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_POSITION), 0);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_SPEED), 0);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PASS), 0);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_FORCE), 1 + r->n_segments);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_MAP), r->n_segments);
+    cr_assert_eq(rm_report_count_panels(rep, RM_PANEL_PEAK_MAP), r->n_segments);
+    cr_assert_eq(rep->n_pages, 3, "summary, overview with table, both ball sets on one page");
+    cr_assert_eq(rep->pages[2].n_panels, 6, "two ball sets: maps and force each");
+    cr_assert_eq(rep->pages[1].n_panels, 3, "force, table and verdicts on one page");
+    /* the day's total: the ball's time on its spots, judged */
+    double spots = 0;
+    for (size_t i = 0; i < r->n_spots; i++)
+        spots += r->spots[i].end_s - r->spots[i].start_s;
+    cr_assert_gt(spots, 40, "the presses (halved) are spots");
+    cr_expect_neq(rep->daily.light, RM_LIGHT_NONE, "the daily total is judged");
+    cr_expect_float_eq(rep->daily.value,
+                       round(r->totals.rolling_s + r->totals.holding_s + spots), 1e-9,
+                       "daily %g s, spots %g s", rep->daily.value, spots);
+    /* every page drawn, every panel inked */
+    const double dpi = 40;
+    for (size_t i = 0; i < rep->n_pages; i++) {
+        uint32_t *pix = NULL;
+        int w, h, st;
+        cr_assert_eq(rm_report_render(rep, i, dpi, &pix, &w, &h, &st, &err), RM_OK, "%s",
+                     err.msg);
+        for (size_t j = 0; j < rep->pages[i].n_panels; j++) {
+            const rm_report_panel *p = &rep->pages[i].panels[j];
+            cr_expect_gt(ink_share(pix, w, h, st, dpi, p->px, p->py, p->pw, p->ph), 0.02,
+                         "page %zu %s panel blank", i + 1, rm_report_panel_kind_name(p->kind));
+        }
+        free(pix);
+    }
+    rm_report_free(rep);
+    unmake(&f);
+    rm_test_rmtree(dir);
+    free(scen);
+    free(dir);
+}
+
+/* Lost frames are marked where they were lost: each time plot counts the
+ * gaps in its window (the analysis' count over the session). */
+Test(report, gaps_are_marked_on_time_plots)
+{
+    fixture f;
+    make(&f, "faulty");
+    const rm_results *r = f.r;
+    cr_assert_gt(r->totals.gaps, 0, "the faulty scenario loses frames");
+    rm_report *rep = NULL;
+    rm_err err = {0};
+    cr_assert_eq(rm_report_build(r, &f.prof, &rep, &err), RM_OK, "%s", err.msg);
+    size_t timed = 0;
+    for (size_t j = 0; j < rep->pages[1].n_panels; j++) {
+        const rm_report_panel *p = &rep->pages[1].panels[j];
+        if (!p->x_clock)
+            continue;
+        timed++;
+        cr_expect_eq(p->n_gaps, (size_t)r->totals.gaps, "overview %s: %zu gaps of %d",
+                     rm_report_panel_kind_name(p->kind), p->n_gaps, (int)r->totals.gaps);
+    }
+    cr_assert_eq(timed, 3);
+    /* the marks are drawn: red in the strip along the overview's time axis */
+    const double dpi = 72;
+    uint32_t *pix = NULL;
+    int w, h, st;
+    cr_assert_eq(rm_report_render(rep, 1, dpi, &pix, &w, &h, &st, &err), RM_OK, "%s", err.msg);
+    const rm_report_panel *p = &rep->pages[1].panels[0];
+    size_t red = 0;
+    for (int x = (int)p->px + 2; x < (int)(p->px + p->pw) - 2; x++) {
+        uint32_t px = pix[(size_t)(p->py + p->ph - 3) * (size_t)(st / 4) + (size_t)x];
+        unsigned rr = px >> 16 & 0xff, g = px >> 8 & 0xff, b = px & 0xff;
+        red += rr > 150 && g < 100 && b < 100;
+    }
+    cr_expect_gt(red, 10, "%zu red pixels along the time axis", red);
+    free(pix);
     rm_report_free(rep);
     unmake(&f);
 }

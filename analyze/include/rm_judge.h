@@ -50,10 +50,16 @@ typedef struct rm_judgement {
     int pace_by_pass;   /* the pace target is s per pass, not cm/s */
     size_t n_sets;      /* the results' n_segments */
     rm_judged *lights;  /* n_sets x RM_TARGET_COUNT, owned */
-    rm_judged daily;    /* rolling + holding time against daily_s, s */
+    rm_judged daily;    /* rm_judge_daily_s against daily_s, s */
     int targets_met;    /* green lights, the daily total included */
     int targets_judged; /* lights other than NONE, the daily total included */
 } rm_judgement;
+
+/* The session's time on the muscles, s: rolling + holding + the massage
+ * ball's time on its spots (a ball set is neither rolling nor holding in
+ * r->totals, but it is time on the muscles all the same). *ball_s (if not
+ * NULL) gets the ball's part. */
+double rm_judge_daily_s(const rm_results *r, double *ball_s);
 
 /* Name of a light ("green"), NULL outside the range. */
 const char *rm_light_name(rm_light l);

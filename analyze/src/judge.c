@@ -143,6 +143,20 @@ static void set_lights(rm_judgement *J, const rm_results *r, size_t k, const rm_
         snprintf(h->text, sizeof h->text, "%d, max %.0f s", nh, round(held));
 }
 
+double rm_judge_daily_s(const rm_results *r, double *ball_s)
+{
+    double ball = 0;
+    for (size_t i = 0; i < r->n_spots; i++) {
+        int32_t k = r->spots[i].segment;
+        if (k >= 0 && (size_t)k < r->n_segments && !strcmp(r->segments[k].tool, "ball") &&
+            r->spots[i].end_s > r->spots[i].start_s)
+            ball += r->spots[i].end_s - r->spots[i].start_s;
+    }
+    if (ball_s)
+        *ball_s = ball;
+    return r->totals.rolling_s + r->totals.holding_s + ball;
+}
+
 rm_status rm_judge_summary(const rm_results *r, const rm_profile *profile, rm_judgement *out,
                            rm_err *err)
 {
@@ -163,8 +177,9 @@ rm_status rm_judge_summary(const rm_results *r, const rm_profile *profile, rm_ju
             out->targets_met += l == RM_LIGHT_GREEN;
         }
     }
-    double on = r->totals.rolling_s + r->totals.holding_s;
-    judge(&out->daily, &P->daily_s, r->totals.roller_found ? round(on) : NAN);
+    double ball = 0;
+    double on = rm_judge_daily_s(r, &ball);
+    judge(&out->daily, &P->daily_s, r->totals.roller_found || ball > 0 ? round(on) : NAN);
     snprintf(out->daily.text, sizeof out->daily.text, "%.1f min", on / 60.0);
     out->targets_judged += out->daily.light != RM_LIGHT_NONE;
     out->targets_met += out->daily.light == RM_LIGHT_GREEN;

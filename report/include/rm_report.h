@@ -51,6 +51,9 @@ typedef enum rm_report_panel_kind {
     RM_PANEL_TABLE,      /* numbers per segment */
     RM_PANEL_VERDICTS,   /* each target in words with a pass/miss mark */
     RM_PANEL_SUMMARY,    /* traffic lights per set, the session verdict, actions */
+    RM_PANEL_PEAK_MAP,   /* peak-pressure map beside the mean map, same colour scale */
+    RM_PANEL_PASS,       /* duration of each pass against the profile's pass band
+                            (a profile without a speed band, e.g. behm2020) */
     RM_PANEL_KIND_COUNT
 } rm_report_panel_kind;
 
@@ -66,7 +69,10 @@ typedef struct rm_report_panel {
     double y_min, y_max;
     double y2_min, y2_max;   /* right axis (force: % body weight); NaN if none */
     double c_min, c_max;     /* map colour scale, kPa; NaN elsewhere */
-    double band_lo, band_hi; /* speed target band; NaN if none */
+    double band_lo, band_hi; /* speed (or pass-duration) target band; NaN if none */
+    int x_clock;             /* the x axis is time, ticks as m:ss */
+    size_t n_gaps;           /* data gaps (frames lost, unplugs) marked on a time plot */
+    size_t n_supports;       /* supports (hand, forearm, foot) named on a mean map */
     size_t n_points;         /* vertices of the plotted lines, or map cells */
     size_t n_marks;          /* strokes + holds marked, table rows, verdict rows */
     size_t first, count;     /* table and verdicts: the sets [first, first+count)
@@ -135,6 +141,12 @@ const rm_report_light *rm_report_light_at(const rm_report *rep, size_t k, rm_rep
 /* Judges r's segments and totals again against another profile (the
  * scores, verdicts and comments are replaced; the measurements stay). */
 void rm_report_rescore(rm_results *r, const rm_profile *profile);
+
+/* A time in s as a clock, the way the report's time axes show it:
+ * "m:ss" ("0:05", "12:30"), "h:mm:ss" from an hour, with tenths
+ * ("0:02.5") when `tenths` is set; negative times get a leading "-".
+ * Writes at most cap bytes (NUL included); "-" for a non-finite time. */
+void rm_report_clock(char *o, size_t cap, double s, int tenths);
 
 /* Number of panels of a kind over all pages. */
 size_t rm_report_count_panels(const rm_report *rep, rm_report_panel_kind kind);

@@ -150,7 +150,8 @@ static void axes(cairo_t *cr, const rm_report_panel *p, int grid)
     char buf[48];
     cairo_set_line_width(cr, 0.4);
     font(cr, 8, 0);
-    double xs = rpt_nice_step(p->x_max - p->x_min, (int)(p->pw / 60));
+    double xs = p->x_clock ? rpt_clock_step(p->x_max - p->x_min, (int)(p->pw / 60))
+                           : rpt_nice_step(p->x_max - p->x_min, (int)(p->pw / 60));
     double ys = rpt_nice_step(p->y_max - p->y_min, (int)(p->ph / 28) > 2 ? (int)(p->ph / 28) : 2);
     for (double v = ceil(p->x_min / xs - 1e-9) * xs; v <= p->x_max + xs * 1e-6; v += xs) {
         double x = X(p, v);
@@ -164,7 +165,10 @@ static void axes(cairo_t *cr, const rm_report_panel *p, int grid)
         cairo_move_to(cr, x, p->py + p->ph);
         cairo_line_to(cr, x, p->py + p->ph + 3);
         cairo_stroke(cr);
-        fmt_tick(buf, sizeof buf, v, xs);
+        if (p->x_clock)
+            rm_report_clock(buf, sizeof buf, v, xs < 1);
+        else
+            fmt_tick(buf, sizeof buf, v, xs);
         text(cr, x, p->py + p->ph + 12, 1, buf);
     }
     for (double v = ceil(p->y_min / ys - 1e-9) * ys; v <= p->y_max + ys * 1e-6; v += ys) {
@@ -295,6 +299,13 @@ static void legend_item(cairo_t *cr, double *x, double y, colour c, int kind, co
     } else if (kind == 1) { /* dot */
         cairo_arc(cr, *x + 7, y - 3, 2.2, 0, 2 * M_PI);
         cairo_fill(cr);
+    } else if (kind == 3) { /* tick across a line */
+        cairo_set_line_width(cr, 1.4);
+        cairo_move_to(cr, *x + 7, y - 7);
+        cairo_line_to(cr, *x + 7, y + 1);
+        cairo_move_to(cr, *x + 1, y - 3);
+        cairo_line_to(cr, *x + 13, y - 3);
+        cairo_stroke(cr);
     } else { /* box */
         cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.5);
         cairo_rectangle(cr, *x, y - 7, 14, 8);
@@ -316,6 +327,51 @@ static void legend(cairo_t *cr, const rm_report_panel *p, int n, const colour *c
     double x = p->px + p->pw - w + 12, y = p->py - 6;
     for (int i = 0; i < n; i++)
         legend_item(cr, &x, y, c[i], kind[i], label[i]);
+}
+
+/* Gaps in the data (frames lost, unplugs) as red strips over a time plot,
+ * counted under its axis, so a flat or broken line is not read as the
+ * athlete's doing. Inside the plot's clip. */
+static void draw_gaps(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    if (!p->n_gaps)
+        return;
+    double *st = malloc(p->n_gaps * sizeof *st), *en = malloc(p->n_gaps * sizeof *en);
+    if (st && en) {
+        size_t n = rpt_gaps(rep->results, p->x_min, p->x_max, st, en, p->n_gaps);
+        if (n > p->n_gaps)
+            n = p->n_gaps;
+        /* a gap wide enough to see spans the plot; a frame or two lost is
+         * a tick on the time axis (a rug), so hundreds of them stay legible */
+        cairo_set_source_rgba(cr, C_MISS.r, C_MISS.g, C_MISS.b, 0.3);
+        for (size_t i = 0; i < n; i++) {
+            double x0 = X(p, st[i]), x1 = X(p, en[i]);
+            if (x1 - x0 >= 2)
+                cairo_rectangle(cr, x0, p->py, x1 - x0, p->ph);
+        }
+        cairo_fill(cr);
+        set_colour(cr, C_MISS);
+        for (size_t i = 0; i < n; i++) {
+            double x0 = X(p, st[i]), x1 = X(p, en[i]);
+            cairo_rectangle(cr, x0, p->py + p->ph - 6, fmax(x1 - x0, 0.8), 6);
+        }
+        cairo_fill(cr);
+    }
+    free(st);
+    free(en);
+}
+
+/* The count of the gaps, left under the axis. Outside the clip. */
+static void gap_note(cairo_t *cr, const rm_report_panel *p)
+{
+    if (!p->n_gaps)
+        return;
+    char buf[80];
+    snprintf(buf, sizeof buf, "red on the time axis: %zu gap%s in the data", p->n_gaps,
+             p->n_gaps == 1 ? "" : "s");
+    set_colour(cr, C_MISS);
+    font(cr, 7.5, 0);
+    text(cr, p->px, p->py + p->ph + 24, 0, buf);
 }
 
 static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
@@ -352,7 +408,9 @@ static int draw_position(cairo_t *cr, const rm_report *rep, const rm_report_pane
         cairo_arc(cr, X(p, s->end_s), Y(p, s->to_x_cm), p->segment < 0 ? 1.6 : 2.2, 0, 2 * M_PI);
         cairo_fill(cr);
     }
+    draw_gaps(cr, rep, p);
     cairo_restore(cr);
+    gap_note(cr, p);
     legend(cr, p, 3, (colour[]){C_LINE, C_STROKE, C_HOLD}, (int[]){0, 1, 2},
            (const char *const[]){"roller x", "end of a pass", "hold"});
     return 0;
@@ -391,7 +449,9 @@ static int draw_speed(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     }
     draw_poly(cr, p, &poly, C_LINE, 0.8);
     rpt_poly_free(&poly);
+    draw_gaps(cr, rep, p);
     cairo_restore(cr);
+    gap_note(cr, p);
     char buf[96];
     rpt_fitf(buf, sizeof buf, "target %g-%g cm/s (%s)", p->band_lo, p->band_hi, rep->profile.name);
     legend(cr, p, isnan(p->band_lo) ? 1 : 2, (colour[]){C_LINE, C_BAND}, (int[]){0, 2},
@@ -407,53 +467,138 @@ static int draw_force(cairo_t *cr, const rm_report *rep, const rm_report_panel *
     cairo_restore(cr);
     axes(cr, p, 1);
     clip_plot(cr, p);
+    /* a ball set: when the ball stayed on each spot, numbered as on the map */
+    if (p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball")) {
+        int n = 0;
+        font(cr, 7.5, 1);
+        for (size_t i = 0; i < r->n_spots; i++) {
+            const rm_spot *sp = &r->spots[i];
+            if (sp->segment != p->segment)
+                continue;
+            n++;
+            double x0 = X(p, sp->start_s), x1 = X(p, sp->end_s);
+            cairo_set_source_rgba(cr, 0.85, 0.10, 0.10, 0.10);
+            cairo_rectangle(cr, x0, p->py, x1 - x0, p->ph);
+            cairo_fill(cr);
+            char buf[24];
+            snprintf(buf, sizeof buf, "spot %d", n);
+            cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+            text(cr, x0 + 3, p->py + 10, 0, buf);
+        }
+    }
     rpt_poly tot, rol;
+    const int roller = rpt_has_roller(r, p->segment);
+    memset(&rol, 0, sizeof rol);
     int rc = rpt_trace_series(r, RPT_TRACE_TOTAL_FORCE, p->x_min, p->x_max, rpt_bins(p), &tot);
-    rc |= rpt_trace_series(r, RPT_TRACE_ROLLER_FORCE, p->x_min, p->x_max, rpt_bins(p), &rol);
+    if (roller)
+        rc |= rpt_trace_series(r, RPT_TRACE_ROLLER_FORCE, p->x_min, p->x_max, rpt_bins(p), &rol);
     if (!rc) {
-        draw_poly(cr, p, &tot, C_TOTAL, 0.7);
+        /* without a roller the mat's force is the one line, drawn as such */
+        draw_poly(cr, p, &tot, roller ? C_TOTAL : C_LINE, roller ? 0.7 : 0.8);
         draw_poly(cr, p, &rol, C_LINE, 0.8);
     }
     rpt_poly_free(&tot);
     rpt_poly_free(&rol);
+    draw_gaps(cr, rep, p);
     cairo_restore(cr);
-    legend(cr, p, 2, (colour[]){C_LINE, C_TOTAL}, (int[]){0, 0},
-           (const char *const[]){"on the roller", "whole mat"});
+    gap_note(cr, p);
+    if (roller)
+        legend(cr, p, 2, (colour[]){C_LINE, C_TOTAL}, (int[]){0, 0},
+               (const char *const[]){"on the roller", "whole mat"});
+    else
+        legend(cr, p, 1, (colour[]){C_LINE}, (int[]){0}, (const char *const[]){"whole mat"});
     return rc ? -1 : 0;
+}
+
+/* Each pass's duration (a dot at its end time) against the profile's
+ * pass band: the pace plot of a profile that judges passes, not speed. */
+static void draw_pass(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    clip_plot(cr, p);
+    segment_bands(cr, p, r, p->segment < 0);
+    if (!isnan(p->band_lo)) {
+        cairo_set_source_rgba(cr, C_BAND.r, C_BAND.g, C_BAND.b, 0.45);
+        cairo_rectangle(cr, p->px, Y(p, p->band_hi), p->pw, Y(p, p->band_lo) - Y(p, p->band_hi));
+        cairo_fill(cr);
+    }
+    cairo_restore(cr);
+    axes(cr, p, 1);
+    clip_plot(cr, p);
+    for (size_t i = 0; i < r->n_strokes; i++) {
+        const rm_stroke *s = &r->strokes[i];
+        double d = s->end_s - s->start_s;
+        if (s->end_s < p->x_min || s->end_s > p->x_max || !(d > 0))
+            continue;
+        int in = isnan(p->band_lo) || (d >= p->band_lo && d <= p->band_hi);
+        set_colour(cr, in ? C_LINE : C_MISS);
+        /* the pass as a bar over its time span, its length as height */
+        cairo_set_line_width(cr, 1.2);
+        cairo_move_to(cr, X(p, s->start_s), Y(p, d));
+        cairo_line_to(cr, X(p, s->end_s), Y(p, d));
+        cairo_stroke(cr);
+        cairo_new_path(cr);
+        cairo_arc(cr, X(p, s->end_s), Y(p, d), p->segment < 0 ? 1.8 : 2.4, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
+    draw_gaps(cr, rep, p);
+    cairo_restore(cr);
+    gap_note(cr, p);
+    char buf[96];
+    rpt_fitf(buf, sizeof buf, "target %g-%g s (%s)", p->band_lo, p->band_hi, rep->profile.name);
+    legend(cr, p, isnan(p->band_lo) ? 1 : 3, (colour[]){C_LINE, C_MISS, C_BAND}, (int[]){1, 1, 2},
+           (const char *const[]){"a pass", "outside", buf});
 }
 
 /* The line under a map: what its patches are. */
 static const char *map_caption(const rm_results *r, const rm_report_panel *p)
 {
     if (p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball"))
-        return "Massage ball: a numbered ring is a spot (ring: its circling); other patches are the "
-               "supports. White: unloaded.";
-    return r->totals.roller_found
-               ? "The long patch is the roller's contact; compact patches beside it are the "
-                 "supports (hands, feet, forearms). White: unloaded."
-               : "No roller was found in this recording: the map shows everything that pressed on "
-                 "the mat. White: unloaded.";
+        return "Massage ball: a numbered ring is a spot (ring: its circling); named patches are "
+               "the supports the analysis found. Left: mean pressure over the set; right: the "
+               "highest pressure each sensel saw. White: unloaded.";
+    if (!r->totals.roller_found)
+        return "No roller was found in this recording: the maps show everything that pressed on "
+               "the mat. Left: mean pressure; right: the highest each sensel saw. White: unloaded.";
+    return "The long patch is the roller's contact; named patches are the supports the analysis "
+           "found (hands, forearms, feet). Left: mean pressure over the set; right: the highest "
+           "pressure each sensel saw. White: unloaded.";
 }
 
 /* A massage-ball set's spots over its map: the circling (ring of the
  * spot's circling radius), a numbered marker, and the list of spots in a
  * box in the map's corner. Nothing for a roller set. */
-static void draw_spots(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+static void draw_spots(cairo_t *cr, const rm_report *rep, const rm_report_panel *p, int list)
 {
     const rm_results *r = rep->results;
     if (p->segment < 0 || strcmp(r->segments[p->segment].tool, "ball"))
         return;
     char buf[160];
     int n = 0;
-    double bx = p->px + 6, by = p->py + 6, lead = 10.5;
+    /* the list goes under the maps' key (layout left room for it) */
+    double bx = p->px, by = p->py + p->ph + 44, lead = 10.5;
     font(cr, 7.5, 0);
     for (size_t i = 0; i < r->n_spots; i++) {
         const rm_spot *sp = &r->spots[i];
         if (sp->segment != p->segment)
             continue;
         n++;
+        if (list) {
+            char a[24], b[24];
+            rm_report_clock(a, sizeof a, sp->start_s, 0);
+            rm_report_clock(b, sizeof b, sp->end_s, 0);
+            rpt_fitf(buf, sizeof buf,
+                     "spot %d: at (%.0f, %.0f) cm, %s-%s (%.0f s), %.0f N, force CV %.0f %%, "
+                     "circling %.1f cm",
+                     n, sp->x_cm, sp->y_cm, a, b, sp->end_s - sp->start_s, sp->mean_force_n,
+                     100.0 * sp->force_cv, sp->circle_cm);
+            set_colour(cr, C_TEXT);
+            text(cr, bx, by + n * lead - 3, 0, buf);
+            continue;
+        }
         double x = X(p, sp->x_cm), y = Y(p, sp->y_cm);
         double rad = fmax(3.0, fabs(X(p, sp->circle_cm) - X(p, 0)));
+        cairo_new_path(cr); /* no line from the text before */
         cairo_arc(cr, x, y, rad, 0, 2 * M_PI);
         cairo_set_source_rgb(cr, 1, 1, 1);
         cairo_set_line_width(cr, 3);
@@ -463,36 +608,35 @@ static void draw_spots(cairo_t *cr, const rm_report *rep, const rm_report_panel 
         cairo_stroke(cr);
         cairo_arc(cr, x, y, 2, 0, 2 * M_PI);
         cairo_fill(cr);
+        /* the spot's number, white-backed to read on any colour */
         snprintf(buf, sizeof buf, "%d", n);
-        font(cr, 9, 1);
-        cairo_set_source_rgb(cr, 1, 1, 1);
-        text(cr, x + rad + 3, y - 3, 0, buf);
-        font(cr, 7.5, 0);
-        rpt_fitf(buf, sizeof buf,
-                 "spot %d: (%.1f, %.1f) cm, %.0f-%.0f s (%.0f s), %.0f N, force CV %.0f %%, "
-                 "circling %.1f cm",
-                 n, sp->x_cm, sp->y_cm, sp->start_s, sp->end_s, sp->end_s - sp->start_s,
-                 sp->mean_force_n, 100.0 * sp->force_cv, sp->circle_cm);
+        font(cr, 8.5, 1);
         double w = text_width(cr, buf);
         cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
-        cairo_rectangle(cr, bx - 3, by + (n - 1) * lead - 1, w + 6, lead);
+        cairo_rectangle(cr, x + rad + 2, y - 11, w + 3, 10);
         cairo_fill(cr);
-        set_colour(cr, C_TEXT);
-        text(cr, bx, by + n * lead - 3, 0, buf);
+        cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+        text(cr, x + rad + 3.5, y - 3, 0, buf);
     }
-    if (!n) {
+    if (!n && list) {
         set_colour(cr, C_TEXT);
         text(cr, bx, by + lead - 3, 0, "massage ball: no spot held long enough to count");
     }
 }
 
-static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+/* The colour of v on the report's scale [0, cmax]: the square root of
+ * the share, so the mean maps (tens of kPa) and the peak maps (the
+ * roller's line, over a hundred) both keep their detail on one scale; the
+ * colour bar's ticks sit where their kPa are. */
+static double colour_share(double v, double cmax) { return v > 0 ? sqrt(v / cmax) : 0; }
+
+/* The map's sensels, one pixel each, x (rows) to the right and y (cols)
+ * upwards, scaled up without smoothing so sensels stay sharp squares. */
+static int draw_map_image(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
 {
     const rm_results *r = rep->results;
-    const float *m = rm_report_map(r, p->segment);
+    const float *m = rpt_map_of(r, p->segment, p->kind == RM_PANEL_PEAK_MAP);
     const int rows = r->rows, cols = r->cols;
-    /* one pixel a sensel, x (rows) to the right and y (cols) upwards,
-     * scaled up without smoothing so sensels stay sharp squares */
     cairo_surface_t *img = cairo_image_surface_create(CAIRO_FORMAT_RGB24, rows, cols);
     if (cairo_surface_status(img) != CAIRO_STATUS_SUCCESS) {
         cairo_surface_destroy(img);
@@ -509,7 +653,7 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
             uint32_t px = 0xffffff;
             if (isfinite(v) && v > 0.05) {
                 double rgb[3];
-                colormap(v / cmax, rgb);
+                colormap(colour_share(v, cmax), rgb);
                 px = (uint32_t)(rgb[0] * 255 + 0.5) << 16 | (uint32_t)(rgb[1] * 255 + 0.5) << 8 |
                      (uint32_t)(rgb[2] * 255 + 0.5);
             }
@@ -526,55 +670,72 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     cairo_fill(cr);
     cairo_restore(cr);
     cairo_surface_destroy(img);
+    return 0;
+}
 
-    /* the roller's track and holds over the map */
+/* Mean y of the roller's track over [t0, t1] (NaN if none). */
+static double track_y(const rm_results *r, double t0, double t1)
+{
+    const float *ty = r->series[RM_SERIES_ROLLER_Y_CM], *tt = r->series[RM_SERIES_TIME];
+    double sy = 0;
+    size_t n = 0;
+    for (size_t j = 0; ty && tt && j < r->n_frames; j++)
+        if (tt[j] >= t0 && tt[j] <= t1 && isfinite(ty[j])) {
+            sy += ty[j];
+            n++;
+        }
+    return n ? sy / (double)n : NAN;
+}
+
+/* The roller's track over a set's map: one line along the mat where the
+ * roller ran (its passes, at the track's mean y: the centre wobbles
+ * across the roller's width, which is no information for a coach), a
+ * tick at each pass end, and a ring at each hold. */
+static void draw_track(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
     double t0 = p->segment >= 0 ? r->segments[p->segment].start_s : 0;
     double t1 = p->segment >= 0 ? r->segments[p->segment].end_s : INFINITY;
-    rpt_poly tr;
-    if (rpt_trace_track(r, t0, t1, 4000, &tr)) {
-        rpt_poly_free(&tr);
-        return -1;
+    if (!rpt_has_roller(r, p->segment))
+        return;
+    double ym = track_y(r, t0, t1);
+    if (!isfinite(ym))
+        return;
+    const double y = Y(p, ym), tick = 7;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < r->n_strokes; i++) {
+        const rm_stroke *s = &r->strokes[i];
+        if (s->end_s < t0 || s->start_s > t1 || !isfinite(s->from_x_cm) || !isfinite(s->to_x_cm))
+            continue;
+        lo = fmin(lo, fmin(s->from_x_cm, s->to_x_cm));
+        hi = fmax(hi, fmax(s->from_x_cm, s->to_x_cm));
     }
-    clip_plot(cr, p);
-    cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
-    cairo_set_line_width(cr, 1.8);
-    /* a ball set has no roller track: a stray roller-like frame is no track */
-    int ball = p->segment >= 0 && !strcmp(r->segments[p->segment].tool, "ball");
-    for (int pass = 0; pass < 2 && !ball; pass++) {
-        int pen = 0;
-        for (size_t i = 0; i < tr.n; i++) {
-            if (isnan(tr.v[i])) {
-                pen = 0;
-                continue;
-            }
-            double x = X(p, tr.t[i]), y = Y(p, tr.v[i]);
-            if (pen)
-                cairo_line_to(cr, x, y);
-            else
-                cairo_move_to(cr, x, y);
-            pen = 1;
-        }
+    for (int pass = 0; pass < 2 && lo <= hi; pass++) {
+        /* white under red: readable on any colour of the map */
+        if (pass == 0)
+            cairo_set_source_rgb(cr, 1, 1, 1);
+        else
+            cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
+        cairo_set_line_width(cr, pass ? 1.4 : 3.4);
+        cairo_move_to(cr, X(p, lo), y);
+        cairo_line_to(cr, X(p, hi), y);
         cairo_stroke(cr);
-        cairo_set_source_rgb(cr, 0.85, 0.10, 0.10);
-        cairo_set_line_width(cr, 0.8);
+        for (size_t i = 0; i < r->n_strokes; i++) {
+            const rm_stroke *s = &r->strokes[i];
+            if (s->end_s < t0 || s->start_s > t1 || !isfinite(s->to_x_cm))
+                continue;
+            cairo_move_to(cr, X(p, s->to_x_cm), y - tick);
+            cairo_line_to(cr, X(p, s->to_x_cm), y + tick);
+            cairo_stroke(cr);
+        }
     }
-    rpt_poly_free(&tr);
-    draw_spots(cr, rep, p);
-    const float *ty = r->series[RM_SERIES_ROLLER_Y_CM];
-    const float *tt = r->series[RM_SERIES_TIME];
     for (size_t i = 0; i < r->n_holds; i++) {
         const rm_hold *h = &r->holds[i];
         if (h->end_s < t0 || h->start_s > t1 || !isfinite(h->x_cm))
             continue;
-        double sy = 0;
-        size_t n = 0;
-        for (size_t j = 0; ty && j < r->n_frames; j++)
-            if (tt[j] >= h->start_s && tt[j] <= h->end_s && isfinite(ty[j])) {
-                sy += ty[j];
-                n++;
-            }
-        double y = n ? sy / (double)n : (p->y_max + p->y_min) / 2;
-        cairo_arc(cr, X(p, h->x_cm), Y(p, y), 5, 0, 2 * M_PI);
+        double hy = track_y(r, h->start_s, h->end_s);
+        cairo_new_path(cr);
+        cairo_arc(cr, X(p, h->x_cm), Y(p, isfinite(hy) ? hy : ym), 5, 0, 2 * M_PI);
         cairo_set_source_rgb(cr, 1, 1, 1);
         cairo_set_line_width(cr, 3);
         cairo_stroke_preserve(cr);
@@ -582,12 +743,49 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
         cairo_set_line_width(cr, 1.6);
         cairo_stroke(cr);
     }
-    cairo_restore(cr);
-    axes(cr, p, 0);
+}
 
-    /* colour bar */
-    double bx = p->px + p->pw + 18, bw = 12, by = p->py, bh = p->ph;
-    /* one gradient: no seams between steps at any resolution */
+/* The supports the analysis found (hands, forearms, feet) named where
+ * they lie, so the brightest patch on the map is not taken for the tool. */
+static void draw_supports(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    if (p->segment < 0)
+        return;
+    rpt_support sup[8];
+    size_t n = rpt_supports(&rep->results->segments[p->segment], sup, 8);
+    font(cr, 7.5, 1);
+    for (size_t i = 0; i < n; i++) {
+        double x = X(p, sup[i].x_cm), y = Y(p, sup[i].y_cm);
+        char buf[40];
+        rpt_fitf(buf, sizeof buf, "%s %.0f N", sup[i].kind, sup[i].force_n);
+        double w = text_width(cr, buf);
+        /* a dot on the patch's centre, the label under the patch (a hand
+         * is about 10 cm across) so the patch stays visible; inside the map */
+        cairo_new_path(cr);
+        cairo_arc(cr, x, y, 2.2, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, 1, 1, 1);
+        cairo_fill_preserve(cr);
+        set_colour(cr, C_TEXT);
+        cairo_set_line_width(cr, 0.8);
+        cairo_stroke(cr);
+        double lx = fmin(fmax(x - w / 2, p->px + 1), p->px + p->pw - w - 1);
+        double ly = fmin(y + fabs(Y(p, 0) - Y(p, 6)) + 8, p->py + p->ph - 3);
+        if (ly - 8 < y + 3) /* no room under it: above */
+            ly = fmax(y - fabs(Y(p, 0) - Y(p, 6)) - 2, p->py + 10);
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.85);
+        cairo_rectangle(cr, lx - 2, ly - 8, w + 4, 10.5);
+        cairo_fill(cr);
+        set_colour(cr, C_TEXT);
+        text(cr, lx, ly, 0, buf);
+    }
+}
+
+/* The report's one colour bar, beside the peak map: kPa ticks placed on
+ * the square-root scale the maps use. */
+static void colour_bar(cairo_t *cr, const rm_report_panel *p)
+{
+    double cmax = p->c_max > 0 ? p->c_max : 1;
+    double bx = p->px + p->pw + 14, bw = 10, by = p->py, bh = p->ph;
     cairo_pattern_t *grad = cairo_pattern_create_linear(0, by + bh, 0, by);
     for (int i = 0; i < 9; i++)
         cairo_pattern_add_color_stop_rgb(grad, i / 8.0, viridis[i][0], viridis[i][1],
@@ -600,33 +798,75 @@ static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
     cairo_set_line_width(cr, 0.6);
     cairo_rectangle(cr, bx, by, bw, bh);
     cairo_stroke(cr);
-    font(cr, 8, 0);
-    double cs = rpt_nice_step(cmax, 5);
-    char buf[48];
-    for (double v = 0; v <= cmax + cs * 1e-6; v += cs) {
-        double y = by + bh - v / cmax * bh;
+    font(cr, 7.5, 0);
+    /* ticks at 1-2-5 kPa values, kept where they do not crowd each
+     * other: on a root scale the low end spreads, the high end packs */
+    double last_y = INFINITY;
+    for (double dec = 1e-3; dec <= cmax; dec *= 10)
+        for (int m = 0; m < 3; m++) {
+            double v = dec * (m == 0 ? 1 : m == 1 ? 2 : 5);
+            double y = by + bh - colour_share(v, cmax) * bh;
+            if (v > cmax || y > by + bh - 10 || last_y - y < 10 || y < by + 10)
+                continue;
+            last_y = y;
+            char buf[32];
+            snprintf(buf, sizeof buf, "%g", v);
+            cairo_move_to(cr, bx + bw, y);
+            cairo_line_to(cr, bx + bw + 3, y);
+            cairo_stroke(cr);
+            text(cr, bx + bw + 5, y + 3, 0, buf);
+        }
+    /* the ends: 0 and the top of the scale */
+    for (int e = 0; e < 2; e++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%g", e ? cmax : 0.0);
+        double y = e ? by : by + bh;
         cairo_move_to(cr, bx + bw, y);
         cairo_line_to(cr, bx + bw + 3, y);
         cairo_stroke(cr);
-        fmt_tick(buf, sizeof buf, v, cs);
         text(cr, bx + bw + 5, y + 3, 0, buf);
     }
     cairo_save(cr);
-    cairo_move_to(cr, bx + bw + 34, by + bh / 2);
+    cairo_move_to(cr, bx + bw + 30, by + bh / 2);
     cairo_rotate(cr, M_PI / 2);
-    font(cr, 8.5, 0);
-    const char *cl = "mean pressure (kPa)";
+    font(cr, 8, 0);
+    const char *cl = "pressure (kPa), every map";
     cairo_rel_move_to(cr, -text_width(cr, cl) / 2, 0);
     cairo_show_text(cr, cl);
     cairo_restore(cr);
-    /* key */
+}
+
+static int draw_map(cairo_t *cr, const rm_report *rep, const rm_report_panel *p)
+{
+    const rm_results *r = rep->results;
+    if (draw_map_image(cr, rep, p))
+        return -1;
+    int peak = p->kind == RM_PANEL_PEAK_MAP;
+    clip_plot(cr, p);
+    if (!peak) {
+        draw_supports(cr, rep, p);
+        draw_track(cr, rep, p);
+    }
+    draw_spots(cr, rep, p, 0);
+    cairo_restore(cr);
+    axes(cr, p, 0);
+    if (peak) {
+        colour_bar(cr, p);
+        return 0;
+    }
+    /* key and caption under both maps */
     double lx = p->px, ly = p->py + p->ph + 38;
-    legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0,
-                "roller track (pressure-weighted centre)");
-    legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
+    if (rpt_has_roller(r, p->segment)) {
+        legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 0, "roller track");
+        legend_item(cr, &lx, ly, (colour){0.85, 0.10, 0.10}, 3, "end of a pass");
+        legend_item(cr, &lx, ly, C_HOLD, 1, "hold");
+    }
     set_colour(cr, C_TEXT);
     font(cr, 7.5, 0);
-    text(cr, p->px, ly + 11, 0, map_caption(r, p));
+    double cy = wrap(cr, p->px, ly + 11, RM_REPORT_PAGE_W - 36 - p->px, 10, map_caption(r, p));
+    p = &(rm_report_panel){.kind = p->kind, .segment = p->segment, .px = p->px, .py = cy - 44,
+                           .ph = 0};
+    draw_spots(cr, rep, p, 1); /* the ball's spots listed under the caption */
     return 0;
 }
 
@@ -661,6 +901,12 @@ static void draw_header(cairo_t *cr, const rm_report *rep, const rm_report_panel
              T->duration_s / 60.0, T->rolling_s / 60.0, T->holding_s / 60.0, T->segments,
              T->segments == 1 ? "" : "s", T->strokes, T->holds, T->holds == 1 ? "" : "s");
     y = wrap(cr, p->x, y, p->w, 12, buf);
+    double ball = 0;
+    rpt_daily_s(r, &ball);
+    if (ball > 0) {
+        snprintf(buf, sizeof buf, "%.1f min with the massage ball on its spots", ball / 60.0);
+        y = wrap(cr, p->x, y, p->w, 12, buf);
+    }
     if (!narrow && rep->has_profile && rep->profile.title[0]) {
         snprintf(buf, sizeof buf, "Profile: %s  |  %s", rep->profile.title, r->software);
         y = wrap(cr, p->x, y, p->w, 12, buf);
@@ -953,8 +1199,9 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
     const rm_segment_result *s = &r->segments[k];
     const rm_profile *P = rep->has_profile ? &rep->profile : NULL;
     size_t n = 0;
+    const int ball = !strcmp(s->tool, "ball");
     const int verdicts[RPT_TARGETS] = {s->set_verdict, s->speed_verdict, s->pass_verdict,
-                                       s->hold_verdict};
+                                       ball ? s->spot_verdict : s->hold_verdict};
     static const char *const what[RPT_TARGETS] = {"time on this muscle group", "rolling speed",
                                                   "one-way pass", "holds on tender spots"};
     for (int t = 0; t < RPT_TARGETS; t++) {
@@ -962,7 +1209,34 @@ static size_t segment_rows(const rm_report *rep, size_t k, verdict_row *rows)
                            : t == 0 ? &P->set_s
                            : t == 1 ? &P->speed_cm_s
                            : t == 2 ? &P->pass_s
+                           : ball   ? &P->spot_s
                                     : &P->hold_s;
+        /* a ball set has no roller pace: its own target is the time on
+         * each spot (spot_s), in the hold row */
+        if (ball && (t == 1 || t == 2))
+            continue;
+        if (ball && t == 3) {
+            if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
+                continue;
+            verdict_row *v = &rows[n++];
+            memset(v, 0, sizeof *v);
+            v->what = "ball on each spot";
+            v->verdict = verdicts[t];
+            if (b)
+                band_str(v->target, sizeof v->target, b, "s");
+            else
+                rpt_fitf(v->target, sizeof v->target, "profile %s", r->profile);
+            if (s->spots > 0 && isfinite(s->mean_spot_s))
+                snprintf(v->value, sizeof v->value, "%d spot%s, %.0f s each", (int)s->spots,
+                         s->spots == 1 ? "" : "s", s->mean_spot_s);
+            else
+                snprintf(v->value, sizeof v->value, "no spot");
+            static const char *const sw[3] = {"stay longer on each spot", "good time on each spot",
+                                              "move on sooner"};
+            snprintf(v->words, sizeof v->words, "%s",
+                     v->verdict >= -1 && v->verdict <= 1 ? sw[v->verdict + 1] : "not judged");
+            continue;
+        }
         /* a target the profile does not set is left out, unless the
          * stored results judged it (profile unknown here) */
         if (b ? !b->set : verdicts[t] == RM_VERDICT_NA)
@@ -1091,12 +1365,15 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
         font(cr, 9.5, 1);
         text(cr, p->x, y, 0, "Session");
         y += 12.5;
-        mark(cr, p->x + 2, y, T->total_verdict);
+        /* the summary's daily total (ball time counted), judged against
+         * the report's profile; without one, the stored verdict */
+        int v = rep->has_profile ? rep->daily.direction : T->total_verdict;
+        mark(cr, p->x + 2, y, v);
         set_colour(cr, C_TEXT);
         font(cr, 8.5, 0);
-        text(cr, cx[0], y, 0, "rolling time today");
+        text(cr, cx[0], y, 0, "time on the muscles today");
         char buf[96];
-        snprintf(buf, sizeof buf, "%.1f min", (T->rolling_s + T->holding_s) / 60.0);
+        snprintf(buf, sizeof buf, "%.1f min", rpt_daily_s(r, NULL) / 60.0);
         text(cr, cx[1], y, 0, buf);
         if (rep->has_profile && rep->profile.daily_s.set) {
             snprintf(buf, sizeof buf, "%g-%g min", rep->profile.daily_s.lo / 60,
@@ -1105,7 +1382,6 @@ static void draw_verdicts(cairo_t *cr, const rm_report *rep, const rm_report_pan
         }
         static const char *const w[3] = {"roll a little longer", "good daily amount",
                                          "more than needed"};
-        int v = T->total_verdict;
         set_colour(cr, v == RM_VERDICT_INSIDE ? C_PASS : v == RM_VERDICT_NA ? C_NA : C_MISS);
         font(cr, 8.5, 1);
         text(cr, cx[3], y, 0, v >= -1 && v <= 1 ? w[v + 1] : "not judged");
@@ -1128,7 +1404,9 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
         case RM_PANEL_POSITION: rc |= draw_position(cr, rep, p); break;
         case RM_PANEL_SPEED: rc |= draw_speed(cr, rep, p); break;
         case RM_PANEL_FORCE: rc |= draw_force(cr, rep, p); break;
-        case RM_PANEL_MAP: rc |= draw_map(cr, rep, p); break;
+        case RM_PANEL_MAP:
+        case RM_PANEL_PEAK_MAP: rc |= draw_map(cr, rep, p); break;
+        case RM_PANEL_PASS: draw_pass(cr, rep, p); break;
         case RM_PANEL_TABLE: draw_table(cr, rep, p); break;
         case RM_PANEL_VERDICTS: draw_verdicts(cr, rep, p); break;
         case RM_PANEL_SUMMARY: draw_summary(cr, rep, p); break;
@@ -1142,6 +1420,17 @@ static int draw_page(cairo_t *cr, const rm_report *rep, size_t page)
     rpt_fitf(buf, sizeof buf, "%s  -  %s", rep->title, pg->title);
     const double m = rep->page_w < 400 ? 12 : 36; /* the phone page has narrow margins */
     text(cr, m, 18, 0, page == 0 ? pg->title : buf);
+    /* lost data, said on every page that plots over time */
+    int timed = 0;
+    for (size_t i = 0; i < pg->n_panels; i++)
+        timed |= pg->panels[i].x_clock;
+    const rm_results *r = rep->results;
+    if (page > 0 && timed && rep->quality[0] && (r->frames_lost > 0 || r->disconnects > 0)) {
+        set_colour(cr, C_MISS);
+        rpt_fitf(buf, sizeof buf, "%s (red on the time plots: no data)", rep->quality);
+        text(cr, m, rep->page_h - 12, 0, buf);
+        set_colour(cr, C_NA);
+    }
     if (rep->n_pages > 1) {
         snprintf(buf, sizeof buf, "page %zu of %zu", page + 1, rep->n_pages);
         text(cr, rep->page_w - m, rep->page_h - 12, 2, buf);

@@ -35,7 +35,29 @@ int rpt_trace_track(const rm_results *r, double t0, double t1, size_t max_points
 size_t rpt_bins(const rm_report_panel *p);
 /* The mean-pressure map of a segment (seg < 0: the session), or NULL. */
 const float *rm_report_map(const rm_results *r, int seg);
+/* The mean (peak = 0) or peak-pressure map of a segment (seg < 0: the
+ * session), or NULL. */
+const float *rpt_map_of(const rm_results *r, int seg, int peak);
+/* Whether segment seg (seg < 0: the session) was worked with a roller:
+ * a roller was found and the set is not a massage-ball set. */
+int rpt_has_roller(const rm_results *r, int seg);
+/* Gaps in the frame times over [t0, t1] (a step over 1.5 frame periods:
+ * lost frames, unplugs): their count; the first cap spans go to
+ * start/end (may be NULL). */
+size_t rpt_gaps(const rm_results *r, double t0, double t1, double *start, double *end, size_t cap);
+
+/* A support the analysis found beside the tool (a hand, forearm, foot). */
+typedef struct rpt_support {
+    char kind[16];
+    double x_cm, y_cm, force_n;
+} rpt_support;
+/* Parses the segment's supports evidence; returns how many (<= cap). */
+size_t rpt_supports(const rm_segment_result *s, rpt_support *out, size_t cap);
+
 double rpt_nice_step(double range, int target_ticks);
+/* A tick step for a time axis read as m:ss (0.5, 1, 2, 5, 10, 15, 20,
+ * 30 s, 1, 2, 5, 10, 15, 30 min, 1 h ...). */
+double rpt_clock_step(double range, int target_ticks);
 
 /* snprintf for text drawn in a fixed box (titles, table cells, captions):
  * a text too long for `cap` ends in "..." so the cut is visible on the
@@ -47,5 +69,9 @@ const char *rm_report_basename(const char *path);
  * lights per set, the daily total, the tally and the actions (summary.c).
  * 0, or -1 when out of memory. */
 int rpt_summary(rm_report *rep);
+
+/* The day's time on the muscles, s: rolling and holding with the roller
+ * plus the massage ball's time on its spots (*ball_s, if not NULL). */
+double rpt_daily_s(const rm_results *r, double *ball_s);
 
 #endif

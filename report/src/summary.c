@@ -265,6 +265,11 @@ static void who_and_when(rm_report *rep)
     }
 }
 
+double rpt_daily_s(const rm_results *r, double *ball_s)
+{
+    return rm_judge_daily_s(r, ball_s);
+}
+
 int rpt_summary(rm_report *rep)
 {
     who_and_when(rep);
